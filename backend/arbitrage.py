@@ -1,0 +1,104 @@
+"""Arbitrage as a cycle search over executable conversions, sized by walking every book.
+
+Nodes are currencies; each market gives a BUY edge (fiat -> asset, taking asks) and a
+SELL edge (asset -> fiat, taking bids) per payment method. A cycle from USDT back to
+USDT whose output beats its input after fees is an opportunity; its shape names the
+strategy. Profit is not linear in size, so every ticket size is tried and the best kept.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from backend.execution import ANCHOR, Fees, Leg, LegFill, profit_usd, run_cycle
+from backend.market.book import Book, Market, Venue
+
+MAX_LEGS = 3
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    strategy: str
+    legs: tuple[Leg, ...]
+    size_usd: Decimal
+    profit_usd: Decimal
+    fills: tuple[LegFill, ...]
+
+    @property
+    def profit_bps(self) -> Decimal:
+        return self.profit_usd / self.size_usd * 10000
+
+    @property
+    def fingerprint(self) -> str:
+        return "|".join(f"{leg.side}:{leg.market}:{leg.method or '-'}" for leg in self.legs)
+
+
+def edges(books: dict[str, Book]) -> dict[tuple[str, str], list[Leg]]:
+    """Every executable conversion, grouped by (from, to) currency."""
+    out: dict[tuple[str, str], list[Leg]] = defaultdict(list)
+    for key, book in books.items():
+        m = Market.parse(key)
+        for side, ads, src, dst in (("BUY", book.asks, m.fiat, m.asset),
+                                    ("SELL", book.bids, m.asset, m.fiat)):
+            methods = sorted({meth for ad in ads for meth in ad.methods}) or [None]
+            for method in methods:
+                out[(src, dst)].append(Leg(key, side, method, src, dst))
+    return out
+
+
+def currency_cycles(graph: dict[tuple[str, str], list[Leg]], max_legs: int = MAX_LEGS):
+    """Simple cycles ANCHOR -> ... -> ANCHOR as currency sequences."""
+    succ = defaultdict(set)
+    for src, dst in graph:
+        succ[src].add(dst)
+
+    def extend(path):
+        for nxt in sorted(succ[path[-1]]):
+            if nxt == ANCHOR and len(path) >= 2:
+                yield [*path, nxt]
+            elif nxt not in path and len(path) < max_legs:
+                yield from extend([*path, nxt])
+
+    yield from extend([ANCHOR])
+
+
+def strategy_of(legs: tuple[Leg, ...]) -> str:
+    venues = {Market.parse(leg.market).venue for leg in legs}
+    if len(legs) >= 3:
+        return "triangle"
+    if Venue.SPOT in venues:
+        return "spot_p2p"
+    return "crossed_book"
+
+
+def _distinct_books(legs: tuple[Leg, ...]) -> bool:
+    """A cycle may not take the same side of the same book twice."""
+    sides = [(leg.market, leg.side) for leg in legs]
+    return len(sides) == len(set(sides))
+
+
+def scan(books: dict[str, Book], sizes_usd: list[Decimal], fees: Fees,
+         min_profit_usd: Decimal) -> list[Opportunity]:
+    """The best (methods, size) per currency cycle, if it clears ``min_profit_usd``."""
+    graph = edges(books)
+    found = []
+    for path in currency_cycles(graph):
+        hops = [graph[(a, b)] for a, b in itertools.pairwise(path)]
+        best: Opportunity | None = None
+        for legs in itertools.product(*hops):
+            if not _distinct_books(legs):
+                continue
+            for size in sizes_usd:
+                fills = run_cycle(legs, books, size, fees)
+                if len(fills) != len(legs) or not fills[-1].complete:
+                    break  # bigger sizes fill even less
+                profit = profit_usd(fills)
+                if best is None or profit > best.profit_usd:
+                    best = Opportunity(strategy_of(legs), legs, size, profit, tuple(fills))
+        if best is not None and best.profit_usd >= min_profit_usd:
+            found.append(best)
+    return sorted(found, key=lambda o: o.profit_usd, reverse=True)

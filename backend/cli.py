@@ -1,0 +1,105 @@
+"""Operator commands, mounted on ``python -m backend``."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from backend import migrate, seed
+from backend.desk import current_desk
+from backend.market.book import Market
+from backend.market.pricing import walk
+from backend.market.sources import make_source
+from backend.models import User
+
+db_cli = AppGroup("db", help="Schema migrations.")
+users_cli = AppGroup("users", help="Desk logins.")
+market_cli = AppGroup("market", help="Market data.")
+
+ROLES = ("viewer", "trader", "admin")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations (TimescaleDB features only where the extension exists)."""
+    migrate.upgrade(current_desk().settings, revision)
+    click.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    migrate.downgrade(current_desk().settings, revision)
+    click.echo(f"database at {revision}")
+
+
+@db_cli.command("seed")
+def db_seed() -> None:
+    """Insert markets, control defaults and paper balances that are missing."""
+    desk = current_desk()
+    with desk.sessions.begin() as session:
+        seed.seed(session, desk.settings)
+    click.echo("seeded")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), default="trader", show_default=True)
+@click.password_option()
+def users_create(username: str, role: str, password: str) -> None:
+    desk = current_desk()
+    with desk.sessions.begin() as session:
+        if session.scalar(select(User).where(User.username == username)):
+            raise click.UsageError(f"user {username!r} already exists")
+        session.add(User(username=username, role=role,
+                         password_hash=generate_password_hash(password)))
+    click.echo(f"created {role} {username}")
+
+
+@market_cli.command("snapshot")
+@click.option("--source", default="simulator", show_default=True)
+@click.option("--asset", default="USDT", show_default=True)
+@click.option("--fiat", default="VES", show_default=True)
+@click.option("--venue", type=click.Choice(["p2p", "spot"]), default="p2p", show_default=True)
+@click.option("--side", type=click.Choice(["BUY", "SELL"], case_sensitive=False), default="BUY",
+              show_default=True, help="The taker's side as in the Binance request: BUY walks asks.")
+@click.option("--size", type=Decimal, default=None, help="Ticket in asset units.")
+@click.option("--json", "as_json", is_flag=True)
+def market_snapshot(source, asset, fiat, venue, side, size, as_json) -> None:
+    """Fetch one book once and print it with its reference prices."""
+    desk = current_desk()
+    market = Market.parse(f"{venue}:{asset}/{fiat}")
+    book = make_source(source, desk.settings).fetch(market).sorted()
+    side = side.upper()
+    ads = book.side(side)
+    fill = walk(ads, size) if size is not None else None
+    result = {
+        "market": market.key, "source": book.source, "side": side,
+        "fetched_at": book.fetched_at.isoformat(),
+        "best_price": str(ads[0].price) if ads else None,
+        "size": None if size is None else str(size),
+        "effective_price": None if fill is None or fill.price is None else str(fill.price),
+        "fillable": None if fill is None else fill.complete,
+        "ads": [ad.to_dict() for ad in ads],
+    }
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"{market.label} {side} from {book.source} at {result['fetched_at']}")
+    click.echo(f"best {result['best_price']}  effective@{size} {result['effective_price']}  "
+               f"fillable {result['fillable']}")
+    for ad in ads:
+        click.echo(f"  {ad.price:>14} qty {ad.quantity:>14} limits {ad.min_amount}-"
+                   f"{ad.max_amount} {','.join(ad.methods)} {ad.advertiser.nick}")
+
+
+def register(app: Flask) -> None:
+    for group in (db_cli, users_cli, market_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,108 @@
+"""Filling a cycle of conversions leg by leg against books, net of every fee.
+
+The arbitrage scan and the paper executor run the same code: an opportunity is priced
+exactly the way a paper trade would fill it, and slippage is the only difference.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from backend.market.book import Book, Market, Venue
+from backend.market.pricing import walk, walk_amount
+
+ANCHOR = "USDT"  # cycles start and end here; 1 USDT is valued at 1 USD
+PLACES = Decimal("1e-12")  # amounts are cut here so stored legs add up to the stored profit
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One conversion: BUY takes asks (pay fiat, get asset), SELL takes bids."""
+
+    market: str
+    side: str
+    method: str | None
+    src: str
+    dst: str
+
+    def to_dict(self) -> dict:
+        return {"market": self.market, "side": self.side, "method": self.method,
+                "src": self.src, "dst": self.dst}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Leg:
+        return cls(data["market"], data["side"], data.get("method"), data["src"], data["dst"])
+
+
+@dataclass(frozen=True)
+class Fees:
+    p2p_taker: Decimal = Decimal("0")
+    spot_taker: Decimal = Decimal("0.001")
+    transfer: Decimal = Decimal("0")  # moving fiat between two payment methods
+
+    def taker(self, leg: Leg) -> Decimal:
+        return self.spot_taker if Market.parse(leg.market).venue is Venue.SPOT else self.p2p_taker
+
+
+@dataclass(frozen=True)
+class LegFill:
+    leg: Leg
+    price: Decimal | None
+    sell_amount: Decimal  # of leg.src
+    buy_amount: Decimal  # of leg.dst, net of fees
+    fee: Decimal  # in leg.dst
+    complete: bool
+
+
+def fill_leg(leg: Leg, book: Book, amount: Decimal, fee_rate: Decimal,
+             slippage: Decimal = Decimal("0")) -> LegFill:
+    ads = book.side(leg.side)
+    if leg.side == "BUY":
+        fill = walk_amount(ads, amount, leg.method)
+        gross = fill.quantity
+    else:
+        fill = walk(ads, amount, leg.method)
+        gross = fill.amount
+    gross = (gross * (1 - slippage)).quantize(PLACES)
+    fee = (gross * fee_rate).quantize(PLACES)
+    spent = amount if fill.complete else (fill.amount if leg.side == "BUY" else fill.quantity)
+    return LegFill(leg, fill.price, spent, gross - fee, fee, fill.complete)
+
+
+def _moves_between_methods(leg: Leg, nxt: Leg) -> bool:
+    return leg.method is not None and nxt.method is not None and leg.method != nxt.method
+
+
+def run_cycle(legs: tuple[Leg, ...], books: dict[str, Book], start: Decimal, fees: Fees,
+              slippage: Decimal = Decimal("0")) -> list[LegFill]:
+    """Push ``start`` units of legs[0].src through every leg; stops at the first short fill."""
+    fills: list[LegFill] = []
+    amount = start
+    for i, leg in enumerate(legs):
+        filled = fill_leg(leg, books[leg.market], amount, fees.taker(leg), slippage)
+        nxt = legs[i + 1] if i + 1 < len(legs) else None
+        if nxt is not None and _moves_between_methods(leg, nxt):
+            transfer = (filled.buy_amount * fees.transfer).quantize(PLACES)
+            filled = LegFill(leg, filled.price, filled.sell_amount, filled.buy_amount - transfer,
+                             filled.fee + transfer, filled.complete)
+        fills.append(filled)
+        if not filled.complete:
+            break
+        amount = filled.buy_amount
+    return fills
+
+
+def cash_flows(fills: list[LegFill]) -> dict[str, Decimal]:
+    """Net amount per currency: intermediate currencies net to zero on a complete cycle."""
+    flows: dict[str, Decimal] = defaultdict(Decimal)
+    for f in fills:
+        flows[f.leg.src] -= f.sell_amount
+        flows[f.leg.dst] += f.buy_amount
+    return dict(flows)
+
+
+def profit_usd(fills: list[LegFill]) -> Decimal:
+    """Profit is the anchor's net cash flow, by definition the sum of the legs' flows."""
+    return cash_flows(fills).get(ANCHOR, Decimal("0"))

@@ -1,0 +1,59 @@
+"""The newest book per market: Redis first (TTL), the latest_books table behind it."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend import metrics
+from backend.cache import Cache
+from backend.market.book import Book
+from backend.models import LatestBook
+
+PREFIX = "latest:"
+
+
+def put(session: Session, cache: Cache, book: Book, ttl: float) -> None:
+    data = book.to_dict()
+    session.merge(LatestBook(market=book.market.key, fetched_at=book.fetched_at,
+                             source=book.source, book=data, error=None))
+    if cache.shared:
+        cache.set(PREFIX + book.market.key, json.dumps(data), ttl)
+
+
+def record_error(session: Session, market_key: str, error: str) -> None:
+    row = session.get(LatestBook, market_key)
+    if row is not None:
+        row.error = error[:500]
+
+
+def get(session: Session, cache: Cache, market_key: str) -> Book | None:
+    return get_many(session, cache, [market_key]).get(market_key)
+
+
+def get_many(session: Session, cache: Cache, market_keys: list[str]) -> dict[str, Book]:
+    """Redis first; whatever it lacks (or everything, without Redis) from the table."""
+    books: dict[str, Book] = {}
+    missing = []
+    for key in market_keys:
+        raw = cache.get(PREFIX + key) if cache.shared else None
+        if raw is None:
+            missing.append(key)
+        else:
+            books[key] = Book.from_dict(json.loads(raw))
+    if books:
+        metrics.CACHE_HITS.labels(cache="latest_book").inc(len(books))
+    if missing and cache.shared:
+        metrics.CACHE_MISSES.labels(cache="latest_book").inc(len(missing))
+    if missing:
+        rows = session.scalars(select(LatestBook).where(LatestBook.market.in_(missing)))
+        books.update({row.market: Book.from_dict(row.book) for row in rows})
+    return books
+
+
+def errors(session: Session) -> dict[str, str]:
+    rows = session.execute(select(LatestBook.market, LatestBook.error)
+                           .where(LatestBook.error.is_not(None)))
+    return dict(rows.tuples().all())

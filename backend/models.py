@@ -1,0 +1,176 @@
+"""The desk's tables. Money is NUMERIC (Decimal in Python), times are UTC timestamptz."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from backend.types import Money, UTCDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class MarketRow(Base):
+    __tablename__ = "markets"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)  # p2p:USDT/VES
+    venue: Mapped[str] = mapped_column(String(8))
+    asset: Mapped[str] = mapped_column(String(10))
+    fiat: Mapped[str] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PriceTick(Base):
+    """One row per market per poll: the reference prices at the default ticket."""
+
+    __tablename__ = "price_ticks"
+
+    time: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    market: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    best_bid: Mapped[Decimal | None] = mapped_column(Money)
+    best_ask: Mapped[Decimal | None] = mapped_column(Money)
+    mid: Mapped[Decimal | None] = mapped_column(Money)
+    effective_bid: Mapped[Decimal | None] = mapped_column(Money)
+    effective_ask: Mapped[Decimal | None] = mapped_column(Money)
+    ticket_usd: Mapped[Decimal] = mapped_column(Money)
+    bid_depth: Mapped[Decimal] = mapped_column(Money)
+    ask_depth: Mapped[Decimal] = mapped_column(Money)
+
+    __table_args__ = (Index("ix_price_ticks_market_time", "market", "time"),)
+
+
+class AdSnapshot(Base):
+    """An ad as seen at ``time``; written only when the ad changed since the last poll."""
+
+    __tablename__ = "ad_snapshots"
+
+    time: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    market: Mapped[str] = mapped_column(String(32), primary_key=True)
+    side: Mapped[str] = mapped_column(String(4), primary_key=True)  # ask | bid
+    ad_no: Mapped[str] = mapped_column(String(40), primary_key=True)
+    price: Mapped[Decimal] = mapped_column(Money)
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    min_amount: Mapped[Decimal] = mapped_column(Money)
+    max_amount: Mapped[Decimal | None] = mapped_column(Money)
+    methods: Mapped[str] = mapped_column(String(255))
+    advertiser: Mapped[str] = mapped_column(String(64))
+    user_type: Mapped[str] = mapped_column(String(10))
+    month_orders: Mapped[int] = mapped_column(Integer)
+    finish_rate: Mapped[Decimal] = mapped_column(Money)
+
+
+class LatestBook(Base):
+    """The newest normalized book per market: Redis' fallback and the web's source."""
+
+    __tablename__ = "latest_books"
+
+    market: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16))
+    book: Mapped[dict] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)  # last ingest failure, if any
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(255), index=True)
+    strategy: Mapped[str] = mapped_column(String(20))
+    legs: Mapped[list] = mapped_column(JSON)
+    size_usd: Mapped[Decimal] = mapped_column(Money)
+    profit_usd: Mapped[Decimal] = mapped_column(Money)
+    profit_bps: Mapped[Decimal] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(10), default="active", index=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Trade(Base):
+    __tablename__ = "trades"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id"))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    strategy: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(10), default="paper")
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    size_usd: Mapped[Decimal] = mapped_column(Money)
+    expected_profit_usd: Mapped[Decimal] = mapped_column(Money)
+    profit_usd: Mapped[Decimal | None] = mapped_column(Money)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    legs: Mapped[list[TradeLeg]] = relationship(order_by="TradeLeg.seq", lazy="selectin")
+
+
+class TradeLeg(Base):
+    __tablename__ = "trade_legs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    market: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    method: Mapped[str | None] = mapped_column(String(40))
+    price: Mapped[Decimal] = mapped_column(Money)
+    sell_currency: Mapped[str] = mapped_column(String(10))
+    sell_amount: Mapped[Decimal] = mapped_column(Money)
+    buy_currency: Mapped[str] = mapped_column(String(10))
+    buy_amount: Mapped[Decimal] = mapped_column(Money)
+    fee: Mapped[Decimal] = mapped_column(Money)
+    filled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TradeEvent(Base):
+    """Audit trail: one row per status transition, written in the same transaction."""
+
+    __tablename__ = "trade_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    to_status: Mapped[str] = mapped_column(String(12))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Balance(Base):
+    __tablename__ = "balances"
+
+    currency: Mapped[str] = mapped_column(String(10), primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Setting(Base):
+    """Values every worker acts on (kill switch, thresholds): one place, not process memory."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="trader")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

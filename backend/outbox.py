@@ -1,0 +1,28 @@
+"""Queue a stored trade for the worker. If the broker is down the row simply waits as
+``requested``; the sweeper publishes it again, so a request is never lost."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend import trades
+from backend.desk import Desk
+
+log = logging.getLogger(__name__)
+
+EXECUTE_TASK = "tasks.trading.execute"
+
+
+def publish(celery: Celery, sessions: sessionmaker[Session], desk: Desk, trade_id: int) -> bool:
+    try:
+        celery.send_task(EXECUTE_TASK, args=[trade_id], queue="trading")
+    except Exception as exc:  # kombu raises several kinds when the broker is unreachable
+        log.warning("could not queue trade %s, the sweeper will retry: %s", trade_id, exc)
+        return False
+    with sessions.begin() as session:
+        trades.transition(session, trade_id, ("requested",), "queued", desk.now(),
+                          "sent to the trading queue")
+    return True

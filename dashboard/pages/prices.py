@@ -1,0 +1,60 @@
+"""Prices: every market's best and ticket-size prices, refreshed every two seconds."""
+
+from __future__ import annotations
+
+from dash import Dash, Input, Output, dcc, html
+
+from backend import prices
+from backend.desk import current_desk
+from backend.market.latest import errors as latest_errors
+from dashboard.components.format import number, price
+from dashboard.components.table import table
+
+PATH = "/"
+NAME = "Prices"
+
+
+def layout(**_):
+    return html.Div([
+        html.H1("Prices"),
+        html.P(id="prices-ticket", className="hint"),
+        dcc.Interval(id="prices-tick", interval=2000),
+        html.Div(id="prices-table", children=html.P("Waiting for the first books…")),
+    ])
+
+
+def render() -> tuple[str, object]:
+    desk = current_desk()
+    ticket = desk.settings.default_ticket_usd
+    with desk.sessions() as session:
+        refs = prices.references(session, desk.cache, desk.settings, desk.now())
+        errors = latest_errors(session)
+    rows, classes = [], []
+    for key, ref in refs.items():
+        entry = prices.as_json(key, ref, errors.get(key))
+        sized = next((s for s in entry.get("sizes", []) if s["size_usd"] == str(ticket)), None)
+        status = "no data" if ref is None else ("stale" if ref.stale else "live")
+        rows.append([
+            entry["label"], entry["source"] or "—",
+            price(entry["best_bid"]), price(entry["best_ask"]),
+            number(entry.get("spread_pct"), 2) + " %" if entry.get("spread_pct") else "—",
+            price(sized and sized["effective_bid"]) if sized and sized["bid_fillable"] else "—",
+            price(sized and sized["effective_ask"]) if sized and sized["ask_fillable"] else "—",
+            number(entry.get("bid_depth_1pct"), 2), number(entry.get("ask_depth_1pct"), 2),
+            f"{entry['age_seconds']:.0f} s" if ref else "—",
+            html.Span(status, className=f"badge {status.replace(' ', '-')}",
+                      title=entry["error"] or ""),
+        ])
+        classes.append("market-row " + status.replace(" ", "-"))
+    headers = ["Market", "Source", "Best bid", "Best ask", "Spread", f"Bid @ {ticket} USD",
+               f"Ask @ {ticket} USD", "Bid depth ±1 %", "Ask depth ±1 %", "Age", "Status"]
+    hint = (f"Effective prices walk the book for a {ticket} USD ticket, honouring each ad's "
+            "limits. Bids: what we get selling; asks: what we pay buying.")
+    return hint, table(headers, rows, classes, table_id="prices-grid")
+
+
+def register_callbacks(app: Dash) -> None:
+    @app.callback(Output("prices-ticket", "children"), Output("prices-table", "children"),
+                  Input("prices-tick", "n_intervals"))
+    def refresh(_n):
+        return render()

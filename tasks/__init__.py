@@ -1,0 +1,1 @@
+"""Celery side of the desk: queues, routes, the beat schedule and the task modules."""

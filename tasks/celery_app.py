@@ -1,0 +1,77 @@
+"""Celery wired the Flask way: tasks run inside the app context; every queue and route here.
+
+Publishing fails fast when the broker is down (a web request must never hang on it);
+only trade execution acknowledges late, because it alone must survive a worker crash.
+"""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+from kombu import Exchange, Queue
+
+TASK_MODULES = ["tasks.market", "tasks.arbitrage", "tasks.trading", "tasks.heartbeat"]
+
+QUEUES = ("market", "trading", "default")
+ROUTES = {
+    "tasks.market.*": {"queue": "market"},
+    "tasks.trading.execute": {"queue": "trading"},
+    "tasks.*": {"queue": "default"},
+}
+
+HEARTBEAT_SECONDS = 5.0
+SWEEP_SECONDS = 10.0
+
+
+def beat_schedule(markets: list[str], interval: float) -> dict:
+    schedule = {
+        f"ingest {key}": {
+            "task": "tasks.market.ingest", "schedule": interval, "args": (key,),
+            "options": {"expires": interval * 3},  # a backlog of old polls is worthless
+        }
+        for key in markets
+    }
+    schedule["worker heartbeat"] = {"task": "tasks.heartbeat.beat", "schedule": HEARTBEAT_SECONDS,
+                                    "options": {"expires": HEARTBEAT_SECONDS}}
+    schedule["trade outbox sweep"] = {"task": "tasks.trading.sweep", "schedule": SWEEP_SECONDS}
+    return schedule
+
+
+def transport_options(broker_url: str) -> dict:
+    """Bounded publish retries; on the embedded SQLite broker, wait out its write lock."""
+    options = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+    if broker_url.startswith("sqla+"):
+        options["connect_args"] = {"timeout": 30}  # handed to create_engine by kombu
+    return options
+
+
+def celery_init_app(app: Flask) -> Celery:
+    settings = app.extensions["desk"].settings
+
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
+    celery_app.conf.update(
+        broker_url=settings.broker_url,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=2,
+        broker_transport_options=transport_options(settings.broker_url),
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5,
+                                   "interval_max": 1},
+        task_ignore_result=True,
+        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
+        task_default_queue="default",
+        task_routes=ROUTES,
+        worker_prefetch_multiplier=1,
+        beat_schedule=beat_schedule(settings.markets, settings.ingest_interval_seconds),
+        timezone="UTC",
+    )
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    from tasks import signals
+
+    signals.connect()
+    return celery_app

@@ -1,0 +1,15 @@
+"""Proof of life for /health/celery: beat -> broker -> worker -> database, every 5 s."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from backend import controls
+from backend.desk import current_desk
+
+
+@shared_task(name="tasks.heartbeat.beat")
+def beat() -> None:
+    desk = current_desk()
+    with desk.sessions.begin() as session:
+        controls.set_value(session, "worker_heartbeat", desk.now().isoformat())

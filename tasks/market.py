@@ -1,0 +1,39 @@
+"""Ingest one market per beat tick; after a successful ingest, ask for an arbitrage scan."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from backend import metrics
+from backend.desk import current_desk
+from backend.market import ingest as ingest_book
+from backend.market import latest
+from backend.market.book import Market
+from backend.market.sources import make_source
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="tasks.market.ingest")
+def ingest(market_key: str) -> None:
+    desk = current_desk()
+    market = Market.parse(market_key)
+    source_name = desk.settings.source_for(market_key)
+    try:
+        source = make_source(source_name, desk.settings)
+        with desk.sessions.begin() as session:
+            ingest_book.ingest(session, desk.cache, desk.settings, source, market, desk.now())
+    except Exception as exc:  # a bad reply is logged and counted, never a crashed worker
+        log.error("ingest %s from %s failed: %s", market_key, source_name, exc)
+        metrics.INGEST_ERRORS.labels(market=market_key, source=source_name,
+                                     reason=type(exc).__name__).inc()
+        with desk.sessions.begin() as session:
+            latest.record_error(session, market_key, f"{type(exc).__name__}: {exc}")
+        return
+    # Debounce: one scan per half interval however many markets just landed.
+    if desk.cache.add("scan:pending", "1", desk.settings.ingest_interval_seconds / 2):
+        from tasks.arbitrage import scan
+
+        scan.delay()

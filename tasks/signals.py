@@ -1,0 +1,35 @@
+"""Celery signals -> the celery_* metrics, counted in whichever process runs the task."""
+
+from __future__ import annotations
+
+import time
+
+from celery import signals
+
+from backend import metrics
+
+_started: dict[str, float] = {}
+
+
+def _prerun(task_id=None, task=None, **_):
+    _started[task_id] = time.perf_counter()
+    metrics.CELERY_TASKS_ACTIVE.labels(task=task.name).inc()
+
+
+def _postrun(task_id=None, task=None, state=None, **_):
+    start = _started.pop(task_id, None)
+    metrics.CELERY_TASKS_ACTIVE.labels(task=task.name).dec()
+    metrics.CELERY_TASKS.labels(task=task.name, state=state or "UNKNOWN").inc()
+    if start is not None:
+        metrics.CELERY_TASK_DURATION.labels(task=task.name).observe(time.perf_counter() - start)
+
+
+def _retry(request=None, **_):
+    metrics.CELERY_TASK_RETRIES.labels(task=request.task).inc()
+
+
+def connect() -> None:
+    """Idempotent: dispatch_uid keeps repeated app creation from double counting."""
+    signals.task_prerun.connect(_prerun, weak=False, dispatch_uid="desk-prerun")
+    signals.task_postrun.connect(_postrun, weak=False, dispatch_uid="desk-postrun")
+    signals.task_retry.connect(_retry, weak=False, dispatch_uid="desk-retry")

@@ -1,0 +1,37 @@
+"""Trade execution (acks late: survives a worker crash) and the outbox sweeper."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from flask import current_app
+
+from backend import executor, outbox, trades
+from backend.desk import current_desk
+
+REPUBLISH_AFTER = timedelta(seconds=10)
+EXECUTING_TIMEOUT = timedelta(minutes=5)
+
+
+@shared_task(name="tasks.trading.execute", acks_late=True, reject_on_worker_lost=True)
+def execute(trade_id: int) -> str:
+    desk = current_desk()
+    return executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now)
+
+
+@shared_task(name="tasks.trading.sweep")
+def sweep() -> int:
+    """Publish requests the web could not queue; fail trades a lost worker left behind."""
+    desk = current_desk()
+    now = desk.now()
+    with desk.sessions() as session:
+        waiting = trades.stuck(session, "requested", now - REPUBLISH_AFTER)
+        lost = trades.stuck(session, "executing", now - EXECUTING_TIMEOUT)
+    for trade_id in waiting:
+        outbox.publish(current_app.extensions["celery"], desk.sessions, desk, trade_id)
+    with desk.sessions.begin() as session:
+        for trade_id in lost:
+            trades.transition(session, trade_id, ("executing",), "failed", now,
+                              "no result from the worker within 5 minutes", error="worker lost")
+    return len(waiting) + len(lost)
