@@ -36,6 +36,19 @@ def _csv(value: object) -> object:
     return value
 
 
+def _per_fiat(value: object) -> object:
+    """``"VES=Banesco|Mercantil,COP=Nequi"`` -> ``{"VES": "Banesco|Mercantil", "COP": "Nequi"}``."""
+    if not isinstance(value, str):
+        return value
+    pairs = {}
+    for item in _csv(value):
+        fiat, sep, rest = item.partition("=")
+        if not sep or not fiat.strip():
+            raise ValueError(f"{item!r} is not of the form FIAT=value")
+        pairs[fiat.strip().upper()] = rest.strip()
+    return pairs
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=ROOT / ".env", extra="ignore")
 
@@ -46,6 +59,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = 10
 
     secret_key: str = "embedded-demo-only"
+    worker_metrics_port: int | None = None  # a worker in its own container serves /metrics
     api_enabled: bool | None = None  # default: on for the embedded demo only
 
     markets: Annotated[list[str], NoDecode] = Field(default_factory=lambda: _csv(DEFAULT_MARKETS))
@@ -66,14 +80,63 @@ class Settings(BaseSettings):
     paper_slippage: Decimal = Decimal("0.0005")
     opportunity_ttl_seconds: int = 20
 
+    # Binance market data (issue 3). Defaults talk to the real hosts; tests point them at
+    # a local server.
+    binance_p2p_url: str = "https://p2p.binance.com"
+    binance_spot_url: str = "https://api.binance.com"
+    p2p_book_depth: int = Field(20, ge=1, le=50)  # ads per side asked from Binance
+    spot_book_depth: int = Field(20, ge=1, le=5000)  # levels per side (/api/v3/depth limit)
+    spot_symbols: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["BTCUSDT", "USDTBRL", "USDTARS"]
+    )
+    # Which ads the desk can take. Per-fiat values: "VES=Banesco|Mercantil,COP=Nequi";
+    # a fiat not listed (and the empty default) accepts every method / amount.
+    payment_methods: Annotated[dict[str, tuple[str, ...]], NoDecode] = Field(default_factory=dict)
+    p2p_trans_amount: Annotated[dict[str, Decimal], NoDecode] = Field(default_factory=dict)
+    merchant_only: bool = False
+    min_finish_rate: Decimal = Field(Decimal("0"), ge=0, le=1)
+    min_month_orders: int = Field(0, ge=0)
+    # Every outbound HTTP call: timeouts, bounded retries, breaker, shared token bucket.
+    http_connect_timeout: float = Field(3.05, gt=0)
+    http_read_timeout: float = Field(10.0, gt=0)
+    http_retry_attempts: int = Field(3, ge=1, le=10)  # attempts in all, the first included
+    http_retry_backoff_seconds: float = Field(0.5, ge=0)  # first backoff; doubles, jittered
+    http_retry_max_wait_seconds: float = Field(10.0, ge=0)  # longer Retry-After: give up
+    breaker_fail_max: int = Field(5, ge=1)
+    breaker_reset_timeout_seconds: float = Field(30.0, gt=0)
+    binance_p2p_rate_per_second: float = Field(2.0, gt=0)
+    binance_spot_rate_per_second: float = Field(10.0, gt=0)
+    http_rate_burst: int = Field(5, ge=1)
+    http_rate_max_wait_seconds: float = Field(5.0, ge=0)
+    # Replay a recorded JSONL session (source "replay"); record every fetched book.
+    replay_path: Path | None = None
+    record_path: Path | None = None
+
     # Defaults for the database-held settings (seeded once; operators change them in the DB).
     min_profit_usd: Decimal = Decimal("0.50")
     max_trade_usd: Decimal = Decimal("10000")
 
-    @field_validator("markets", "market_sources", "ticket_sizes_usd", mode="before")
+    @field_validator("markets", "market_sources", "ticket_sizes_usd", "spot_symbols",
+                     mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         return _csv(value)
+
+    @field_validator("payment_methods", mode="before")
+    @classmethod
+    def _split_methods(cls, value: object) -> object:
+        pairs = _per_fiat(value)
+        if isinstance(pairs, dict):
+            return {fiat.upper(): tuple(m.strip() for m in str(methods).split("|") if m.strip())
+                    if isinstance(methods, str) else tuple(methods)
+                    for fiat, methods in pairs.items()}
+        return pairs
+
+    @field_validator("p2p_trans_amount", mode="before")
+    @classmethod
+    def _split_amounts(cls, value: object) -> object:
+        pairs = _per_fiat(value)
+        return {k.upper(): v for k, v in pairs.items()} if isinstance(pairs, dict) else pairs
 
     @field_validator("database_url")
     @classmethod
@@ -90,7 +153,11 @@ class Settings(BaseSettings):
 
     @property
     def broker_url(self) -> str:
-        return self.rabbitmq_url or f"sqla+sqlite:///{VAR / 'broker.sqlite3'}"
+        """RabbitMQ when configured; else a SQLite queue file beside the embedded database."""
+        if self.rabbitmq_url:
+            return self.rabbitmq_url
+        db_dir = Path(self.database_url.split("///", 1)[-1]).parent if self.embedded else VAR
+        return f"sqla+sqlite:///{db_dir / 'broker.sqlite3'}"
 
     def source_for(self, market_key: str) -> str:
         """Per-market override ``p2p:USDT/VES=binance``, else the global source."""

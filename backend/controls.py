@@ -29,7 +29,7 @@ def defaults(settings: Settings) -> dict[str, str]:
 
 def load(session: Session, settings: Settings) -> Controls:
     values = defaults(settings)
-    values.update(session.execute(select(Setting.key, Setting.value)).tuples().all())
+    values.update(session.execute(select(Setting.key, Setting.value)).all())
     return Controls(
         kill_switch=values["kill_switch"].lower() == "true",
         min_profit_usd=Decimal(values["min_profit_usd"]),

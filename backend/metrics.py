@@ -40,3 +40,22 @@ MARKET_STALE = Gauge("market_data_stale", "1 when a market's latest book is olde
 
 HEALTH_STATUS = Gauge("health_component_up", "1 when the component's probe passed",
                       ["component"], multiprocess_mode="mostrecent")
+
+# Outbound calls to market data upstreams (binance_p2p, binance_spot): one label value per
+# upstream; reasons are the small vocabulary of backend.market.errors.
+CIRCUIT_BREAKER_STATE = Gauge("circuit_breaker_state",
+                              "Circuit breaker per upstream: 0 closed, 1 half-open, 2 open",
+                              ["upstream"], multiprocess_mode="livemax")
+CIRCUIT_BREAKER_FAILURES = Counter("circuit_breaker_failures_total",
+                                   "Calls a circuit breaker counted as failures", ["upstream"])
+CIRCUIT_BREAKER_OPENS = Counter("circuit_breaker_opens_total",
+                                "Transitions of a circuit breaker to open", ["upstream"])
+EXTERNAL_REQUEST_DURATION = Histogram("external_api_request_duration_seconds",
+                                      "Latency of HTTP requests to external APIs", ["upstream"])
+EXTERNAL_ERRORS = Counter("external_api_errors_total", "Failed external API call attempts",
+                          ["upstream", "reason"])
+EXTERNAL_RETRIES = Counter("external_api_retries_total", "External API calls retried",
+                           ["upstream", "reason"])
+BAD_REPLIES = Counter("market_bad_replies_total",
+                      "Upstream replies (scope=reply) or single ads (scope=ad) rejected as bad",
+                      ["upstream", "scope", "reason"])

@@ -83,20 +83,25 @@ def _same_request(trade: Trade, opportunity_id: int, size: Decimal | None) -> Tr
 
 def transition(session: Session, trade_id: int, allowed: tuple[str, ...], to: str,
                now: datetime, detail: str | None = None, **values) -> bool:
-    """Move a trade to ``to`` if it is in one of ``allowed``; audit the move. False if not."""
-    current = session.scalar(select(Trade.status).where(Trade.id == trade_id))
-    if current not in allowed:
-        return False
-    result = session.execute(
-        update(Trade).where(Trade.id == trade_id, Trade.status == current)
-        .values(status=to, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return False
-    session.add(TradeEvent(trade_id=trade_id, at=now, from_status=current, to_status=to,
-                           detail=detail))
-    return True
+    """Move a trade to ``to`` if it is in one of ``allowed``; audit the move. False if not.
+
+    The update names the status it read, so a concurrent move (the web marking a trade
+    queued while the worker claims it) makes it read again instead of winning twice.
+    """
+    for _ in range(len(allowed) + 1):
+        current = session.scalar(select(Trade.status).where(Trade.id == trade_id))
+        if current not in allowed:
+            return False
+        result = session.execute(
+            update(Trade).where(Trade.id == trade_id, Trade.status == current)
+            .values(status=to, updated_at=now, **values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            session.add(TradeEvent(trade_id=trade_id, at=now, from_status=current,
+                                   to_status=to, detail=detail))
+            return True
+    return False
 
 
 def recent(session: Session, limit: int = 200) -> list[Trade]:

@@ -68,6 +68,7 @@ def celery_init_app(app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         beat_schedule=beat_schedule(settings.markets, settings.ingest_interval_seconds),
         timezone="UTC",
+        desk_worker_metrics_port=settings.worker_metrics_port,
     )
     celery_app.set_default()
     app.extensions["celery"] = celery_app

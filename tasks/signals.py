@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from celery import signals
+from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
 from backend import metrics
 
@@ -28,8 +29,18 @@ def _retry(request=None, **_):
     metrics.CELERY_TASK_RETRIES.labels(task=request.task).inc()
 
 
+def _serve_metrics(sender=None, **_):
+    """A worker in its own container exposes its children's metrics on WORKER_METRICS_PORT."""
+    port = sender.app.conf.get("desk_worker_metrics_port")
+    if port:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(int(port), registry=registry)
+
+
 def connect() -> None:
     """Idempotent: dispatch_uid keeps repeated app creation from double counting."""
+    signals.worker_init.connect(_serve_metrics, weak=False, dispatch_uid="desk-metrics-server")
     signals.task_prerun.connect(_prerun, weak=False, dispatch_uid="desk-prerun")
     signals.task_postrun.connect(_postrun, weak=False, dispatch_uid="desk-postrun")
     signals.task_retry.connect(_retry, weak=False, dispatch_uid="desk-retry")

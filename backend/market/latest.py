@@ -56,4 +56,4 @@ def get_many(session: Session, cache: Cache, market_keys: list[str]) -> dict[str
 def errors(session: Session) -> dict[str, str]:
     rows = session.execute(select(LatestBook.market, LatestBook.error)
                            .where(LatestBook.error.is_not(None)))
-    return dict(rows.tuples().all())
+    return dict(rows.all())

@@ -1,0 +1,26 @@
+# One image for web, worker, beat and the migrate job; compose picks the command.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    # gunicorn_conf binds 127.0.0.1 unless told otherwise; in a container that is unreachable.
+    HOST=0.0.0.0 \
+    PORT=8050
+
+WORKDIR /app
+
+# Requirements first so a code change does not reinstall every package.
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+# A fixed uid keeps ownership of named volumes stable across image rebuilds.
+RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin desk
+COPY --chown=desk:desk . .
+# var/ holds beat's schedule file; it must be writable by the non-root user.
+RUN mkdir -p var && chown desk:desk var
+
+USER desk
+EXPOSE 8050 9808
+CMD ["gunicorn", "--config", "backend/gunicorn_conf.py", "backend:create_app()"]

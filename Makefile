@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make run` (the whole desk, embedded) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
+
+.PHONY: run test lint format migrate clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+run: $(VENV)/.installed
+	mkdir -p var
+	rm -rf $(PROMETHEUS_MULTIPROC_DIR) && mkdir -p $(PROMETHEUS_MULTIPROC_DIR)
+	python -m backend db upgrade
+	python -m backend db seed
+	exec honcho start --port $${PORT:-8050}
+
+test: $(VENV)/.installed
+	python -m pytest
+
+lint: $(VENV)/.installed
+	ruff check .
+	ruff format --check .
+
+migrate: $(VENV)/.installed
+	python -m backend db upgrade
+
+clean:
+	rm -rf var $(VENV)

@@ -1,0 +1,89 @@
+"""Why a market fetch failed, as types the ingest task, the CLI and the breaker can act on.
+
+Every error carries a short ``reason`` (a metric label, so a small fixed vocabulary) and
+two flags the resilience layer reads:
+
+- ``retryable``: worth another attempt after a backoff (429, 5xx, timeouts, dropped
+  connections). Nothing else is retried: a malformed or rejected reply will not improve
+  in half a second, and retrying it only spends rate limit.
+- ``breaker_failure``: says the upstream itself is unhealthy, so it counts towards
+  opening the circuit breaker. Transport failures, 429/5xx, HTML pages and malformed
+  JSON do. A clean business answer does not: ``success:false`` with a code (an
+  unsupported payment method, say) or ``success:true`` with no ads is Binance working
+  correctly on a request it cannot satisfy; opening the breaker on it would blind every
+  other market on the same upstream because of one misconfigured filter.
+"""
+
+from __future__ import annotations
+
+
+class MarketDataError(Exception):
+    """Base of every failure to get a usable book from a source."""
+
+    reason = "market_data"
+    retryable = False
+    breaker_failure = True
+    retry_after: float | None = None  # seconds the upstream asked us to wait, if it said
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class UpstreamUnavailable(MarketDataError):
+    """The upstream's circuit breaker is open: failed fast, no request was sent."""
+
+    reason = "breaker_open"
+    breaker_failure = False
+
+
+class RateLimited(MarketDataError):
+    """No rate-limit token within the allowed wait: we chose not to call."""
+
+    reason = "rate_limited"
+    breaker_failure = False
+
+
+class TransportError(MarketDataError):
+    """Timeout, refused or dropped connection: nothing usable came back."""
+
+    reason = "connection"
+    retryable = True
+
+
+class UpstreamHTTPError(MarketDataError):
+    """A non-2xx status. 429 and 5xx are retried (after ``Retry-After`` when given)."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        retryable = status in (418, 429) or status >= 500
+        bucket = f"http_{status}" if status in (418, 429) else f"http_{status // 100}xx"
+        super().__init__(message, reason=bucket)
+        self.status = status
+        self.retry_after = retry_after
+        self.retryable = retryable
+
+
+class BadReply(MarketDataError):
+    """The reply is not what the wire format promises: HTML, bad JSON, wrong shape."""
+
+    reason = "bad_reply"
+
+
+class UpstreamRejected(MarketDataError):
+    """``success:false`` (P2P) or a ``{"code","msg"}`` error body (spot): a business no."""
+
+    reason = "rejected"
+    breaker_failure = False
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"rejected with code {code}: {message}")
+        self.code = code
+        self.upstream_message = message
+
+
+class EmptyBook(MarketDataError):
+    """A well-formed reply with no ads at all (or nothing recorded for a replayed market)."""
+
+    reason = "empty"
+    breaker_failure = False

@@ -1,0 +1,56 @@
+import socket
+import time
+
+from backend import controls
+from tests.conftest import embedded_settings, prepared_app
+
+
+def beat_heartbeat(desk):
+    with desk.sessions.begin() as session:
+        controls.set_value(session, "worker_heartbeat", desk.now().isoformat())
+
+
+def test_embedded_health_says_redis_and_rabbitmq_are_not_configured(client, desk):
+    beat_heartbeat(desk)
+    r = client.get("/api/v1/health")
+    assert r.status_code == 200 and r.json["status"] == "ok"
+    parts = r.json["components"]
+    assert parts["db"]["status"] == "ok" and parts["celery"]["status"] == "ok"
+    assert parts["redis"] == parts["redis"] | {"status": "not configured", "required": False}
+    assert parts["rabbitmq"]["status"] == "not configured"
+    assert all("latency_ms" in p for p in parts.values())
+
+
+def test_no_worker_heartbeat_means_celery_is_down_and_the_desk_answers_503(client):
+    r = client.get("/api/v1/health/celery")
+    assert r.status_code == 503
+    assert r.json["components"]["celery"]["error"] == "no worker heartbeat yet"
+    assert client.get("/api/v1/health").status_code == 503
+
+
+def test_each_component_has_its_own_url(client, desk):
+    beat_heartbeat(desk)
+    for name in ("db", "redis", "rabbitmq", "celery"):
+        r = client.get(f"/api/v1/health/{name}")
+        assert r.status_code == 200 and list(r.json["components"]) == [name]
+    assert client.get("/api/v1/health/nosuch").status_code == 404
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_redis_and_broker_are_reported_down_within_the_time_bound(tmp_path):
+    port = closed_port()
+    app = prepared_app(embedded_settings(
+        tmp_path, redis_url=f"redis://127.0.0.1:{port}/0",
+        rabbitmq_url=f"amqp://guest:guest@127.0.0.1:{port}//"))
+    start = time.monotonic()
+    r = app.test_client().get("/api/v1/health")
+    assert time.monotonic() - start < 5
+    assert r.status_code == 503
+    parts = r.json["components"]
+    assert parts["redis"]["status"] == "down" and parts["rabbitmq"]["status"] == "down"
+    assert parts["db"]["status"] == "ok"

@@ -1,0 +1,58 @@
+from decimal import Decimal
+
+from backend.market.pricing import depth_within, reference, walk, walk_amount
+from tests.factories import NOW, ad, book
+
+D = Decimal
+
+
+def test_walk_takes_the_best_ads_first_and_reports_the_vwap():
+    asks = (ad(100, 5), ad(101, 5), ad(102, 5))
+    fill = walk(asks, D(8))
+    assert fill.complete
+    assert fill.amount == D(5 * 100 + 3 * 101)
+    assert fill.price == D(803) / D(8)
+
+
+def test_walk_never_takes_more_than_an_ads_max_per_order():
+    asks = (ad(100, 50, max_amount=200), ad(110, 50))
+    fill = walk(asks, D(5))
+    assert [(no, q) for no, _, q in fill.takes] == [(asks[0].ad_no, D(2)), (asks[1].ad_no, D(3))]
+
+
+def test_walk_skips_an_ad_whose_minimum_the_slice_cannot_meet():
+    asks = (ad(100, 50, min_amount=1000), ad(105, 50))
+    fill = walk(asks, D(3))  # 300 fiat < 1000 minimum
+    assert fill.takes == ((asks[1].ad_no, D(105), D(3)),)
+
+
+def test_walk_reports_an_unfillable_size_instead_of_pretending():
+    fill = walk((ad(100, 2),), D(5))
+    assert not fill.complete and fill.quantity == D(2)
+
+
+def test_walk_only_uses_ads_that_accept_the_payment_method():
+    asks = (ad(99, 5, methods=("Zelle",)), ad(100, 5, methods=("Banesco",)))
+    assert walk(asks, D(1), method="Banesco").price == D(100)
+
+
+def test_walk_amount_spends_a_fiat_budget():
+    asks = (ad(100, 1), ad(200, 10))
+    fill = walk_amount(asks, D(300))
+    assert fill.complete and fill.quantity == D(2) and fill.amount == D(300)
+
+
+def test_depth_counts_only_ads_within_one_percent_of_best():
+    bids = (ad(100, 1), ad(99.5, 2), ad(98, 4))
+    assert depth_within(bids) == D(3)
+
+
+def test_reference_prices_a_ticket_by_walking_both_sides():
+    b = book("p2p:USDT/VES", asks=[ad(101, 3), ad(102, 10)], bids=[ad(99, 3), ad(98, 10)])
+    ref = reference(b, [D(5)], D(1), NOW, stale_after=10)
+    q = ref.sizes[0]
+    assert (ref.best_bid, ref.best_ask, ref.mid) == (D(99), D(101), D(100))
+    assert ref.spread_pct == D(2)
+    assert q.effective_ask == (D(303) + D(204)) / 5
+    assert q.effective_bid == (D(297) + D(196)) / 5
+    assert q.ask_fillable and q.bid_fillable and not ref.stale

@@ -1,0 +1,148 @@
+"""Trade requests through the JSON API and the paper executor, on the embedded SQLite."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from backend import controls, executor
+from backend.market import ingest
+from backend.models import Opportunity, Trade, TradeEvent
+from tasks.arbitrage import scan
+from tests.factories import ad, book
+
+D = Decimal
+
+
+def crossed_books(now):
+    return [book("p2p:USDT/VES", fetched_at=now,
+                 asks=[ad(320, 5000, methods=("Banesco",))],
+                 bids=[ad(330, 5000, methods=("Mercantil",)), ad(318, 9000)])]
+
+
+@pytest.fixture
+def opportunity(app, desk):
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        for b in crossed_books(now):
+            ingest.store(session, desk.cache, desk.settings, b, now)
+    with app.app_context():
+        assert scan.run() == 1
+    with desk.sessions() as session:
+        return session.scalars(select(Opportunity)).one()
+
+
+def post(client, body, key="key-1"):
+    headers = {"Idempotency-Key": key} if key else {}
+    return client.post("/api/v1/trades", json=body, headers=headers)
+
+
+def count(desk, model):
+    with desk.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_a_request_is_stored_queued_and_answered_with_its_id(client, desk, opportunity):
+    r = post(client, {"opportunity_id": opportunity.id})
+    assert r.status_code == 201
+    assert r.json["status"] == "queued"
+    assert D(r.json["size_usd"]) == opportunity.size_usd  # the opportunity's own size
+    events = client.get(f"/api/v1/trades/{r.json['id']}").json["events"]
+    assert [(e["from"], e["to"]) for e in events] == [(None, "requested"), ("requested", "queued")]
+
+
+def test_the_same_idempotency_key_returns_the_same_trade(client, desk, opportunity):
+    first = post(client, {"opportunity_id": opportunity.id, "size": "500"})
+    again = post(client, {"opportunity_id": opportunity.id, "size": "500"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json["id"] == again.json["id"]
+    assert count(desk, Trade) == 1
+
+
+@pytest.mark.parametrize("body,key,status,message", [
+    ({"opportunity_id": 1}, None, 400, "Idempotency-Key"),
+    ({"opportunity_id": "1"}, "k", 422, "integer"),
+    ({"opportunity_id": 1, "size": "-5"}, "k", 422, "positive"),
+    ({"opportunity_id": 1, "size": "lots"}, "k", 422, "not a number"),
+    ({"opportunity_id": 1, "size": "NaN"}, "k", 422, "positive"),
+    ({"opportunity_id": 999}, "k", 404, "does not exist"),
+])
+def test_bad_requests_get_a_clear_message_and_change_nothing(client, desk, opportunity, body,
+                                                             key, status, message):
+    r = post(client, body, key=key)
+    assert r.status_code == status
+    assert message in r.json["error"]
+    assert count(desk, Trade) == 0 and count(desk, TradeEvent) == 0
+
+
+def test_reusing_a_key_for_another_request_is_refused(client, desk, opportunity):
+    post(client, {"opportunity_id": opportunity.id, "size": "500"})
+    r = post(client, {"opportunity_id": opportunity.id, "size": "700"})
+    assert r.status_code == 409 and "different request" in r.json["error"]
+
+
+def test_a_body_that_is_not_json_is_refused(client, opportunity):
+    r = client.post("/api/v1/trades", data="opportunity_id=1",
+                    headers={"Idempotency-Key": "k"})
+    assert r.status_code == 400 and "JSON object" in r.json["error"]
+
+
+def test_the_paper_executor_fills_and_profit_equals_the_legs(client, desk, opportunity):
+    trade_id = post(client, {"opportunity_id": opportunity.id, "size": "1000"}).json["id"]
+    status = executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now)
+    assert status == "filled"
+    body = client.get(f"/api/v1/trades/{trade_id}").json
+    legs = body["legs"]
+    assert [leg["side"] for leg in legs] == ["SELL", "BUY"]
+    usdt = sum(D(leg["buy_amount"]) for leg in legs if leg["buy_currency"] == "USDT") - sum(
+        D(leg["sell_amount"]) for leg in legs if leg["sell_currency"] == "USDT")
+    ves = sum(D(leg["buy_amount"]) for leg in legs if leg["buy_currency"] == "VES") - sum(
+        D(leg["sell_amount"]) for leg in legs if leg["sell_currency"] == "VES")
+    assert ves == 0
+    assert D(body["profit_usd"]) == usdt > 0
+    # slippage makes the paper fill a little worse than the scan's estimate
+    assert D(body["profit_usd"]) < D(1000) * D(330) / D(320) - D(1000)
+    assert [e["to"] for e in body["events"]][-2:] == ["executing", "filled"]
+
+
+def test_a_second_delivery_does_not_run_the_trade_twice(client, desk, opportunity):
+    trade_id = post(client, {"opportunity_id": opportunity.id}).json["id"]
+    run = lambda: executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now)  # noqa: E731
+    assert run() == "filled"
+    assert run() == "filled"
+    assert len(client.get(f"/api/v1/trades/{trade_id}").json["legs"]) == 2
+
+
+def test_the_kill_switch_rejects_with_its_reason(client, desk, opportunity):
+    with desk.sessions.begin() as session:
+        controls.set_value(session, "kill_switch", "true")
+    trade_id = post(client, {"opportunity_id": opportunity.id}).json["id"]
+    assert executor.execute(desk.sessions, desk.cache, desk.settings, trade_id,
+                            desk.now) == "rejected"
+    body = client.get(f"/api/v1/trades/{trade_id}").json
+    assert body["error"] == "kill switch is on" and body["legs"] == []
+
+
+def test_stale_books_are_never_traded_on(client, desk, opportunity):
+    trade_id = post(client, {"opportunity_id": opportunity.id}).json["id"]
+    age = timedelta(seconds=desk.settings.stale_after_seconds + 1)
+    later = lambda: desk.now() + age  # noqa: E731
+    assert executor.execute(desk.sessions, desk.cache, desk.settings, trade_id,
+                            later) == "rejected"
+    assert "stale prices: p2p:USDT/VES" in client.get(f"/api/v1/trades/{trade_id}").json["error"]
+
+
+def test_an_expired_opportunity_cannot_be_requested(client, desk, opportunity):
+    with desk.sessions.begin() as session:
+        session.get(Opportunity, opportunity.id).status = "expired"
+    r = post(client, {"opportunity_id": opportunity.id})
+    assert r.status_code == 409 and "expired" in r.json["error"]
+
+
+def test_the_api_is_closed_unless_enabled(tmp_path):
+    from tests.conftest import embedded_settings, prepared_app
+
+    app = prepared_app(embedded_settings(tmp_path, api_enabled=False))
+    r = app.test_client().get("/api/v1/prices")
+    assert r.status_code == 403 and "API_ENABLED" in r.json["error"]
