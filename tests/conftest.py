@@ -7,14 +7,25 @@ the process that starts gunicorn or a worker does.
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="desk-metrics-")
 
 import pytest  # noqa: E402
+import requests  # noqa: E402
 
 from backend import create_app, migrate, seed  # noqa: E402
 from backend.config import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
 
 SERVICES = {
     "postgres": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
@@ -65,3 +76,71 @@ def client(app):
 @pytest.fixture
 def desk(app):
     return app.extensions["desk"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningDesk:
+    url: str
+    process: subprocess.Popen
+    log: Path
+    started: float
+
+    def get(self, path: str, timeout: float = 5) -> requests.Response:
+        return requests.get(self.url + path, timeout=timeout)
+
+
+def start_embedded_desk(home: Path) -> RunningDesk:
+    """The whole desk exactly as `make run` starts it (honcho + Procfile), on SQLite."""
+    metrics_dir = home / "prometheus"
+    metrics_dir.mkdir()
+    env = os.environ | {
+        "DATABASE_URL": f"sqlite:///{home / 'desk.sqlite3'}", "BEAT_SCHEDULE": str(home / "beat"),
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "PATH": f"{BIN}:{os.environ['PATH']}",
+    }
+    for var in ("REDIS_URL", "RABBITMQ_URL", "API_ENABLED"):
+        env.pop(var, None)
+    for command in (["db", "upgrade"], ["db", "seed"]):
+        subprocess.run([sys.executable, "-m", "backend", *command], cwd=ROOT, env=env,
+                       check=True, capture_output=True)
+    port = free_port()
+    log = home / "honcho.log"
+    started = time.monotonic()
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(BIN / "honcho"), "start", "--port", str(port)], cwd=ROOT,
+                                env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    desk = RunningDesk(f"http://127.0.0.1:{port}", proc, log, started)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if desk.get("/api/v1/health/db", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:  # not listening yet, or still importing
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"the desk did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.25)
+    return desk
+
+
+def stop_embedded_desk(desk: RunningDesk) -> None:
+    if desk.process.poll() is None:
+        os.killpg(desk.process.pid, signal.SIGINT)
+        try:
+            desk.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(desk.process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def embedded_desk(tmp_path_factory):
+    desk = start_embedded_desk(tmp_path_factory.mktemp("desk"))
+    yield desk
+    stop_embedded_desk(desk)
