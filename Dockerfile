@@ -1,11 +1,11 @@
 # One image for web, worker, beat and the migrate job; compose picks the command.
 FROM python:3.11-slim
 
+# gunicorn_conf binds 127.0.0.1 unless HOST says otherwise; unreachable in a container.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    # gunicorn_conf binds 127.0.0.1 unless told otherwise; in a container that is unreachable.
     HOST=0.0.0.0 \
     PORT=8050
 
@@ -17,7 +17,8 @@ RUN pip install -r requirements.txt
 
 # A fixed uid keeps ownership of named volumes stable across image rebuilds.
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin desk
-COPY --chown=desk:desk . .
+# Code stays root-owned: the app user can read it but not rewrite it.
+COPY . .
 # var/ holds beat's schedule file; it must be writable by the non-root user.
 RUN mkdir -p var && chown desk:desk var
 
