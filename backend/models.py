@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from backend.types import Money, UTCDateTime
@@ -34,8 +34,8 @@ class PriceTick(Base):
 
     __tablename__ = "price_ticks"
 
+    market: Mapped[str] = mapped_column(String(32), primary_key=True)  # key order: by market
     time: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    market: Mapped[str] = mapped_column(String(32), primary_key=True)
     source: Mapped[str] = mapped_column(String(16))
     best_bid: Mapped[Decimal | None] = mapped_column(Money)
     best_ask: Mapped[Decimal | None] = mapped_column(Money)
@@ -46,18 +46,16 @@ class PriceTick(Base):
     bid_depth: Mapped[Decimal] = mapped_column(Money)
     ask_depth: Mapped[Decimal] = mapped_column(Money)
 
-    __table_args__ = (Index("ix_price_ticks_market_time", "market", "time"),)
-
 
 class AdSnapshot(Base):
     """An ad as seen at ``time``; written only when the ad changed since the last poll."""
 
     __tablename__ = "ad_snapshots"
 
-    time: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     market: Mapped[str] = mapped_column(String(32), primary_key=True)
     side: Mapped[str] = mapped_column(String(4), primary_key=True)  # ask | bid
     ad_no: Mapped[str] = mapped_column(String(40), primary_key=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     price: Mapped[Decimal] = mapped_column(Money)
     quantity: Mapped[Decimal] = mapped_column(Money)
     min_amount: Mapped[Decimal] = mapped_column(Money)

@@ -58,5 +58,5 @@ def as_json(key: str, ref: Reference | None, error: str | None = None) -> dict:
             "bid_fillable": q.bid_fillable, "ask_fillable": q.ask_fillable,
         } for q in ref.sizes],
         "fetched_at": ref.fetched_at.isoformat(), "age_seconds": round(ref.age_seconds, 2),
-        "stale": ref.stale,
+        "stale": ref.stale or error is not None,  # the last poll failed: not fresh
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from backend import arbitrage, controls, opportunities
+from backend import arbitrage, controls, metrics, opportunities
 from backend.desk import current_desk
 from backend.executor import fees_from
 from backend.market import latest
@@ -16,8 +16,11 @@ def scan() -> int:
     settings, now = desk.settings, desk.now()
     with desk.sessions.begin() as session:
         books = latest.get_many(session, desk.cache, settings.markets)
+        failing = latest.errors(session)  # last poll failed (e.g. breaker open): stale now
         fresh = {k: b for k, b in books.items()
-                 if b.age_seconds(now) <= settings.stale_after_seconds}
+                 if b.age_seconds(now) <= settings.stale_after_seconds and k not in failing}
+        for key in settings.markets:  # nothing downstream may mistake stale for fresh
+            metrics.MARKET_STALE.labels(market=key).set(key not in fresh)
         limits = controls.load(session, settings)
         found = arbitrage.scan(fresh, settings.ticket_sizes_usd, fees_from(settings),
                                limits.min_profit_usd)

@@ -29,6 +29,7 @@ def ingest(market_key: str) -> None:
         log.error("ingest %s from %s failed: %s", market_key, source_name, exc)
         metrics.INGEST_ERRORS.labels(market=market_key, source=source_name,
                                      reason=type(exc).__name__).inc()
+        metrics.MARKET_STALE.labels(market=market_key).set(1)
         with desk.sessions.begin() as session:
             latest.record_error(session, market_key, f"{type(exc).__name__}: {exc}")
         return

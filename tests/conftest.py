@@ -18,11 +18,11 @@ from pathlib import Path
 
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="desk-metrics-")
 
-import pytest  # noqa: E402
-import requests  # noqa: E402
+import pytest
+import requests
 
-from backend import create_app, migrate, seed  # noqa: E402
-from backend.config import Settings  # noqa: E402
+from backend import create_app, migrate, seed
+from backend.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -11,25 +11,11 @@ from sqlalchemy.orm import Session
 from backend import metrics
 from backend.cache import Cache
 from backend.config import Settings
-from backend.market import latest
-from backend.market.book import Ad, Book, Market
+from backend.market import latest, snapshots
+from backend.market.book import Book, Market
 from backend.market.pricing import reference
-from backend.models import AdSnapshot, PriceTick
+from backend.models import PriceTick
 from backend.prices import usd_per_asset
-
-
-def _ad_state(ad: Ad) -> tuple:
-    return (ad.price, ad.quantity, ad.min_amount, ad.max_amount, ad.methods)
-
-
-def changed_ads(book: Book, previous: Book | None) -> list[tuple[str, Ad]]:
-    """Ads that are new or differ from the previous poll: the only ones worth a row."""
-    seen = {}
-    if previous is not None:
-        seen = {(side, ad.ad_no): _ad_state(ad)
-                for side, ads in (("ask", previous.asks), ("bid", previous.bids)) for ad in ads}
-    return [(side, ad) for side, ads in (("ask", book.asks), ("bid", book.bids)) for ad in ads
-            if seen.get((side, ad.ad_no)) != _ad_state(ad)]
 
 
 def store(session: Session, cache: Cache, settings: Settings, book: Book, now: datetime) -> int:
@@ -49,20 +35,12 @@ def store(session: Session, cache: Cache, settings: Settings, book: Book, now: d
         "ticket_usd": settings.default_ticket_usd,
         "bid_depth": ref.bid_depth_1pct, "ask_depth": ref.ask_depth_1pct,
     }])
-    rows = [{
-        "time": book.fetched_at, "market": book.market.key, "side": side, "ad_no": ad.ad_no,
-        "price": ad.price, "quantity": ad.quantity, "min_amount": ad.min_amount,
-        "max_amount": ad.max_amount, "methods": ",".join(ad.methods)[:255],
-        "advertiser": ad.advertiser.nick[:64], "user_type": ad.advertiser.user_type,
-        "month_orders": ad.advertiser.month_orders, "finish_rate": ad.advertiser.finish_rate,
-    } for side, ad in changed_ads(book, previous)]
-    if rows:
-        session.execute(insert(AdSnapshot), rows)
+    written = snapshots.write(session, snapshots.rows(book, previous))
     latest.put(session, cache, book, settings.book_ttl_seconds)
     metrics.PRICE_UPDATES.labels(asset=book.market.asset, fiat=book.market.fiat,
                                  source=book.source).inc()
     metrics.MARKET_STALE.labels(market=book.market.key).set(0)
-    return len(rows)
+    return written
 
 
 def ingest(session: Session, cache: Cache, settings: Settings, source, market: Market,

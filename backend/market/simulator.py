@@ -94,36 +94,61 @@ class Simulator:
         method = rng.choice(profile.methods) if profile.methods else None
         return method, profile.spread * rng.uniform(1.3, 2.5)
 
+    def _mid(self, market: Market, t: float) -> float:
+        return float(profile_for(market).mid) * (1 + self._drift(market, t))
+
     def fetch(self, market: Market) -> Book:
         now = self.clock()
         t = now.timestamp()
-        profile = profile_for(market)
-        mid = float(profile.mid) * (1 + self._drift(market, t))
         if market.venue is Venue.SPOT:
-            # Spot tracks its P2P sibling (USDT/BRL) through the shared fiat trend.
-            return self._book(market, profile, mid, now, None, 0.0, t)
-        method, jump = self._dislocation(market, t)
-        return self._book(market, profile, mid, now, method, jump, t)
+            return self._spot_book(market, now, t)
+        return self._p2p_book(market, now, t)
 
-    def _book(self, market, profile, mid, now, hot_method, jump, t) -> Book:
-        rng = _rng(self.seed, market.key, "ads", int(t // BUCKET_SECONDS))
-        half = profile.spread / 2
-        quant = Decimal(1).scaleb(-profile.scale)
-        usd_per_asset = float(BTC_USDT) if market.asset == "BTC" else 1.0
+    def _spot_book(self, market: Market, now: datetime, t: float) -> Book:
+        """A spot book moves every bucket; it tracks its P2P sibling through the fiat trend."""
+        profile = profile_for(market)
+        rng = _rng(self.seed, market.key, "levels", int(t // BUCKET_SECONDS))
+        mid, quant = self._mid(market, t), Decimal(1).scaleb(-profile.scale)
         sides = {}
         for side, sign in (("asks", 1), ("bids", -1)):
-            ads, price = [], mid * (1 + sign * half)
+            price, levels = mid * (1 + sign * profile.spread / 2), []
             for i in range(ADS_PER_SIDE):
-                price *= 1 + sign * rng.uniform(0.0, 0.0012)
-                static = _rng(self.seed, market.key, side, i)  # the ad itself outlives a bucket
+                price *= 1 + sign * rng.uniform(0.00001, 0.0002)
+                static = _rng(self.seed, market.key, side, i)
+                levels.append(self._ad(market, static, Decimal(str(price)).quantize(quant), (),
+                                       1.0, f"{side[0]}{i:02d}"))
+            sides[side] = tuple(levels)
+        return Book(market, sides["asks"], sides["bids"], now, self.name).sorted()
+
+    def _p2p_book(self, market: Market, now: datetime, t: float) -> Book:
+        """Each ad keeps its price until its advertiser re-prices it (every 6 s to 2 min), as
+        on Binance; so only a few ads change per poll and only those cost a stored row."""
+        profile = profile_for(market)
+        quant = Decimal(1).scaleb(-profile.scale)
+        usd_per_asset = float(BTC_USDT) if market.asset == "BTC" else 1.0
+        bucket = int(t // BUCKET_SECONDS)
+        sides = {}
+        for side, sign in (("asks", 1), ("bids", -1)):
+            ads = []
+            for i in range(ADS_PER_SIDE):
+                static = _rng(self.seed, market.key, side, i)  # the ad itself
+                period, phase = static.choice((3, 5, 10, 15, 30, 60)), static.randrange(60)
+                epoch = (bucket + phase) // period
+                t_priced = (epoch * period - phase) * BUCKET_SECONDS
+                priced = _rng(self.seed, market.key, side, i, epoch)  # this version of it
+                premium = profile.spread / 2 + static.uniform(0, 0.008) + priced.uniform(0, 0.002)
+                price = self._mid(market, t_priced) * (1 + sign * premium)
                 methods = self._methods(static, profile)
-                shifted = price
+                hot_method, jump = self._dislocation(market, t_priced)
                 if hot_method and side == "bids" and hot_method in methods:
-                    shifted = price * (1 + jump)  # someone pays far above the market
-                ads.append(self._ad(market, static, Decimal(str(shifted)).quantize(quant), methods,
-                                    usd_per_asset, f"{side[0]}{i:02d}"))
+                    price *= 1 + jump  # someone pays far above the market
+                ads.append(self._ad(market, priced, Decimal(str(price)).quantize(quant), methods,
+                                    usd_per_asset, f"{side[0]}{i:02d}", static))
             sides[side] = tuple(ads)
         return Book(market, sides["asks"], sides["bids"], now, self.name).sorted()
+
+    def fetch_side(self, market: Market, taker_side: str) -> tuple[Ad, ...]:
+        return self.fetch(market).side(taker_side)
 
     @staticmethod
     def _methods(rng: random.Random, profile: Profile) -> tuple[str, ...]:
@@ -132,7 +157,7 @@ class Simulator:
         k = rng.randint(1, min(2, len(profile.methods)))
         return tuple(sorted(rng.sample(profile.methods, k)))
 
-    def _ad(self, market, rng, price, methods, usd_per_asset, slot) -> Ad:
+    def _ad(self, market, rng, price, methods, usd_per_asset, slot, identity=None) -> Ad:
         if market.venue is Venue.SPOT:
             qty = Decimal(str(round(rng.uniform(0.05, 3.0) * 100 / usd_per_asset * 100, 6)))
             return Ad(f"{market.symbol}-{slot}", price, qty, methods=())
@@ -140,8 +165,9 @@ class Simulator:
         qty = Decimal(str(round(usd / usd_per_asset, 8 if market.asset == "BTC" else 2)))
         min_usd = rng.choice((10, 20, 50, 100, 200))
         max_usd = max(min_usd * 2, usd * rng.uniform(0.5, 1.2))
-        nick = NICKS[rng.randrange(len(NICKS))]
-        merchant = rng.random() < 0.45
+        who = identity or rng
+        nick = NICKS[who.randrange(len(NICKS))]
+        merchant = who.random() < 0.45
         fiat_per_usd = price / Decimal(str(usd_per_asset))
         return Ad(
             ad_no=f"SIM{market.asset}{market.fiat}{slot.upper()}",
@@ -153,7 +179,7 @@ class Simulator:
             advertiser=Advertiser(
                 nick=nick,
                 user_type="merchant" if merchant else "user",
-                month_orders=rng.randint(15, 4000 if merchant else 400),
-                finish_rate=Decimal(str(round(rng.uniform(0.9, 1.0), 3))),
+                month_orders=who.randint(15, 4000 if merchant else 400),
+                finish_rate=Decimal(str(round(who.uniform(0.9, 1.0), 3))),
             ),
         )

@@ -33,7 +33,7 @@ def render() -> tuple[str, object]:
     for key, ref in refs.items():
         entry = prices.as_json(key, ref, errors.get(key))
         sized = next((s for s in entry.get("sizes", []) if s["size_usd"] == str(ticket)), None)
-        status = "no data" if ref is None else ("stale" if ref.stale else "live")
+        status = "no data" if ref is None else ("stale" if entry["stale"] else "live")
         rows.append([
             entry["label"], entry["source"] or "—",
             price(entry["best_bid"]), price(entry["best_ask"]),

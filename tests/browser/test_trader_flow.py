@@ -53,7 +53,7 @@ def test_execute_asks_for_confirmation_and_the_trade_shows_filled_without_reload
         trade = link.text  # "#12"
         link.click()  # client-side navigation to the Trades page
         row = f"//table[@id='trades-grid']//tr[td[1][normalize-space()='{trade}']]"
-        WebDriverWait(browser, 30).until(lambda b: b.find_elements(
+        WebDriverWait(browser, 30).until(lambda b, row=row: b.find_elements(
             By.XPATH, row + "//span[contains(@class,'badge')][text()!='queued' and "
             "text()!='requested' and text()!='executing']"))
         status = browser.find_element(By.XPATH, row + "//span[contains(@class,'badge')]").text

@@ -60,9 +60,9 @@ def test_an_opportunity_executed_through_the_api_ends_filled(embedded_desk):
                           headers={"Idempotency-Key": f"embedded-{attempt}"}, timeout=5)
         if r.status_code != 201:
             continue
-        trade = wait_for(lambda: (t := embedded_desk.get(
-            f"/api/v1/trades/{r.json()['id']}").json())["status"] in
-            ("filled", "rejected", "failed") and t, 20, "a final status")
+        path = f"/api/v1/trades/{r.json()['id']}"
+        trade = wait_for(lambda path=path: (t := embedded_desk.get(path).json())["status"] in
+                         ("filled", "rejected", "failed") and t, 20, "a final status")
         if trade["status"] == "filled":
             assert float(trade["profit_usd"]) > 0 and len(trade["legs"]) >= 2
             return
