@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
-from backend import prices
+from backend import candles, prices
 from backend.desk import current_desk
+from backend.market.book import Market
 from backend.market.latest import errors as latest_errors
 from dashboard.components.format import number, price
 from dashboard.components.table import table
@@ -20,6 +22,13 @@ def layout(**_):
         html.P(id="prices-ticket", className="hint"),
         dcc.Interval(id="prices-tick", interval=2000),
         html.Div(id="prices-table", children=html.P("Waiting for the first books…")),
+        html.Div([
+            html.H2("Mid price, 1-minute candles (last hour)"),
+            dcc.Dropdown(id="chart-market", options=[], value="p2p:USDT/VES", clearable=False,
+                         className="market-picker"),
+            dcc.Interval(id="chart-tick", interval=10_000),
+            dcc.Graph(id="chart", config={"displayModeBar": False}, style={"height": "320px"}),
+        ], className="chart-panel"),
     ])
 
 
@@ -53,7 +62,31 @@ def render() -> tuple[str, object]:
     return hint, table(headers, rows, classes, table_id="prices-grid")
 
 
+def chart(market: str) -> go.Figure:
+    desk = current_desk()
+    with desk.sessions() as session:
+        rows = candles.minute_candles(session, market, candles.window(desk.now()))
+    fig = go.Figure(go.Candlestick(
+        x=[c.bucket for c in rows], open=[float(c.open) for c in rows],
+        high=[float(c.high) for c in rows], low=[float(c.low) for c in rows],
+        close=[float(c.close) for c in rows], name=market))
+    fig.update_layout(template="plotly_dark", margin={"l": 40, "r": 10, "t": 10, "b": 30},
+                      xaxis_rangeslider_visible=False, paper_bgcolor="#0f1419",
+                      plot_bgcolor="#0f1419")
+    return fig
+
+
 def register_callbacks(app: Dash) -> None:
+    @app.callback(Output("chart-market", "options"), Input("chart-tick", "n_intervals"))
+    def markets(_n):
+        return [{"label": Market.parse(k).label, "value": k}
+                for k in current_desk().settings.markets]
+
+    @app.callback(Output("chart", "figure"), Input("chart-market", "value"),
+                  Input("chart-tick", "n_intervals"))
+    def refresh_chart(market, _n):
+        return chart(market)
+
     @app.callback(Output("prices-ticket", "children"), Output("prices-table", "children"),
                   Input("prices-tick", "n_intervals"))
     def refresh(_n):

@@ -173,7 +173,8 @@ def upgrade() -> None:
         op.execute("SELECT add_compression_policy('price_ticks', INTERVAL '1 day')")
         with op.get_context().autocommit_block():  # continuous aggregates refuse transactions
             op.execute("""
-                CREATE MATERIALIZED VIEW price_candles_1m WITH (timescaledb.continuous) AS
+                CREATE MATERIALIZED VIEW price_candles_1m
+                WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
                 SELECT time_bucket(INTERVAL '1 minute', time) AS bucket, market,
                        first(mid, time) AS open, max(mid) AS high, min(mid) AS low,
                        last(mid, time) AS close, count(*) AS ticks
