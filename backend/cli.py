@@ -14,8 +14,9 @@ from werkzeug.security import generate_password_hash
 from backend import migrate, seed
 from backend.desk import current_desk
 from backend.market.book import Market
+from backend.market.errors import MarketDataError
 from backend.market.pricing import walk
-from backend.market.sources import make_source
+from backend.market.sources import NAMES, make_source
 from backend.models import User
 
 db_cli = AppGroup("db", help="Schema migrations.")
@@ -64,7 +65,7 @@ def users_create(username: str, role: str, password: str) -> None:
 
 
 @market_cli.command("snapshot")
-@click.option("--source", default="simulator", show_default=True)
+@click.option("--source", type=click.Choice(NAMES), default="simulator", show_default=True)
 @click.option("--asset", default="USDT", show_default=True)
 @click.option("--fiat", default="VES", show_default=True)
 @click.option("--venue", type=click.Choice(["p2p", "spot"]), default="p2p", show_default=True)
@@ -73,16 +74,25 @@ def users_create(username: str, role: str, password: str) -> None:
 @click.option("--size", type=Decimal, default=None, help="Ticket in asset units.")
 @click.option("--json", "as_json", is_flag=True)
 def market_snapshot(source, asset, fiat, venue, side, size, as_json) -> None:
-    """Fetch one book once and print it with its reference prices."""
+    """Fetch one side of one book once and print it with its reference prices.
+
+    Only the asked side is requested. A failure prints one line on stderr and exits 1.
+    """
     desk = current_desk()
-    market = Market.parse(f"{venue}:{asset}/{fiat}")
-    book = make_source(source, desk.settings).fetch(market).sorted()
     side = side.upper()
-    ads = book.side(side)
+    if size is not None and (not size.is_finite() or size <= 0):
+        raise click.BadParameter("must be a positive number", param_hint="--size")
+    try:
+        market = Market.parse(f"{venue}:{asset}/{fiat}")
+        feed = make_source(source, desk.settings)
+        ads = feed.fetch_side(market, side)
+    except (MarketDataError, ValueError) as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+    fetched_at = desk.now()
     fill = walk(ads, size) if size is not None else None
     result = {
-        "market": market.key, "source": book.source, "side": side,
-        "fetched_at": book.fetched_at.isoformat(),
+        "market": market.key, "source": feed.name, "side": side,
+        "fetched_at": fetched_at.isoformat(),
         "best_price": str(ads[0].price) if ads else None,
         "size": None if size is None else str(size),
         "effective_price": None if fill is None or fill.price is None else str(fill.price),
@@ -92,7 +102,7 @@ def market_snapshot(source, asset, fiat, venue, side, size, as_json) -> None:
     if as_json:
         click.echo(json.dumps(result))
         return
-    click.echo(f"{market.label} {side} from {book.source} at {result['fetched_at']}")
+    click.echo(f"{market.label} {side} from {feed.name} at {result['fetched_at']}")
     click.echo(f"best {result['best_price']}  effective@{size} {result['effective_price']}  "
                f"fillable {result['fillable']}")
     for ad in ads:

@@ -1,5 +1,8 @@
 """Why a market fetch failed, as types the ingest task, the CLI and the breaker can act on.
 
+Also home of ``decimal_of``, the one wire-number parser, so every client rejects a bad
+number with the same reasons.
+
 Every error carries a short ``reason`` (a metric label, so a small fixed vocabulary) and
 two flags the resilience layer reads:
 
@@ -15,6 +18,8 @@ two flags the resilience layer reads:
 """
 
 from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
 
 
 class MarketDataError(Exception):
@@ -87,3 +92,24 @@ class EmptyBook(MarketDataError):
 
     reason = "empty"
     breaker_failure = False
+
+
+class BadAd(MarketDataError):
+    """One ad (or spot level) is unusable. Clients skip it and count it; never raised out."""
+
+    reason = "bad_ad"
+
+
+def decimal_of(value: object, field: str) -> Decimal:
+    """A wire number (Binance sends strings) as a finite Decimal, or BadAd saying why not."""
+    if value is None or value == "":
+        raise BadAd(f"{field} is missing", reason="missing_field")
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise BadAd(f"{field} is not a number: {value!r}", reason="not_a_number")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise BadAd(f"{field} is not a number: {value!r}", reason="not_a_number") from None
+    if not number.is_finite():
+        raise BadAd(f"{field} is not a finite number: {value!r}", reason="not_a_number")
+    return number
