@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     http_retry_max_wait_seconds: float = Field(10.0, ge=0)  # longer Retry-After: give up
     breaker_fail_max: int = Field(5, ge=1)
     breaker_reset_timeout_seconds: float = Field(30.0, gt=0)
-    binance_p2p_rate_per_second: float = Field(5.0, gt=0)
+    binance_p2p_rate_per_second: float = Field(10.0, gt=0)  # 9 markets x 2 sides / 2 s
     binance_spot_rate_per_second: float = Field(10.0, gt=0)
     http_rate_burst: int = Field(10, ge=1)
     http_rate_max_wait_seconds: float = Field(5.0, ge=0)

@@ -11,15 +11,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.cache import Cache, make_cache
 from backend.config import Settings
 from backend.db import session_factory
+from backend.market.sources import Source, make_source
 
 
 @dataclass
 class Desk:
     settings: Settings
     cache: Cache = field(init=False)
+    _sources: dict[str, Source] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.cache = make_cache(self.settings.redis_url)
+
+    def source(self, name: str) -> Source:
+        """One per process and name: HTTP pools and replay positions live across polls."""
+        if name not in self._sources:
+            self._sources[name] = make_source(name, self.settings)
+        return self._sources[name]
 
     @property
     def sessions(self) -> sessionmaker[Session]:

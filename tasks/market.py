@@ -11,7 +11,6 @@ from backend.desk import current_desk
 from backend.market import ingest as ingest_book
 from backend.market import latest
 from backend.market.book import Market
-from backend.market.sources import make_source
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +21,13 @@ def ingest(market_key: str) -> None:
     market = Market.parse(market_key)
     source_name = desk.settings.source_for(market_key)
     try:
-        source = make_source(source_name, desk.settings)
+        source = desk.source(source_name)
         with desk.sessions.begin() as session:
             ingest_book.ingest(session, desk.cache, desk.settings, source, market, desk.now())
     except Exception as exc:  # a bad reply is logged and counted, never a crashed worker
         log.error("ingest %s from %s failed: %s", market_key, source_name, exc)
-        metrics.INGEST_ERRORS.labels(market=market_key, source=source_name,
-                                     reason=type(exc).__name__).inc()
+        reason = getattr(exc, "reason", type(exc).__name__)
+        metrics.INGEST_ERRORS.labels(market=market_key, source=source_name, reason=reason).inc()
         metrics.MARKET_STALE.labels(market=market_key).set(1)
         with desk.sessions.begin() as session:
             latest.record_error(session, market_key, f"{type(exc).__name__}: {exc}")

@@ -49,12 +49,13 @@ def walk(ads: tuple[Ad, ...], quantity: Decimal, method: str | None = None) -> F
         takes.append((ad.ad_no, ad.price, take))
         amount += take * ad.price
         remaining -= take
-    return Fill(quantity - remaining, amount, remaining <= 0, tuple(takes))
+    taken = sum((q for _, _, q in takes), ZERO)  # exact, unlike quantity - remaining
+    return Fill(taken, amount, remaining <= 0, tuple(takes))
 
 
 def walk_amount(ads: tuple[Ad, ...], amount: Decimal, method: str | None = None) -> Fill:
     """Spend (or raise) ``amount`` of fiat against ``ads`` in order (best first)."""
-    remaining, quantity, takes = amount, ZERO, []
+    remaining, quantity, spent, takes = amount, ZERO, ZERO, []
     for ad in ads:
         if remaining <= 0:
             break
@@ -66,8 +67,9 @@ def walk_amount(ads: tuple[Ad, ...], amount: Decimal, method: str | None = None)
         qty = take_fiat / ad.price
         takes.append((ad.ad_no, ad.price, qty))
         quantity += qty
+        spent += take_fiat
         remaining -= take_fiat
-    return Fill(quantity, amount - remaining, remaining <= 0, tuple(takes))
+    return Fill(quantity, spent, remaining <= 0, tuple(takes))
 
 
 def depth_within(ads: tuple[Ad, ...], fraction: Decimal = Decimal("0.01")) -> Decimal:

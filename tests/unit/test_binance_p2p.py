@@ -26,7 +26,7 @@ from backend.market.errors import (
     UpstreamUnavailable,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "binance_p2p"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binance_p2p"  # copies of shared/
 RUB = Market.parse("p2p:USDT/RUB")
 
 

@@ -2,13 +2,14 @@ import re
 
 
 def sample(text: str, name: str, **labels) -> float:
-    """The value of one series in Prometheus text format (0 if absent)."""
+    """Sum of the series of ``name`` whose labels include ``labels`` (0 if none)."""
+    total = 0.0
     for line in text.splitlines():
         if line.startswith(name + "{") or line.startswith(name + " "):
             found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
             if all(found.get(k) == v for k, v in labels.items()):
-                return float(line.rsplit(" ", 1)[1])
-    return 0.0
+                total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def test_metrics_are_prometheus_text_with_the_specified_names(client):

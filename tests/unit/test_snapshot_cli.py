@@ -13,7 +13,7 @@ from backend import create_app, resilience
 from backend.config import Settings
 from backend.market.binance_p2p import SEARCH_PATH
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "binance_p2p"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binance_p2p"  # copies of shared/
 ASKS = json.loads((FIXTURES / "SELL_10_records_RUB_mixed.json").read_text())
 
 
