@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     paper_slippage: Decimal = Decimal("0.0005")
     opportunity_ttl_seconds: int = 20
 
-    # Binance market data (issue 3). Defaults talk to the real hosts; tests point them at
+    # Binance market data. Defaults talk to the real hosts; tests point them at
     # a local server.
     binance_p2p_url: str = "https://p2p.binance.com"
     binance_spot_url: str = "https://api.binance.com"

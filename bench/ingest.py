@@ -111,12 +111,23 @@ def storage_bench(settings: Settings, hours: float) -> dict:
             ingest.ingest(session, cache, settings, source, market, at)
     elapsed = time.perf_counter() - start
     with engine.begin() as conn:
+        # On TimescaleDB the rows live in chunks: the parent tables are (nearly) empty.
+        timescale = conn.execute(text(
+            "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).scalar()
+        size_of = "hypertable_size" if timescale else "pg_total_relation_size"
         size = conn.execute(text(
-            "SELECT pg_total_relation_size('ad_snapshots') + pg_total_relation_size('price_ticks')"
-        )).scalar()
+            f"SELECT {size_of}('ad_snapshots') + {size_of}('price_ticks')")).scalar()
         ads = conn.execute(text("SELECT count(*) FROM ad_snapshots")).scalar()
+        compressed = None
+        if timescale:  # what the compression policy does to a closed day, done now
+            for table in ("ad_snapshots", "price_ticks"):
+                conn.execute(text(f"SELECT compress_chunk(c, true) FROM show_chunks('{table}') c"))
+            compressed = conn.execute(text(
+                "SELECT hypertable_size('ad_snapshots') + hypertable_size('price_ticks')")).scalar()
+    per_day = 24 / hours / 1e6
     return {"polls": polls, "ad_rows": ads, "bytes": size, "polls_per_s": polls / elapsed,
-            "mb_per_market_day": size * (24 / hours) / 1e6}
+            "mb_per_market_day": size * per_day,
+            "compressed_mb_per_market_day": compressed and compressed * per_day}
 
 
 def main() -> None:
@@ -143,6 +154,9 @@ def main() -> None:
               f"{store['ad_rows']} ad rows, {store['bytes']:,} bytes "
               f"-> {store['mb_per_market_day']:.1f} MB per market-day "
               f"(full path {store['polls_per_s']:.0f} polls/s)")
+        if store["compressed_mb_per_market_day"] is not None:
+            print(f"compressed (TimescaleDB): "
+                  f"{store['compressed_mb_per_market_day']:.1f} MB per market-day")
     finally:
         get_engine(settings).dispose()
         with psycopg.connect(args.admin_url, autocommit=True) as conn:

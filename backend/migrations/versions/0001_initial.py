@@ -171,18 +171,19 @@ def upgrade() -> None:
                    "timescaledb.compress_segmentby = 'market', "
                    "timescaledb.compress_orderby = 'time DESC')")
         op.execute("SELECT add_compression_policy('price_ticks', INTERVAL '1 day')")
-        with op.get_context().autocommit_block():  # continuous aggregates refuse transactions
-            op.execute("""
-                CREATE MATERIALIZED VIEW price_candles_1m
-                WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
-                SELECT time_bucket(INTERVAL '1 minute', time) AS bucket, market,
-                       first(mid, time) AS open, max(mid) AS high, min(mid) AS low,
-                       last(mid, time) AS close, count(*) AS ticks
-                FROM price_ticks GROUP BY bucket, market WITH NO DATA
-            """)
-            op.execute("SELECT add_continuous_aggregate_policy('price_candles_1m', "
-                       "start_offset => INTERVAL '1 hour', end_offset => INTERVAL '1 minute', "
-                       "schedule_interval => INTERVAL '1 minute')")
+        # WITH NO DATA runs inside the migration's transaction (only WITH DATA refuses one),
+        # so the whole upgrade stays atomic. Refreshing a day back heals a scheduler outage.
+        op.execute("""
+            CREATE MATERIALIZED VIEW price_candles_1m
+            WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+            SELECT time_bucket(INTERVAL '1 minute', time) AS bucket, market,
+                   first(mid, time) AS open, max(mid) AS high, min(mid) AS low,
+                   last(mid, time) AS close, count(*) AS ticks
+            FROM price_ticks GROUP BY bucket, market WITH NO DATA
+        """)
+        op.execute("SELECT add_continuous_aggregate_policy('price_candles_1m', "
+                   "start_offset => INTERVAL '1 day', end_offset => INTERVAL '1 minute', "
+                   "schedule_interval => INTERVAL '1 minute')")
 
 
 def downgrade() -> None:
