@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +20,9 @@ DEFAULT_MARKETS = (
     "p2p:USDT/VES,p2p:USDT/COP,p2p:USDT/ARS,p2p:USDT/BRL,p2p:USDT/PEN,p2p:USDT/CLP,"
     "p2p:USDT/MXN,p2p:USDT/USD,p2p:BTC/VES,spot:BTC/USDT,spot:USDT/BRL"
 )
+
+
+DEMO_SECRET = "embedded-demo-only"
 
 
 def normalize_database_url(url: str) -> str:
@@ -58,7 +61,7 @@ class Settings(BaseSettings):
     db_pool_size: int = 5
     db_max_overflow: int = 10
 
-    secret_key: str = "embedded-demo-only"
+    secret_key: str = DEMO_SECRET
     worker_metrics_port: int | None = None  # a worker in its own container serves /metrics
     api_enabled: bool | None = None  # default: on for the embedded demo only
 
@@ -142,6 +145,13 @@ class Settings(BaseSettings):
     @classmethod
     def _normalize_db(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @model_validator(mode="after")
+    def _real_secret_outside_the_demo(self) -> Settings:
+        if not self.embedded and self.secret_key == DEMO_SECRET:
+            raise ValueError("SECRET_KEY must be set when DATABASE_URL is not the embedded "
+                             "SQLite demo")
+        return self
 
     @property
     def embedded(self) -> bool:

@@ -19,6 +19,7 @@ from backend.config import Settings
 from tests.conftest import SERVICES, START_HINT
 
 ROOT = Path(__file__).resolve().parents[2]
+TEST_SECRET = "integration-tests-only"
 
 
 def _require(name: str, check) -> None:
@@ -83,7 +84,7 @@ def rabbitmq_url():
 @pytest.fixture(scope="session")
 def service_settings(pg_url, redis_url, rabbitmq_url) -> Settings:
     settings = Settings(_env_file=None, database_url=pg_url, redis_url=redis_url,
-                        rabbitmq_url=rabbitmq_url, api_enabled=True)
+                        rabbitmq_url=rabbitmq_url, api_enabled=True, secret_key=TEST_SECRET)
     migrate.upgrade(settings)
     return settings
 
@@ -100,6 +101,7 @@ def service_env(settings: Settings) -> dict[str, str]:
     return os.environ | {
         "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url or "",
         "RABBITMQ_URL": settings.rabbitmq_url or "", "API_ENABLED": "true",
+        "SECRET_KEY": settings.secret_key,
     }
 
 
