@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from backend.market.book import Ad, Book
-
-ZERO = Decimal("0")
 
 
 @dataclass(frozen=True)
@@ -27,11 +25,15 @@ class Fill:
         return self.amount / self.quantity if self.quantity else None
 
 
+ZERO = Decimal("0")
+STEP = Decimal("1e-12")  # takes are cut here (down), so sums of takes are exact
+
+
 def _cap(ad: Ad) -> Decimal:
-    """Most asset one order on this ad can take."""
+    """Most asset one order on this ad can take, never above its max per order."""
     cap = ad.quantity
     if ad.max_amount is not None:
-        cap = min(cap, ad.max_amount / ad.price)
+        cap = min(cap, (ad.max_amount / ad.price).quantize(STEP, rounding=ROUND_DOWN))
     return cap
 
 
@@ -49,8 +51,7 @@ def walk(ads: tuple[Ad, ...], quantity: Decimal, method: str | None = None) -> F
         takes.append((ad.ad_no, ad.price, take))
         amount += take * ad.price
         remaining -= take
-    taken = sum((q for _, _, q in takes), ZERO)  # exact, unlike quantity - remaining
-    return Fill(taken, amount, remaining <= 0, tuple(takes))
+    return Fill(quantity - remaining, amount, remaining <= 0, tuple(takes))
 
 
 def walk_amount(ads: tuple[Ad, ...], amount: Decimal, method: str | None = None) -> Fill:
@@ -61,7 +62,7 @@ def walk_amount(ads: tuple[Ad, ...], amount: Decimal, method: str | None = None)
             break
         if ad.price <= 0 or not ad.accepts(method):
             continue
-        take_fiat = min(remaining, _cap(ad) * ad.price)
+        take_fiat = min(remaining, (_cap(ad) * ad.price).quantize(STEP, rounding=ROUND_DOWN))
         if take_fiat <= 0 or take_fiat < ad.min_amount:
             continue
         qty = take_fiat / ad.price
