@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -11,8 +12,8 @@ from sqlalchemy.orm import Session
 from backend import metrics
 from backend.cache import Cache
 from backend.config import Settings
-from backend.market import latest, snapshots
-from backend.market.book import Book, Market
+from backend.market import filters, latest, snapshots
+from backend.market.book import Book, Market, Venue
 from backend.market.pricing import reference
 from backend.models import PriceTick
 from backend.prices import usd_per_asset
@@ -45,6 +46,11 @@ def store(session: Session, cache: Cache, settings: Settings, book: Book, now: d
 
 def ingest(session: Session, cache: Cache, settings: Settings, source, market: Market,
            now: datetime) -> Book:
+    """Fetch, keep only the ads the desk can take (whatever the source), store."""
     book = source.fetch(market).sorted()
+    if market.venue is Venue.P2P:
+        rules = filters.rules_for(settings, market.fiat)
+        book = replace(book, asks=filters.apply(book.asks, rules),
+                       bids=filters.apply(book.bids, rules))
     store(session, cache, settings, book, now)
     return book
