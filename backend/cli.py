@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from backend import migrate, seed
+from backend import controls, migrate, seed
 from backend.desk import current_desk
 from backend.market.book import Market
 from backend.market.errors import MarketDataError
@@ -22,6 +22,7 @@ from backend.models import User
 db_cli = AppGroup("db", help="Schema migrations.")
 users_cli = AppGroup("users", help="Desk logins.")
 market_cli = AppGroup("market", help="Market data.")
+controls_cli = AppGroup("controls", help="Kill switch and limits every process obeys.")
 
 ROLES = ("viewer", "trader", "admin")
 
@@ -110,6 +111,29 @@ def market_snapshot(source, asset, fiat, venue, side, size, as_json) -> None:
                    f"{ad.max_amount} {','.join(ad.methods)} {ad.advertiser.nick}")
 
 
+@controls_cli.command("show")
+def controls_show() -> None:
+    desk = current_desk()
+    with desk.sessions() as session:
+        current = controls.load(session, desk.settings)
+    for key, value in vars(current).items():
+        click.echo(f"{key} = {value}")
+
+
+@controls_cli.command("set")
+@click.argument("key")
+@click.argument("value")
+def controls_set(key: str, value: str) -> None:
+    """e.g. `controls set kill_switch true`; workers see it on their next trade."""
+    desk = current_desk()
+    try:
+        with desk.sessions.begin() as session:
+            controls.set_value(session, key, value)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"{key} = {value.lower() if key == 'kill_switch' else value}")
+
+
 def register(app: Flask) -> None:
-    for group in (db_cli, users_cli, market_cli):
+    for group in (db_cli, users_cli, market_cli, controls_cli):
         app.cli.add_command(group)

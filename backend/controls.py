@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,10 +37,36 @@ def load(session: Session, settings: Settings) -> Controls:
     )
 
 
+def _flag(value: str) -> str:
+    if value.lower() not in ("true", "false"):
+        raise ValueError("must be true or false")
+    return value.lower()
+
+
+def _amount(value: str) -> str:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError("must be a number of USD, zero or more")
+    return str(amount)
+
+
+VALIDATORS = {"kill_switch": _flag, "min_profit_usd": _amount, "max_trade_usd": _amount,
+              "worker_heartbeat": str}
+
+
 def set_value(session: Session, key: str, value: str) -> None:
-    if key not in ("kill_switch", "min_profit_usd", "max_trade_usd", "worker_heartbeat"):
-        raise ValueError(f"unknown control {key!r}")
-    session.merge(Setting(key=key, value=value, updated_at=utcnow()))
+    """Validate, then store; a bad value raises ValueError and changes nothing."""
+    if key not in VALIDATORS:
+        raise ValueError(f"unknown control {key!r}; one of: kill_switch, min_profit_usd, "
+                         "max_trade_usd")
+    try:
+        clean = VALIDATORS[key](value)
+    except ValueError as exc:
+        raise ValueError(f"{key} {exc}") from None
+    session.merge(Setting(key=key, value=clean, updated_at=utcnow()))
 
 
 def seed(session: Session, settings: Settings) -> None:

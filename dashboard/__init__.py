@@ -10,6 +10,7 @@ import dash
 from dash import Dash, dcc, html
 from flask import Flask
 
+from dashboard.components import banner
 from dashboard.pages import opportunities, prices, trades
 
 PAGES = (prices, opportunities, trades)
@@ -30,11 +31,13 @@ def init_dashboard(server: Flask) -> Dash:
         dash.register_page(page.__name__, path=page.PATH, name=page.NAME, title=page.NAME,
                            layout=page.layout, order=order)
         page.register_callbacks(app)
+    banner.register_callbacks(app)
     app.layout = html.Div([
         html.Header([
             html.Span("P2P Exchange Desk", className="brand"),
             html.Nav([dcc.Link(p.NAME, href=p.PATH, className="nav-link") for p in PAGES]),
         ], className="topbar"),
+        banner.banner(),
         html.Main(dash.page_container, className="content"),
     ])
     return app

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,3 +145,31 @@ def embedded_desk(tmp_path_factory):
     desk = start_embedded_desk(tmp_path_factory.mktemp("desk"))
     yield desk
     stop_embedded_desk(desk)
+
+
+@contextmanager
+def web_only(home: Path):
+    """gunicorn alone (no worker, no beat) on a fresh migrated SQLite; yields its URL."""
+    env = os.environ | {"DATABASE_URL": f"sqlite:///{home / 'desk.sqlite3'}",
+                        "PROMETHEUS_MULTIPROC_DIR": str(home), "PORT": str(free_port())}
+    subprocess.run([sys.executable, "-m", "backend", "db", "upgrade"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    proc = subprocess.Popen([str(BIN / "gunicorn"), "--config", "backend/gunicorn_conf.py",
+                             "backend:create_app()"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    port = int(env["PORT"])
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # listening; no HTTP request yet, so every worker is still cold
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("gunicorn did not start")
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)

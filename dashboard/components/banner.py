@@ -1,0 +1,32 @@
+"""A banner over every page when a component the desk needs is down: degrade visibly."""
+
+from __future__ import annotations
+
+from dash import Dash, Input, Output, dcc, html
+
+from backend import health
+from backend.desk import current_desk
+
+CONSEQUENCES = {
+    "db": "nothing can be read or stored",
+    "celery": "prices stop updating and trades will not execute",
+    "redis": "latest prices come from the database",
+    "rabbitmq": "trades cannot be queued; requests wait in the outbox",
+}
+
+
+def banner() -> html.Div:
+    return html.Div([dcc.Interval(id="health-tick", interval=5000),
+                     html.Div(id="health-banner", role="alert")])
+
+
+def register_callbacks(app: Dash) -> None:
+    @app.callback(Output("health-banner", "children"), Input("health-tick", "n_intervals"))
+    def refresh(_n):
+        result = health.check(current_desk(), list(health.PROBES))
+        down = [(name, c.get("error", "")) for name, c in result["components"].items()
+                if c["status"] == "down"]
+        if not down:
+            return None
+        return html.Div([html.Div(f"{name} is down ({error}): {CONSEQUENCES[name]}.")
+                         for name, error in down], className="banner")

@@ -1,0 +1,37 @@
+"""Operator commands through Flask's CLI runner, on the embedded database."""
+
+from sqlalchemy import select
+
+from backend import controls
+from backend.models import User
+
+
+def run(app, *args):
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+def test_the_kill_switch_is_set_from_the_command_line(app, desk):
+    result = run(app, "controls", "set", "kill_switch", "TRUE")
+    assert result.exit_code == 0, result.output
+    with desk.sessions() as session:
+        assert controls.load(session, desk.settings).kill_switch is True
+    assert "kill_switch = True" in run(app, "controls", "show").output
+
+
+def test_a_bad_control_value_is_refused_and_changes_nothing(app, desk):
+    result = run(app, "controls", "set", "max_trade_usd", "lots")
+    assert result.exit_code == 2 and "max_trade_usd 'lots' is not a number" in result.output
+    result = run(app, "controls", "set", "kill_switchh", "true")
+    assert result.exit_code == 2 and "unknown control" in result.output
+    with desk.sessions() as session:
+        assert controls.load(session, desk.settings).max_trade_usd == desk.settings.max_trade_usd
+
+
+def test_users_are_created_with_a_hashed_password_and_a_role(app, desk):
+    result = run(app, "users", "create", "ana", "--role", "admin", "--password", "s3cret!")
+    assert result.exit_code == 0, result.output
+    with desk.sessions() as session:
+        user = session.scalars(select(User)).one()
+    assert user.role == "admin" and "s3cret!" not in user.password_hash
+    again = run(app, "users", "create", "ana", "--password", "x")
+    assert again.exit_code == 2 and "already exists" in again.output
