@@ -62,13 +62,6 @@ def metric(name: str, **labels) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-@pytest.fixture(autouse=True)
-def _fresh_upstreams():
-    resilience.reset()
-    yield
-    resilience.reset()
-
-
 @pytest.fixture
 def sleeps() -> list[float]:
     return []

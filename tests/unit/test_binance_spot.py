@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from prometheus_client import REGISTRY
 
-from backend import resilience
 from backend.config import Settings
 from backend.market.binance_p2p import SEARCH_PATH, BinanceP2P
 from backend.market.binance_spot import DEPTH_PATH, TICKER_PATH, UPSTREAM, BinanceSpot
@@ -24,13 +23,6 @@ DEPTH = {
 }
 TICKER = {"symbol": "BTCUSDT", "bidPrice": "96240.01000000", "bidQty": "0.51200000",
           "askPrice": "96240.02000000", "askQty": "0.00310000"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_upstreams():
-    resilience.reset()
-    yield
-    resilience.reset()
 
 
 def make_settings(httpserver, **overrides) -> Settings:

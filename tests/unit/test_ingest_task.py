@@ -6,7 +6,6 @@ import json
 import pytest
 from werkzeug import Response
 
-from backend import resilience
 from backend.market.binance_p2p import SEARCH_PATH
 from tasks.arbitrage import scan
 from tasks.market import ingest
@@ -30,9 +29,7 @@ def binance(httpserver):
                         mimetype="application/json")
 
     httpserver.expect_request(SEARCH_PATH, method="POST").respond_with_handler(handler)
-    resilience.reset()
-    yield state
-    resilience.reset()
+    return state
 
 
 @pytest.fixture

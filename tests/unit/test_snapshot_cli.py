@@ -9,19 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from backend import create_app, resilience
+from backend import create_app
 from backend.config import Settings
 from backend.market.binance_p2p import SEARCH_PATH
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binance_p2p"  # copies of shared/
 ASKS = json.loads((FIXTURES / "SELL_10_records_RUB_mixed.json").read_text())
-
-
-@pytest.fixture(autouse=True)
-def _fresh_upstreams():
-    resilience.reset()
-    yield
-    resilience.reset()
 
 
 @pytest.fixture
