@@ -14,9 +14,9 @@ The parse runs inside the breaker, so a reply that arrives but is HTML or malfor
 counts as a failure just like a 503; which errors count is decided by the error types
 (``backend.market.errors``), not here.
 
-Upstreams are kept per process and configuration, because sources are rebuilt for every
-ingest task while a breaker is only useful if it remembers; a forked child starts afresh
-rather than sharing its parent's sockets.
+Upstreams are kept per process and configuration, so every source built with the same
+settings (the desk's long-lived ones, a CLI snapshot) shares one breaker, bucket and
+session; a forked child starts afresh rather than sharing its parent's sockets.
 """
 
 from __future__ import annotations

@@ -38,9 +38,15 @@ def _serve_metrics(sender=None, **_):
         start_http_server(int(port), registry=registry)
 
 
+def _first_heartbeat(sender=None, **_):
+    """Health should not wait for beat's first tick to see a worker that is already up."""
+    sender.app.send_task("tasks.heartbeat.beat")
+
+
 def connect() -> None:
     """Idempotent: dispatch_uid keeps repeated app creation from double counting."""
     signals.worker_init.connect(_serve_metrics, weak=False, dispatch_uid="desk-metrics-server")
+    signals.worker_ready.connect(_first_heartbeat, weak=False, dispatch_uid="desk-heartbeat")
     signals.task_prerun.connect(_prerun, weak=False, dispatch_uid="desk-prerun")
     signals.task_postrun.connect(_postrun, weak=False, dispatch_uid="desk-postrun")
     signals.task_retry.connect(_retry, weak=False, dispatch_uid="desk-retry")

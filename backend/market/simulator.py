@@ -109,6 +109,7 @@ class Simulator:
         profile = profile_for(market)
         rng = _rng(self.seed, market.key, "levels", int(t // BUCKET_SECONDS))
         mid, quant = self._mid(market, t), Decimal(1).scaleb(-profile.scale)
+        usd_per_asset = float(BTC_USDT) if market.asset == "BTC" else 1.0
         sides = {}
         for side, sign in (("asks", 1), ("bids", -1)):
             price, levels = mid * (1 + sign * profile.spread / 2), []
@@ -116,7 +117,7 @@ class Simulator:
                 price *= 1 + sign * rng.uniform(0.00001, 0.0002)
                 static = _rng(self.seed, market.key, side, i)
                 levels.append(self._ad(market, static, Decimal(str(price)).quantize(quant), (),
-                                       1.0, f"{side[0]}{i:02d}"))
+                                       usd_per_asset, f"{side[0]}{i:02d}"))
             sides[side] = tuple(levels)
         return Book(market, sides["asks"], sides["bids"], now, self.name).sorted()
 

@@ -73,6 +73,11 @@ def chart(market: str) -> go.Figure:
     fig.update_layout(template="plotly_dark", margin={"l": 40, "r": 10, "t": 10, "b": 30},
                       xaxis_rangeslider_visible=False, paper_bgcolor="#0f1419",
                       plot_bgcolor="#0f1419")
+    if not rows:
+        fig.add_annotation(text="No ticks in the last hour yet", showarrow=False,
+                           font={"size": 14, "color": "#8a99a8"})
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
     return fig
 
 

@@ -22,6 +22,7 @@ def test_the_prices_page_shows_live_prices_for_every_market(browser, embedded_de
     assert "USDT/VES" in first
     WebDriverWait(browser, 10).until(
         lambda b: rows(b, "#prices-grid tr.market-row")[0].text != first)  # it moves
+    WebDriverWait(browser, 15).until(lambda b: not rows(b, "#health-banner .banner"))
     if os.environ.get("DESK_SCREENSHOT"):
         browser.save_screenshot(os.environ["DESK_SCREENSHOT"])
 
