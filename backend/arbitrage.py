@@ -82,8 +82,11 @@ def _distinct_books(legs: tuple[Leg, ...]) -> bool:
 
 
 def scan(books: dict[str, Book], sizes_usd: list[Decimal], fees: Fees,
-         min_profit_usd: Decimal) -> list[Opportunity]:
-    """The best (methods, size) per currency cycle, if it clears ``min_profit_usd``."""
+         min_profit_usd: Decimal, slippage: Decimal = Decimal("0")) -> list[Opportunity]:
+    """The best (methods, size) per currency cycle, if it clears ``min_profit_usd``.
+
+    Priced with the same slippage the executor will apply, so what is listed would fill.
+    """
     graph = edges(books)
     found = []
     for path in currency_cycles(graph):
@@ -93,7 +96,7 @@ def scan(books: dict[str, Book], sizes_usd: list[Decimal], fees: Fees,
             if not _distinct_books(legs):
                 continue
             for size in sizes_usd:
-                fills = run_cycle(legs, books, size, fees)
+                fills = run_cycle(legs, books, size, fees, slippage)
                 if len(fills) != len(legs) or not fills[-1].complete:
                     break  # bigger sizes fill even less
                 profit = profit_usd(fills)

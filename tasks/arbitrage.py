@@ -23,5 +23,5 @@ def scan() -> int:
             metrics.MARKET_STALE.labels(market=key).set(key not in fresh)
         limits = controls.load(session, settings)
         found = arbitrage.scan(fresh, settings.ticket_sizes_usd, fees_from(settings),
-                               limits.min_profit_usd)
+                               limits.min_profit_usd, settings.paper_slippage)
         return opportunities.record_scan(session, found, now, settings.opportunity_ttl_seconds)

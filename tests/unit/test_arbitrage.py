@@ -80,3 +80,11 @@ def test_a_transfer_between_banks_costs_its_fee_on_the_moved_amount():
     first = opp.fills[0]
     assert first.fee == (D(500) * D(330) * D("0.001")).quantize(D("1e-12"))
     assert opp.fills[1].sell_amount == first.buy_amount
+
+
+def test_the_scan_prices_the_slippage_the_executor_will_pay():
+    fees = Fees(D(0), D(0), D(0))
+    [plain] = scan(crossed_ves(), SIZES, fees, D("0.5"))
+    [slipped] = scan(crossed_ves(), SIZES, fees, D("0.5"), slippage=D("0.001"))
+    fills = run_cycle(slipped.legs, crossed_ves(), slipped.size_usd, fees, D("0.001"))
+    assert slipped.profit_usd == profit_usd(fills) < plain.profit_usd

@@ -56,6 +56,6 @@ def test_dislocations_leave_the_opportunities_page_empty_only_briefly():
     for window in range(30):  # ten minutes of 20-second windows
         sim = at(window * 20 + 1)
         books = {m.key: sim.fetch(m) for m in MARKETS}
-        if scan(books, sizes, fees, Decimal("0.5")):
+        if scan(books, sizes, fees, Decimal("0.5"), slippage=Decimal("0.0005")):
             windows_with_profit += 1
     assert windows_with_profit >= 20
