@@ -48,6 +48,7 @@ NICKS = (
 )
 ADS_PER_SIDE = 14
 BUCKET_SECONDS = 2.0
+DISLOCATION_SECONDS = 60
 
 
 def _rng(*parts: object) -> random.Random:
@@ -85,10 +86,14 @@ class Simulator:
         return fiat_trend + 0.002 * math.sin(t / 97 + phase) + noise
 
     def _dislocation(self, market: Market, t: float) -> tuple[str | None, float]:
-        """About a quarter of 20-second windows one method (or the whole P2P book) is off."""
-        window = int(t // 20)
+        """In about 30 % of minutes, someone on one payment method bids far above the market.
+
+        A minute outlives the few seconds between a scan and an execution, so what the desk
+        lists is usually still there when a trader presses Execute.
+        """
+        window = int(t // DISLOCATION_SECONDS)
         rng = _rng(self.seed, market.key, "dislocation", window)
-        if rng.random() > 0.25:
+        if rng.random() > 0.3:
             return None, 0.0
         profile = profile_for(market)
         method = rng.choice(profile.methods) if profile.methods else None

@@ -53,8 +53,8 @@ def test_dislocations_leave_the_opportunities_page_empty_only_briefly():
     fees = Fees(Decimal("0"), Decimal("0.001"), Decimal("0.0005"))
     sizes = [Decimal(x) for x in ("100", "500", "1000", "5000")]
     windows_with_profit = 0
-    for window in range(30):  # ten minutes of 20-second windows
-        sim = at(window * 20 + 1)
+    for window in range(30):  # thirty minutes, one look a minute
+        sim = at(window * 60 + 1)
         books = {m.key: sim.fetch(m) for m in MARKETS}
         if scan(books, sizes, fees, Decimal("0.5"), slippage=Decimal("0.0005")):
             windows_with_profit += 1
