@@ -8,9 +8,10 @@ from backend import arbitrage, controls, metrics, opportunities
 from backend.desk import current_desk
 from backend.executor import fees_from
 from backend.market import latest
+from tasks.celery_app import DB_RETRY
 
 
-@shared_task(name="tasks.arbitrage.scan")
+@shared_task(name="tasks.arbitrage.scan", **DB_RETRY)
 def scan() -> int:
     desk = current_desk()
     settings, now = desk.settings, desk.now()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 from kombu import Exchange, Queue
+from sqlalchemy.exc import OperationalError
 
 TASK_MODULES = ["tasks.market", "tasks.arbitrage", "tasks.trading", "tasks.heartbeat"]
 
@@ -18,6 +19,10 @@ ROUTES = {
     "tasks.trading.execute": {"queue": "trading"},
     "tasks.*": {"queue": "default"},
 }
+
+# A database that is briefly away (failover, SQLite's write lock) is worth a few retries.
+DB_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 0.5, "retry_backoff_max": 5,
+            "retry_jitter": True, "max_retries": 3}
 
 HEARTBEAT_SECONDS = 5.0
 SWEEP_SECONDS = 10.0

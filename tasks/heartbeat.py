@@ -6,9 +6,10 @@ from celery import shared_task
 
 from backend import controls
 from backend.desk import current_desk
+from tasks.celery_app import DB_RETRY
 
 
-@shared_task(name="tasks.heartbeat.beat")
+@shared_task(name="tasks.heartbeat.beat", **DB_RETRY)
 def beat() -> None:
     desk = current_desk()
     with desk.sessions.begin() as session:

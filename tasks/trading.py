@@ -9,18 +9,20 @@ from flask import current_app
 
 from backend import executor, outbox, trades
 from backend.desk import current_desk
+from tasks.celery_app import DB_RETRY
 
 REPUBLISH_AFTER = timedelta(seconds=10)
 EXECUTING_TIMEOUT = timedelta(minutes=5)
 
 
-@shared_task(name="tasks.trading.execute", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="tasks.trading.execute", acks_late=True, reject_on_worker_lost=True,
+             **DB_RETRY)
 def execute(trade_id: int) -> str:
     desk = current_desk()
     return executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now)
 
 
-@shared_task(name="tasks.trading.sweep")
+@shared_task(name="tasks.trading.sweep", **DB_RETRY)
 def sweep() -> int:
     """Publish requests the web could not queue; fail trades a lost worker left behind."""
     desk = current_desk()

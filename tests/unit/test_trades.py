@@ -146,3 +146,28 @@ def test_the_api_is_closed_unless_enabled(tmp_path):
     app = prepared_app(embedded_settings(tmp_path, api_enabled=False))
     r = app.test_client().get("/api/v1/prices")
     assert r.status_code == 403 and "API_ENABLED" in r.json["error"]
+
+
+def test_a_database_hiccup_is_retried_by_the_task_and_counted(app, desk, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from backend import opportunities
+    from tests.unit.test_metrics import sample
+
+    real, calls = opportunities.record_scan, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE opportunities", {}, Exception("database is locked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(opportunities, "record_scan", flaky)
+    before = sample(app.test_client().get("/api/v1/metrics").text, "celery_task_retries_total",
+                    task="tasks.arbitrage.scan")
+    with app.app_context():
+        scan.apply()
+    assert len(calls) == 2
+    after = sample(app.test_client().get("/api/v1/metrics").text, "celery_task_retries_total",
+                   task="tasks.arbitrage.scan")
+    assert after == before + 1
