@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -16,15 +20,43 @@ def rows(browser, css: str) -> list:
 
 def test_the_prices_page_shows_live_prices_for_every_market(browser, embedded_desk):
     browser.get(embedded_desk.url + "/")
-    WebDriverWait(browser, 20).until(
-        lambda b: len(rows(b, "#prices-grid tr.market-row.live")) >= 8)
-    first = rows(browser, "#prices-grid tr.market-row")[0].text
+    wait_until(browser, 20, lambda b: len(rows(b, "#prices-grid tr.market-row.live")) >= 8,
+               "8 live markets")
+    first = prices(browser)
     assert "USDT/VES" in first
-    WebDriverWait(browser, 10).until(
-        lambda b: rows(b, "#prices-grid tr.market-row")[0].text != first)  # it moves
-    WebDriverWait(browser, 15).until(lambda b: not rows(b, "#health-banner .banner"))
+    # Advertisers re-price every few seconds: over 10 s at least 7 of the 11 simulated
+    # markets change their best or ticket-size prices (measured on the simulator).
+    wait_until(browser, 12, lambda b: sum(first[k] != v for k, v in prices(b).items()) >= 6,
+               "the prices of six markets to change")
+    wait_until(browser, 15, lambda b: not rows(b, "#health-banner .banner"),
+               "the health banner to go")
     if os.environ.get("DESK_SCREENSHOT"):
         browser.save_screenshot(os.environ["DESK_SCREENSHOT"])
+
+
+def prices(browser) -> dict[str, tuple[str, ...]]:
+    """Market -> its price cells (best bid, best ask, spread, ticket bid, ticket ask)."""
+    grid = browser.execute_script(  # one atomic read: the table re-renders every 2 s
+        "return Array.from(document.querySelectorAll('#prices-grid tr.market-row'))"
+        ".map(r => Array.from(r.cells).map(c => c.innerText))")
+    return {cells[0]: tuple(cells[2:7]) for cells in grid}
+
+
+def wait_until(browser, seconds: float, condition, what: str):
+    try:
+        return WebDriverWait(browser, seconds).until(condition)
+    except TimeoutException:
+        text = browser.find_element(By.TAG_NAME, "body").text[:2000]
+        raise AssertionError(f"waited {seconds} s for {what}; the page shows:\n{text}") from None
+
+
+def final_row(browser, trade: str) -> list[str] | None:
+    """The trade's cells once its status is final (read atomically), else None."""
+    grid = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#trades-grid tr.trade-row'))"
+        ".map(r => Array.from(r.cells).map(c => c.innerText))")
+    row = next((cells for cells in grid if cells[0].strip() == trade), None)
+    return row if row and row[5] in ("filled", "rejected", "failed") else None
 
 
 def accept_confirm(browser) -> bool:
@@ -41,9 +73,11 @@ def test_execute_asks_for_confirmation_and_the_trade_shows_filled_without_reload
     browser.get(embedded_desk.url + "/opportunities")
     browser.execute_script("window.__sameDocument = true")
     for _ in range(5):  # an opportunity may expire between display and click
-        button = WebDriverWait(browser, 45).until(
-            ec.element_to_be_clickable((By.CSS_SELECTOR, "#opps-grid button.execute")))
-        button.click()
+        try:  # the table re-renders every 2 s: a button can go stale under the cursor
+            WebDriverWait(browser, 45).until(ec.element_to_be_clickable(
+                (By.CSS_SELECTOR, "#opps-grid button.execute"))).click()
+        except StaleElementReferenceException:
+            continue
         if not accept_confirm(browser):
             continue
         try:
@@ -53,17 +87,13 @@ def test_execute_asks_for_confirmation_and_the_trade_shows_filled_without_reload
             continue
         trade = link.text  # "#12"
         link.click()  # client-side navigation to the Trades page
-        row = f"//table[@id='trades-grid']//tr[td[1][normalize-space()='{trade}']]"
-        WebDriverWait(browser, 30).until(lambda b, row=row: b.find_elements(
-            By.XPATH, row + "//span[contains(@class,'badge')][text()!='queued' and "
-            "text()!='requested' and text()!='executing']"))
-        status = browser.find_element(By.XPATH, row + "//span[contains(@class,'badge')]").text
-        if status != "filled":
+        final = wait_until(browser, 30, lambda b, trade=trade: final_row(b, trade),
+                           f"trade {trade} to reach a final status")
+        if final[5] != "filled":
             browser.get(embedded_desk.url + "/opportunities")
             browser.execute_script("window.__sameDocument = true")
             continue
-        cells = browser.find_elements(By.XPATH, row + "/td")
-        assert float(cells[7].text.replace(",", "")) > 0  # realized profit
+        assert float(final[7].replace(",", "")) > 0  # realized profit
         assert browser.execute_script("return window.__sameDocument === true")
         assert browser.current_url.endswith("/trades")
         return
