@@ -21,9 +21,16 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="desk-metrics-"
 
 import pytest
 import requests
+from hypothesis import settings as hypothesis_settings
 
 from backend import create_app, migrate, seed
 from backend.config import Settings
+
+# No wall-clock deadline on a shared 2-core machine; in CI, a fixed sequence of examples
+# so a landing never hinges on luck (run locally, hypothesis keeps exploring).
+hypothesis_settings.register_profile("ci", deadline=None, derandomize=True)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
