@@ -30,33 +30,54 @@ def _bad_request(exc: trades.TradeRequestError):
 
 def opportunity_json(row: Opportunity) -> dict:
     return {
-        "id": row.id, "strategy": row.strategy, "legs": row.legs,
-        "size_usd": str(row.size_usd), "profit_usd": str(row.profit_usd),
-        "profit_bps": str(row.profit_bps), "status": row.status,
-        "first_seen": row.first_seen.isoformat(), "last_seen": row.last_seen.isoformat(),
+        "id": row.id,
+        "strategy": row.strategy,
+        "legs": row.legs,
+        "size_usd": str(row.size_usd),
+        "profit_usd": str(row.profit_usd),
+        "profit_bps": str(row.profit_bps),
+        "status": row.status,
+        "first_seen": row.first_seen.isoformat(),
+        "last_seen": row.last_seen.isoformat(),
         "expires_at": row.expires_at.isoformat(),
     }
 
 
 def trade_json(row: Trade, with_events: list | None = None) -> dict:
     body = {
-        "id": row.id, "opportunity_id": row.opportunity_id, "status": row.status,
-        "strategy": row.strategy, "mode": row.mode, "requested_by": row.requested_by,
+        "id": row.id,
+        "opportunity_id": row.opportunity_id,
+        "status": row.status,
+        "strategy": row.strategy,
+        "mode": row.mode,
+        "requested_by": row.requested_by,
         "size_usd": str(row.size_usd),
         "expected_profit_usd": str(row.expected_profit_usd),
         "profit_usd": None if row.profit_usd is None else str(row.profit_usd),
-        "error": row.error, "created_at": row.created_at.isoformat(),
+        "error": row.error,
+        "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
-        "legs": [{
-            "seq": leg.seq, "market": leg.market, "side": leg.side, "method": leg.method,
-            "price": str(leg.price), "sell_currency": leg.sell_currency,
-            "sell_amount": str(leg.sell_amount), "buy_currency": leg.buy_currency,
-            "buy_amount": str(leg.buy_amount), "fee": str(leg.fee),
-        } for leg in row.legs],
+        "legs": [
+            {
+                "seq": leg.seq,
+                "market": leg.market,
+                "side": leg.side,
+                "method": leg.method,
+                "price": str(leg.price),
+                "sell_currency": leg.sell_currency,
+                "sell_amount": str(leg.sell_amount),
+                "buy_currency": leg.buy_currency,
+                "buy_amount": str(leg.buy_amount),
+                "fee": str(leg.fee),
+            }
+            for leg in row.legs
+        ],
     }
     if with_events is not None:
-        body["events"] = [{"at": e.at.isoformat(), "from": e.from_status, "to": e.to_status,
-                           "detail": e.detail} for e in with_events]
+        body["events"] = [
+            {"at": e.at.isoformat(), "from": e.from_status, "to": e.to_status, "detail": e.detail}
+            for e in with_events
+        ]
     return body
 
 
@@ -82,12 +103,18 @@ def create_trade():
     desk = current_desk()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise trades.TradeRequestError('send a JSON object: {"opportunity_id": 1, "size": "500"}',
-                                       400)
+        raise trades.TradeRequestError(
+            'send a JSON object: {"opportunity_id": 1, "size": "500"}', 400
+        )
     with desk.sessions.begin() as session:
         trade, created = trades.request_trade(
-            session, opportunity_id=body.get("opportunity_id"), size=body.get("size"),
-            key=request.headers.get("Idempotency-Key"), user="api", now=desk.now())
+            session,
+            opportunity_id=body.get("opportunity_id"),
+            size=body.get("size"),
+            key=request.headers.get("Idempotency-Key"),
+            user="api",
+            now=desk.now(),
+        )
         trade_id = trade.id
     if created:
         outbox.publish(current_app.extensions["celery"], desk.sessions, desk, trade_id)

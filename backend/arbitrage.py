@@ -42,8 +42,10 @@ def edges(books: dict[str, Book]) -> dict[tuple[str, str], list[Leg]]:
     out: dict[tuple[str, str], list[Leg]] = defaultdict(list)
     for key, book in books.items():
         m = Market.parse(key)
-        for side, ads, src, dst in (("BUY", book.asks, m.fiat, m.asset),
-                                    ("SELL", book.bids, m.asset, m.fiat)):
+        for side, ads, src, dst in (
+            ("BUY", book.asks, m.fiat, m.asset),
+            ("SELL", book.bids, m.asset, m.fiat),
+        ):
             methods = sorted({meth for ad in ads for meth in ad.methods}) or [None]
             for method in methods:
                 out[(src, dst)].append(Leg(key, side, method, src, dst))
@@ -81,8 +83,13 @@ def _distinct_books(legs: tuple[Leg, ...]) -> bool:
     return len(sides) == len(set(sides))
 
 
-def scan(books: dict[str, Book], sizes_usd: list[Decimal], fees: Fees,
-         min_profit_usd: Decimal, slippage: Decimal = Decimal("0")) -> list[Opportunity]:
+def scan(
+    books: dict[str, Book],
+    sizes_usd: list[Decimal],
+    fees: Fees,
+    min_profit_usd: Decimal,
+    slippage: Decimal = Decimal("0"),
+) -> list[Opportunity]:
     """The best (methods, size) per currency cycle, if it clears ``min_profit_usd``.
 
     Priced with the same slippage the executor will apply, so what is listed would fill.

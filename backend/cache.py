@@ -93,10 +93,13 @@ class RedisCache:
         self._call("set", lambda: self.client.set(key, value, px=int(ttl * 1000)), lambda: None)
 
     def add(self, key: str, value: bytes | str, ttl: float) -> bool:
-        return bool(self._call(
-            "set", lambda: self.client.set(key, value, px=int(ttl * 1000), nx=True),
-            lambda: self.fallback.add(key, value, ttl),
-        ))
+        return bool(
+            self._call(
+                "set",
+                lambda: self.client.set(key, value, px=int(ttl * 1000), nx=True),
+                lambda: self.fallback.add(key, value, ttl),
+            )
+        )
 
     def ping(self) -> bool:
         return bool(self.client.ping())

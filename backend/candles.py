@@ -52,7 +52,8 @@ def minute_candles(session: Session, market: str, since: datetime) -> list[Candl
     ticks = session.execute(
         select(PriceTick.time, PriceTick.mid)
         .where(PriceTick.market == market, PriceTick.time >= since, PriceTick.mid.is_not(None))
-        .order_by(PriceTick.time))
+        .order_by(PriceTick.time)
+    )
     for time, mid in ticks:
         minute = time.replace(second=0, microsecond=0)
         buckets.setdefault(minute, []).append(mid)

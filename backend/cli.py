@@ -60,8 +60,9 @@ def users_create(username: str, role: str, password: str) -> None:
     with desk.sessions.begin() as session:
         if session.scalar(select(User).where(User.username == username)):
             raise click.UsageError(f"user {username!r} already exists")
-        session.add(User(username=username, role=role,
-                         password_hash=generate_password_hash(password)))
+        session.add(
+            User(username=username, role=role, password_hash=generate_password_hash(password))
+        )
     click.echo(f"created {role} {username}")
 
 
@@ -70,8 +71,13 @@ def users_create(username: str, role: str, password: str) -> None:
 @click.option("--asset", default="USDT", show_default=True)
 @click.option("--fiat", default="VES", show_default=True)
 @click.option("--venue", type=click.Choice(["p2p", "spot"]), default="p2p", show_default=True)
-@click.option("--side", type=click.Choice(["BUY", "SELL"], case_sensitive=False), default="BUY",
-              show_default=True, help="The taker's side as in the Binance request: BUY walks asks.")
+@click.option(
+    "--side",
+    type=click.Choice(["BUY", "SELL"], case_sensitive=False),
+    default="BUY",
+    show_default=True,
+    help="The taker's side as in the Binance request: BUY walks asks.",
+)
 @click.option("--size", type=Decimal, default=None, help="Ticket in asset units.")
 @click.option("--json", "as_json", is_flag=True)
 def market_snapshot(source, asset, fiat, venue, side, size, as_json) -> None:
@@ -92,7 +98,9 @@ def market_snapshot(source, asset, fiat, venue, side, size, as_json) -> None:
     fetched_at = desk.now()
     fill = walk(ads, size) if size is not None else None
     result = {
-        "market": market.key, "source": feed.name, "side": side,
+        "market": market.key,
+        "source": feed.name,
+        "side": side,
         "fetched_at": fetched_at.isoformat(),
         "best_price": str(ads[0].price) if ads else None,
         "size": None if size is None else str(size),
@@ -104,11 +112,15 @@ def market_snapshot(source, asset, fiat, venue, side, size, as_json) -> None:
         click.echo(json.dumps(result))
         return
     click.echo(f"{market.label} {side} from {feed.name} at {result['fetched_at']}")
-    click.echo(f"best {result['best_price']}  effective@{size} {result['effective_price']}  "
-               f"fillable {result['fillable']}")
+    click.echo(
+        f"best {result['best_price']}  effective@{size} {result['effective_price']}  "
+        f"fillable {result['fillable']}"
+    )
     for ad in ads:
-        click.echo(f"  {ad.price:>14} qty {ad.quantity:>14} limits {ad.min_amount}-"
-                   f"{ad.max_amount} {','.join(ad.methods)} {ad.advertiser.nick}")
+        click.echo(
+            f"  {ad.price:>14} qty {ad.quantity:>14} limits {ad.min_amount}-"
+            f"{ad.max_amount} {','.join(ad.methods)} {ad.advertiser.nick}"
+        )
 
 
 @controls_cli.command("show")

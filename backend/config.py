@@ -119,8 +119,7 @@ class Settings(BaseSettings):
     min_profit_usd: Decimal = Decimal("0.50")
     max_trade_usd: Decimal = Decimal("10000")
 
-    @field_validator("markets", "market_sources", "ticket_sizes_usd", "spot_symbols",
-                     mode="before")
+    @field_validator("markets", "market_sources", "ticket_sizes_usd", "spot_symbols", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         return _csv(value)
@@ -130,9 +129,12 @@ class Settings(BaseSettings):
     def _split_methods(cls, value: object) -> object:
         pairs = _per_fiat(value)
         if isinstance(pairs, dict):
-            return {fiat.upper(): tuple(m.strip() for m in str(methods).split("|") if m.strip())
-                    if isinstance(methods, str) else tuple(methods)
-                    for fiat, methods in pairs.items()}
+            return {
+                fiat.upper(): tuple(m.strip() for m in str(methods).split("|") if m.strip())
+                if isinstance(methods, str)
+                else tuple(methods)
+                for fiat, methods in pairs.items()
+            }
         return pairs
 
     @field_validator("p2p_trans_amount", mode="before")
@@ -149,8 +151,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _real_secret_outside_the_demo(self) -> Settings:
         if not self.embedded and self.secret_key == DEMO_SECRET:
-            raise ValueError("SECRET_KEY must be set when DATABASE_URL is not the embedded "
-                             "SQLite demo")
+            raise ValueError(
+                "SECRET_KEY must be set when DATABASE_URL is not the embedded SQLite demo"
+            )
         return self
 
     @property

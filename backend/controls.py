@@ -53,15 +53,20 @@ def _amount(value: str) -> str:
     return str(amount)
 
 
-VALIDATORS = {"kill_switch": _flag, "min_profit_usd": _amount, "max_trade_usd": _amount,
-              "worker_heartbeat": str}
+VALIDATORS = {
+    "kill_switch": _flag,
+    "min_profit_usd": _amount,
+    "max_trade_usd": _amount,
+    "worker_heartbeat": str,
+}
 
 
 def set_value(session: Session, key: str, value: str) -> None:
     """Validate, then store; a bad value raises ValueError and changes nothing."""
     if key not in VALIDATORS:
-        raise ValueError(f"unknown control {key!r}; one of: kill_switch, min_profit_usd, "
-                         "max_trade_usd")
+        raise ValueError(
+            f"unknown control {key!r}; one of: kill_switch, min_profit_usd, max_trade_usd"
+        )
     try:
         clean = VALIDATORS[key](value)
     except ValueError as exc:

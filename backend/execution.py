@@ -28,8 +28,13 @@ class Leg:
     dst: str
 
     def to_dict(self) -> dict:
-        return {"market": self.market, "side": self.side, "method": self.method,
-                "src": self.src, "dst": self.dst}
+        return {
+            "market": self.market,
+            "side": self.side,
+            "method": self.method,
+            "src": self.src,
+            "dst": self.dst,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Leg:
@@ -56,8 +61,9 @@ class LegFill:
     complete: bool
 
 
-def fill_leg(leg: Leg, book: Book, amount: Decimal, fee_rate: Decimal,
-             slippage: Decimal = Decimal("0")) -> LegFill:
+def fill_leg(
+    leg: Leg, book: Book, amount: Decimal, fee_rate: Decimal, slippage: Decimal = Decimal("0")
+) -> LegFill:
     ads = book.side(leg.side)
     if leg.side == "BUY":
         fill = walk_amount(ads, amount, leg.method)
@@ -75,8 +81,13 @@ def _moves_between_methods(leg: Leg, nxt: Leg) -> bool:
     return leg.method is not None and nxt.method is not None and leg.method != nxt.method
 
 
-def run_cycle(legs: tuple[Leg, ...], books: dict[str, Book], start: Decimal, fees: Fees,
-              slippage: Decimal = Decimal("0")) -> list[LegFill]:
+def run_cycle(
+    legs: tuple[Leg, ...],
+    books: dict[str, Book],
+    start: Decimal,
+    fees: Fees,
+    slippage: Decimal = Decimal("0"),
+) -> list[LegFill]:
     """Push ``start`` units of legs[0].src through every leg; stops at the first short fill."""
     fills: list[LegFill] = []
     amount = start
@@ -85,8 +96,14 @@ def run_cycle(legs: tuple[Leg, ...], books: dict[str, Book], start: Decimal, fee
         nxt = legs[i + 1] if i + 1 < len(legs) else None
         if nxt is not None and _moves_between_methods(leg, nxt):
             transfer = (filled.buy_amount * fees.transfer).quantize(PLACES)
-            filled = LegFill(leg, filled.price, filled.sell_amount, filled.buy_amount - transfer,
-                             filled.fee + transfer, filled.complete)
+            filled = LegFill(
+                leg,
+                filled.price,
+                filled.sell_amount,
+                filled.buy_amount - transfer,
+                filled.fee + transfer,
+                filled.complete,
+            )
         fills.append(filled)
         if not filled.complete:
             break

@@ -27,12 +27,23 @@ def fees_from(settings: Settings) -> Fees:
     return Fees(settings.p2p_taker_fee, settings.spot_taker_fee, settings.transfer_fee)
 
 
-def execute(sessions: sessionmaker[Session], cache: Cache, settings: Settings, trade_id: int,
-            clock: Callable[[], datetime]) -> str:
+def execute(
+    sessions: sessionmaker[Session],
+    cache: Cache,
+    settings: Settings,
+    trade_id: int,
+    clock: Callable[[], datetime],
+) -> str:
     """Run one trade to a final status and return it."""
     with sessions.begin() as session:
-        if not trades.transition(session, trade_id, ("requested", "queued"), "executing", clock(),
-                                 "paper executor picked it up"):
+        if not trades.transition(
+            session,
+            trade_id,
+            ("requested", "queued"),
+            "executing",
+            clock(),
+            "paper executor picked it up",
+        ):
             trade = session.get(Trade, trade_id)
             return trade.status if trade else "missing"
     try:
@@ -41,8 +52,15 @@ def execute(sessions: sessionmaker[Session], cache: Cache, settings: Settings, t
     except Exception as exc:
         log.exception("trade %s failed", trade_id)
         with sessions.begin() as session:
-            trades.transition(session, trade_id, ("executing",), "failed", clock(),
-                              f"executor error: {exc}", error=str(exc)[:500])
+            trades.transition(
+                session,
+                trade_id,
+                ("executing",),
+                "failed",
+                clock(),
+                f"executor error: {exc}",
+                error=str(exc)[:500],
+            )
         metrics.TRADES_EXECUTED.labels(strategy="unknown", mode="paper", status="failed").inc()
         return "failed"
 
@@ -54,8 +72,15 @@ def _fill(session: Session, cache: Cache, settings: Settings, trade_id: int, clo
     now = clock()
     books = latest.get_many(session, cache, sorted({leg.market for leg in legs}))
     failing = latest.errors(session)
-    stale = sorted({leg.market for leg in legs if leg.market not in books or leg.market in failing
-                    or books[leg.market].age_seconds(now) > settings.stale_after_seconds})
+    stale = sorted(
+        {
+            leg.market
+            for leg in legs
+            if leg.market not in books
+            or leg.market in failing
+            or books[leg.market].age_seconds(now) > settings.stale_after_seconds
+        }
+    )
     fills, profit = [], None
     if not stale:
         fills = run_cycle(legs, books, trade.size_usd, fees_from(settings), settings.paper_slippage)
@@ -69,13 +94,31 @@ def _fill(session: Session, cache: Cache, settings: Settings, trade_id: int, clo
         metrics.TRADES_EXECUTED.labels(strategy=strategy, mode="paper", status="rejected").inc()
         return "rejected"
     for seq, f in enumerate(fills, start=1):
-        session.add(TradeLeg(
-            trade_id=trade_id, seq=seq, market=f.leg.market, side=f.leg.side, method=f.leg.method,
-            price=f.price, sell_currency=f.leg.src, sell_amount=f.sell_amount,
-            buy_currency=f.leg.dst, buy_amount=f.buy_amount, fee=f.fee, filled_at=now,
-        ))
-    trades.transition(session, trade_id, ("executing",), "filled", now,
-                      f"paper fill, profit {profit:.2f} USD", profit_usd=profit)
+        session.add(
+            TradeLeg(
+                trade_id=trade_id,
+                seq=seq,
+                market=f.leg.market,
+                side=f.leg.side,
+                method=f.leg.method,
+                price=f.price,
+                sell_currency=f.leg.src,
+                sell_amount=f.sell_amount,
+                buy_currency=f.leg.dst,
+                buy_amount=f.buy_amount,
+                fee=f.fee,
+                filled_at=now,
+            )
+        )
+    trades.transition(
+        session,
+        trade_id,
+        ("executing",),
+        "filled",
+        now,
+        f"paper fill, profit {profit:.2f} USD",
+        profit_usd=profit,
+    )
     metrics.TRADES_EXECUTED.labels(strategy=strategy, mode="paper", status="filled").inc()
     metrics.TRADE_PROFIT.labels(strategy=strategy).observe(float(profit))
     return "filled"

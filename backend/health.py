@@ -88,8 +88,11 @@ def check(desk: Desk, names: list[str]) -> dict:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     down = any(c["status"] == "down" and c["required"] for c in components.values())
-    return {"status": "down" if down else "ok", "checked_at": desk.now().isoformat(),
-            "components": components}
+    return {
+        "status": "down" if down else "ok",
+        "checked_at": desk.now().isoformat(),
+        "components": components,
+    }
 
 
 def report(names: list[str]):

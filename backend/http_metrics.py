@@ -28,7 +28,8 @@ def init_app(app: Flask) -> PrometheusMetrics:
     )
     exporter.register_default(
         exporter.counter(
-            "http_requests_total", "HTTP requests by method, route and status",
+            "http_requests_total",
+            "HTTP requests by method, route and status",
             labels={
                 "method": lambda: request.method,
                 "endpoint": lambda: request.url_rule.rule if request.url_rule else "unmatched",

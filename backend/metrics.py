@@ -9,53 +9,84 @@ from prometheus_client import Counter, Gauge, Histogram
 
 DB_QUERIES = Counter("db_queries_total", "SQL statements executed", ["operation"])
 DB_QUERY_DURATION = Histogram("db_query_duration_seconds", "SQL statement latency", ["operation"])
-DB_POOL_SIZE = Gauge("db_connection_pool_size", "Configured connection pool size",
-                     multiprocess_mode="max")
+DB_POOL_SIZE = Gauge(
+    "db_connection_pool_size", "Configured connection pool size", multiprocess_mode="max"
+)
 
 REDIS_OPERATIONS = Counter("redis_operations_total", "Redis commands", ["operation", "outcome"])
-REDIS_DURATION = Histogram("redis_operation_duration_seconds", "Redis command latency",
-                           ["operation"])
+REDIS_DURATION = Histogram(
+    "redis_operation_duration_seconds", "Redis command latency", ["operation"]
+)
 CACHE_HITS = Counter("redis_cache_hits_total", "Cache reads that found a value", ["cache"])
 CACHE_MISSES = Counter("redis_cache_misses_total", "Cache reads that found nothing", ["cache"])
 
 CELERY_TASKS = Counter("celery_tasks_total", "Celery tasks finished", ["task", "state"])
 CELERY_TASK_DURATION = Histogram("celery_task_duration_seconds", "Celery task run time", ["task"])
-CELERY_TASKS_ACTIVE = Gauge("celery_tasks_active", "Celery tasks running now", ["task"],
-                            multiprocess_mode="livesum")
+CELERY_TASKS_ACTIVE = Gauge(
+    "celery_tasks_active", "Celery tasks running now", ["task"], multiprocess_mode="livesum"
+)
 CELERY_TASK_RETRIES = Counter("celery_task_retries_total", "Celery task retries", ["task"])
 
-TRADES_EXECUTED = Counter("trades_executed_total", "Trades that reached a final status",
-                          ["strategy", "mode", "status"])
+TRADES_EXECUTED = Counter(
+    "trades_executed_total", "Trades that reached a final status", ["strategy", "mode", "status"]
+)
 TRADE_PROFIT = Histogram(
-    "trade_profit_usd", "Realized profit per filled trade (USD)", ["strategy"],
+    "trade_profit_usd",
+    "Realized profit per filled trade (USD)",
+    ["strategy"],
     buckets=(-50, -10, -1, 0, 1, 5, 10, 25, 50, 100, 250, 1000),
 )
-ACTIVE_OPPORTUNITIES = Gauge("active_arbitrage_opportunities", "Opportunities open now",
-                             ["strategy"], multiprocess_mode="mostrecent")
+ACTIVE_OPPORTUNITIES = Gauge(
+    "active_arbitrage_opportunities",
+    "Opportunities open now",
+    ["strategy"],
+    multiprocess_mode="mostrecent",
+)
 PRICE_UPDATES = Counter("price_updates_total", "Books ingested", ["asset", "fiat", "source"])
-INGEST_ERRORS = Counter("market_ingest_errors_total", "Failed market fetches",
-                        ["market", "source", "reason"])
-MARKET_STALE = Gauge("market_data_stale", "1 when a market's latest book is older than allowed",
-                     ["market"], multiprocess_mode="mostrecent")
+INGEST_ERRORS = Counter(
+    "market_ingest_errors_total", "Failed market fetches", ["market", "source", "reason"]
+)
+MARKET_STALE = Gauge(
+    "market_data_stale",
+    "1 when a market's latest book is older than allowed",
+    ["market"],
+    multiprocess_mode="mostrecent",
+)
 
-HEALTH_STATUS = Gauge("health_component_up", "1 when the component's probe passed",
-                      ["component"], multiprocess_mode="mostrecent")
+HEALTH_STATUS = Gauge(
+    "health_component_up",
+    "1 when the component's probe passed",
+    ["component"],
+    multiprocess_mode="mostrecent",
+)
 
 # Outbound calls to market data upstreams (binance_p2p, binance_spot): one label value per
 # upstream; reasons are the small vocabulary of backend.market.errors.
-CIRCUIT_BREAKER_STATE = Gauge("circuit_breaker_state",
-                              "Circuit breaker per upstream: 0 closed, 1 half-open, 2 open",
-                              ["upstream"], multiprocess_mode="livemax")
-CIRCUIT_BREAKER_FAILURES = Counter("circuit_breaker_failures_total",
-                                   "Calls a circuit breaker counted as failures", ["upstream"])
-CIRCUIT_BREAKER_OPENS = Counter("circuit_breaker_opens_total",
-                                "Transitions of a circuit breaker to open", ["upstream"])
-EXTERNAL_REQUEST_DURATION = Histogram("external_api_request_duration_seconds",
-                                      "Latency of HTTP requests to external APIs", ["upstream"])
-EXTERNAL_ERRORS = Counter("external_api_errors_total", "Failed external API call attempts",
-                          ["upstream", "reason"])
-EXTERNAL_RETRIES = Counter("external_api_retries_total", "External API calls retried",
-                           ["upstream", "reason"])
-BAD_REPLIES = Counter("market_bad_replies_total",
-                      "Upstream replies (scope=reply) or single ads (scope=ad) rejected as bad",
-                      ["upstream", "scope", "reason"])
+CIRCUIT_BREAKER_STATE = Gauge(
+    "circuit_breaker_state",
+    "Circuit breaker per upstream: 0 closed, 1 half-open, 2 open",
+    ["upstream"],
+    multiprocess_mode="livemax",
+)
+CIRCUIT_BREAKER_FAILURES = Counter(
+    "circuit_breaker_failures_total", "Calls a circuit breaker counted as failures", ["upstream"]
+)
+CIRCUIT_BREAKER_OPENS = Counter(
+    "circuit_breaker_opens_total", "Transitions of a circuit breaker to open", ["upstream"]
+)
+EXTERNAL_REQUEST_DURATION = Histogram(
+    "external_api_request_duration_seconds",
+    "Latency of HTTP requests to external APIs",
+    ["upstream"],
+)
+EXTERNAL_ERRORS = Counter(
+    "external_api_errors_total", "Failed external API call attempts", ["upstream", "reason"]
+)
+EXTERNAL_RETRIES = Counter(
+    "external_api_retries_total", "External API calls retried", ["upstream", "reason"]
+)
+BAD_REPLIES = Counter(
+    "market_bad_replies_total",
+    "Upstream replies (scope=reply) or single ads (scope=ad) rejected as bad",
+    ["upstream", "scope", "reason"],
+)

@@ -14,11 +14,14 @@ from backend.models import Opportunity
 STRATEGIES = ("crossed_book", "spot_p2p", "triangle")
 
 
-def record_scan(session: Session, found: list[arbitrage.Opportunity], now: datetime,
-                ttl_seconds: int) -> int:
+def record_scan(
+    session: Session, found: list[arbitrage.Opportunity], now: datetime, ttl_seconds: int
+) -> int:
     """Upsert what the scan found by fingerprint; expire every other active row."""
-    active = {row.fingerprint: row for row in session.scalars(
-        select(Opportunity).where(Opportunity.status == "active"))}
+    active = {
+        row.fingerprint: row
+        for row in session.scalars(select(Opportunity).where(Opportunity.status == "active"))
+    }
     expires = now + timedelta(seconds=ttl_seconds)
     for opp in found:
         row = active.pop(opp.fingerprint, None)
@@ -32,8 +35,11 @@ def record_scan(session: Session, found: list[arbitrage.Opportunity], now: datet
         row.profit_bps = opp.profit_bps.quantize(arbitrage.CENT)
         row.status, row.last_seen, row.expires_at = "active", now, expires
     if active:
-        session.execute(update(Opportunity).where(Opportunity.id.in_(
-            [row.id for row in active.values()])).values(status="expired"))
+        session.execute(
+            update(Opportunity)
+            .where(Opportunity.id.in_([row.id for row in active.values()]))
+            .values(status="expired")
+        )
     counts = Counter(opp.strategy for opp in found)
     for strategy in STRATEGIES:
         metrics.ACTIVE_OPPORTUNITIES.labels(strategy=strategy).set(counts[strategy])
@@ -41,6 +47,7 @@ def record_scan(session: Session, found: list[arbitrage.Opportunity], now: datet
 
 
 def list_active(session: Session, now: datetime) -> list[Opportunity]:
-    rows = session.scalars(select(Opportunity).where(
-        Opportunity.status == "active", Opportunity.expires_at > now))
+    rows = session.scalars(
+        select(Opportunity).where(Opportunity.status == "active", Opportunity.expires_at > now)
+    )
     return sorted(rows, key=lambda row: row.profit_usd, reverse=True)  # SQLite keeps money as text

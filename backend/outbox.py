@@ -23,6 +23,7 @@ def publish(celery: Celery, sessions: sessionmaker[Session], desk: Desk, trade_i
         log.warning("could not queue trade %s, the sweeper will retry: %s", trade_id, exc)
         return False
     with sessions.begin() as session:
-        trades.transition(session, trade_id, ("requested",), "queued", desk.now(),
-                          "sent to the trading queue")
+        trades.transition(
+            session, trade_id, ("requested",), "queued", desk.now(), "sent to the trading queue"
+        )
     return True

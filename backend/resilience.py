@@ -85,13 +85,15 @@ def json_of(response: requests.Response, upstream: str) -> object:
     status = response.status_code
     snippet = " ".join(text[:160].split())
     if "html" in response.headers.get("Content-Type", "").lower() or text.lstrip()[:1] == "<":
-        raise BadReply(f"{upstream} sent an HTML page (HTTP {status}), not JSON: {snippet!r}",
-                       reason="html")
+        raise BadReply(
+            f"{upstream} sent an HTML page (HTTP {status}), not JSON: {snippet!r}", reason="html"
+        )
     try:
         return json.loads(text, parse_float=Decimal, parse_constant=Decimal)
     except ValueError:
-        raise BadReply(f"{upstream} sent malformed JSON (HTTP {status}): {snippet!r}",
-                       reason="bad_json") from None
+        raise BadReply(
+            f"{upstream} sent malformed JSON (HTTP {status}): {snippet!r}", reason="bad_json"
+        ) from None
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -139,7 +141,8 @@ class BreakerMetrics(pybreaker.CircuitBreakerListener):
 
     def state_change(self, cb, old_state, new_state) -> None:
         metrics.CIRCUIT_BREAKER_STATE.labels(upstream=self.upstream).set(
-            STATE_VALUE.get(new_state.name, 0))
+            STATE_VALUE.get(new_state.name, 0)
+        )
         old = old_state.name if old_state is not None else None
         if new_state.name == pybreaker.STATE_OPEN and old != pybreaker.STATE_OPEN:
             metrics.CIRCUIT_BREAKER_OPENS.labels(upstream=self.upstream).inc()
@@ -153,17 +156,18 @@ def _business_answer(exc: BaseException) -> bool:
     return isinstance(exc, MarketDataError) and not exc.breaker_failure
 
 
-def make_breaker(name: str, settings: Settings,
-                 client: redis.Redis | None = None) -> pybreaker.CircuitBreaker:
+def make_breaker(
+    name: str, settings: Settings, client: redis.Redis | None = None
+) -> pybreaker.CircuitBreaker:
     """Breaker per upstream; state in Redis when given (memory if Redis is down right now)."""
     storage = None
     if client is not None:
         try:
             storage = pybreaker.CircuitRedisStorage(
-                pybreaker.STATE_CLOSED, client, namespace=f"desk:breaker:{name}")
+                pybreaker.STATE_CLOSED, client, namespace=f"desk:breaker:{name}"
+            )
         except redis.RedisError as exc:
-            log.warning("breaker %s keeps its state in process memory: redis failed: %s",
-                        name, exc)
+            log.warning("breaker %s keeps its state in process memory: redis failed: %s", name, exc)
     breaker = pybreaker.CircuitBreaker(
         fail_max=settings.breaker_fail_max,
         reset_timeout=settings.breaker_reset_timeout_seconds,
@@ -174,7 +178,8 @@ def make_breaker(name: str, settings: Settings,
         throw_new_error_on_trip=False,  # the tripping call reports its own error
     )
     metrics.CIRCUIT_BREAKER_STATE.labels(upstream=name).set(
-        STATE_VALUE.get(breaker.current_state, 0))
+        STATE_VALUE.get(breaker.current_state, 0)
+    )
     return breaker
 
 
@@ -191,17 +196,26 @@ class RateLimit:
     so a Redis outage makes the desk a little less polite instead of stopping it.
     """
 
-    def __init__(self, name: str, per_second: float, burst: int, max_wait: float,
-                 client: redis.Redis | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        per_second: float,
+        burst: int,
+        max_wait: float,
+        client: redis.Redis | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = name
         self.max_wait = max_wait
         self.clock = clock
         self.redis_down_until = 0.0
         rate = Rate(1, max(1, round(1000 / per_second)), burst)
         self.local = _limiter(rate, InMemoryStateStore())
-        self.shared = _limiter(rate, RedisStateStore(client, f"desk:ratelimit:{name}")) \
-            if client is not None else None
+        self.shared = (
+            _limiter(rate, RedisStateStore(client, f"desk:ratelimit:{name}"))
+            if client is not None
+            else None
+        )
 
     def acquire(self) -> None:
         """Block until a token is free (at most ``max_wait``), else raise RateLimited."""
@@ -212,8 +226,12 @@ class RateLimit:
                 metrics.REDIS_OPERATIONS.labels(operation="rate_limit", outcome="ok").inc()
             except redis.RedisError as exc:
                 metrics.REDIS_OPERATIONS.labels(operation="rate_limit", outcome="error").inc()
-                log.warning("rate limit %s: redis failed, in-process bucket for %.0fs: %s",
-                            self.name, REDIS_RETRY_SECONDS, exc)
+                log.warning(
+                    "rate limit %s: redis failed, in-process bucket for %.0fs: %s",
+                    self.name,
+                    REDIS_RETRY_SECONDS,
+                    exc,
+                )
                 self.redis_down_until = self.clock() + REDIS_RETRY_SECONDS
         if ok is None:
             ok = bool(self.local.try_acquire(self.name, timeout=self.max_wait))
@@ -224,9 +242,17 @@ class RateLimit:
 class Upstream:
     """One external API: base URL, session, timeouts, token bucket, breaker and retries."""
 
-    def __init__(self, name: str, base_url: str, settings: Settings, *, limiter: RateLimit,
-                 breaker: pybreaker.CircuitBreaker, session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        settings: Settings,
+        *,
+        limiter: RateLimit,
+        breaker: pybreaker.CircuitBreaker,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.session = session or make_session()
@@ -245,29 +271,37 @@ class Upstream:
         """
         start = time.perf_counter()
         try:
-            response = self.session.request(method, self.base_url + path, timeout=self.timeout,
-                                            **kwargs)
+            response = self.session.request(
+                method, self.base_url + path, timeout=self.timeout, **kwargs
+            )
         except requests.Timeout as exc:
             raise TransportError(f"{self.name} timed out: {exc}", reason="timeout") from exc
         except requests.RequestException as exc:
-            raise TransportError(f"{self.name} unreachable: {type(exc).__name__}: {exc}",
-                                 reason="connection") from exc
+            raise TransportError(
+                f"{self.name} unreachable: {type(exc).__name__}: {exc}", reason="connection"
+            ) from exc
         finally:
             metrics.EXTERNAL_REQUEST_DURATION.labels(upstream=self.name).observe(
-                time.perf_counter() - start)
+                time.perf_counter() - start
+            )
         status = response.status_code
         if status in (418, 429) or status >= 500:
             raise UpstreamHTTPError(
-                status, f"{self.name} answered HTTP {status}",
-                retry_after_seconds(response.headers.get("Retry-After")))
+                status,
+                f"{self.name} answered HTTP {status}",
+                retry_after_seconds(response.headers.get("Retry-After")),
+            )
         return response
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` (one request and its parse) under the limiter, breaker and retries."""
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.attempts),
-            wait=wait_retry_after(tenacity.wait_exponential_jitter(
-                multiplier=self.backoff, max=self.max_wait, jitter=self.backoff)),
+            wait=wait_retry_after(
+                tenacity.wait_exponential_jitter(
+                    multiplier=self.backoff, max=self.max_wait, jitter=self.backoff
+                )
+            ),
             retry=tenacity.retry_if_exception(self._should_retry),
             before_sleep=self._before_sleep,
             sleep=self.sleep,
@@ -282,12 +316,14 @@ class Upstream:
         except pybreaker.CircuitBreakerError as exc:
             metrics.EXTERNAL_ERRORS.labels(upstream=self.name, reason="breaker_open").inc()
             raise UpstreamUnavailable(
-                f"{self.name} circuit breaker is open; not calling it") from exc
+                f"{self.name} circuit breaker is open; not calling it"
+            ) from exc
         except MarketDataError as exc:
             metrics.EXTERNAL_ERRORS.labels(upstream=self.name, reason=exc.reason).inc()
             if isinstance(exc, BadReply | UpstreamRejected | EmptyBook):  # it answered, badly
-                metrics.BAD_REPLIES.labels(upstream=self.name, scope="reply",
-                                           reason=exc.reason).inc()
+                metrics.BAD_REPLIES.labels(
+                    upstream=self.name, scope="reply", reason=exc.reason
+                ).inc()
             raise
         except Exception:
             metrics.EXTERNAL_ERRORS.labels(upstream=self.name, reason="unexpected").inc()
@@ -297,8 +333,12 @@ class Upstream:
         if not (isinstance(exc, MarketDataError) and exc.retryable):
             return False
         if exc.retry_after is not None and exc.retry_after > self.max_wait:
-            log.warning("%s asked us to wait %.1fs, longer than %.1fs: giving up",
-                        self.name, exc.retry_after, self.max_wait)
+            log.warning(
+                "%s asked us to wait %.1fs, longer than %.1fs: giving up",
+                self.name,
+                exc.retry_after,
+                self.max_wait,
+            )
             return False
         return self.breaker.current_state != pybreaker.STATE_OPEN
 
@@ -307,25 +347,45 @@ class Upstream:
         reason = getattr(exc, "reason", "unknown")
         metrics.EXTERNAL_RETRIES.labels(upstream=self.name, reason=reason).inc()
         wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        log.warning("%s attempt %d failed (%s); retrying in %.2fs", self.name,
-                    retry_state.attempt_number, exc, wait)
+        log.warning(
+            "%s attempt %d failed (%s); retrying in %.2fs",
+            self.name,
+            retry_state.attempt_number,
+            exc,
+            wait,
+        )
 
 
 def redis_client(url: str) -> redis.Redis:
     """Short timeouts: the limiter and breaker must not hang on a sick Redis."""
-    return redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT,
-                                socket_connect_timeout=REDIS_TIMEOUT)
+    return redis.Redis.from_url(
+        url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+    )
 
 
-def build_upstream(name: str, base_url: str, settings: Settings, per_second: float, *,
-                   session: requests.Session | None = None,
-                   sleep: Callable[[float], None] = time.sleep) -> Upstream:
+def build_upstream(
+    name: str,
+    base_url: str,
+    settings: Settings,
+    per_second: float,
+    *,
+    session: requests.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Upstream:
     """A fresh upstream (tests use this to get their own breaker and an injected sleep)."""
     client = redis_client(settings.redis_url) if settings.redis_url else None
-    limiter = RateLimit(name, per_second, settings.http_rate_burst,
-                        settings.http_rate_max_wait_seconds, client)
-    return Upstream(name, base_url, settings, limiter=limiter,
-                    breaker=make_breaker(name, settings, client), session=session, sleep=sleep)
+    limiter = RateLimit(
+        name, per_second, settings.http_rate_burst, settings.http_rate_max_wait_seconds, client
+    )
+    return Upstream(
+        name,
+        base_url,
+        settings,
+        limiter=limiter,
+        breaker=make_breaker(name, settings, client),
+        session=session,
+        sleep=sleep,
+    )
 
 
 _UPSTREAMS: dict[tuple, Upstream] = {}
@@ -334,11 +394,21 @@ _LOCK = threading.Lock()
 
 def upstream(name: str, base_url: str, settings: Settings, per_second: float) -> Upstream:
     """The process-wide upstream for this name and configuration, built on first use."""
-    key = (name, base_url, per_second, settings.redis_url, settings.http_connect_timeout,
-           settings.http_read_timeout, settings.http_retry_attempts,
-           settings.http_retry_backoff_seconds, settings.http_retry_max_wait_seconds,
-           settings.breaker_fail_max, settings.breaker_reset_timeout_seconds,
-           settings.http_rate_burst, settings.http_rate_max_wait_seconds)
+    key = (
+        name,
+        base_url,
+        per_second,
+        settings.redis_url,
+        settings.http_connect_timeout,
+        settings.http_read_timeout,
+        settings.http_retry_attempts,
+        settings.http_retry_backoff_seconds,
+        settings.http_retry_max_wait_seconds,
+        settings.breaker_fail_max,
+        settings.breaker_reset_timeout_seconds,
+        settings.http_rate_burst,
+        settings.http_rate_max_wait_seconds,
+    )
     with _LOCK:
         found = _UPSTREAMS.get(key)
         if found is None:

@@ -7,8 +7,12 @@ from decimal import Decimal
 from backend.controls import Controls
 
 
-def refusals(controls: Controls, size_usd: Decimal, repriced_profit_usd: Decimal | None,
-             stale_markets: list[str]) -> list[str]:
+def refusals(
+    controls: Controls,
+    size_usd: Decimal,
+    repriced_profit_usd: Decimal | None,
+    stale_markets: list[str],
+) -> list[str]:
     reasons = []
     if controls.kill_switch:
         reasons.append("kill switch is on")

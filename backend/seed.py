@@ -17,8 +17,9 @@ PAPER_BALANCES = {"USDT": Decimal("50000")}
 def seed(session: Session, settings: Settings) -> None:
     for key in settings.markets:
         m = Market.parse(key)
-        session.merge(MarketRow(key=key, venue=m.venue.value, asset=m.asset, fiat=m.fiat,
-                                active=True))
+        session.merge(
+            MarketRow(key=key, venue=m.venue.value, asset=m.asset, fiat=m.fiat, active=True)
+        )
     controls.seed(session, settings)
     for currency, amount in PAPER_BALANCES.items():
         if session.get(Balance, currency) is None:

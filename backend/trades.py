@@ -30,7 +30,7 @@ def parse_size(raw: object) -> Decimal | None:
     if raw is None or raw == "":
         return None
     if isinstance(raw, bool) or not isinstance(raw, (int, str, float)):
-        raise TradeRequestError("size must be a number of USD, e.g. \"500\"")
+        raise TradeRequestError('size must be a number of USD, e.g. "500"')
     try:
         size = Decimal(str(raw))
     except InvalidOperation:
@@ -42,8 +42,15 @@ def parse_size(raw: object) -> Decimal | None:
     return size
 
 
-def request_trade(session: Session, *, opportunity_id: object, size: object, key: str | None,
-                  user: str, now: datetime) -> tuple[Trade, bool]:
+def request_trade(
+    session: Session,
+    *,
+    opportunity_id: object,
+    size: object,
+    key: str | None,
+    user: str,
+    now: datetime,
+) -> tuple[Trade, bool]:
     """Store a trade request (the outbox row). Returns (trade, created)."""
     if not key or len(key) > 100:
         raise TradeRequestError("an Idempotency-Key header of 1 to 100 characters is required", 400)
@@ -58,10 +65,18 @@ def request_trade(session: Session, *, opportunity_id: object, size: object, key
         raise TradeRequestError(f"opportunity {opportunity_id} does not exist", 404)
     if opp.status != "active" or opp.expires_at <= now:
         raise TradeRequestError(f"opportunity {opportunity_id} has expired", 409)
-    trade = Trade(idempotency_key=key, opportunity_id=opp.id, requested_by=user, mode="paper",
-                  strategy=opp.strategy,
-                  status="requested", size_usd=wanted or opp.size_usd,
-                  expected_profit_usd=opp.profit_usd, created_at=now, updated_at=now)
+    trade = Trade(
+        idempotency_key=key,
+        opportunity_id=opp.id,
+        requested_by=user,
+        mode="paper",
+        strategy=opp.strategy,
+        status="requested",
+        size_usd=wanted or opp.size_usd,
+        expected_profit_usd=opp.profit_usd,
+        created_at=now,
+        updated_at=now,
+    )
     try:
         with session.begin_nested():
             session.add(trade)
@@ -69,20 +84,35 @@ def request_trade(session: Session, *, opportunity_id: object, size: object, key
     except IntegrityError:  # the same key won a race a moment ago
         existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
         return _same_request(existing, opportunity_id, wanted), False
-    session.add(TradeEvent(trade_id=trade.id, at=now, from_status=None, to_status="requested",
-                           detail=f"requested by {user}"))
+    session.add(
+        TradeEvent(
+            trade_id=trade.id,
+            at=now,
+            from_status=None,
+            to_status="requested",
+            detail=f"requested by {user}",
+        )
+    )
     return trade, True
 
 
 def _same_request(trade: Trade, opportunity_id: int, size: Decimal | None) -> Trade:
     if trade.opportunity_id != opportunity_id or (size is not None and size != trade.size_usd):
         raise TradeRequestError(
-            "this Idempotency-Key was already used for a different request", 409)
+            "this Idempotency-Key was already used for a different request", 409
+        )
     return trade
 
 
-def transition(session: Session, trade_id: int, allowed: tuple[str, ...], to: str,
-               now: datetime, detail: str | None = None, **values) -> bool:
+def transition(
+    session: Session,
+    trade_id: int,
+    allowed: tuple[str, ...],
+    to: str,
+    now: datetime,
+    detail: str | None = None,
+    **values,
+) -> bool:
     """Move a trade to ``to`` if it is in one of ``allowed``; audit the move. False if not.
 
     The update names the status it read, so a concurrent move (the web marking a trade
@@ -93,13 +123,17 @@ def transition(session: Session, trade_id: int, allowed: tuple[str, ...], to: st
         if current not in allowed:
             return False
         result = session.execute(
-            update(Trade).where(Trade.id == trade_id, Trade.status == current)
+            update(Trade)
+            .where(Trade.id == trade_id, Trade.status == current)
             .values(status=to, updated_at=now, **values)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:
-            session.add(TradeEvent(trade_id=trade_id, at=now, from_status=current,
-                                   to_status=to, detail=detail))
+            session.add(
+                TradeEvent(
+                    trade_id=trade_id, at=now, from_status=current, to_status=to, detail=detail
+                )
+            )
             return True
     return False
 
@@ -109,10 +143,16 @@ def recent(session: Session, limit: int = 200) -> list[Trade]:
 
 
 def events(session: Session, trade_id: int) -> list[TradeEvent]:
-    return list(session.scalars(
-        select(TradeEvent).where(TradeEvent.trade_id == trade_id).order_by(TradeEvent.id)))
+    return list(
+        session.scalars(
+            select(TradeEvent).where(TradeEvent.trade_id == trade_id).order_by(TradeEvent.id)
+        )
+    )
 
 
 def stuck(session: Session, status: str, older_than: datetime) -> list[int]:
-    return list(session.scalars(
-        select(Trade.id).where(Trade.status == status, Trade.updated_at < older_than)))
+    return list(
+        session.scalars(
+            select(Trade.id).where(Trade.status == status, Trade.updated_at < older_than)
+        )
+    )

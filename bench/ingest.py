@@ -29,24 +29,41 @@ from backend.market import ingest, snapshots
 from backend.market.book import Ad, Advertiser, Book, Market
 from backend.market.simulator import Simulator
 
-MARKETS = [Market.parse(k) for k in ("p2p:USDT/VES", "p2p:USDT/COP", "p2p:USDT/ARS",
-                                     "p2p:USDT/BRL", "p2p:USDT/PEN", "p2p:USDT/CLP",
-                                     "p2p:USDT/MXN", "p2p:USDT/USD")]
+MARKETS = [
+    Market.parse(k)
+    for k in (
+        "p2p:USDT/VES",
+        "p2p:USDT/COP",
+        "p2p:USDT/ARS",
+        "p2p:USDT/BRL",
+        "p2p:USDT/PEN",
+        "p2p:USDT/CLP",
+        "p2p:USDT/MXN",
+        "p2p:USDT/USD",
+    )
+]
 ADS_PER_SIDE = 50
 
 
 def synthetic_book(market: Market, at: datetime, rng: random.Random) -> Book:
     def side(prefix: str, base: float, sign: int) -> tuple[Ad, ...]:
-        return tuple(Ad(
-            ad_no=f"{prefix}{i:03d}-{uuid.uuid4().hex[:10]}",
-            price=Decimal(f"{base * (1 + sign * i * 0.0004):.2f}"),
-            quantity=Decimal(f"{rng.uniform(50, 5000):.2f}"),
-            min_amount=Decimal(rng.choice((1000, 5000, 20000))),
-            max_amount=Decimal(rng.choice((200000, 900000, 4000000))),
-            methods=("Banesco", "PagoMovil")[: rng.randint(1, 2)],
-            advertiser=Advertiser(f"nick{i}", rng.choice(("merchant", "user")),
-                                  rng.randint(10, 3000), Decimal(f"{rng.uniform(0.9, 1):.3f}")),
-        ) for i in range(ADS_PER_SIDE))
+        return tuple(
+            Ad(
+                ad_no=f"{prefix}{i:03d}-{uuid.uuid4().hex[:10]}",
+                price=Decimal(f"{base * (1 + sign * i * 0.0004):.2f}"),
+                quantity=Decimal(f"{rng.uniform(50, 5000):.2f}"),
+                min_amount=Decimal(rng.choice((1000, 5000, 20000))),
+                max_amount=Decimal(rng.choice((200000, 900000, 4000000))),
+                methods=("Banesco", "PagoMovil")[: rng.randint(1, 2)],
+                advertiser=Advertiser(
+                    f"nick{i}",
+                    rng.choice(("merchant", "user")),
+                    rng.randint(10, 3000),
+                    Decimal(f"{rng.uniform(0.9, 1):.3f}"),
+                ),
+            )
+            for i in range(ADS_PER_SIDE)
+        )
 
     return Book(market, side("a", 320.0, 1), side("b", 318.0, -1), at, "bench")
 
@@ -64,8 +81,10 @@ def raw_copy(dsn: str, batches: list[list[tuple]]) -> float:
     with psycopg.connect(dsn) as conn:
         start = time.perf_counter()
         for batch in batches:
-            with conn.cursor() as cur, cur.copy(
-                    f"COPY ad_snapshots ({', '.join(snapshots.COLUMNS)}) FROM STDIN") as copy:
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"COPY ad_snapshots ({', '.join(snapshots.COLUMNS)}) FROM STDIN") as copy,
+            ):
                 for row in batch:
                     copy.write_row(row)
             conn.commit()
@@ -80,8 +99,10 @@ def truncate(engine) -> None:
 def ratio_bench(settings: Settings, dsn: str, rounds: int, ticks_per_round: int) -> dict:
     rng = random.Random(1)
     t0 = datetime(2026, 11, 27, tzinfo=UTC)
-    ticks = [[synthetic_book(m, t0 + timedelta(seconds=2 * k), rng) for m in MARKETS]
-             for k in range(ticks_per_round)]
+    ticks = [
+        [synthetic_book(m, t0 + timedelta(seconds=2 * k), rng) for m in MARKETS]
+        for k in range(ticks_per_round)
+    ]
     batches = [[row for book in books for row in snapshots.rows(book, None)] for books in ticks]
     n_rows = sum(map(len, batches))
     engine, sessions = get_engine(settings), session_factory(settings)
@@ -91,9 +112,12 @@ def ratio_bench(settings: Settings, dsn: str, rounds: int, ticks_per_round: int)
         desk.append(n_rows / desk_writer(sessions, ticks))
         truncate(engine)
         raw.append(n_rows / raw_copy(dsn, batches))
-    return {"rows_per_round": n_rows, "desk_rows_per_s": statistics.median(desk),
-            "raw_copy_rows_per_s": statistics.median(raw),
-            "ratio": statistics.median(desk) / statistics.median(raw)}
+    return {
+        "rows_per_round": n_rows,
+        "desk_rows_per_s": statistics.median(desk),
+        "raw_copy_rows_per_s": statistics.median(raw),
+        "ratio": statistics.median(desk) / statistics.median(raw),
+    }
 
 
 def storage_bench(settings: Settings, hours: float) -> dict:
@@ -112,22 +136,30 @@ def storage_bench(settings: Settings, hours: float) -> dict:
     elapsed = time.perf_counter() - start
     with engine.begin() as conn:
         # On TimescaleDB the rows live in chunks: the parent tables are (nearly) empty.
-        timescale = conn.execute(text(
-            "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).scalar()
+        timescale = conn.execute(
+            text("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
+        ).scalar()
         size_of = "hypertable_size" if timescale else "pg_total_relation_size"
-        size = conn.execute(text(
-            f"SELECT {size_of}('ad_snapshots') + {size_of}('price_ticks')")).scalar()
+        size = conn.execute(
+            text(f"SELECT {size_of}('ad_snapshots') + {size_of}('price_ticks')")
+        ).scalar()
         ads = conn.execute(text("SELECT count(*) FROM ad_snapshots")).scalar()
         compressed = None
         if timescale:  # what the compression policy does to a closed day, done now
             for table in ("ad_snapshots", "price_ticks"):
                 conn.execute(text(f"SELECT compress_chunk(c, true) FROM show_chunks('{table}') c"))
-            compressed = conn.execute(text(
-                "SELECT hypertable_size('ad_snapshots') + hypertable_size('price_ticks')")).scalar()
+            compressed = conn.execute(
+                text("SELECT hypertable_size('ad_snapshots') + hypertable_size('price_ticks')")
+            ).scalar()
     per_day = 24 / hours / 1e6
-    return {"polls": polls, "ad_rows": ads, "bytes": size, "polls_per_s": polls / elapsed,
-            "mb_per_market_day": size * per_day,
-            "compressed_mb_per_market_day": compressed and compressed * per_day}
+    return {
+        "polls": polls,
+        "ad_rows": ads,
+        "bytes": size,
+        "polls_per_s": polls / elapsed,
+        "mb_per_market_day": size * per_day,
+        "compressed_mb_per_market_day": compressed and compressed * per_day,
+    }
 
 
 def main() -> None:
@@ -150,13 +182,17 @@ def main() -> None:
         print(f"raw COPY         : {ratio['raw_copy_rows_per_s']:,.0f} rows/s (median)")
         print(f"ratio            : {ratio['ratio']:.2f}")
         store = storage_bench(settings, args.hours)
-        print(f"storage: {store['polls']} polls of p2p:USDT/VES in {args.hours} simulated h, "
-              f"{store['ad_rows']} ad rows, {store['bytes']:,} bytes "
-              f"-> {store['mb_per_market_day']:.1f} MB per market-day "
-              f"(full path {store['polls_per_s']:.0f} polls/s)")
+        print(
+            f"storage: {store['polls']} polls of p2p:USDT/VES in {args.hours} simulated h, "
+            f"{store['ad_rows']} ad rows, {store['bytes']:,} bytes "
+            f"-> {store['mb_per_market_day']:.1f} MB per market-day "
+            f"(full path {store['polls_per_s']:.0f} polls/s)"
+        )
         if store["compressed_mb_per_market_day"] is not None:
-            print(f"compressed (TimescaleDB): "
-                  f"{store['compressed_mb_per_market_day']:.1f} MB per market-day")
+            print(
+                f"compressed (TimescaleDB): "
+                f"{store['compressed_mb_per_market_day']:.1f} MB per market-day"
+            )
     finally:
         get_engine(settings).dispose()
         with psycopg.connect(args.admin_url, autocommit=True) as conn:

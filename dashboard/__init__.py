@@ -28,16 +28,27 @@ def init_dashboard(server: Flask) -> Dash:
         suppress_callback_exceptions=True,
     )
     for order, page in enumerate(PAGES):
-        dash.register_page(page.__name__, path=page.PATH, name=page.NAME, title=page.NAME,
-                           layout=page.layout, order=order)
+        dash.register_page(
+            page.__name__,
+            path=page.PATH,
+            name=page.NAME,
+            title=page.NAME,
+            layout=page.layout,
+            order=order,
+        )
         page.register_callbacks(app)
     banner.register_callbacks(app)
-    app.layout = html.Div([
-        html.Header([
-            html.Span("P2P Exchange Desk", className="brand"),
-            html.Nav([dcc.Link(p.NAME, href=p.PATH, className="nav-link") for p in PAGES]),
-        ], className="topbar"),
-        banner.banner(),
-        html.Main(dash.page_container, className="content"),
-    ])
+    app.layout = html.Div(
+        [
+            html.Header(
+                [
+                    html.Span("P2P Exchange Desk", className="brand"),
+                    html.Nav([dcc.Link(p.NAME, href=p.PATH, className="nav-link") for p in PAGES]),
+                ],
+                className="topbar",
+            ),
+            banner.banner(),
+            html.Main(dash.page_container, className="content"),
+        ]
+    )
     return app

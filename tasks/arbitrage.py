@@ -18,11 +18,19 @@ def scan() -> int:
     with desk.sessions.begin() as session:
         books = latest.get_many(session, desk.cache, settings.markets)
         failing = latest.errors(session)  # last poll failed (e.g. breaker open): stale now
-        fresh = {k: b for k, b in books.items()
-                 if b.age_seconds(now) <= settings.stale_after_seconds and k not in failing}
+        fresh = {
+            k: b
+            for k, b in books.items()
+            if b.age_seconds(now) <= settings.stale_after_seconds and k not in failing
+        }
         for key in settings.markets:  # nothing downstream may mistake stale for fresh
             metrics.MARKET_STALE.labels(market=key).set(key not in fresh)
         limits = controls.load(session, settings)
-        found = arbitrage.scan(fresh, settings.ticket_sizes_usd, fees_from(settings),
-                               limits.min_profit_usd, settings.paper_slippage)
+        found = arbitrage.scan(
+            fresh,
+            settings.ticket_sizes_usd,
+            fees_from(settings),
+            limits.min_profit_usd,
+            settings.paper_slippage,
+        )
         return opportunities.record_scan(session, found, now, settings.opportunity_ttl_seconds)

@@ -21,8 +21,13 @@ ROUTES = {
 }
 
 # A database that is briefly away (failover, SQLite's write lock) is worth a few retries.
-DB_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 0.5, "retry_backoff_max": 5,
-            "retry_jitter": True, "max_retries": 3}
+DB_RETRY = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 0.5,
+    "retry_backoff_max": 5,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
 
 HEARTBEAT_SECONDS = 5.0
 SWEEP_SECONDS = 10.0
@@ -31,13 +36,18 @@ SWEEP_SECONDS = 10.0
 def beat_schedule(markets: list[str], interval: float) -> dict:
     schedule = {
         f"ingest {key}": {
-            "task": "tasks.market.ingest", "schedule": interval, "args": (key,),
+            "task": "tasks.market.ingest",
+            "schedule": interval,
+            "args": (key,),
             "options": {"expires": interval * 3},  # a backlog of old polls is worthless
         }
         for key in markets
     }
-    schedule["worker heartbeat"] = {"task": "tasks.heartbeat.beat", "schedule": HEARTBEAT_SECONDS,
-                                    "options": {"expires": HEARTBEAT_SECONDS}}
+    schedule["worker heartbeat"] = {
+        "task": "tasks.heartbeat.beat",
+        "schedule": HEARTBEAT_SECONDS,
+        "options": {"expires": HEARTBEAT_SECONDS},
+    }
     schedule["trade outbox sweep"] = {"task": "tasks.trading.sweep", "schedule": SWEEP_SECONDS}
     return schedule
 
@@ -64,8 +74,12 @@ def celery_init_app(app: Flask) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=2,
         broker_transport_options=transport_options(settings.broker_url),
-        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5,
-                                   "interval_max": 1},
+        task_publish_retry_policy={
+            "max_retries": 1,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
         task_ignore_result=True,
         task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
         task_default_queue="default",

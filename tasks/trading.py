@@ -15,8 +15,7 @@ REPUBLISH_AFTER = timedelta(seconds=10)
 EXECUTING_TIMEOUT = timedelta(minutes=5)
 
 
-@shared_task(name="tasks.trading.execute", acks_late=True, reject_on_worker_lost=True,
-             **DB_RETRY)
+@shared_task(name="tasks.trading.execute", acks_late=True, reject_on_worker_lost=True, **DB_RETRY)
 def execute(trade_id: int) -> str:
     desk = current_desk()
     return executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now)
@@ -34,6 +33,13 @@ def sweep() -> int:
         outbox.publish(current_app.extensions["celery"], desk.sessions, desk, trade_id)
     with desk.sessions.begin() as session:
         for trade_id in lost:
-            trades.transition(session, trade_id, ("executing",), "failed", now,
-                              "no result from the worker within 5 minutes", error="worker lost")
+            trades.transition(
+                session,
+                trade_id,
+                ("executing",),
+                "failed",
+                now,
+                "no result from the worker within 5 minutes",
+                error="worker lost",
+            )
     return len(waiting) + len(lost)

@@ -40,8 +40,10 @@ SERVICES = {
     "redis": "redis://127.0.0.1:6379/15",
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
 }
-START_HINT = ("start it as DEVELOPERS.md says (PostgreSQL: pg_ctlcluster ... main start, "
-              "Redis: redis-server --daemonize yes ..., RabbitMQ: rabbitmq-server -detached)")
+START_HINT = (
+    "start it as DEVELOPERS.md says (PostgreSQL: pg_ctlcluster ... main start, "
+    "Redis: redis-server --daemonize yes ..., RabbitMQ: rabbitmq-server -detached)"
+)
 
 
 def pytest_collection_modifyitems(items):
@@ -52,8 +54,11 @@ def pytest_collection_modifyitems(items):
 
 
 def embedded_settings(tmp_path, **overrides) -> Settings:
-    values = {"database_url": f"sqlite:///{tmp_path / 'desk.sqlite3'}", "redis_url": None,
-              "rabbitmq_url": None} | overrides
+    values = {
+        "database_url": f"sqlite:///{tmp_path / 'desk.sqlite3'}",
+        "redis_url": None,
+        "rabbitmq_url": None,
+    } | overrides
     return Settings(_env_file=None, **values)
 
 
@@ -108,21 +113,33 @@ def start_embedded_desk(home: Path) -> RunningDesk:
     metrics_dir = home / "prometheus"
     metrics_dir.mkdir()
     env = os.environ | {
-        "DATABASE_URL": f"sqlite:///{home / 'desk.sqlite3'}", "BEAT_SCHEDULE": str(home / "beat"),
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "PATH": f"{BIN}:{os.environ['PATH']}",
+        "DATABASE_URL": f"sqlite:///{home / 'desk.sqlite3'}",
+        "BEAT_SCHEDULE": str(home / "beat"),
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "PATH": f"{BIN}:{os.environ['PATH']}",
     }
     for var in ("REDIS_URL", "RABBITMQ_URL", "API_ENABLED"):
         env.pop(var, None)
     for command in (["db", "upgrade"], ["db", "seed"]):
-        subprocess.run([sys.executable, "-m", "backend", *command], cwd=ROOT, env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "backend", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     port = free_port()
     log = home / "honcho.log"
     started = time.monotonic()
     with open(log, "w") as out:
-        proc = subprocess.Popen([str(BIN / "honcho"), "start", "--port", str(port)], cwd=ROOT,
-                                env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [str(BIN / "honcho"), "start", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     desk = RunningDesk(f"http://127.0.0.1:{port}", proc, log, started)
     deadline = time.monotonic() + 60
     while True:
@@ -157,14 +174,26 @@ def embedded_desk(tmp_path_factory):
 @contextmanager
 def web_only(home: Path):
     """gunicorn alone (no worker, no beat) on a fresh migrated SQLite; yields its URL."""
-    env = os.environ | {"DATABASE_URL": f"sqlite:///{home / 'desk.sqlite3'}",
-                        "PROMETHEUS_MULTIPROC_DIR": str(home), "PORT": str(free_port())}
-    subprocess.run([sys.executable, "-m", "backend", "db", "upgrade"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "--config", "backend/gunicorn_conf.py",
-                             "backend:create_app()"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    env = os.environ | {
+        "DATABASE_URL": f"sqlite:///{home / 'desk.sqlite3'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(home),
+        "PORT": str(free_port()),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "backend", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--config", "backend/gunicorn_conf.py", "backend:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     port = int(env["PORT"])
     try:
         deadline = time.monotonic() + 30

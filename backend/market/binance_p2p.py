@@ -74,8 +74,9 @@ class Page:
     total: int | None
 
 
-def search_body(market: Market, taker_side: str, page: int, rows: int,
-                rules: filters.AdRules) -> dict:
+def search_body(
+    market: Market, taker_side: str, page: int, rows: int, rules: filters.AdRules
+) -> dict:
     return {
         "asset": market.asset,
         "fiat": market.fiat,
@@ -105,11 +106,13 @@ def parse_ad(item: object, taker_side: str) -> Ad:
         raise BadAd("adv.advNo is missing", reason="missing_field")
     side = adv.get("tradeType")
     if side is not None and side != ADVERTISER_SIDE[taker_side]:
-        raise BadAd(f"ad {number} is a {side} ad in a tradeType={taker_side} search",
-                    reason="wrong_side")
+        raise BadAd(
+            f"ad {number} is a {side} ad in a tradeType={taker_side} search", reason="wrong_side"
+        )
     price = decimal_of(adv.get("price"), "adv.price")
-    quantity_field = "tradableQuantity" if adv.get("tradableQuantity") is not None \
-        else "surplusAmount"
+    quantity_field = (
+        "tradableQuantity" if adv.get("tradableQuantity") is not None else "surplusAmount"
+    )
     quantity = decimal_of(adv.get(quantity_field), f"adv.{quantity_field}")
     low = decimal_of(adv.get("minSingleTransAmount"), "adv.minSingleTransAmount")
     high = decimal_of(adv.get("maxSingleTransAmount"), "adv.maxSingleTransAmount")
@@ -130,16 +133,19 @@ def parse_ad(item: object, taker_side: str) -> Ad:
         quantity=quantity,
         min_amount=low,
         max_amount=high,
-        methods=tuple(str(m["identifier"]) for m in methods
-                      if isinstance(m, dict) and m.get("identifier")),
+        methods=tuple(
+            str(m["identifier"]) for m in methods if isinstance(m, dict) and m.get("identifier")
+        ),
         advertiser=Advertiser(
             nick=str(who.get("nickName") or ""),
             user_type=str(who.get("userType") or "user").lower(),
             # Missing stats read as the worst case, so a minimum filter rejects the ad.
             month_orders=int(decimal_of(orders, "advertiser.monthOrderCount"))
-            if orders is not None else 0,
+            if orders is not None
+            else 0,
             finish_rate=decimal_of(rate, "advertiser.monthFinishRate")
-            if rate is not None else Decimal("0"),
+            if rate is not None
+            else Decimal("0"),
         ),
     )
 
@@ -159,8 +165,7 @@ def parse_page(body: object, taker_side: str) -> Page:
     if not isinstance(data, list):
         raise BadReply(f"{UPSTREAM} reply data is not a list", reason="bad_shape")
     total = body.get("total")
-    total = int(total) if isinstance(total, int | Decimal) and not isinstance(total, bool) \
-        else None
+    total = int(total) if isinstance(total, int | Decimal) and not isinstance(total, bool) else None
     ads = []
     for i, item in enumerate(data):
         try:
@@ -169,8 +174,9 @@ def parse_page(body: object, taker_side: str) -> Page:
             log.warning("%s tradeType=%s entry %d skipped: %s", UPSTREAM, taker_side, i, exc)
             metrics.BAD_REPLIES.labels(upstream=UPSTREAM, scope="ad", reason=exc.reason).inc()
     if data and not ads:
-        raise BadReply(f"{UPSTREAM} reply has {len(data)} ads and not one is valid",
-                       reason="no_valid_ad")
+        raise BadReply(
+            f"{UPSTREAM} reply has {len(data)} ads and not one is valid", reason="no_valid_ad"
+        )
     numbers = frozenset(n for n in map(_ad_number, data) if n is not None)
     return Page(tuple(ads), numbers, len(data), total)
 
@@ -185,8 +191,9 @@ def p2p_body(response: requests.Response) -> object:
         body = None
     if isinstance(body, dict) and body.get("success") is False:
         return body
-    raise UpstreamHTTPError(response.status_code,
-                            f"{UPSTREAM} answered HTTP {response.status_code}")
+    raise UpstreamHTTPError(
+        response.status_code, f"{UPSTREAM} answered HTTP {response.status_code}"
+    )
 
 
 class BinanceP2P:
@@ -194,12 +201,18 @@ class BinanceP2P:
 
     name = "binance"
 
-    def __init__(self, settings: Settings, *, upstream: resilience.Upstream | None = None,
-                 spot: BinanceSpot | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        upstream: resilience.Upstream | None = None,
+        spot: BinanceSpot | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.settings = settings
         self.upstream = upstream or resilience.upstream(
-            UPSTREAM, settings.binance_p2p_url, settings, settings.binance_p2p_rate_per_second)
+            UPSTREAM, settings.binance_p2p_url, settings, settings.binance_p2p_rate_per_second
+        )
         self._spot = spot
         self.clock = clock
 
@@ -240,8 +253,12 @@ class BinanceP2P:
             fresh = page.ad_numbers - seen
             ads.extend(ad for ad in page.ads if ad.ad_no not in seen)
             seen |= page.ad_numbers
-            if (not fresh or page.size < rows or len(seen) >= depth
-                    or (page.total is not None and number * rows >= page.total)):
+            if (
+                not fresh
+                or page.size < rows
+                or len(seen) >= depth
+                or (page.total is not None and number * rows >= page.total)
+            ):
                 break
         return filters.apply(tuple(ads[:depth]), rules)
 
@@ -250,8 +267,10 @@ class BinanceP2P:
         response = self.upstream.send("POST", SEARCH_PATH, json=body)
         page = parse_page(p2p_body(response), body["tradeType"])
         if body["page"] == 1 and page.size == 0:
-            raise EmptyBook(f"{UPSTREAM} has no tradeType={body['tradeType']} ads for "
-                            f"{body['asset']}/{body['fiat']} (payTypes={body['payTypes']}, "
-                            f"publisherType={body['publisherType']}, "
-                            f"transAmount={body['transAmount']!r})")
+            raise EmptyBook(
+                f"{UPSTREAM} has no tradeType={body['tradeType']} ads for "
+                f"{body['asset']}/{body['fiat']} (payTypes={body['payTypes']}, "
+                f"publisherType={body['publisherType']}, "
+                f"transAmount={body['transAmount']!r})"
+            )
         return page

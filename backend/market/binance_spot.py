@@ -62,8 +62,9 @@ def spot_body(response: requests.Response) -> object:
         body = None
     if isinstance(body, dict) and "code" in body:
         raise UpstreamRejected(str(body["code"]), str(body.get("msg") or ""))
-    raise UpstreamHTTPError(response.status_code,
-                            f"{UPSTREAM} answered HTTP {response.status_code}")
+    raise UpstreamHTTPError(
+        response.status_code, f"{UPSTREAM} answered HTTP {response.status_code}"
+    )
 
 
 def parse_levels(levels: object, symbol: str, side: str) -> tuple[Ad, ...]:
@@ -105,8 +106,10 @@ def parse_ticker(body: object) -> Ticker:
         raise BadReply(f"{UPSTREAM} bookTicker is not an object with a symbol", reason="bad_shape")
     symbol = body["symbol"]
     try:
-        bid, bid_qty, ask, ask_qty = (decimal_of(body.get(field), field)
-                                      for field in ("bidPrice", "bidQty", "askPrice", "askQty"))
+        bid, bid_qty, ask, ask_qty = (
+            decimal_of(body.get(field), field)
+            for field in ("bidPrice", "bidQty", "askPrice", "askQty")
+        )
     except BadAd as exc:
         raise BadReply(f"{UPSTREAM} bookTicker {symbol}: {exc}", reason=exc.reason) from None
     if min(bid, ask, bid_qty, ask_qty) < 0:
@@ -119,11 +122,17 @@ class BinanceSpot:
 
     name = "binance"
 
-    def __init__(self, settings: Settings, *, upstream: resilience.Upstream | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        upstream: resilience.Upstream | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.settings = settings
         self.upstream = upstream or resilience.upstream(
-            UPSTREAM, settings.binance_spot_url, settings, settings.binance_spot_rate_per_second)
+            UPSTREAM, settings.binance_spot_url, settings, settings.binance_spot_rate_per_second
+        )
         self.clock = clock
 
     def _get(self, path: str, params: dict, parse: Callable[[object], object]):

@@ -72,5 +72,4 @@ def apply(ads: tuple[Ad, ...], rules: AdRules) -> tuple[Ad, ...]:
     """Admitted ads, in the same order, each narrowed to its usable methods."""
     if rules.accept_all:
         return ads
-    return tuple(replace(ad, methods=usable_methods(ad, rules)) for ad in ads
-                 if admits(ad, rules))
+    return tuple(replace(ad, methods=usable_methods(ad, rules)) for ad in ads if admits(ad, rules))

@@ -28,29 +28,42 @@ def store(session: Session, cache: Cache, settings: Settings, book: Book, now: d
     sizes = [settings.default_ticket_usd] if usd else []  # no USD value yet: no sized quote
     ref = reference(book, sizes, usd or Decimal("1"), now, settings.stale_after_seconds)
     quote = ref.sizes[0] if ref.sizes else None
-    session.execute(insert(PriceTick), [{
-        "time": book.fetched_at, "market": book.market.key, "source": book.source,
-        "best_bid": ref.best_bid, "best_ask": ref.best_ask, "mid": ref.mid,
-        "effective_bid": quote and quote.effective_bid,
-        "effective_ask": quote and quote.effective_ask,
-        "ticket_usd": settings.default_ticket_usd,
-        "bid_depth": ref.bid_depth_1pct, "ask_depth": ref.ask_depth_1pct,
-    }])
+    session.execute(
+        insert(PriceTick),
+        [
+            {
+                "time": book.fetched_at,
+                "market": book.market.key,
+                "source": book.source,
+                "best_bid": ref.best_bid,
+                "best_ask": ref.best_ask,
+                "mid": ref.mid,
+                "effective_bid": quote and quote.effective_bid,
+                "effective_ask": quote and quote.effective_ask,
+                "ticket_usd": settings.default_ticket_usd,
+                "bid_depth": ref.bid_depth_1pct,
+                "ask_depth": ref.ask_depth_1pct,
+            }
+        ],
+    )
     written = snapshots.write(session, snapshots.rows(book, previous))
     latest.put(session, cache, book, settings.book_ttl_seconds)
-    metrics.PRICE_UPDATES.labels(asset=book.market.asset, fiat=book.market.fiat,
-                                 source=book.source).inc()
+    metrics.PRICE_UPDATES.labels(
+        asset=book.market.asset, fiat=book.market.fiat, source=book.source
+    ).inc()
     metrics.MARKET_STALE.labels(market=book.market.key).set(0)
     return written
 
 
-def ingest(session: Session, cache: Cache, settings: Settings, source, market: Market,
-           now: datetime) -> Book:
+def ingest(
+    session: Session, cache: Cache, settings: Settings, source, market: Market, now: datetime
+) -> Book:
     """Fetch, keep only the ads the desk can take (whatever the source), store."""
     book = source.fetch(market).sorted()
     if market.venue is Venue.P2P:
         rules = filters.rules_for(settings, market.fiat)
-        book = replace(book, asks=filters.apply(book.asks, rules),
-                       bids=filters.apply(book.bids, rules))
+        book = replace(
+            book, asks=filters.apply(book.asks, rules), bids=filters.apply(book.bids, rules)
+        )
     store(session, cache, settings, book, now)
     return book

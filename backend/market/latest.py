@@ -17,8 +17,15 @@ PREFIX = "latest:"
 
 def put(session: Session, cache: Cache, book: Book, ttl: float) -> None:
     data = book.to_dict()
-    session.merge(LatestBook(market=book.market.key, fetched_at=book.fetched_at,
-                             source=book.source, book=data, error=None))
+    session.merge(
+        LatestBook(
+            market=book.market.key,
+            fetched_at=book.fetched_at,
+            source=book.source,
+            book=data,
+            error=None,
+        )
+    )
     if cache.shared:
         cache.set(PREFIX + book.market.key, json.dumps(data), ttl)
 
@@ -54,6 +61,7 @@ def get_many(session: Session, cache: Cache, market_keys: list[str]) -> dict[str
 
 
 def errors(session: Session) -> dict[str, str]:
-    rows = session.execute(select(LatestBook.market, LatestBook.error)
-                           .where(LatestBook.error.is_not(None)))
+    rows = session.execute(
+        select(LatestBook.market, LatestBook.error).where(LatestBook.error.is_not(None))
+    )
     return dict(rows.all())

@@ -36,8 +36,17 @@ _CURSORS: dict[tuple[Path, str], int] = defaultdict(int)
 
 
 def record_line(book: Book, source: str, now: datetime) -> str:
-    return json.dumps({"recorded_at": now.isoformat(), "market": book.market.key,
-                       "source": source, "book": book.to_dict()}) + "\n"
+    return (
+        json.dumps(
+            {
+                "recorded_at": now.isoformat(),
+                "market": book.market.key,
+                "source": source,
+                "book": book.to_dict(),
+            }
+        )
+        + "\n"
+    )
 
 
 def load(path: Path) -> dict[str, list[Book]]:
@@ -50,10 +59,12 @@ def load(path: Path) -> dict[str, list[Book]]:
             try:
                 book = Book.from_dict(json.loads(line)["book"])
             except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
-                log.warning("replay %s line %d skipped: %s: %s", path, number,
-                            type(exc).__name__, exc)
-                metrics.BAD_REPLIES.labels(upstream="replay", scope="reply",
-                                           reason="bad_line").inc()
+                log.warning(
+                    "replay %s line %d skipped: %s: %s", path, number, type(exc).__name__, exc
+                )
+                metrics.BAD_REPLIES.labels(
+                    upstream="replay", scope="reply", reason="bad_line"
+                ).inc()
                 continue
             books[book.market.key].append(book)
     return dict(books)
@@ -109,8 +120,9 @@ class Recorder:
     desk its prices.
     """
 
-    def __init__(self, source, path: Path,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self, source, path: Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.source = source
         self.name = source.name
         self.path = Path(path)

@@ -42,9 +42,22 @@ SPOT = {
     ("USDT", "BRL"): Profile(Decimal("5.462"), 0.0004, 4, ()),
 }
 NICKS = (
-    "CambiosRapidos", "DivisasYa", "ElTigreP2P", "Andes_FX", "MonedaSegura", "PanaCambios",
-    "RioExchange", "Llanero", "CondorCash", "SurDivisas", "PagoFacil", "TucanTrade",
-    "VerdeDolar", "NortePay", "ZonaCambio", "LaCasaFX",
+    "CambiosRapidos",
+    "DivisasYa",
+    "ElTigreP2P",
+    "Andes_FX",
+    "MonedaSegura",
+    "PanaCambios",
+    "RioExchange",
+    "Llanero",
+    "CondorCash",
+    "SurDivisas",
+    "PagoFacil",
+    "TucanTrade",
+    "VerdeDolar",
+    "NortePay",
+    "ZonaCambio",
+    "LaCasaFX",
 )
 ADS_PER_SIDE = 14
 BUCKET_SECONDS = 2.0
@@ -121,8 +134,16 @@ class Simulator:
             for i in range(ADS_PER_SIDE):
                 price *= 1 + sign * rng.uniform(0.00001, 0.0002)
                 static = _rng(self.seed, market.key, side, i)
-                levels.append(self._ad(market, static, Decimal(str(price)).quantize(quant), (),
-                                       usd_per_asset, f"{side[0]}{i:02d}"))
+                levels.append(
+                    self._ad(
+                        market,
+                        static,
+                        Decimal(str(price)).quantize(quant),
+                        (),
+                        usd_per_asset,
+                        f"{side[0]}{i:02d}",
+                    )
+                )
             sides[side] = tuple(levels)
         return Book(market, sides["asks"], sides["bids"], now, self.name).sorted()
 
@@ -148,8 +169,17 @@ class Simulator:
                 hot_method, jump = self._dislocation(market, t_priced)
                 if hot_method and side == "bids" and hot_method in methods:
                     price *= 1 + jump  # someone pays far above the market
-                ads.append(self._ad(market, priced, Decimal(str(price)).quantize(quant), methods,
-                                    usd_per_asset, f"{side[0]}{i:02d}", static))
+                ads.append(
+                    self._ad(
+                        market,
+                        priced,
+                        Decimal(str(price)).quantize(quant),
+                        methods,
+                        usd_per_asset,
+                        f"{side[0]}{i:02d}",
+                        static,
+                    )
+                )
             sides[side] = tuple(ads)
         return Book(market, sides["asks"], sides["bids"], now, self.name).sorted()
 

@@ -16,17 +16,23 @@ CONSEQUENCES = {
 
 
 def banner() -> html.Div:
-    return html.Div([dcc.Interval(id="health-tick", interval=5000),
-                     html.Div(id="health-banner", role="alert")])
+    return html.Div(
+        [dcc.Interval(id="health-tick", interval=5000), html.Div(id="health-banner", role="alert")]
+    )
 
 
 def register_callbacks(app: Dash) -> None:
     @app.callback(Output("health-banner", "children"), Input("health-tick", "n_intervals"))
     def refresh(_n):
         result = health.check(current_desk(), list(health.PROBES))
-        down = [(name, c.get("error", "")) for name, c in result["components"].items()
-                if c["status"] == "down"]
+        down = [
+            (name, c.get("error", ""))
+            for name, c in result["components"].items()
+            if c["status"] == "down"
+        ]
         if not down:
             return None
-        return html.Div([html.Div(f"{name} is down ({error}): {CONSEQUENCES[name]}.")
-                         for name, error in down], className="banner")
+        return html.Div(
+            [html.Div(f"{name} is down ({error}): {CONSEQUENCES[name]}.") for name, error in down],
+            className="banner",
+        )

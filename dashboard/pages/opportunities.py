@@ -15,21 +15,25 @@ from dashboard.components.table import table
 PATH = "/opportunities"
 NAME = "Opportunities"
 
-STRATEGY_NAMES = {"crossed_book": "Crossed book", "spot_p2p": "Spot vs P2P",
-                  "triangle": "Triangle"}
+STRATEGY_NAMES = {"crossed_book": "Crossed book", "spot_p2p": "Spot vs P2P", "triangle": "Triangle"}
 
 
 def layout(**_):
-    return html.Div([
-        html.H1("Opportunities"),
-        html.P("Each row is a closed cycle from USDT back to USDT, priced by walking every "
-               "leg's book at the size shown, after taker and transfer fees.", className="hint"),
-        dcc.Interval(id="opps-tick", interval=2000),
-        dcc.Store(id="execute-pending"),
-        dcc.ConfirmDialog(id="execute-confirm"),
-        html.Div(id="execute-result", role="status"),
-        html.Div(id="opps-table", children=html.P("Scanning…")),
-    ])
+    return html.Div(
+        [
+            html.H1("Opportunities"),
+            html.P(
+                "Each row is a closed cycle from USDT back to USDT, priced by walking every "
+                "leg's book at the size shown, after taker and transfer fees.",
+                className="hint",
+            ),
+            dcc.Interval(id="opps-tick", interval=2000),
+            dcc.Store(id="execute-pending"),
+            dcc.ConfirmDialog(id="execute-confirm"),
+            html.Div(id="execute-result", role="status"),
+            html.Div(id="opps-table", children=html.P("Scanning…")),
+        ]
+    )
 
 
 def describe(legs: list[dict]) -> str:
@@ -37,7 +41,8 @@ def describe(legs: list[dict]) -> str:
         f"{leg['side']} {leg['market'].split(':', 1)[1]}"
         + (" spot" if leg["market"].startswith("spot:") else "")
         + (f" ({leg['method']})" if leg.get("method") else "")
-        for leg in legs)
+        for leg in legs
+    )
 
 
 def render():
@@ -46,14 +51,29 @@ def render():
         rows = opportunities.list_active(session, desk.now())
     if not rows:
         return html.P("No opportunity clears the minimum profit right now.", id="opps-empty")
-    body = [[
-        f"#{row.id}", STRATEGY_NAMES.get(row.strategy, row.strategy), describe(row.legs),
-        number(row.size_usd, 0), number(row.profit_usd, 2), number(row.profit_bps, 1),
-        html.Button("Execute", id={"type": "execute", "opportunity": row.id},
-                    className="execute", n_clicks=0),
-    ] for row in rows]
-    return table(["#", "Strategy", "Legs", "Size USD", "Profit USD", "bps", ""], body,
-                 ["opp-row"] * len(rows), table_id="opps-grid")
+    body = [
+        [
+            f"#{row.id}",
+            STRATEGY_NAMES.get(row.strategy, row.strategy),
+            describe(row.legs),
+            number(row.size_usd, 0),
+            number(row.profit_usd, 2),
+            number(row.profit_bps, 1),
+            html.Button(
+                "Execute",
+                id={"type": "execute", "opportunity": row.id},
+                className="execute",
+                n_clicks=0,
+            ),
+        ]
+        for row in rows
+    ]
+    return table(
+        ["#", "Strategy", "Legs", "Size USD", "Profit USD", "bps", ""],
+        body,
+        ["opp-row"] * len(rows),
+        table_id="opps-grid",
+    )
 
 
 def register_callbacks(app: Dash) -> None:
@@ -62,7 +82,8 @@ def register_callbacks(app: Dash) -> None:
         return render()
 
     @app.callback(
-        Output("execute-confirm", "displayed"), Output("execute-confirm", "message"),
+        Output("execute-confirm", "displayed"),
+        Output("execute-confirm", "message"),
         Output("execute-pending", "data"),
         Input({"type": "execute", "opportunity": ALL}, "n_clicks"),
         prevent_initial_call=True,
@@ -78,7 +99,8 @@ def register_callbacks(app: Dash) -> None:
 
     @app.callback(
         Output("execute-result", "children"),
-        Input("execute-confirm", "submit_n_clicks"), State("execute-pending", "data"),
+        Input("execute-confirm", "submit_n_clicks"),
+        State("execute-pending", "data"),
         prevent_initial_call=True,
     )
     def execute(_submitted, pending):
@@ -88,13 +110,24 @@ def register_callbacks(app: Dash) -> None:
         try:
             with desk.sessions.begin() as session:
                 trade, created = trades.request_trade(
-                    session, opportunity_id=pending["opportunity_id"], size=None,
-                    key=pending["key"], user="desk", now=desk.now())
+                    session,
+                    opportunity_id=pending["opportunity_id"],
+                    size=None,
+                    key=pending["key"],
+                    user="desk",
+                    now=desk.now(),
+                )
                 trade_id = trade.id
         except trades.TradeRequestError as exc:
             return html.Div(exc.message, className="alert error")
         if created:
             outbox.publish(current_app.extensions["celery"], desk.sessions, desk, trade_id)
-        return html.Div(["Trade ", dcc.Link(f"#{trade_id}", href="/trades"),
-                         " requested; follow it on the Trades page."],
-                        className="alert ok", id="execute-ok")
+        return html.Div(
+            [
+                "Trade ",
+                dcc.Link(f"#{trade_id}", href="/trades"),
+                " requested; follow it on the Trades page.",
+            ],
+            className="alert ok",
+            id="execute-ok",
+        )

@@ -17,19 +17,31 @@ NAME = "Prices"
 
 
 def layout(**_):
-    return html.Div([
-        html.H1("Prices"),
-        html.P(id="prices-ticket", className="hint"),
-        dcc.Interval(id="prices-tick", interval=2000),
-        html.Div(id="prices-table", children=html.P("Waiting for the first books…")),
-        html.Div([
-            html.H2("Mid price, 1-minute candles (last hour)"),
-            dcc.Dropdown(id="chart-market", options=[], value="p2p:USDT/VES", clearable=False,
-                         className="market-picker"),
-            dcc.Interval(id="chart-tick", interval=10_000),
-            dcc.Graph(id="chart", config={"displayModeBar": False}, style={"height": "320px"}),
-        ], className="chart-panel"),
-    ])
+    return html.Div(
+        [
+            html.H1("Prices"),
+            html.P(id="prices-ticket", className="hint"),
+            dcc.Interval(id="prices-tick", interval=2000),
+            html.Div(id="prices-table", children=html.P("Waiting for the first books…")),
+            html.Div(
+                [
+                    html.H2("Mid price, 1-minute candles (last hour)"),
+                    dcc.Dropdown(
+                        id="chart-market",
+                        options=[],
+                        value="p2p:USDT/VES",
+                        clearable=False,
+                        className="market-picker",
+                    ),
+                    dcc.Interval(id="chart-tick", interval=10_000),
+                    dcc.Graph(
+                        id="chart", config={"displayModeBar": False}, style={"height": "320px"}
+                    ),
+                ],
+                className="chart-panel",
+            ),
+        ]
+    )
 
 
 def render() -> tuple[str, object]:
@@ -43,22 +55,43 @@ def render() -> tuple[str, object]:
         entry = prices.as_json(key, ref, errors.get(key))
         sized = next((s for s in entry.get("sizes", []) if s["size_usd"] == str(ticket)), None)
         status = "no data" if ref is None else ("stale" if entry["stale"] else "live")
-        rows.append([
-            entry["label"], entry["source"] or "—",
-            price(entry["best_bid"]), price(entry["best_ask"]),
-            number(entry.get("spread_pct"), 2) + " %" if entry.get("spread_pct") else "—",
-            price(sized and sized["effective_bid"]) if sized and sized["bid_fillable"] else "—",
-            price(sized and sized["effective_ask"]) if sized and sized["ask_fillable"] else "—",
-            number(entry.get("bid_depth_1pct"), 2), number(entry.get("ask_depth_1pct"), 2),
-            f"{entry['age_seconds']:.0f} s" if ref else "—",
-            html.Span(status, className=f"badge {status.replace(' ', '-')}",
-                      title=entry["error"] or ""),
-        ])
+        rows.append(
+            [
+                entry["label"],
+                entry["source"] or "—",
+                price(entry["best_bid"]),
+                price(entry["best_ask"]),
+                number(entry.get("spread_pct"), 2) + " %" if entry.get("spread_pct") else "—",
+                price(sized and sized["effective_bid"]) if sized and sized["bid_fillable"] else "—",
+                price(sized and sized["effective_ask"]) if sized and sized["ask_fillable"] else "—",
+                number(entry.get("bid_depth_1pct"), 2),
+                number(entry.get("ask_depth_1pct"), 2),
+                f"{entry['age_seconds']:.0f} s" if ref else "—",
+                html.Span(
+                    status,
+                    className=f"badge {status.replace(' ', '-')}",
+                    title=entry["error"] or "",
+                ),
+            ]
+        )
         classes.append("market-row " + status.replace(" ", "-"))
-    headers = ["Market", "Source", "Best bid", "Best ask", "Spread", f"Bid @ {ticket} USD",
-               f"Ask @ {ticket} USD", "Bid depth ±1 %", "Ask depth ±1 %", "Age", "Status"]
-    hint = (f"Effective prices walk the book for a {ticket} USD ticket, honouring each ad's "
-            "limits. Bids: what we get selling; asks: what we pay buying.")
+    headers = [
+        "Market",
+        "Source",
+        "Best bid",
+        "Best ask",
+        "Spread",
+        f"Bid @ {ticket} USD",
+        f"Ask @ {ticket} USD",
+        "Bid depth ±1 %",
+        "Ask depth ±1 %",
+        "Age",
+        "Status",
+    ]
+    hint = (
+        f"Effective prices walk the book for a {ticket} USD ticket, honouring each ad's "
+        "limits. Bids: what we get selling; asks: what we pay buying."
+    )
     return hint, table(headers, rows, classes, table_id="prices-grid")
 
 
@@ -66,16 +99,29 @@ def chart(market: str) -> go.Figure:
     desk = current_desk()
     with desk.sessions() as session:
         rows = candles.minute_candles(session, market, candles.window(desk.now()))
-    fig = go.Figure(go.Candlestick(
-        x=[c.bucket for c in rows], open=[float(c.open) for c in rows],
-        high=[float(c.high) for c in rows], low=[float(c.low) for c in rows],
-        close=[float(c.close) for c in rows], name=market))
-    fig.update_layout(template="plotly_dark", margin={"l": 40, "r": 10, "t": 10, "b": 30},
-                      xaxis_rangeslider_visible=False, paper_bgcolor="#0f1419",
-                      plot_bgcolor="#0f1419")
+    fig = go.Figure(
+        go.Candlestick(
+            x=[c.bucket for c in rows],
+            open=[float(c.open) for c in rows],
+            high=[float(c.high) for c in rows],
+            low=[float(c.low) for c in rows],
+            close=[float(c.close) for c in rows],
+            name=market,
+        )
+    )
+    fig.update_layout(
+        template="plotly_dark",
+        margin={"l": 40, "r": 10, "t": 10, "b": 30},
+        xaxis_rangeslider_visible=False,
+        paper_bgcolor="#0f1419",
+        plot_bgcolor="#0f1419",
+    )
     if not rows:
-        fig.add_annotation(text="No ticks in the last hour yet", showarrow=False,
-                           font={"size": 14, "color": "#8a99a8"})
+        fig.add_annotation(
+            text="No ticks in the last hour yet",
+            showarrow=False,
+            font={"size": 14, "color": "#8a99a8"},
+        )
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
     return fig
@@ -84,15 +130,22 @@ def chart(market: str) -> go.Figure:
 def register_callbacks(app: Dash) -> None:
     @app.callback(Output("chart-market", "options"), Input("chart-tick", "n_intervals"))
     def markets(_n):
-        return [{"label": Market.parse(k).label, "value": k}
-                for k in current_desk().settings.markets]
+        return [
+            {"label": Market.parse(k).label, "value": k} for k in current_desk().settings.markets
+        ]
 
-    @app.callback(Output("chart", "figure"), Input("chart-market", "value"),
-                  Input("chart-tick", "n_intervals"))
+    @app.callback(
+        Output("chart", "figure"),
+        Input("chart-market", "value"),
+        Input("chart-tick", "n_intervals"),
+    )
     def refresh_chart(market, _n):
         return chart(market)
 
-    @app.callback(Output("prices-ticket", "children"), Output("prices-table", "children"),
-                  Input("prices-tick", "n_intervals"))
+    @app.callback(
+        Output("prices-ticket", "children"),
+        Output("prices-table", "children"),
+        Input("prices-tick", "n_intervals"),
+    )
     def refresh(_n):
         return render()

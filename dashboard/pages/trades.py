@@ -15,11 +15,13 @@ NAME = "Trades"
 
 
 def layout(**_):
-    return html.Div([
-        html.H1("Trades"),
-        dcc.Interval(id="trades-tick", interval=1500),
-        html.Div(id="trades-table", children=html.P("Loading…")),
-    ])
+    return html.Div(
+        [
+            html.H1("Trades"),
+            dcc.Interval(id="trades-tick", interval=1500),
+            html.Div(id="trades-table", children=html.P("Loading…")),
+        ]
+    )
 
 
 def legs_text(trade) -> str:
@@ -27,7 +29,8 @@ def legs_text(trade) -> str:
         f"{leg.side} {leg.market.split(':', 1)[1]} @ {price(leg.price)}: "
         f"{number(leg.sell_amount, 2)} {leg.sell_currency} → "
         f"{number(leg.buy_amount, 2)} {leg.buy_currency}"
-        for leg in trade.legs)
+        for leg in trade.legs
+    )
 
 
 def render():
@@ -36,16 +39,36 @@ def render():
         rows = trades.recent(session)
     if not rows:
         return html.P("No trades yet. Execute one from the Opportunities page.")
-    body = [[
-        f"#{t.id}", t.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-        STRATEGY_NAMES.get(t.strategy, t.strategy), t.mode, number(t.size_usd, 0),
-        html.Span(t.status, className=f"badge {t.status}"),
-        number(t.expected_profit_usd, 2), number(t.profit_usd, 2),
-        legs_text(t) or (t.error or ""),
-    ] for t in rows]
-    return table(["#", "Requested", "Strategy", "Mode", "Size USD", "Status", "Expected USD",
-                  "Profit USD", "Legs / reason"], body,
-                 [f"trade-row {t.status}" for t in rows], table_id="trades-grid")
+    body = [
+        [
+            f"#{t.id}",
+            t.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            STRATEGY_NAMES.get(t.strategy, t.strategy),
+            t.mode,
+            number(t.size_usd, 0),
+            html.Span(t.status, className=f"badge {t.status}"),
+            number(t.expected_profit_usd, 2),
+            number(t.profit_usd, 2),
+            legs_text(t) or (t.error or ""),
+        ]
+        for t in rows
+    ]
+    return table(
+        [
+            "#",
+            "Requested",
+            "Strategy",
+            "Mode",
+            "Size USD",
+            "Status",
+            "Expected USD",
+            "Profit USD",
+            "Legs / reason",
+        ],
+        body,
+        [f"trade-row {t.status}" for t in rows],
+        table_id="trades-grid",
+    )
 
 
 def register_callbacks(app: Dash) -> None:

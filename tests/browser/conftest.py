@@ -19,14 +19,26 @@ def pytest_collection_modifyitems(items):
 def browser(tmp_path_factory):
     binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not binary or not driver:
-        pytest.fail("Chromium is not installed: apt-get install chromium chromium-driver "
-                    "(.ci/run does this)", pytrace=False)
+        pytest.fail(
+            "Chromium is not installed: apt-get install chromium chromium-driver "
+            "(.ci/run does this)",
+            pytrace=False,
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1440,900",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1440,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
         options.add_argument(flag)
     drv = webdriver.Chrome(options=options, service=Service(driver))
     drv.set_page_load_timeout(30)

@@ -10,6 +10,7 @@ def test_a_missing_worker_puts_a_banner_over_the_desk(browser, tmp_path):
     with web_only(tmp_path) as url:
         browser.get(url + "/trades")
         banner = WebDriverWait(browser, 20).until(
-            lambda b: b.find_elements(By.CSS_SELECTOR, "#health-banner .banner"))[0]
+            lambda b: b.find_elements(By.CSS_SELECTOR, "#health-banner .banner")
+        )[0]
         assert "celery is down" in banner.text
         assert "trades will not execute" in banner.text

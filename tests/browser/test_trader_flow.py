@@ -20,16 +20,25 @@ def rows(browser, css: str) -> list:
 
 def test_the_prices_page_shows_live_prices_for_every_market(browser, embedded_desk):
     browser.get(embedded_desk.url + "/")
-    wait_until(browser, 20, lambda b: len(rows(b, "#prices-grid tr.market-row.live")) >= 8,
-               "8 live markets")
+    wait_until(
+        browser,
+        20,
+        lambda b: len(rows(b, "#prices-grid tr.market-row.live")) >= 8,
+        "8 live markets",
+    )
     first = prices(browser)
     assert "USDT/VES" in first
     # Advertisers re-price every few seconds: over 10 s at least 7 of the 11 simulated
     # markets change their best or ticket-size prices (measured on the simulator).
-    wait_until(browser, 12, lambda b: sum(first[k] != v for k, v in prices(b).items()) >= 6,
-               "the prices of six markets to change")
-    wait_until(browser, 15, lambda b: not rows(b, "#health-banner .banner"),
-               "the health banner to go")
+    wait_until(
+        browser,
+        12,
+        lambda b: sum(first[k] != v for k, v in prices(b).items()) >= 6,
+        "the prices of six markets to change",
+    )
+    wait_until(
+        browser, 15, lambda b: not rows(b, "#health-banner .banner"), "the health banner to go"
+    )
     if os.environ.get("DESK_SCREENSHOT"):
         browser.save_screenshot(os.environ["DESK_SCREENSHOT"])
 
@@ -38,7 +47,8 @@ def prices(browser) -> dict[str, tuple[str, ...]]:
     """Market -> its price cells (best bid, best ask, spread, ticket bid, ticket ask)."""
     grid = browser.execute_script(  # one atomic read: the table re-renders every 2 s
         "return Array.from(document.querySelectorAll('#prices-grid tr.market-row'))"
-        ".map(r => Array.from(r.cells).map(c => c.innerText))")
+        ".map(r => Array.from(r.cells).map(c => c.innerText))"
+    )
     return {cells[0]: tuple(cells[2:7]) for cells in grid}
 
 
@@ -54,7 +64,8 @@ def final_row(browser, trade: str) -> list[str] | None:
     """The trade's cells once its status is final (read atomically), else None."""
     grid = browser.execute_script(
         "return Array.from(document.querySelectorAll('#trades-grid tr.trade-row'))"
-        ".map(r => Array.from(r.cells).map(c => c.innerText))")
+        ".map(r => Array.from(r.cells).map(c => c.innerText))"
+    )
     row = next((cells for cells in grid if cells[0].strip() == trade), None)
     return row if row and row[5] in ("filled", "rejected", "failed") else None
 
@@ -69,26 +80,33 @@ def accept_confirm(browser) -> bool:
 
 
 def test_execute_asks_for_confirmation_and_the_trade_shows_filled_without_reload(
-        browser, embedded_desk):
+    browser, embedded_desk
+):
     browser.get(embedded_desk.url + "/opportunities")
     browser.execute_script("window.__sameDocument = true")
     for _ in range(5):  # an opportunity may expire between display and click
         try:  # the table re-renders every 2 s: a button can go stale under the cursor
-            WebDriverWait(browser, 45).until(ec.element_to_be_clickable(
-                (By.CSS_SELECTOR, "#opps-grid button.execute"))).click()
+            WebDriverWait(browser, 45).until(
+                ec.element_to_be_clickable((By.CSS_SELECTOR, "#opps-grid button.execute"))
+            ).click()
         except StaleElementReferenceException:
             continue
         if not accept_confirm(browser):
             continue
         try:
             link = WebDriverWait(browser, 10).until(
-                ec.presence_of_element_located((By.CSS_SELECTOR, "#execute-ok a")))
+                ec.presence_of_element_located((By.CSS_SELECTOR, "#execute-ok a"))
+            )
         except TimeoutException:
             continue
         trade = link.text  # "#12"
         link.click()  # client-side navigation to the Trades page
-        final = wait_until(browser, 30, lambda b, trade=trade: final_row(b, trade),
-                           f"trade {trade} to reach a final status")
+        final = wait_until(
+            browser,
+            30,
+            lambda b, trade=trade: final_row(b, trade),
+            f"trade {trade} to reach a final status",
+        )
         if final[5] != "filled":
             browser.get(embedded_desk.url + "/opportunities")
             browser.execute_script("window.__sameDocument = true")

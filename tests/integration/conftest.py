@@ -26,8 +26,9 @@ def _require(name: str, check) -> None:
     try:
         check()
     except Exception as exc:
-        pytest.fail(f"{name} at {SERVICES[name]} is not reachable ({exc}); {START_HINT}",
-                    pytrace=False)
+        pytest.fail(
+            f"{name} at {SERVICES[name]} is not reachable ({exc}); {START_HINT}", pytrace=False
+        )
 
 
 @pytest.fixture(scope="session")
@@ -71,20 +72,30 @@ def redis_url():
 def rabbitmq_url():
     """A private vhost, so queued messages of other runs never reach this session's worker."""
     base = SERVICES["rabbitmq"]
-    _require("rabbitmq", lambda: Connection(base, connect_timeout=3).ensure_connection(
-        max_retries=1))
+    _require(
+        "rabbitmq", lambda: Connection(base, connect_timeout=3).ensure_connection(max_retries=1)
+    )
     vhost = f"desk_test_{uuid.uuid4().hex[:8]}"
     subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+    )
     yield base.rstrip("/") + "/" + vhost
     subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True)
 
 
 @pytest.fixture(scope="session")
 def service_settings(pg_url, redis_url, rabbitmq_url) -> Settings:
-    settings = Settings(_env_file=None, database_url=pg_url, redis_url=redis_url,
-                        rabbitmq_url=rabbitmq_url, api_enabled=True, secret_key=TEST_SECRET)
+    settings = Settings(
+        _env_file=None,
+        database_url=pg_url,
+        redis_url=redis_url,
+        rabbitmq_url=rabbitmq_url,
+        api_enabled=True,
+        secret_key=TEST_SECRET,
+    )
     migrate.upgrade(settings)
     return settings
 
@@ -99,8 +110,10 @@ def service_app(service_settings):
 
 def service_env(settings: Settings) -> dict[str, str]:
     return os.environ | {
-        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url or "",
-        "RABBITMQ_URL": settings.rabbitmq_url or "", "API_ENABLED": "true",
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url or "",
+        "RABBITMQ_URL": settings.rabbitmq_url or "",
+        "API_ENABLED": "true",
         "SECRET_KEY": settings.secret_key,
     }
 
@@ -111,10 +124,27 @@ def celery_worker(service_app, service_settings, tmp_path_factory):
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "--app", "tasks.worker", "worker", "--queues",
-             "market,trading,default", "--concurrency", "2", "--loglevel", "INFO",
-             "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=service_env(service_settings), stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "--app",
+                "tasks.worker",
+                "worker",
+                "--queues",
+                "market,trading,default",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=service_env(service_settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     celery = service_app.extensions["celery"]
     deadline = time.monotonic() + 60
     while not celery.control.ping(timeout=1):

@@ -30,13 +30,19 @@ def live_markets(desk) -> list[dict]:
 def test_prices_for_eight_markets_appear_within_fifteen_seconds(embedded_desk):
     wait_for(lambda: len(live_markets(embedded_desk)) >= 8, 15, "8 live markets")
     first = {p["market"]: p["fetched_at"] for p in live_markets(embedded_desk)}
-    wait_for(lambda: any(p["fetched_at"] != first.get(p["market"])
-                         for p in live_markets(embedded_desk)), 10, "prices to change")
+    wait_for(
+        lambda: any(p["fetched_at"] != first.get(p["market"]) for p in live_markets(embedded_desk)),
+        10,
+        "prices to change",
+    )
 
 
 def test_health_answers_200_once_the_worker_beats(embedded_desk):
-    r = wait_for(lambda: (r := embedded_desk.get("/api/v1/health")).status_code == 200 and r,
-                 20, "a healthy desk")
+    r = wait_for(
+        lambda: (r := embedded_desk.get("/api/v1/health")).status_code == 200 and r,
+        20,
+        "a healthy desk",
+    )
     assert r.json()["components"]["redis"]["status"] == "not configured"
 
 
@@ -53,16 +59,28 @@ def test_an_opportunity_executed_through_the_api_ends_filled(embedded_desk):
     import requests
 
     for attempt in range(5):  # an opportunity can vanish between listing and execution
-        opps = wait_for(lambda: embedded_desk.get("/api/v1/opportunities").json()[
-            "opportunities"], 45, "an opportunity")
-        r = requests.post(embedded_desk.url + "/api/v1/trades",
-                          json={"opportunity_id": opps[0]["id"]},
-                          headers={"Idempotency-Key": f"embedded-{attempt}"}, timeout=5)
+        opps = wait_for(
+            lambda: embedded_desk.get("/api/v1/opportunities").json()["opportunities"],
+            45,
+            "an opportunity",
+        )
+        r = requests.post(
+            embedded_desk.url + "/api/v1/trades",
+            json={"opportunity_id": opps[0]["id"]},
+            headers={"Idempotency-Key": f"embedded-{attempt}"},
+            timeout=5,
+        )
         if r.status_code != 201:
             continue
         path = f"/api/v1/trades/{r.json()['id']}"
-        trade = wait_for(lambda path=path: (t := embedded_desk.get(path).json())["status"] in
-                         ("filled", "rejected", "failed") and t, 20, "a final status")
+        trade = wait_for(
+            lambda path=path: (
+                (t := embedded_desk.get(path).json())["status"] in ("filled", "rejected", "failed")
+                and t
+            ),
+            20,
+            "a final status",
+        )
         if trade["status"] == "filled":
             assert float(trade["profit_usd"]) > 0 and len(trade["legs"]) >= 2
             return

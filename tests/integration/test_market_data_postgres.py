@@ -29,13 +29,18 @@ def test_only_new_or_changed_ads_are_copied_and_keep_every_digit(service_app):
     latest = NOW + timedelta(seconds=4)
     assert store(desk, book(MARKET, repriced, bids, fetched_at=latest), latest) == 1
     with desk.sessions() as session:
-        rows = session.scalars(select(AdSnapshot).where(AdSnapshot.ad_no == "A1")
-                               .order_by(AdSnapshot.time)).all()
+        rows = session.scalars(
+            select(AdSnapshot).where(AdSnapshot.ad_no == "A1").order_by(AdSnapshot.time)
+        ).all()
         assert [r.price for r in rows] == [Decimal("3.4512"), Decimal("3.4499")]
         assert rows[0].quantity == Decimal("1500.123456789")
         assert rows[1].time == latest
-        assert session.scalar(select(func.count()).select_from(AdSnapshot)
-                              .where(AdSnapshot.market == MARKET)) == 4
+        assert (
+            session.scalar(
+                select(func.count()).select_from(AdSnapshot).where(AdSnapshot.market == MARKET)
+            )
+            == 4
+        )
 
 
 def test_candles_bucket_by_minute_with_or_without_timescaledb(service_app):
@@ -47,4 +52,6 @@ def test_candles_bucket_by_minute_with_or_without_timescaledb(service_app):
     with desk.sessions() as session:
         candles = minute_candles(session, market, NOW - timedelta(minutes=5))
     assert [(c.open, c.high, c.close) for c in candles] == [
-        (Decimal(940), Decimal(950), Decimal(950)), (Decimal(945), Decimal(945), Decimal(945))]
+        (Decimal(940), Decimal(950), Decimal(950)),
+        (Decimal(945), Decimal(945), Decimal(945)),
+    ]

@@ -6,8 +6,19 @@ from backend import migrate
 from backend.config import Settings
 from backend.db import get_engine
 
-TABLES = {"markets", "price_ticks", "ad_snapshots", "latest_books", "opportunities", "trades",
-          "trade_legs", "trade_events", "balances", "settings", "users"}
+TABLES = {
+    "markets",
+    "price_ticks",
+    "ad_snapshots",
+    "latest_books",
+    "opportunities",
+    "trades",
+    "trade_legs",
+    "trade_events",
+    "balances",
+    "settings",
+    "users",
+}
 
 
 def roundtrip(settings: Settings) -> None:

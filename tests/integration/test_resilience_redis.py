@@ -32,16 +32,22 @@ def name():
 
 
 def settings(**overrides) -> Settings:
-    values = {"redis_url": REDIS, "http_retry_attempts": 1, "breaker_fail_max": 2,
-              "breaker_reset_timeout_seconds": 60.0, "http_rate_burst": 2,
-              "http_rate_max_wait_seconds": 0.0} | overrides
+    values = {
+        "redis_url": REDIS,
+        "http_retry_attempts": 1,
+        "breaker_fail_max": 2,
+        "breaker_reset_timeout_seconds": 60.0,
+        "http_rate_burst": 2,
+        "http_rate_max_wait_seconds": 0.0,
+    } | overrides
     return Settings(_env_file=None, **values)
 
 
 def worker(name: str, per_second: float = 1000.0, **overrides) -> resilience.Upstream:
     """What another worker process builds for the same upstream: nothing shared in memory."""
-    return resilience.build_upstream(name, "http://127.0.0.1:9", settings(**overrides),
-                                     per_second, sleep=lambda s: None)
+    return resilience.build_upstream(
+        name, "http://127.0.0.1:9", settings(**overrides), per_second, sleep=lambda s: None
+    )
 
 
 def test_workers_draw_from_one_token_bucket(name):

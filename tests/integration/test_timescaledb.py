@@ -24,8 +24,9 @@ from backend.market import ingest
 from tests.factories import ad, book
 
 ADMIN = os.environ.get("TIMESCALEDB_ADMIN_URL")
-pytestmark = pytest.mark.skipif(not ADMIN, reason="TIMESCALEDB_ADMIN_URL not set: no "
-                                "TimescaleDB server on this machine")
+pytestmark = pytest.mark.skipif(
+    not ADMIN, reason="TIMESCALEDB_ADMIN_URL not set: no TimescaleDB server on this machine"
+)
 
 
 @pytest.fixture
@@ -45,10 +46,14 @@ def test_hypertables_policies_and_candles_on_timescaledb(timescale_settings):
     migrate.upgrade(timescale_settings)
     engine = get_engine(timescale_settings)
     with engine.connect() as conn:
-        tables = set(conn.execute(text(
-            "SELECT hypertable_name FROM timescaledb_information.hypertables")).scalars())
-        jobs = set(conn.execute(text(
-            "SELECT proc_name FROM timescaledb_information.jobs")).scalars())
+        tables = set(
+            conn.execute(
+                text("SELECT hypertable_name FROM timescaledb_information.hypertables")
+            ).scalars()
+        )
+        jobs = set(
+            conn.execute(text("SELECT proc_name FROM timescaledb_information.jobs")).scalars()
+        )
     assert tables == {"price_ticks", "ad_snapshots"}
     assert {"policy_retention", "policy_compression", "policy_refresh_continuous_aggregate"} <= jobs
 
@@ -57,13 +62,19 @@ def test_hypertables_policies_and_candles_on_timescaledb(timescale_settings):
     for seconds, mid in [(0, 100), (30, 110), (65, 105)]:
         at = now - timedelta(minutes=5) + timedelta(seconds=seconds)
         with sessions.begin() as session:
-            ingest.store(session, cache, timescale_settings,
-                         book("p2p:USDT/VES", [ad(mid + 1, 900)], [ad(mid - 1, 900)],
-                              fetched_at=at), at)
+            ingest.store(
+                session,
+                cache,
+                timescale_settings,
+                book("p2p:USDT/VES", [ad(mid + 1, 900)], [ad(mid - 1, 900)], fetched_at=at),
+                at,
+            )
     with sessions() as session:
         candles = minute_candles(session, "p2p:USDT/VES", now - timedelta(minutes=10))
     assert [(c.open, c.high, c.close) for c in candles] == [
-        (Decimal(100), Decimal(110), Decimal(110)), (Decimal(105), Decimal(105), Decimal(105))]
+        (Decimal(100), Decimal(110), Decimal(110)),
+        (Decimal(105), Decimal(105), Decimal(105)),
+    ]
 
     migrate.downgrade(timescale_settings, "base")
     migrate.upgrade(timescale_settings)

@@ -29,10 +29,18 @@ def fresh_opportunity(service_app):
     desk = service_app.extensions["desk"]
     now = desk.now()
     with desk.sessions.begin() as session:
-        ingest.store(session, desk.cache, desk.settings, book(
-            "p2p:USDT/VES", fetched_at=now,
-            asks=[ad(320, 5000, methods=("Banesco",))],
-            bids=[ad(331, 5000, methods=("Mercantil",)), ad(318, 9000)]), now)
+        ingest.store(
+            session,
+            desk.cache,
+            desk.settings,
+            book(
+                "p2p:USDT/VES",
+                fetched_at=now,
+                asks=[ad(320, 5000, methods=("Banesco",))],
+                bids=[ad(331, 5000, methods=("Mercantil",)), ad(318, 9000)],
+            ),
+            now,
+        )
     with service_app.app_context():
         assert scan.run() >= 1
     client = service_app.test_client()
@@ -40,11 +48,14 @@ def fresh_opportunity(service_app):
 
 
 def test_a_trade_requested_through_the_api_ends_filled_by_the_worker(
-        service_app, celery_worker, fresh_opportunity):
+    service_app, celery_worker, fresh_opportunity
+):
     client = service_app.test_client()
-    r = client.post("/api/v1/trades", json={"opportunity_id": fresh_opportunity["id"],
-                                            "size": "1000"},
-                    headers={"Idempotency-Key": "e2e-1"})
+    r = client.post(
+        "/api/v1/trades",
+        json={"opportunity_id": fresh_opportunity["id"], "size": "1000"},
+        headers={"Idempotency-Key": "e2e-1"},
+    )
     assert r.status_code == 201, r.json
     body = wait_final(client, r.json["id"])
     assert body["status"] == "filled", body
@@ -59,24 +70,32 @@ def test_a_trade_requested_through_the_api_ends_filled_by_the_worker(
 
     metrics = client.get("/api/v1/metrics").text  # the worker's processes write there too
     assert sample(metrics, "trades_executed_total", status="filled") >= 1
-    assert sample(metrics, "celery_tasks_total", task="tasks.trading.execute",
-                  state="SUCCESS") >= 1
+    assert sample(metrics, "celery_tasks_total", task="tasks.trading.execute", state="SUCCESS") >= 1
 
 
 def executions(client) -> float:
-    return sample(client.get("/api/v1/metrics").text, "celery_tasks_total",
-                  task="tasks.trading.execute", state="SUCCESS")
+    return sample(
+        client.get("/api/v1/metrics").text,
+        "celery_tasks_total",
+        task="tasks.trading.execute",
+        state="SUCCESS",
+    )
 
 
 def test_a_duplicate_delivery_of_the_same_trade_changes_nothing(
-        service_app, celery_worker, fresh_opportunity):
+    service_app, celery_worker, fresh_opportunity
+):
     client = service_app.test_client()
-    trade_id = client.post("/api/v1/trades", json={"opportunity_id": fresh_opportunity["id"]},
-                           headers={"Idempotency-Key": "e2e-dup"}).json["id"]
+    trade_id = client.post(
+        "/api/v1/trades",
+        json={"opportunity_id": fresh_opportunity["id"]},
+        headers={"Idempotency-Key": "e2e-dup"},
+    ).json["id"]
     first = wait_final(client, trade_id)
     done = executions(client)
-    service_app.extensions["celery"].send_task("tasks.trading.execute", args=[trade_id],
-                                               queue="trading")
+    service_app.extensions["celery"].send_task(
+        "tasks.trading.execute", args=[trade_id], queue="trading"
+    )
     deadline = time.monotonic() + 20
     while executions(client) == done:  # wait until the worker has handled the duplicate
         assert time.monotonic() < deadline, "the duplicate was never consumed"

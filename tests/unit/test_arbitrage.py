@@ -11,18 +11,22 @@ SIZES = [D(100), D(500), D(1000)]
 
 def crossed_ves():
     """Someone pays 330 on Mercantil while asks on Banesco start at 320."""
-    return {"p2p:USDT/VES": book(
-        "p2p:USDT/VES",
-        asks=[ad(320, 5000, methods=("Banesco",)), ad(322, 5000, methods=("Mercantil",))],
-        bids=[ad(330, 600, methods=("Mercantil",)), ad(318, 5000, methods=("Banesco",))],
-    )}
+    return {
+        "p2p:USDT/VES": book(
+            "p2p:USDT/VES",
+            asks=[ad(320, 5000, methods=("Banesco",)), ad(322, 5000, methods=("Mercantil",))],
+            bids=[ad(330, 600, methods=("Mercantil",)), ad(318, 5000, methods=("Banesco",))],
+        )
+    }
 
 
 def test_a_crossed_book_across_methods_is_found_and_sized_to_the_liquidity():
     [opp] = scan(crossed_ves(), SIZES, NO_FEES, D("0.5"))
     assert opp.strategy == "crossed_book"
-    assert [(leg.side, leg.method) for leg in opp.legs] == [("SELL", "Mercantil"),
-                                                            ("BUY", "Banesco")]
+    assert [(leg.side, leg.method) for leg in opp.legs] == [
+        ("SELL", "Mercantil"),
+        ("BUY", "Banesco"),
+    ]
     # Only 600 USDT are bid at 330: 1000 is unfillable through that ad, 500 is the best size.
     assert opp.size_usd == D(500)
     assert opp.profit_usd == D(500) * D(330) / D(320) - D(500)
@@ -34,18 +38,27 @@ def test_an_ordinary_book_offers_nothing():
 
 
 def test_fees_are_netted_before_anything_counts_as_profit():
-    books = {"p2p:USDT/VES": book("p2p:USDT/VES", asks=[ad(320, 5000, methods=("Banesco",))],
-                                  bids=[ad(320.5, 5000, methods=("Mercantil",))])}
+    books = {
+        "p2p:USDT/VES": book(
+            "p2p:USDT/VES",
+            asks=[ad(320, 5000, methods=("Banesco",))],
+            bids=[ad(320.5, 5000, methods=("Mercantil",))],
+        )
+    }
     assert scan(books, SIZES, NO_FEES, D("0.01"))
     assert scan(books, SIZES, Fees(D(0), D(0), D("0.002")), D("0.01")) == []
 
 
 def test_spot_against_p2p_in_the_same_fiat():
     books = {
-        "p2p:USDT/BRL": book("p2p:USDT/BRL", asks=[ad(5.60, 9000, methods=("PIX",))],
-                             bids=[ad(5.55, 9000, methods=("PIX",))]),
-        "spot:USDT/BRL": book("spot:USDT/BRL", asks=[ad(5.45, 9000, methods=())],
-                              bids=[ad(5.44, 9000, methods=())]),
+        "p2p:USDT/BRL": book(
+            "p2p:USDT/BRL",
+            asks=[ad(5.60, 9000, methods=("PIX",))],
+            bids=[ad(5.55, 9000, methods=("PIX",))],
+        ),
+        "spot:USDT/BRL": book(
+            "spot:USDT/BRL", asks=[ad(5.45, 9000, methods=())], bids=[ad(5.44, 9000, methods=())]
+        ),
     }
     [opp] = scan(books, SIZES, Fees(D(0), D("0.001"), D(0)), D("0.5"))
     assert opp.strategy == "spot_p2p"
@@ -56,14 +69,14 @@ def test_a_triangle_through_btc_is_labelled_as_such():
     books = {
         "p2p:USDT/VES": book("p2p:USDT/VES", asks=[ad(325, 9000)], bids=[ad(320, 9000)]),
         "p2p:BTC/VES": book("p2p:BTC/VES", asks=[ad(30_000_000, 1)], bids=[ad(29_000_000, 1)]),
-        "spot:BTC/USDT": book("spot:BTC/USDT", asks=[ad(96_100, 5, methods=())],
-                              bids=[ad(96_000, 5, methods=())]),
+        "spot:BTC/USDT": book(
+            "spot:BTC/USDT", asks=[ad(96_100, 5, methods=())], bids=[ad(96_000, 5, methods=())]
+        ),
     }
     opps = scan(books, SIZES, NO_FEES, D("0.5"))
     # 1 USDT -> 320 VES -> 320/30M BTC -> *96000 USDT = 1.024 USDT
     assert [o.strategy for o in opps] == ["triangle"]
-    assert [leg.market for leg in opps[0].legs] == ["p2p:USDT/VES", "p2p:BTC/VES",
-                                                    "spot:BTC/USDT"]
+    assert [leg.market for leg in opps[0].legs] == ["p2p:USDT/VES", "p2p:BTC/VES", "spot:BTC/USDT"]
 
 
 def test_profit_is_the_sum_of_the_legs_cash_flows():

@@ -71,17 +71,24 @@ def make_settings(httpserver, **overrides) -> Settings:
     values = {
         "binance_p2p_url": httpserver.url_for("/").rstrip("/"),
         "binance_spot_url": httpserver.url_for("/").rstrip("/"),
-        "redis_url": None, "http_retry_backoff_seconds": 0.0, "http_read_timeout": 2.0,
-        "binance_p2p_rate_per_second": 1000.0, "http_rate_burst": 100,
+        "redis_url": None,
+        "http_retry_backoff_seconds": 0.0,
+        "http_read_timeout": 2.0,
+        "binance_p2p_rate_per_second": 1000.0,
+        "http_rate_burst": 100,
     } | overrides
     return Settings(_env_file=None, **values)
 
 
 def make_client(httpserver, sleeps, **overrides) -> BinanceP2P:
     settings = make_settings(httpserver, **overrides)
-    upstream = resilience.build_upstream(UPSTREAM, settings.binance_p2p_url, settings,
-                                         settings.binance_p2p_rate_per_second,
-                                         sleep=sleeps.append)
+    upstream = resilience.build_upstream(
+        UPSTREAM,
+        settings.binance_p2p_url,
+        settings,
+        settings.binance_p2p_rate_per_second,
+        sleep=sleeps.append,
+    )
     return BinanceP2P(settings, upstream=upstream)
 
 
@@ -112,9 +119,18 @@ def test_request_body_is_the_documented_one_and_a_short_page_ends_the_book(https
     httpserver.expect_request(SEARCH_PATH, method="POST").respond_with_json(ASKS)
     make_client(httpserver, sleeps).fetch_side(RUB, "BUY")
 
-    assert sent(httpserver) == [{"asset": "USDT", "fiat": "RUB", "tradeType": "BUY", "page": 1,
-                                 "rows": 20, "payTypes": [], "publisherType": None,
-                                 "transAmount": ""}]
+    assert sent(httpserver) == [
+        {
+            "asset": "USDT",
+            "fiat": "RUB",
+            "tradeType": "BUY",
+            "page": 1,
+            "rows": 20,
+            "payTypes": [],
+            "publisherType": None,
+            "transAmount": "",
+        }
+    ]
 
 
 def test_quantity_falls_back_to_surplus_amount(httpserver, sleeps):
@@ -126,12 +142,19 @@ def test_quantity_falls_back_to_surplus_amount(httpserver, sleeps):
 
 
 def test_tradetype_buy_yields_asks_and_sell_yields_bids(httpserver, sleeps):
-    base = {"asset": "USDT", "fiat": "RUB", "page": 1, "rows": 20, "payTypes": [],
-            "publisherType": None, "transAmount": ""}
-    httpserver.expect_request(SEARCH_PATH, json=base | {"tradeType": "BUY"}) \
-        .respond_with_json(ASKS)
-    httpserver.expect_request(SEARCH_PATH, json=base | {"tradeType": "SELL"}) \
-        .respond_with_json(as_bids(ASKS))
+    base = {
+        "asset": "USDT",
+        "fiat": "RUB",
+        "page": 1,
+        "rows": 20,
+        "payTypes": [],
+        "publisherType": None,
+        "transAmount": "",
+    }
+    httpserver.expect_request(SEARCH_PATH, json=base | {"tradeType": "BUY"}).respond_with_json(ASKS)
+    httpserver.expect_request(SEARCH_PATH, json=base | {"tradeType": "SELL"}).respond_with_json(
+        as_bids(ASKS)
+    )
     book = make_client(httpserver, sleeps).fetch(RUB)
 
     assert {a.ad_no for a in book.asks} == {x["adv"]["advNo"] for x in ASKS["data"]}
@@ -154,19 +177,22 @@ def test_ads_of_the_wrong_side_are_never_stored_as_the_asked_side(httpserver, sl
     # A server answering a tradeType=SELL search with SELL ads (advertisers selling) would
     # put asks into the bid book: every ad is dropped and the reply is rejected.
     httpserver.expect_request(SEARCH_PATH).respond_with_json(ASKS)
-    before = metric("market_bad_replies_total", upstream=UPSTREAM, scope="ad",
-                    reason="wrong_side")
+    before = metric("market_bad_replies_total", upstream=UPSTREAM, scope="ad", reason="wrong_side")
     with pytest.raises(BadReply) as caught:
         make_client(httpserver, sleeps).fetch_side(RUB, "SELL")
     assert caught.value.reason == "no_valid_ad"
-    assert metric("market_bad_replies_total", upstream=UPSTREAM, scope="ad",
-                  reason="wrong_side") - before == 10
+    assert (
+        metric("market_bad_replies_total", upstream=UPSTREAM, scope="ad", reason="wrong_side")
+        - before
+        == 10
+    )
 
 
 def test_pagination_stops_at_configured_depth(httpserver, sleeps):
     for page in (1, 2):
-        httpserver.expect_request(SEARCH_PATH, json=_body(page)) \
-            .respond_with_json(page_of(20, start=(page - 1) * 20))
+        httpserver.expect_request(SEARCH_PATH, json=_body(page)).respond_with_json(
+            page_of(20, start=(page - 1) * 20)
+        )
     ads = make_client(httpserver, sleeps, p2p_book_depth=30).fetch_side(RUB, "BUY")
 
     assert [b["page"] for b in sent(httpserver)] == [1, 2]
@@ -176,8 +202,9 @@ def test_pagination_stops_at_configured_depth(httpserver, sleeps):
 
 def test_pagination_stops_at_total(httpserver, sleeps):
     for page in (1, 2, 3):
-        httpserver.expect_request(SEARCH_PATH, json=_body(page)) \
-            .respond_with_json(page_of(20, start=(page - 1) * 20, total=40))
+        httpserver.expect_request(SEARCH_PATH, json=_body(page)).respond_with_json(
+            page_of(20, start=(page - 1) * 20, total=40)
+        )
     ads = make_client(httpserver, sleeps, p2p_book_depth=50).fetch_side(RUB, "BUY")
 
     assert [b["page"] for b in sent(httpserver)] == [1, 2]
@@ -193,8 +220,16 @@ def test_a_server_repeating_one_page_neither_loops_nor_duplicates(httpserver, sl
 
 
 def _body(page: int, rows: int = 20) -> dict:
-    return {"asset": "USDT", "fiat": "RUB", "tradeType": "BUY", "page": page, "rows": rows,
-            "payTypes": [], "publisherType": None, "transAmount": ""}
+    return {
+        "asset": "USDT",
+        "fiat": "RUB",
+        "tradeType": "BUY",
+        "page": page,
+        "rows": rows,
+        "payTypes": [],
+        "publisherType": None,
+        "transAmount": "",
+    }
 
 
 def test_small_depth_asks_for_fewer_rows(httpserver, sleeps):
@@ -209,7 +244,8 @@ def test_small_depth_asks_for_fewer_rows(httpserver, sleeps):
 
 def test_success_false_is_a_rejection_with_code_and_message_not_retried(httpserver, sleeps):
     httpserver.expect_request(SEARCH_PATH).respond_with_json(
-        fixture("fail_method_unavailable.json"))
+        fixture("fail_method_unavailable.json")
+    )
     client = make_client(httpserver, sleeps)
     with pytest.raises(UpstreamRejected) as caught:
         client.fetch_side(RUB, "BUY")
@@ -227,21 +263,28 @@ def test_success_true_with_no_ads_is_an_empty_book(httpserver, sleeps):
         client.fetch_side(RUB, "BUY")
     assert len(httpserver.log) == 1
     assert client.upstream.breaker.fail_counter == 0
-    assert metric("market_bad_replies_total", upstream=UPSTREAM, scope="reply",
-                  reason="empty") - before == 1
+    assert (
+        metric("market_bad_replies_total", upstream=UPSTREAM, scope="reply", reason="empty")
+        - before
+        == 1
+    )
 
 
-@pytest.mark.parametrize(("body", "content_type", "reason"), [
-    ("{\"code\": \"000000\", \"data\": [", "application/json", "bad_json"),
-    ("", "application/json", "bad_json"),
-    ("<!DOCTYPE html><html><body>Access denied</body></html>", "text/html", "html"),
-    ("<html>oops</html>", "application/json", "html"),
-    ("[1, 2, 3]", "application/json", "bad_shape"),
-    ('{"code": "000000", "data": {"a": 1}, "success": true}', "application/json", "bad_shape"),
-    ('{"code": "000000", "data": []}', "application/json", "bad_shape"),
-])
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        ('{"code": "000000", "data": [', "application/json", "bad_json"),
+        ("", "application/json", "bad_json"),
+        ("<!DOCTYPE html><html><body>Access denied</body></html>", "text/html", "html"),
+        ("<html>oops</html>", "application/json", "html"),
+        ("[1, 2, 3]", "application/json", "bad_shape"),
+        ('{"code": "000000", "data": {"a": 1}, "success": true}', "application/json", "bad_shape"),
+        ('{"code": "000000", "data": []}', "application/json", "bad_shape"),
+    ],
+)
 def test_malformed_replies_are_bad_replies_that_count_against_the_breaker(
-        httpserver, sleeps, body, content_type, reason):
+    httpserver, sleeps, body, content_type, reason
+):
     httpserver.expect_request(SEARCH_PATH).respond_with_data(body, content_type=content_type)
     client = make_client(httpserver, sleeps)
     before = metric("external_api_errors_total", upstream=UPSTREAM, reason=reason)
@@ -255,7 +298,8 @@ def test_malformed_replies_are_bad_replies_that_count_against_the_breaker(
 
 def test_an_html_error_status_is_an_http_error(httpserver, sleeps):
     httpserver.expect_request(SEARCH_PATH).respond_with_data(
-        "<html>403 Forbidden</html>", status=403, content_type="text/html")
+        "<html>403 Forbidden</html>", status=403, content_type="text/html"
+    )
     with pytest.raises(UpstreamHTTPError) as caught:
         make_client(httpserver, sleeps).fetch_side(RUB, "BUY")
     assert caught.value.status == 403 and caught.value.reason == "http_4xx"
@@ -264,26 +308,31 @@ def test_an_html_error_status_is_an_http_error(httpserver, sleeps):
 
 def test_a_rejection_with_an_error_status_is_still_a_rejection(httpserver, sleeps):
     httpserver.expect_request(SEARCH_PATH).respond_with_json(
-        fixture("fail_method_unavailable.json"), status=400)
+        fixture("fail_method_unavailable.json"), status=400
+    )
     with pytest.raises(UpstreamRejected):
         make_client(httpserver, sleeps).fetch_side(RUB, "BUY")
 
 
-@pytest.mark.parametrize(("field", "value", "reason"), [
-    ("price", None, "missing_field"),
-    ("price", "abc", "not_a_number"),
-    ("price", "NaN", "not_a_number"),
-    ("price", "-59.79", "non_positive_price"),
-    ("price", "0", "non_positive_price"),
-    ("price", True, "not_a_number"),
-    ("tradableQuantity", "0.00", "non_positive_quantity"),
-    ("minSingleTransAmount", "x", "not_a_number"),
-    ("maxSingleTransAmount", "5.00", "bad_limits"),  # below the ad's min of 10000
-    ("advNo", None, "missing_field"),
-    ("tradeMethods", "Payeer", "bad_shape"),
-])
-def test_one_malformed_ad_is_skipped_and_counted_the_rest_kept(httpserver, sleeps, field, value,
-                                                              reason):
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("price", None, "missing_field"),
+        ("price", "abc", "not_a_number"),
+        ("price", "NaN", "not_a_number"),
+        ("price", "-59.79", "non_positive_price"),
+        ("price", "0", "non_positive_price"),
+        ("price", True, "not_a_number"),
+        ("tradableQuantity", "0.00", "non_positive_quantity"),
+        ("minSingleTransAmount", "x", "not_a_number"),
+        ("maxSingleTransAmount", "5.00", "bad_limits"),  # below the ad's min of 10000
+        ("advNo", None, "missing_field"),
+        ("tradeMethods", "Payeer", "bad_shape"),
+    ],
+)
+def test_one_malformed_ad_is_skipped_and_counted_the_rest_kept(
+    httpserver, sleeps, field, value, reason
+):
     reply = copy.deepcopy(ASKS)
     if value is None:
         del reply["data"][0]["adv"][field]
@@ -296,8 +345,10 @@ def test_one_malformed_ad_is_skipped_and_counted_the_rest_kept(httpserver, sleep
 
     assert len(ads) == 9
     assert "11395350491045543936" not in {a.ad_no for a in ads}
-    assert metric("market_bad_replies_total", upstream=UPSTREAM, scope="ad",
-                  reason=reason) - before == 1
+    assert (
+        metric("market_bad_replies_total", upstream=UPSTREAM, scope="ad", reason=reason) - before
+        == 1
+    )
 
 
 def test_an_entry_without_adv_is_skipped(httpserver, sleeps):
@@ -328,8 +379,7 @@ def test_every_ad_malformed_is_a_bad_reply():
 
 def test_a_failing_second_side_fails_the_whole_book(httpserver, sleeps):
     httpserver.expect_request(SEARCH_PATH, json=_body(1)).respond_with_json(ASKS)
-    httpserver.expect_request(SEARCH_PATH).respond_with_json(
-        fixture("fail_with_success_true.json"))
+    httpserver.expect_request(SEARCH_PATH).respond_with_json(fixture("fail_with_success_true.json"))
     with pytest.raises(EmptyBook):
         make_client(httpserver, sleeps).fetch(RUB)
 
@@ -347,7 +397,8 @@ def test_5xx_is_retried_then_succeeds(httpserver, sleeps):
 
 def test_429_waits_what_retry_after_says(httpserver, sleeps):
     httpserver.expect_ordered_request(SEARCH_PATH).respond_with_response(
-        Response("slow down", status=429, headers={"Retry-After": "0.25"}))
+        Response("slow down", status=429, headers={"Retry-After": "0.25"})
+    )
     httpserver.expect_ordered_request(SEARCH_PATH).respond_with_json(ASKS)
     client = make_client(httpserver, sleeps, http_retry_backoff_seconds=5.0)
     assert len(client.fetch_side(RUB, "BUY")) == 10
@@ -356,7 +407,8 @@ def test_429_waits_what_retry_after_says(httpserver, sleeps):
 
 def test_retry_after_beyond_the_max_wait_gives_up_at_once(httpserver, sleeps):
     httpserver.expect_request(SEARCH_PATH).respond_with_response(
-        Response("banned", status=429, headers={"Retry-After": "120"}))
+        Response("banned", status=429, headers={"Retry-After": "120"})
+    )
     with pytest.raises(UpstreamHTTPError) as caught:
         make_client(httpserver, sleeps, http_retry_max_wait_seconds=10).fetch_side(RUB, "BUY")
     assert caught.value.status == 429 and caught.value.retry_after == 120
@@ -377,10 +429,16 @@ def test_read_timeout_is_retried_and_reported(httpserver, sleeps):
 
 
 def test_connection_refused_is_retried_then_reported(sleeps):
-    settings = Settings(_env_file=None, binance_p2p_url="http://127.0.0.1:9", redis_url=None,
-                        http_retry_backoff_seconds=0.0, http_retry_attempts=3)
-    upstream = resilience.build_upstream(UPSTREAM, settings.binance_p2p_url, settings, 1000,
-                                         sleep=sleeps.append)
+    settings = Settings(
+        _env_file=None,
+        binance_p2p_url="http://127.0.0.1:9",
+        redis_url=None,
+        http_retry_backoff_seconds=0.0,
+        http_retry_attempts=3,
+    )
+    upstream = resilience.build_upstream(
+        UPSTREAM, settings.binance_p2p_url, settings, 1000, sleep=sleeps.append
+    )
     with pytest.raises(TransportError) as caught:
         BinanceP2P(settings, upstream=upstream).fetch_side(RUB, "BUY")
     assert caught.value.reason == "connection"
@@ -415,8 +473,9 @@ def test_make_source_shares_one_breaker_per_upstream_across_sources(httpserver):
 
 def test_desk_filters_go_into_the_request_and_are_applied_locally(httpserver, sleeps):
     httpserver.expect_request(SEARCH_PATH).respond_with_json(ASKS)  # ignores the filters
-    client = make_client(httpserver, sleeps, payment_methods="RUB=payeer",
-                         p2p_trans_amount="RUB=5000")
+    client = make_client(
+        httpserver, sleeps, payment_methods="RUB=payeer", p2p_trans_amount="RUB=5000"
+    )
     ads = client.fetch_side(RUB, "BUY")
 
     body = sent(httpserver)[0]
@@ -435,8 +494,9 @@ def test_merchant_only_sends_publisher_type_and_drops_users(httpserver, sleeps):
 
 def test_completion_rate_and_monthly_orders_filter(httpserver, sleeps):
     httpserver.expect_request(SEARCH_PATH).respond_with_json(ASKS)
-    ads = make_client(httpserver, sleeps, min_finish_rate="0.99",
-                      min_month_orders=100).fetch_side(RUB, "BUY")
+    ads = make_client(httpserver, sleeps, min_finish_rate="0.99", min_month_orders=100).fetch_side(
+        RUB, "BUY"
+    )
     assert all(a.advertiser.finish_rate >= Decimal("0.99") for a in ads)
     assert all(a.advertiser.month_orders >= 100 for a in ads)
     assert [a.advertiser.month_orders for a in ads] == [323, 442, 264, 110, 120]

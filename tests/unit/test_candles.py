@@ -11,11 +11,18 @@ def test_ticks_become_one_minute_candles_of_the_mid(desk):
     with desk.sessions.begin() as session:
         for seconds, mid in mids:
             at = NOW + timedelta(seconds=seconds)
-            ingest.store(session, desk.cache, desk.settings,
-                         book("p2p:USDT/VES", asks=[ad(mid + 1, 900)], bids=[ad(mid - 1, 900)],
-                              fetched_at=at), at)
+            ingest.store(
+                session,
+                desk.cache,
+                desk.settings,
+                book(
+                    "p2p:USDT/VES", asks=[ad(mid + 1, 900)], bids=[ad(mid - 1, 900)], fetched_at=at
+                ),
+                at,
+            )
     with desk.sessions() as session:
         first, second = minute_candles(session, "p2p:USDT/VES", NOW - timedelta(minutes=1))
     assert (first.open, first.high, first.low, first.close) == tuple(
-        Decimal(x) for x in (100, 104, 98, 98))
+        Decimal(x) for x in (100, 104, 98, 98)
+    )
     assert second.bucket == NOW + timedelta(minutes=1) and second.close == Decimal(101)

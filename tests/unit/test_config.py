@@ -4,8 +4,15 @@ from pydantic import ValidationError
 from backend.config import Settings, normalize_database_url
 
 
-@pytest.mark.parametrize("given", ["postgres://u@h/db", "postgresql://u@h/db",
-                                   "postgresql+psycopg2://u@h/db", "postgresql+psycopg://u@h/db"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "postgres://u@h/db",
+        "postgresql://u@h/db",
+        "postgresql+psycopg2://u@h/db",
+        "postgresql+psycopg://u@h/db",
+    ],
+)
 def test_every_postgres_spelling_is_driven_with_psycopg3(given):
     assert normalize_database_url(given) == "postgresql+psycopg://u@h/db"
 
@@ -13,8 +20,10 @@ def test_every_postgres_spelling_is_driven_with_psycopg3(given):
 def test_production_refuses_the_demo_secret():
     with pytest.raises(ValidationError, match="SECRET_KEY must be set"):
         Settings(_env_file=None, database_url="postgresql://u@h/db")
-    assert Settings(_env_file=None, database_url="postgresql://u@h/db", secret_key="s").api_open \
+    assert (
+        Settings(_env_file=None, database_url="postgresql://u@h/db", secret_key="s").api_open
         is False
+    )
 
 
 def test_the_embedded_demo_needs_nothing_and_opens_its_api():

@@ -44,9 +44,13 @@ def closed_port() -> int:
 
 def test_an_unreachable_redis_and_broker_are_reported_down_within_the_time_bound(tmp_path):
     port = closed_port()
-    app = prepared_app(embedded_settings(
-        tmp_path, redis_url=f"redis://127.0.0.1:{port}/0",
-        rabbitmq_url=f"amqp://guest:guest@127.0.0.1:{port}//"))
+    app = prepared_app(
+        embedded_settings(
+            tmp_path,
+            redis_url=f"redis://127.0.0.1:{port}/0",
+            rabbitmq_url=f"amqp://guest:guest@127.0.0.1:{port}//",
+        )
+    )
     start = time.monotonic()
     r = app.test_client().get("/api/v1/health")
     assert time.monotonic() - start < 5

@@ -10,8 +10,7 @@ def test_the_desk_keeps_only_ads_it_has_accounts_for_whatever_the_source(tmp_pat
     desk = app.extensions["desk"]
     market = Market.parse("p2p:USDT/VES")
     with desk.sessions.begin() as session:
-        ingest.ingest(session, desk.cache, desk.settings, Simulator(clock=lambda: NOW), market,
-                      NOW)
+        ingest.ingest(session, desk.cache, desk.settings, Simulator(clock=lambda: NOW), market, NOW)
     with desk.sessions() as session:
         book = latest.get(session, desk.cache, market.key)
     assert book.asks and book.bids

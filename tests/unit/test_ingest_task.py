@@ -25,8 +25,9 @@ def binance(httpserver):
         if state["fail"]:
             return Response("<html>502 Bad Gateway</html>", status=502, mimetype="text/html")
         side = json.loads(request.data)["tradeType"]
-        return Response(json.dumps(ASKS if side == "BUY" else as_bids(ASKS)),
-                        mimetype="application/json")
+        return Response(
+            json.dumps(ASKS if side == "BUY" else as_bids(ASKS)), mimetype="application/json"
+        )
 
     httpserver.expect_request(SEARCH_PATH, method="POST").respond_with_handler(handler)
     return state
@@ -34,10 +35,18 @@ def binance(httpserver):
 
 @pytest.fixture
 def app(tmp_path, httpserver):
-    return prepared_app(embedded_settings(
-        tmp_path, markets=[MARKET], market_sources=[f"{MARKET}=binance"],
-        binance_p2p_url=httpserver.url_for("").rstrip("/"), http_retry_attempts=1,
-        breaker_fail_max=2, http_rate_burst=100, binance_p2p_rate_per_second=1000.0))
+    return prepared_app(
+        embedded_settings(
+            tmp_path,
+            markets=[MARKET],
+            market_sources=[f"{MARKET}=binance"],
+            binance_p2p_url=httpserver.url_for("").rstrip("/"),
+            http_retry_attempts=1,
+            breaker_fail_max=2,
+            http_rate_burst=100,
+            binance_p2p_rate_per_second=1000.0,
+        )
+    )
 
 
 def rub(client) -> dict:

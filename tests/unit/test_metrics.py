@@ -16,16 +16,28 @@ def test_metrics_are_prometheus_text_with_the_specified_names(client):
     client.get("/api/v1/prices")
     r = client.get("/api/v1/metrics")
     assert r.status_code == 200 and r.mimetype == "text/plain"
-    for name in ("http_requests_total", "http_request_duration_seconds_bucket",
-                 "db_queries_total", "db_query_duration_seconds_bucket"):
+    for name in (
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "db_queries_total",
+        "db_query_duration_seconds_bucket",
+    ):
         assert re.search(rf"^{name}\{{", r.text, re.M), name
 
 
 def test_every_request_moves_http_requests_total(client):
-    before = sample(client.get("/api/v1/metrics").text, "http_requests_total",
-                    endpoint="/api/v1/opportunities", status="200")
+    before = sample(
+        client.get("/api/v1/metrics").text,
+        "http_requests_total",
+        endpoint="/api/v1/opportunities",
+        status="200",
+    )
     client.get("/api/v1/opportunities")
     client.get("/api/v1/opportunities")
-    after = sample(client.get("/api/v1/metrics").text, "http_requests_total",
-                   endpoint="/api/v1/opportunities", status="200")
+    after = sample(
+        client.get("/api/v1/metrics").text,
+        "http_requests_total",
+        endpoint="/api/v1/opportunities",
+        status="200",
+    )
     assert after - before == 2

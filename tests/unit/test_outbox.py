@@ -14,8 +14,9 @@ from tests.unit.test_trades import crossed_books
 
 
 def test_a_dead_broker_leaves_the_request_stored_and_answers_fast(tmp_path):
-    app = prepared_app(embedded_settings(
-        tmp_path, rabbitmq_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//"))
+    app = prepared_app(
+        embedded_settings(tmp_path, rabbitmq_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//")
+    )
     desk = app.extensions["desk"]
     now = desk.now()
     with desk.sessions.begin() as session:
@@ -25,8 +26,11 @@ def test_a_dead_broker_leaves_the_request_stored_and_answers_fast(tmp_path):
         scan.run()
         opp_id = app.test_client().get("/api/v1/opportunities").json["opportunities"][0]["id"]
     start = time.monotonic()
-    r = app.test_client().post("/api/v1/trades", json={"opportunity_id": opp_id},
-                               headers={"Idempotency-Key": "broker-down"})
+    r = app.test_client().post(
+        "/api/v1/trades",
+        json={"opportunity_id": opp_id},
+        headers={"Idempotency-Key": "broker-down"},
+    )
     assert time.monotonic() - start < 8
     assert r.status_code == 201 and r.json["status"] == "requested"
 

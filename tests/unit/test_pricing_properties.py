@@ -27,6 +27,7 @@ def close_le(a: Decimal, b: Decimal) -> bool:
     """a <= b, up to Decimal rounding."""
     return a <= b + RELATIVE * max(abs(a), abs(b), Decimal(1))
 
+
 prices = st.decimals(min_value="0.01", max_value="100000", places=2)
 quantities = st.decimals(min_value="0.01", max_value="5000", places=2)
 sizes = st.decimals(min_value="0.01", max_value="20000", places=2)
@@ -41,14 +42,20 @@ def ads(draw, with_minimums: bool = True) -> Ad:
     if with_minimums:
         ceiling = max_amount if max_amount is not None else price * quantity
         min_amount = draw(st.decimals(min_value="0", max_value=ceiling, places=2))
-    return Ad(ad_no=f"ad{draw(st.integers(0, 10**9))}", price=price, quantity=quantity,
-              min_amount=min_amount, max_amount=max_amount)
+    return Ad(
+        ad_no=f"ad{draw(st.integers(0, 10**9))}",
+        price=price,
+        quantity=quantity,
+        min_amount=min_amount,
+        max_amount=max_amount,
+    )
 
 
 def book_side(side: str, with_minimums: bool = True):
     """Ads as a taker walks them: asks ascending (BUY), bids descending (SELL)."""
-    return st.lists(ads(with_minimums), min_size=1, max_size=12, unique_by=lambda a: a.ad_no) \
-        .map(lambda xs: tuple(sorted(xs, key=lambda a: a.price, reverse=side == "SELL")))
+    return st.lists(ads(with_minimums), min_size=1, max_size=12, unique_by=lambda a: a.ad_no).map(
+        lambda xs: tuple(sorted(xs, key=lambda a: a.price, reverse=side == "SELL"))
+    )
 
 
 def worse_or_equal(side: str, a: Decimal, b: Decimal) -> bool:
@@ -56,8 +63,11 @@ def worse_or_equal(side: str, a: Decimal, b: Decimal) -> bool:
     return close_le(b, a) if side == "BUY" else close_le(a, b)
 
 
-@given(st.sampled_from(["BUY", "SELL"]).flatmap(
-    lambda side: st.tuples(st.just(side), book_side(side), sizes)))
+@given(
+    st.sampled_from(["BUY", "SELL"]).flatmap(
+        lambda side: st.tuples(st.just(side), book_side(side), sizes)
+    )
+)
 def test_effective_price_is_never_better_than_the_best_price(case):
     side, book, size = case
     fill = walk(book, size)
@@ -67,8 +77,11 @@ def test_effective_price_is_never_better_than_the_best_price(case):
 
 
 @settings(max_examples=200)
-@given(st.sampled_from(["BUY", "SELL"]).flatmap(
-    lambda side: st.tuples(st.just(side), book_side(side, with_minimums=False), sizes, sizes)))
+@given(
+    st.sampled_from(["BUY", "SELL"]).flatmap(
+        lambda side: st.tuples(st.just(side), book_side(side, with_minimums=False), sizes, sizes)
+    )
+)
 def test_effective_price_worsens_or_stays_as_size_grows(case):
     side, book, a, b = case
     small, large = walk(book, min(a, b)), walk(book, max(a, b))

@@ -102,8 +102,11 @@ def test_a_corrupt_line_is_skipped(tmp_path):
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0], "{not json", '{"book": {"market": "x"}}', lines[1]]))
     source = Replay(path)
-    assert [source.fetch(VES).asks for _ in range(3)] == [books[0].asks, books[1].asks,
-                                                         books[0].asks]
+    assert [source.fetch(VES).asks for _ in range(3)] == [
+        books[0].asks,
+        books[1].asks,
+        books[0].asks,
+    ]
 
 
 def test_a_changed_file_is_read_again(tmp_path):

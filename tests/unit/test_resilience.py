@@ -30,9 +30,14 @@ def metric(name: str, **labels) -> float:
 
 
 def settings(**overrides) -> Settings:
-    values = {"redis_url": None, "http_retry_backoff_seconds": 0.0, "http_retry_attempts": 3,
-              "breaker_fail_max": 3, "breaker_reset_timeout_seconds": 60.0,
-              "http_rate_burst": 100} | overrides
+    values = {
+        "redis_url": None,
+        "http_retry_backoff_seconds": 0.0,
+        "http_retry_attempts": 3,
+        "breaker_fail_max": 3,
+        "breaker_reset_timeout_seconds": 60.0,
+        "http_rate_burst": 100,
+    } | overrides
     return Settings(_env_file=None, **values)
 
 
@@ -62,8 +67,9 @@ def sleeps() -> list[float]:
 
 
 def upstream(name: str, sleeps: list[float], **overrides) -> resilience.Upstream:
-    return resilience.build_upstream(name, "http://127.0.0.1:9", settings(**overrides), 1000.0,
-                                     sleep=sleeps.append)
+    return resilience.build_upstream(
+        name, "http://127.0.0.1:9", settings(**overrides), 1000.0, sleep=sleeps.append
+    )
 
 
 def down() -> TransportError:
@@ -73,19 +79,33 @@ def down() -> TransportError:
 # --- Retry-After and backoff ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("header", "seconds"), [
-    ("3", 3.0), ("0.25", 0.25), ("-4", 0.0), (None, None), ("", None), ("soon", None),
-    ("Fri, 27 Nov 2026 12:00:10 GMT", 10.0), ("Fri, 27 Nov 2026 11:00:00 GMT", 0.0),
-])
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("3", 3.0),
+        ("0.25", 0.25),
+        ("-4", 0.0),
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("Fri, 27 Nov 2026 12:00:10 GMT", 10.0),
+        ("Fri, 27 Nov 2026 11:00:00 GMT", 0.0),
+    ],
+)
 def test_retry_after_is_seconds_or_an_http_date(header, seconds):
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     assert resilience.retry_after_seconds(header, now) == seconds
 
 
 def test_transient_errors_are_retried_with_bounded_jittered_backoff(name, sleeps):
-    up = upstream(name, sleeps, http_retry_attempts=4, http_retry_backoff_seconds=0.1,
-                  breaker_fail_max=10,
-                  http_retry_max_wait_seconds=0.15)
+    up = upstream(
+        name,
+        sleeps,
+        http_retry_attempts=4,
+        http_retry_backoff_seconds=0.1,
+        breaker_fail_max=10,
+        http_retry_max_wait_seconds=0.15,
+    )
     script = Script(down(), UpstreamHTTPError(503, "busy"), down())
     before = metric("external_api_retries_total", upstream=name, reason="connection")
 
@@ -109,10 +129,16 @@ def test_attempts_are_bounded_and_the_last_error_surfaces(name, sleeps):
     assert script.calls == 3 and len(sleeps) == 2
 
 
-@pytest.mark.parametrize("error", [
-    BadReply("<html>", reason="html"), UpstreamRejected("083932", "unsupported"),
-    EmptyBook("no ads"), UpstreamHTTPError(404, "not found"), RateLimited("no token"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        BadReply("<html>", reason="html"),
+        UpstreamRejected("083932", "unsupported"),
+        EmptyBook("no ads"),
+        UpstreamHTTPError(404, "not found"),
+        RateLimited("no token"),
+    ],
+)
 def test_only_transient_errors_are_retried(name, sleeps, error):
     script = Script(error)
     with pytest.raises(type(error)):
@@ -143,8 +169,9 @@ def test_breaker_opens_after_repeated_failures_and_then_fails_fast(name, sleeps)
 
 
 def test_breaker_closes_after_recovery(name, sleeps):
-    up = upstream(name, sleeps, http_retry_attempts=1, breaker_fail_max=2,
-                  breaker_reset_timeout_seconds=0.05)
+    up = upstream(
+        name, sleeps, http_retry_attempts=1, breaker_fail_max=2, breaker_reset_timeout_seconds=0.05
+    )
     for _ in range(2):
         with pytest.raises(TransportError):
             up.call(Script(down()))
@@ -157,8 +184,9 @@ def test_breaker_closes_after_recovery(name, sleeps):
 
 
 def test_a_failed_trial_call_opens_the_breaker_again(name, sleeps):
-    up = upstream(name, sleeps, http_retry_attempts=1, breaker_fail_max=1,
-                  breaker_reset_timeout_seconds=0.05)
+    up = upstream(
+        name, sleeps, http_retry_attempts=1, breaker_fail_max=1, breaker_reset_timeout_seconds=0.05
+    )
     with pytest.raises(TransportError):
         up.call(Script(down()))
     time.sleep(0.06)
@@ -223,20 +251,23 @@ def test_a_refused_token_is_neither_sent_nor_a_breaker_failure(name, sleeps):
 
 def test_token_bucket_uses_process_memory_while_redis_is_down():
     clock = [100.0]
-    limit = resilience.RateLimit("t", per_second=1000, burst=10, max_wait=0,
-                                 client=resilience.redis_client(DEAD_REDIS),
-                                 clock=lambda: clock[0])
+    limit = resilience.RateLimit(
+        "t",
+        per_second=1000,
+        burst=10,
+        max_wait=0,
+        client=resilience.redis_client(DEAD_REDIS),
+        clock=lambda: clock[0],
+    )
     errors = metric("redis_operations_total", operation="rate_limit", outcome="error")
 
     limit.acquire()  # Redis refused: served by the in-process bucket
     limit.acquire()  # Redis not even tried for a while
-    assert metric("redis_operations_total", operation="rate_limit",
-                  outcome="error") - errors == 1
+    assert metric("redis_operations_total", operation="rate_limit", outcome="error") - errors == 1
 
     clock[0] += resilience.REDIS_RETRY_SECONDS + 1
     limit.acquire()  # tried again, still down, still served
-    assert metric("redis_operations_total", operation="rate_limit",
-                  outcome="error") - errors == 2
+    assert metric("redis_operations_total", operation="rate_limit", outcome="error") - errors == 2
 
 
 # --- wiring ------------------------------------------------------------------------------------
@@ -252,8 +283,9 @@ def test_upstreams_are_shared_per_configuration_and_reset_forgets_them():
     resilience.reset()
     a = resilience.upstream("binance_p2p", "http://x", settings(), 2.0)
     assert resilience.upstream("binance_p2p", "http://x", settings(), 2.0) is a
-    assert resilience.upstream("binance_p2p", "http://x", settings(breaker_fail_max=9),
-                               2.0) is not a
+    assert (
+        resilience.upstream("binance_p2p", "http://x", settings(breaker_fail_max=9), 2.0) is not a
+    )
     resilience.reset()
     assert resilience.upstream("binance_p2p", "http://x", settings(), 2.0) is not a
     resilience.reset()

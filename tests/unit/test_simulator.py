@@ -40,8 +40,9 @@ def test_every_market_has_at_least_ten_ads_a_side_shaped_like_binance():
 
 
 def test_price_levels_are_realistic():
-    mids = {m.key: (at(0).fetch(m).asks[0].price + at(0).fetch(m).bids[0].price) / 2
-            for m in MARKETS}
+    mids = {
+        m.key: (at(0).fetch(m).asks[0].price + at(0).fetch(m).bids[0].price) / 2 for m in MARKETS
+    }
     assert 250 < mids["p2p:USDT/VES"] < 400
     assert 3000 < mids["p2p:USDT/COP"] < 5000
     assert 4 < mids["p2p:USDT/BRL"] < 7

@@ -20,11 +20,15 @@ ASKS = json.loads((FIXTURES / "SELL_10_records_RUB_mixed.json").read_text())
 @pytest.fixture
 def run(httpserver, tmp_path):
     def invoke(*args: str, **overrides):
-        values = {"binance_p2p_url": httpserver.url_for("/").rstrip("/"),
-                  "binance_spot_url": httpserver.url_for("/").rstrip("/"),
-                  "database_url": f"sqlite:///{tmp_path / 'desk.sqlite3'}", "redis_url": None,
-                  "rabbitmq_url": None, "http_retry_backoff_seconds": 0.0,
-                  "binance_p2p_rate_per_second": 1000.0} | overrides
+        values = {
+            "binance_p2p_url": httpserver.url_for("/").rstrip("/"),
+            "binance_spot_url": httpserver.url_for("/").rstrip("/"),
+            "database_url": f"sqlite:///{tmp_path / 'desk.sqlite3'}",
+            "redis_url": None,
+            "rabbitmq_url": None,
+            "http_retry_backoff_seconds": 0.0,
+            "binance_p2p_rate_per_second": 1000.0,
+        } | overrides
         app = create_app(Settings(_env_file=None, **values))
         return app.test_cli_runner().invoke(args=["market", "snapshot", *args])
 
@@ -32,8 +36,9 @@ def run(httpserver, tmp_path):
 
 
 def snapshot(run, *args: str, **overrides) -> dict:
-    result = run("--source", "binance", "--asset", "USDT", "--fiat", "RUB", *args, "--json",
-                 **overrides)
+    result = run(
+        "--source", "binance", "--asset", "USDT", "--fiat", "RUB", *args, "--json", **overrides
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -57,8 +62,9 @@ def test_a_ticket_spilling_over_skips_an_ad_whose_minimum_it_cannot_meet(run, ht
 
     # 349.80 at 59.79, then 50.20 left: 59.85 wants at least 5000 RUB (50.20 x 59.85 =
     # 3004.47, too little), so they go to 59.87 (min 2000, max 5000 RUB = 83.51 USDT).
-    expected = (Decimal("349.80") * Decimal("59.79") + Decimal("50.20") * Decimal("59.87")) \
-        / Decimal("400")
+    expected = (
+        Decimal("349.80") * Decimal("59.79") + Decimal("50.20") * Decimal("59.87")
+    ) / Decimal("400")
     assert Decimal(out["effective_price"]) == expected
     assert out["best_price"] == "59.79" and out["fillable"] is True
 
@@ -71,13 +77,22 @@ def test_json_lists_the_ads_with_decimals_as_strings(run, httpserver):
     assert len(out["ads"]) == 10
     first = out["ads"][0]
     assert first == {
-        "ad_no": "11395350491045543936", "price": "59.79", "quantity": "349.80",
-        "min_amount": "10000.00", "max_amount": "21000.00", "methods": ["RUBfiatbalance"],
-        "advertiser": {"nick": "NONSTOPVV", "user_type": "user", "month_orders": 29,
-                       "finish_rate": "1.0"},
+        "ad_no": "11395350491045543936",
+        "price": "59.79",
+        "quantity": "349.80",
+        "min_amount": "10000.00",
+        "max_amount": "21000.00",
+        "methods": ["RUBfiatbalance"],
+        "advertiser": {
+            "nick": "NONSTOPVV",
+            "user_type": "user",
+            "month_orders": 29,
+            "finish_rate": "1.0",
+        },
     }
-    assert [Decimal(a["price"]) for a in out["ads"]] == sorted(Decimal(a["price"])
-                                                               for a in out["ads"])
+    assert [Decimal(a["price"]) for a in out["ads"]] == sorted(
+        Decimal(a["price"]) for a in out["ads"]
+    )
 
 
 def test_sell_requests_only_the_bids_and_lists_them_dearest_first(run, httpserver):
@@ -102,7 +117,8 @@ def test_an_unfillable_size_says_so(run, httpserver):
 
 def test_a_rejection_prints_one_line_on_stderr_and_exits_non_zero(run, httpserver):
     httpserver.expect_request(SEARCH_PATH).respond_with_json(
-        json.loads((FIXTURES / "fail_method_unavailable.json").read_text()))
+        json.loads((FIXTURES / "fail_method_unavailable.json").read_text())
+    )
     result = run("--source", "binance", "--fiat", "RUB", "--json")
 
     assert result.exit_code == 1
@@ -114,8 +130,9 @@ def test_a_rejection_prints_one_line_on_stderr_and_exits_non_zero(run, httpserve
 
 
 def test_an_upstream_outage_is_a_one_line_error(run, httpserver):
-    httpserver.expect_request(SEARCH_PATH).respond_with_data("<html>502</html>", status=502,
-                                                              content_type="text/html")
+    httpserver.expect_request(SEARCH_PATH).respond_with_data(
+        "<html>502</html>", status=502, content_type="text/html"
+    )
     result = run("--source", "binance", "--fiat", "RUB", http_retry_attempts=2)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: UpstreamHTTPError")
@@ -131,8 +148,9 @@ def test_bad_arguments_are_refused_before_any_request(run, httpserver):
 
 
 def test_the_simulator_answers_without_any_server(run, httpserver):
-    result = run("--source", "simulator", "--fiat", "VES", "--side", "SELL", "--size", "50",
-                 "--json")
+    result = run(
+        "--source", "simulator", "--fiat", "VES", "--side", "SELL", "--size", "50", "--json"
+    )
     out = json.loads(result.stdout)
     prices = [Decimal(a["price"]) for a in out["ads"]]
     assert out["source"] == "simulator" and prices == sorted(prices, reverse=True)

@@ -16,9 +16,14 @@ D = Decimal
 
 
 def crossed_books(now):
-    return [book("p2p:USDT/VES", fetched_at=now,
-                 asks=[ad(320, 5000, methods=("Banesco",))],
-                 bids=[ad(330, 5000, methods=("Mercantil",)), ad(318, 9000)])]
+    return [
+        book(
+            "p2p:USDT/VES",
+            fetched_at=now,
+            asks=[ad(320, 5000, methods=("Banesco",))],
+            bids=[ad(330, 5000, methods=("Mercantil",)), ad(318, 9000)],
+        )
+    ]
 
 
 @pytest.fixture
@@ -60,16 +65,20 @@ def test_the_same_idempotency_key_returns_the_same_trade(client, desk, opportuni
     assert count(desk, Trade) == 1
 
 
-@pytest.mark.parametrize("body,key,status,message", [
-    ({"opportunity_id": 1}, None, 400, "Idempotency-Key"),
-    ({"opportunity_id": "1"}, "k", 422, "integer"),
-    ({"opportunity_id": 1, "size": "-5"}, "k", 422, "positive"),
-    ({"opportunity_id": 1, "size": "lots"}, "k", 422, "not a number"),
-    ({"opportunity_id": 1, "size": "NaN"}, "k", 422, "positive"),
-    ({"opportunity_id": 999}, "k", 404, "does not exist"),
-])
-def test_bad_requests_get_a_clear_message_and_change_nothing(client, desk, opportunity, body,
-                                                             key, status, message):
+@pytest.mark.parametrize(
+    "body,key,status,message",
+    [
+        ({"opportunity_id": 1}, None, 400, "Idempotency-Key"),
+        ({"opportunity_id": "1"}, "k", 422, "integer"),
+        ({"opportunity_id": 1, "size": "-5"}, "k", 422, "positive"),
+        ({"opportunity_id": 1, "size": "lots"}, "k", 422, "not a number"),
+        ({"opportunity_id": 1, "size": "NaN"}, "k", 422, "positive"),
+        ({"opportunity_id": 999}, "k", 404, "does not exist"),
+    ],
+)
+def test_bad_requests_get_a_clear_message_and_change_nothing(
+    client, desk, opportunity, body, key, status, message
+):
     r = post(client, body, key=key)
     assert r.status_code == status
     assert message in r.json["error"]
@@ -83,8 +92,7 @@ def test_reusing_a_key_for_another_request_is_refused(client, desk, opportunity)
 
 
 def test_a_body_that_is_not_json_is_refused(client, opportunity):
-    r = client.post("/api/v1/trades", data="opportunity_id=1",
-                    headers={"Idempotency-Key": "k"})
+    r = client.post("/api/v1/trades", data="opportunity_id=1", headers={"Idempotency-Key": "k"})
     assert r.status_code == 400 and "JSON object" in r.json["error"]
 
 
@@ -96,9 +104,11 @@ def test_the_paper_executor_fills_and_profit_equals_the_legs(client, desk, oppor
     legs = body["legs"]
     assert [leg["side"] for leg in legs] == ["SELL", "BUY"]
     usdt = sum(D(leg["buy_amount"]) for leg in legs if leg["buy_currency"] == "USDT") - sum(
-        D(leg["sell_amount"]) for leg in legs if leg["sell_currency"] == "USDT")
+        D(leg["sell_amount"]) for leg in legs if leg["sell_currency"] == "USDT"
+    )
     ves = sum(D(leg["buy_amount"]) for leg in legs if leg["buy_currency"] == "VES") - sum(
-        D(leg["sell_amount"]) for leg in legs if leg["sell_currency"] == "VES")
+        D(leg["sell_amount"]) for leg in legs if leg["sell_currency"] == "VES"
+    )
     assert ves == 0
     assert D(body["profit_usd"]) == usdt > 0
     # slippage makes the paper fill a little worse than the scan's estimate
@@ -118,8 +128,9 @@ def test_the_kill_switch_rejects_with_its_reason(client, desk, opportunity):
     with desk.sessions.begin() as session:
         controls.set_value(session, "kill_switch", "true")
     trade_id = post(client, {"opportunity_id": opportunity.id}).json["id"]
-    assert executor.execute(desk.sessions, desk.cache, desk.settings, trade_id,
-                            desk.now) == "rejected"
+    assert (
+        executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now) == "rejected"
+    )
     body = client.get(f"/api/v1/trades/{trade_id}").json
     assert body["error"] == "kill switch is on" and body["legs"] == []
 
@@ -128,8 +139,7 @@ def test_stale_books_are_never_traded_on(client, desk, opportunity):
     trade_id = post(client, {"opportunity_id": opportunity.id}).json["id"]
     age = timedelta(seconds=desk.settings.stale_after_seconds + 1)
     later = lambda: desk.now() + age  # noqa: E731
-    assert executor.execute(desk.sessions, desk.cache, desk.settings, trade_id,
-                            later) == "rejected"
+    assert executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, later) == "rejected"
     assert "stale prices: p2p:USDT/VES" in client.get(f"/api/v1/trades/{trade_id}").json["error"]
 
 
@@ -163,11 +173,17 @@ def test_a_database_hiccup_is_retried_by_the_task_and_counted(app, desk, monkeyp
         return real(*args, **kwargs)
 
     monkeypatch.setattr(opportunities, "record_scan", flaky)
-    before = sample(app.test_client().get("/api/v1/metrics").text, "celery_task_retries_total",
-                    task="tasks.arbitrage.scan")
+    before = sample(
+        app.test_client().get("/api/v1/metrics").text,
+        "celery_task_retries_total",
+        task="tasks.arbitrage.scan",
+    )
     with app.app_context():
         scan.apply()
     assert len(calls) == 2
-    after = sample(app.test_client().get("/api/v1/metrics").text, "celery_task_retries_total",
-                   task="tasks.arbitrage.scan")
+    after = sample(
+        app.test_client().get("/api/v1/metrics").text,
+        "celery_task_retries_total",
+        task="tasks.arbitrage.scan",
+    )
     assert after == before + 1

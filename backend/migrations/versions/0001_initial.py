@@ -22,10 +22,13 @@ def timescale_available(bind) -> bool:
         return False
     if bind.execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).scalar():
         return True
-    available = bind.execute(sa.text(
-        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")).scalar()
-    preloaded = "timescaledb" in (bind.execute(sa.text(
-        "SELECT current_setting('shared_preload_libraries', true)")).scalar() or "")
+    available = bind.execute(
+        sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
+    ).scalar()
+    preloaded = "timescaledb" in (
+        bind.execute(sa.text("SELECT current_setting('shared_preload_libraries', true)")).scalar()
+        or ""
+    )
     if available and preloaded:
         bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS timescaledb"))
         return True
@@ -156,20 +159,28 @@ def upgrade() -> None:
     )
 
     if timescale_available(op.get_bind()):
-        op.execute("SELECT create_hypertable('price_ticks', 'time', "
-                   "chunk_time_interval => INTERVAL '1 day')")
-        op.execute("SELECT create_hypertable('ad_snapshots', 'time', "
-                   "chunk_time_interval => INTERVAL '1 day')")
+        op.execute(
+            "SELECT create_hypertable('price_ticks', 'time', "
+            "chunk_time_interval => INTERVAL '1 day')"
+        )
+        op.execute(
+            "SELECT create_hypertable('ad_snapshots', 'time', "
+            "chunk_time_interval => INTERVAL '1 day')"
+        )
         op.execute("SELECT add_retention_policy('ad_snapshots', INTERVAL '14 days')")
         op.execute("SELECT add_retention_policy('price_ticks', INTERVAL '180 days')")
         # Closed days compress ~10x: segment by what queries filter on, order by time.
-        op.execute("ALTER TABLE ad_snapshots SET (timescaledb.compress, "
-                   "timescaledb.compress_segmentby = 'market, side', "
-                   "timescaledb.compress_orderby = 'ad_no, time DESC')")
+        op.execute(
+            "ALTER TABLE ad_snapshots SET (timescaledb.compress, "
+            "timescaledb.compress_segmentby = 'market, side', "
+            "timescaledb.compress_orderby = 'ad_no, time DESC')"
+        )
         op.execute("SELECT add_compression_policy('ad_snapshots', INTERVAL '1 day')")
-        op.execute("ALTER TABLE price_ticks SET (timescaledb.compress, "
-                   "timescaledb.compress_segmentby = 'market', "
-                   "timescaledb.compress_orderby = 'time DESC')")
+        op.execute(
+            "ALTER TABLE price_ticks SET (timescaledb.compress, "
+            "timescaledb.compress_segmentby = 'market', "
+            "timescaledb.compress_orderby = 'time DESC')"
+        )
         op.execute("SELECT add_compression_policy('price_ticks', INTERVAL '1 day')")
         # WITH NO DATA runs inside the migration's transaction (only WITH DATA refuses one),
         # so the whole upgrade stays atomic. Refreshing a day back heals a scheduler outage.
@@ -181,15 +192,28 @@ def upgrade() -> None:
                    last(mid, time) AS close, count(*) AS ticks
             FROM price_ticks GROUP BY bucket, market WITH NO DATA
         """)
-        op.execute("SELECT add_continuous_aggregate_policy('price_candles_1m', "
-                   "start_offset => INTERVAL '1 day', end_offset => INTERVAL '1 minute', "
-                   "schedule_interval => INTERVAL '1 minute')")
+        op.execute(
+            "SELECT add_continuous_aggregate_policy('price_candles_1m', "
+            "start_offset => INTERVAL '1 day', end_offset => INTERVAL '1 minute', "
+            "schedule_interval => INTERVAL '1 minute')"
+        )
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute("DROP MATERIALIZED VIEW IF EXISTS price_candles_1m")
-    for table in ("users", "settings", "balances", "trade_events", "trade_legs", "trades",
-                  "opportunities", "latest_books", "ad_snapshots", "price_ticks", "markets"):
+    for table in (
+        "users",
+        "settings",
+        "balances",
+        "trade_events",
+        "trade_legs",
+        "trades",
+        "opportunities",
+        "latest_books",
+        "ad_snapshots",
+        "price_ticks",
+        "markets",
+    ):
         op.drop_table(table)
