@@ -13,6 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from backend import controls, migrate, seed
 from backend.desk import current_desk
+from backend.market.binance_spot import BinanceSpot
 from backend.market.book import Market
 from backend.market.errors import MarketDataError
 from backend.market.pricing import walk
@@ -121,6 +122,25 @@ def market_snapshot(source, asset, fiat, venue, side, size, as_json) -> None:
             f"  {ad.price:>14} qty {ad.quantity:>14} limits {ad.min_amount}-"
             f"{ad.max_amount} {','.join(ad.methods)} {ad.advertiser.nick}"
         )
+
+
+@market_cli.command("tickers")
+@click.option("--json", "as_json", is_flag=True)
+def market_tickers(as_json: bool) -> None:
+    """Best bid and ask on Binance spot for every SPOT_SYMBOLS symbol, in one request."""
+    try:
+        tickers = BinanceSpot(current_desk().settings).book_tickers()
+    except MarketDataError as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+    rows = {
+        symbol: {k: None if v is None else str(v) for k, v in vars(t).items() if k != "symbol"}
+        for symbol, t in tickers.items()
+    }
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for symbol, t in rows.items():
+        click.echo(f"{symbol:<10} bid {t['bid']} ({t['bid_qty']})  ask {t['ask']} ({t['ask_qty']})")
 
 
 @controls_cli.command("show")

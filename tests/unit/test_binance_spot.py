@@ -167,3 +167,22 @@ def test_ip_ban_with_long_retry_after_is_not_retried(httpserver):
     with pytest.raises(UpstreamHTTPError) as caught:
         spot(httpserver).fetch(BTC)
     assert caught.value.reason == "http_418" and len(httpserver.log) == 1
+
+
+def test_the_tickers_command_prints_best_bid_and_ask_per_watched_symbol(httpserver, tmp_path):
+    from tests.conftest import embedded_settings, prepared_app
+
+    httpserver.expect_request(TICKER_PATH).respond_with_json([TICKER])
+    app = prepared_app(
+        embedded_settings(
+            tmp_path, binance_spot_url=httpserver.url_for("/").rstrip("/"), spot_symbols="BTCUSDT"
+        )
+    )
+    result = app.test_cli_runner().invoke(args=["market", "tickers", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["BTCUSDT"] == {
+        "bid": "96240.01000000",
+        "bid_qty": "0.51200000",
+        "ask": "96240.02000000",
+        "ask_qty": "0.00310000",
+    }
