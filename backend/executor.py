@@ -70,17 +70,9 @@ def _fill(session: Session, cache: Cache, settings: Settings, trade_id: int, clo
     opp = session.get(Opportunity, trade.opportunity_id)
     legs = tuple(Leg.from_dict(d) for d in opp.legs)
     now = clock()
-    books = latest.get_many(session, cache, sorted({leg.market for leg in legs}))
-    failing = latest.errors(session)
-    stale = sorted(
-        {
-            leg.market
-            for leg in legs
-            if leg.market not in books
-            or leg.market in failing
-            or books[leg.market].age_seconds(now) > settings.stale_after_seconds
-        }
-    )
+    markets = sorted({leg.market for leg in legs})
+    books = latest.get_many(session, cache, markets)
+    stale = sorted(latest.stale(session, books, markets, now, settings.stale_after_seconds))
     fills, profit = [], None
     if not stale:
         fills = run_cycle(legs, books, trade.size_usd, fees_from(settings), settings.paper_slippage)

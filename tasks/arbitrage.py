@@ -17,14 +17,10 @@ def scan() -> int:
     settings, now = desk.settings, desk.now()
     with desk.sessions.begin() as session:
         books = latest.get_many(session, desk.cache, settings.markets)
-        failing = latest.errors(session)  # last poll failed (e.g. breaker open): stale now
-        fresh = {
-            k: b
-            for k, b in books.items()
-            if b.age_seconds(now) <= settings.stale_after_seconds and k not in failing
-        }
+        stale = latest.stale(session, books, settings.markets, now, settings.stale_after_seconds)
+        fresh = {k: b for k, b in books.items() if k not in stale}
         for key in settings.markets:  # nothing downstream may mistake stale for fresh
-            metrics.MARKET_STALE.labels(market=key).set(key not in fresh)
+            metrics.MARKET_STALE.labels(market=key).set(key in stale)
         limits = controls.load(session, settings)
         found = arbitrage.scan(
             fresh,

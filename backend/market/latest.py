@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -65,3 +66,16 @@ def errors(session: Session) -> dict[str, str]:
         select(LatestBook.market, LatestBook.error).where(LatestBook.error.is_not(None))
     )
     return dict(rows.all())
+
+
+def stale(
+    session: Session, books: dict[str, Book], market_keys, now: datetime, max_age: float
+) -> set[str]:
+    """Markets not to trust: no book, a book older than ``max_age``, or a failed last poll
+    (an open breaker included), whatever the age of the book still on record."""
+    failing = errors(session)
+    return {
+        key
+        for key in market_keys
+        if key not in books or key in failing or books[key].age_seconds(now) > max_age
+    }
