@@ -117,7 +117,7 @@ def create_trade():
         )
         trade_id = trade.id
     if created:
-        outbox.publish(current_app.extensions["celery"], desk.sessions, desk, trade_id)
+        outbox.publish(current_app.extensions["celery"], desk, trade_id)
     with desk.sessions() as session:
         return jsonify(trade_json(session.get(Trade, trade_id))), 201 if created else 200
 

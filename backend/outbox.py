@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from celery import Celery
-from sqlalchemy.orm import Session, sessionmaker
 
 from backend import trades
 from backend.desk import Desk
@@ -16,13 +15,13 @@ log = logging.getLogger(__name__)
 EXECUTE_TASK = "tasks.trading.execute"
 
 
-def publish(celery: Celery, sessions: sessionmaker[Session], desk: Desk, trade_id: int) -> bool:
+def publish(celery: Celery, desk: Desk, trade_id: int) -> bool:
     try:
         celery.send_task(EXECUTE_TASK, args=[trade_id], queue="trading")
     except Exception as exc:  # kombu raises several kinds when the broker is unreachable
         log.warning("could not queue trade %s, the sweeper will retry: %s", trade_id, exc)
         return False
-    with sessions.begin() as session:
+    with desk.sessions.begin() as session:
         trades.transition(
             session, trade_id, ("requested",), "queued", desk.now(), "sent to the trading queue"
         )

@@ -30,7 +30,7 @@ def sweep() -> int:
         waiting = trades.stuck(session, "requested", now - REPUBLISH_AFTER)
         lost = trades.stuck(session, "executing", now - EXECUTING_TIMEOUT)
     for trade_id in waiting:
-        outbox.publish(current_app.extensions["celery"], desk.sessions, desk, trade_id)
+        outbox.publish(current_app.extensions["celery"], desk, trade_id)
     with desk.sessions.begin() as session:
         for trade_id in lost:
             trades.transition(

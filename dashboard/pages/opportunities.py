@@ -121,7 +121,7 @@ def register_callbacks(app: Dash) -> None:
         except trades.TradeRequestError as exc:
             return html.Div(exc.message, className="alert error")
         if created:
-            outbox.publish(current_app.extensions["celery"], desk.sessions, desk, trade_id)
+            outbox.publish(current_app.extensions["celery"], desk, trade_id)
         return html.Div(
             [
                 "Trade ",
