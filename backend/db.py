@@ -7,8 +7,6 @@ drops the parent's engines without closing their sockets and builds its own.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -64,10 +62,3 @@ def get_engine(settings: Settings) -> Engine:
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:
     return sessionmaker(get_engine(settings), expire_on_commit=False)
-
-
-@contextmanager
-def session_scope(settings: Settings) -> Iterator[Session]:
-    """A unit of work: commit on success, roll back on error."""
-    with session_factory(settings)() as session, session.begin():
-        yield session

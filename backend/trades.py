@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from backend.models import Opportunity, Trade, TradeEvent
 
-FINAL = ("filled", "rejected", "failed")
 MAX_SIZE_USD = Decimal("1000000")
 
 
