@@ -8,8 +8,10 @@ from backend.config import Settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    from backend import api, cli, health, http_metrics
+    from backend import cli
     from backend.desk import Desk
+    from backend.ops import http_metrics
+    from backend.web import api, health
     from dashboard import init_dashboard
     from tasks.celery_app import celery_init_app
 

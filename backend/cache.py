@@ -16,7 +16,7 @@ from typing import Protocol
 
 import redis
 
-from backend import metrics
+from backend.ops import metrics
 
 log = logging.getLogger(__name__)
 

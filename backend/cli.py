@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from backend import controls, migrate, seed
+from backend import migrate, seed
 from backend.desk import current_desk
 from backend.market.binance_spot import BinanceSpot
 from backend.market.book import Market
@@ -19,6 +19,7 @@ from backend.market.errors import MarketDataError
 from backend.market.pricing import walk
 from backend.market.sources import NAMES, make_source
 from backend.models import User
+from backend.trading import controls
 
 db_cli = AppGroup("db", help="Schema migrations.")
 users_cli = AppGroup("users", help="Desk logins.")

@@ -53,7 +53,7 @@ def get_engine(settings: Settings) -> Engine:
                 pool_timeout=5,
                 connect_args={"connect_timeout": 3},
             )
-        from backend import db_metrics
+        from backend.ops import db_metrics
 
         db_metrics.instrument(engine)
         _engines[url] = engine

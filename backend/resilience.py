@@ -47,7 +47,6 @@ from pyrate_limiter import (
 )
 from requests.adapters import HTTPAdapter
 
-from backend import metrics
 from backend.config import Settings
 from backend.market.errors import (
     BadReply,
@@ -59,6 +58,7 @@ from backend.market.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
+from backend.ops import metrics
 
 log = logging.getLogger(__name__)
 

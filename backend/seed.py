@@ -6,10 +6,10 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from backend import controls
 from backend.config import Settings
 from backend.market.book import Market
 from backend.models import Balance, MarketRow
+from backend.trading import controls
 
 PAPER_BALANCES = {"USDT": Decimal("50000")}
 

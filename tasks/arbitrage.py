@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from backend import arbitrage, controls, metrics, opportunities
 from backend.desk import current_desk
-from backend.executor import fees_from
 from backend.market import latest
+from backend.ops import metrics
+from backend.trading import arbitrage, controls, opportunities
+from backend.trading.executor import fees_from
 from tasks.celery_app import DB_RETRY
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from backend import controls
 from backend.desk import current_desk
+from backend.trading import controls
 from tasks.celery_app import DB_RETRY
 
 

@@ -6,11 +6,11 @@ import logging
 
 from celery import shared_task
 
-from backend import metrics
 from backend.desk import current_desk
 from backend.market import ingest as ingest_book
 from backend.market import latest
 from backend.market.book import Market
+from backend.ops import metrics
 
 log = logging.getLogger(__name__)
 

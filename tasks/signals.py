@@ -7,7 +7,7 @@ import time
 from celery import signals
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
-from backend import metrics
+from backend.ops import metrics
 
 _started: dict[str, float] = {}
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from celery import shared_task
 from flask import current_app
 
-from backend import executor, outbox, trades
 from backend.desk import current_desk
+from backend.trading import executor, outbox, trades
 from tasks.celery_app import DB_RETRY
 
 REPUBLISH_AFTER = timedelta(seconds=10)

@@ -37,7 +37,7 @@ BIN = Path(sys.executable).parent
 
 SERVICES = {
     "postgres": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-    "redis": "redis://127.0.0.1:6379/15",
+    "redis": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
 }
 START_HINT = (

@@ -42,7 +42,7 @@ from decimal import Decimal
 
 import requests
 
-from backend import metrics, resilience
+from backend import resilience
 from backend.config import Settings
 from backend.market import filters
 from backend.market.binance_spot import BinanceSpot
@@ -55,6 +55,7 @@ from backend.market.errors import (
     UpstreamRejected,
     decimal_of,
 )
+from backend.ops import metrics
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import requests
 
-from backend import metrics, resilience
+from backend import resilience
 from backend.config import Settings
 from backend.market.book import Ad, Book, Market
 from backend.market.errors import (
@@ -33,6 +33,7 @@ from backend.market.errors import (
     UpstreamRejected,
     decimal_of,
 )
+from backend.ops import metrics
 
 log = logging.getLogger(__name__)
 

@@ -9,14 +9,14 @@ from decimal import Decimal
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from backend import metrics
 from backend.cache import Cache
 from backend.config import Settings
 from backend.market import filters, latest, snapshots
 from backend.market.book import Book, Market, Venue
+from backend.market.prices import usd_per_asset
 from backend.market.pricing import reference
 from backend.models import PriceTick
-from backend.prices import usd_per_asset
+from backend.ops import metrics
 
 
 def store(session: Session, cache: Cache, settings: Settings, book: Book, now: datetime) -> int:

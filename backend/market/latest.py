@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import metrics
 from backend.cache import Cache
 from backend.market.book import Book
 from backend.models import LatestBook
+from backend.ops import metrics
 
 PREFIX = "latest:"
 

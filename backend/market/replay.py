@@ -24,9 +24,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from backend import metrics
 from backend.market.book import Ad, Book, Market
 from backend.market.errors import EmptyBook
+from backend.ops import metrics
 
 log = logging.getLogger(__name__)
 

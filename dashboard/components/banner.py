@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, dcc, html
 
-from backend import health
 from backend.desk import current_desk
+from backend.web import health
 
 CONSEQUENCES = {
     "db": "nothing can be read or stored",

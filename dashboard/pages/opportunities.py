@@ -7,8 +7,8 @@ import uuid
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask import current_app
 
-from backend import opportunities, outbox, trades
 from backend.desk import current_desk
+from backend.trading import opportunities, outbox, trades
 from dashboard.components.format import number
 from dashboard.components.table import table
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
-from backend import candles, prices
 from backend.desk import current_desk
+from backend.market import candles, prices
 from backend.market.book import Market
 from backend.market.latest import errors as latest_errors
 from dashboard.components.format import number, price

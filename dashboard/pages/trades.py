@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, dcc, html
 
-from backend import trades
 from backend.desk import current_desk
+from backend.trading import trades
 from dashboard.components.format import number, price
 from dashboard.components.table import table
 from dashboard.pages.opportunities import STRATEGY_NAMES

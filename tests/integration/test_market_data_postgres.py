@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from backend.candles import minute_candles
 from backend.market import ingest
+from backend.market.candles import minute_candles
 from backend.models import AdSnapshot
 from tests.factories import NOW, ad, book
 

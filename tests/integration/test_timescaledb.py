@@ -17,10 +17,10 @@ from sqlalchemy import text
 
 from backend import migrate
 from backend.cache import LocalCache
-from backend.candles import minute_candles
 from backend.config import Settings
 from backend.db import get_engine, session_factory
 from backend.market import ingest
+from backend.market.candles import minute_candles
 from tests.factories import ad, book
 
 ADMIN = os.environ.get("TIMESCALEDB_ADMIN_URL")

@@ -1,7 +1,7 @@
 from decimal import Decimal
 
-from backend.arbitrage import scan
-from backend.execution import Fees, cash_flows, profit_usd, run_cycle
+from backend.trading.arbitrage import scan
+from backend.trading.execution import Fees, cash_flows, profit_usd, run_cycle
 from tests.factories import ad, book
 
 D = Decimal

@@ -1,8 +1,8 @@
 from datetime import timedelta
 from decimal import Decimal
 
-from backend.candles import minute_candles
 from backend.market import ingest
+from backend.market.candles import minute_candles
 from tests.factories import NOW, ad, book
 
 

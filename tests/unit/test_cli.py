@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
-from backend import controls
 from backend.models import User
+from backend.trading import controls
 
 
 def run(app, *args):

@@ -29,7 +29,7 @@ LONG_RUNNING = {
 ONE_SHOT = {"migrate"}
 APP_SERVICES = {"web", "worker", "beat"}
 
-# Metrics exported outside backend/metrics.py: prometheus_flask_exporter's HTTP metrics,
+# Metrics exported outside backend/ops/metrics.py: prometheus_flask_exporter's HTTP metrics,
 # the circuit breakers, and Prometheus's own `up`.
 EXTRA_METRICS = {
     "http_requests_total",
@@ -115,10 +115,10 @@ def metric_names(expr: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def exported_metrics() -> set[str]:
-    source = (ROOT / "backend/metrics.py").read_text()
+    source = (ROOT / "backend/ops/metrics.py").read_text()
     declared = re.findall(r'(Counter|Gauge|Histogram|Summary)\(\s*"([a-zA-Z_:][\w:]*)"', source)
     histograms = {name for kind, name in declared if kind == "Histogram"} | EXTRA_HISTOGRAMS
-    assert histograms, "no Histogram found in backend/metrics.py: the regex is out of date"
+    assert histograms, "no Histogram found in backend/ops/metrics.py: the regex is out of date"
     return (
         {name for _, name in declared}
         | EXTRA_METRICS

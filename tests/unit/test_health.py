@@ -1,7 +1,7 @@
 import socket
 import time
 
-from backend import controls
+from backend.trading import controls
 from tests.conftest import embedded_settings, prepared_app
 
 

@@ -1,11 +1,11 @@
 from datetime import timedelta
 from decimal import Decimal
 
-from backend.arbitrage import scan
 from backend.config import Settings
-from backend.execution import Fees
 from backend.market.book import Market
 from backend.market.simulator import Simulator
+from backend.trading.arbitrage import scan
+from backend.trading.execution import Fees
 from tests.factories import NOW
 
 MARKETS = [Market.parse(k) for k in Settings(_env_file=None).markets]

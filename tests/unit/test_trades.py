@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from backend import controls, executor
 from backend.market import ingest
 from backend.models import Opportunity, Trade, TradeEvent
+from backend.trading import controls, executor
 from tasks.arbitrage import scan
 from tests.factories import ad, book
 
@@ -161,7 +161,7 @@ def test_the_api_is_closed_unless_enabled(tmp_path):
 def test_a_database_hiccup_is_retried_by_the_task_and_counted(app, desk, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from backend import opportunities
+    from backend.trading import opportunities
     from tests.unit.test_metrics import sample
 
     real, calls = opportunities.record_scan, []

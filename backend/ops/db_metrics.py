@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import Engine, event
 
-from backend import metrics
+from backend.ops import metrics
 
 
 def _operation(statement: str) -> str:

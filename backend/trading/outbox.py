@@ -7,8 +7,8 @@ import logging
 
 from celery import Celery
 
-from backend import trades
 from backend.desk import Desk
+from backend.trading import trades
 
 log = logging.getLogger(__name__)
 

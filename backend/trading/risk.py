@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from backend.controls import Controls
+from backend.trading.controls import Controls
 
 
 def refusals(

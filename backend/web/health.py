@@ -11,9 +11,9 @@ from flask import Blueprint, abort, jsonify
 from kombu import Connection
 from sqlalchemy import select, text
 
-from backend import metrics
 from backend.desk import Desk, current_desk
 from backend.models import Setting
+from backend.ops import metrics
 
 bp = Blueprint("health", __name__)
 

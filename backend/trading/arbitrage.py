@@ -13,8 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from backend.execution import ANCHOR, Fees, Leg, LegFill, profit_usd, run_cycle
 from backend.market.book import Book, Market, Venue
+from backend.trading.execution import ANCHOR, Fees, Leg, LegFill, profit_usd, run_cycle
 
 MAX_LEGS = 3
 CENT = Decimal("0.01")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from backend import opportunities, outbox, prices, trades
 from backend.desk import current_desk
+from backend.market import prices
 from backend.market.latest import errors as latest_errors
 from backend.models import Opportunity, Trade
+from backend.trading import opportunities, outbox, trades
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -12,13 +12,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend import controls, metrics, risk, trades
-from backend.arbitrage import strategy_of
 from backend.cache import Cache
 from backend.config import Settings
-from backend.execution import Fees, Leg, profit_usd, run_cycle
 from backend.market import latest
 from backend.models import Opportunity, Trade, TradeLeg
+from backend.ops import metrics
+from backend.trading import controls, risk, trades
+from backend.trading.arbitrage import strategy_of
+from backend.trading.execution import Fees, Leg, profit_usd, run_cycle
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend import arbitrage, metrics
 from backend.models import Opportunity
+from backend.ops import metrics
+from backend.trading import arbitrage
 
 STRATEGIES = ("crossed_book", "spot_p2p", "triangle")
 

@@ -1,0 +1,1 @@
+"""What operations watch: metrics (and, beside them, logs, traces and backups)."""
