@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from celery import shared_task
+from sqlalchemy.orm import Session
 
 from backend.desk import current_desk
-from backend.trading import controls
+from backend.models import Setting
 from tasks.celery_app import DB_RETRY
+
+KEY = "worker_heartbeat"
+
+
+def record(session: Session, now: datetime) -> None:
+    session.merge(Setting(key=KEY, value=now.isoformat(), updated_at=now))
 
 
 @shared_task(name="tasks.heartbeat.beat", **DB_RETRY)
 def beat() -> None:
     desk = current_desk()
     with desk.sessions.begin() as session:
-        controls.set_value(session, "worker_heartbeat", desk.now().isoformat())
+        record(session, desk.now())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
-from backend.models import Setting, utcnow
+from backend.models import ControlChange, Setting
 
 
 @dataclass(frozen=True)
@@ -57,21 +58,36 @@ VALIDATORS = {
     "kill_switch": _flag,
     "min_profit_usd": _amount,
     "max_trade_usd": _amount,
-    "worker_heartbeat": str,
 }
 
 
-def set_value(session: Session, key: str, value: str) -> None:
-    """Validate, then store; a bad value raises ValueError and changes nothing."""
+def change(
+    session: Session, key: str, value: str, *, actor: str, now: datetime, reason: str | None = None
+) -> ControlChange | None:
+    """Validate, store and record who changed what and why. A bad value raises ValueError
+    and changes nothing; setting the value already in force records nothing."""
     if key not in VALIDATORS:
-        raise ValueError(
-            f"unknown control {key!r}; one of: kill_switch, min_profit_usd, max_trade_usd"
-        )
+        raise ValueError(f"unknown control {key!r}; one of: {', '.join(VALIDATORS)}")
     try:
-        clean = VALIDATORS[key](value)
+        clean = VALIDATORS[key](str(value))
     except ValueError as exc:
         raise ValueError(f"{key} {exc}") from None
-    session.merge(Setting(key=key, value=clean, updated_at=utcnow()))
+    row = session.get(Setting, key, with_for_update=True)
+    old = row.value if row else None
+    if old == clean:
+        return None
+    session.merge(Setting(key=key, value=clean, updated_at=now))
+    entry = ControlChange(
+        at=now, key=key, old_value=old, new_value=clean, actor=actor, reason=reason or None
+    )
+    session.add(entry)
+    return entry
+
+
+def history(session: Session, limit: int = 100) -> list[ControlChange]:
+    return list(
+        session.scalars(select(ControlChange).order_by(ControlChange.id.desc()).limit(limit))
+    )
 
 
 def seed(session: Session, settings: Settings) -> None:

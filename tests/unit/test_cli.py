@@ -11,7 +11,7 @@ def run(app, *args):
 
 
 def test_the_kill_switch_is_set_from_the_command_line(app, desk):
-    result = run(app, "controls", "set", "kill_switch", "TRUE")
+    result = run(app, "controls", "set", "kill_switch", "TRUE", "--reason", "bank outage")
     assert result.exit_code == 0, result.output
     with desk.sessions() as session:
         assert controls.load(session, desk.settings).kill_switch is True
@@ -19,9 +19,9 @@ def test_the_kill_switch_is_set_from_the_command_line(app, desk):
 
 
 def test_a_bad_control_value_is_refused_and_changes_nothing(app, desk):
-    result = run(app, "controls", "set", "max_trade_usd", "lots")
+    result = run(app, "controls", "set", "max_trade_usd", "lots", "--reason", "x")
     assert result.exit_code == 2 and "max_trade_usd 'lots' is not a number" in result.output
-    result = run(app, "controls", "set", "kill_switchh", "true")
+    result = run(app, "controls", "set", "kill_switchh", "true", "--reason", "x")
     assert result.exit_code == 2 and "unknown control" in result.output
     with desk.sessions() as session:
         assert controls.load(session, desk.settings).max_trade_usd == desk.settings.max_trade_usd

@@ -1,13 +1,13 @@
 import socket
 import time
 
-from backend.trading import controls
+from tasks import heartbeat
 from tests.conftest import embedded_settings, prepared_app
 
 
 def beat_heartbeat(desk):
     with desk.sessions.begin() as session:
-        controls.set_value(session, "worker_heartbeat", desk.now().isoformat())
+        heartbeat.record(session, desk.now())
 
 
 def test_embedded_health_says_redis_and_rabbitmq_are_not_configured(client, desk):

@@ -126,7 +126,7 @@ def test_a_second_delivery_does_not_run_the_trade_twice(client, desk, opportunit
 
 def test_the_kill_switch_rejects_with_its_reason(client, desk, opportunity):
     with desk.sessions.begin() as session:
-        controls.set_value(session, "kill_switch", "true")
+        controls.change(session, "kill_switch", "true", actor="test", now=desk.now())
     trade_id = post(client, {"opportunity_id": opportunity.id}).json["id"]
     assert (
         executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now) == "rejected"

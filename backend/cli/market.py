@@ -1,4 +1,4 @@
-"""Operator commands, mounted on ``python -m backend``."""
+"""``market``: fetch a book or the spot tickers once, from the command line."""
 
 from __future__ import annotations
 
@@ -6,66 +6,16 @@ import json
 from decimal import Decimal
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
-from backend import migrate, seed
 from backend.desk import current_desk
 from backend.market.binance_spot import BinanceSpot
 from backend.market.book import Market
 from backend.market.errors import MarketDataError
 from backend.market.pricing import walk
 from backend.market.sources import NAMES, make_source
-from backend.models import User
-from backend.trading import controls
 
-db_cli = AppGroup("db", help="Schema migrations.")
-users_cli = AppGroup("users", help="Desk logins.")
 market_cli = AppGroup("market", help="Market data.")
-controls_cli = AppGroup("controls", help="Kill switch and limits every process obeys.")
-
-ROLES = ("viewer", "trader", "admin")
-
-
-@db_cli.command("upgrade")
-@click.argument("revision", default="head")
-def db_upgrade(revision: str) -> None:
-    """Apply migrations (TimescaleDB features only where the extension exists)."""
-    migrate.upgrade(current_desk().settings, revision)
-    click.echo(f"database at {revision}")
-
-
-@db_cli.command("downgrade")
-@click.argument("revision")
-def db_downgrade(revision: str) -> None:
-    migrate.downgrade(current_desk().settings, revision)
-    click.echo(f"database at {revision}")
-
-
-@db_cli.command("seed")
-def db_seed() -> None:
-    """Insert markets, control defaults and paper balances that are missing."""
-    desk = current_desk()
-    with desk.sessions.begin() as session:
-        seed.seed(session, desk.settings)
-    click.echo("seeded")
-
-
-@users_cli.command("create")
-@click.argument("username")
-@click.option("--role", type=click.Choice(ROLES), default="trader", show_default=True)
-@click.password_option()
-def users_create(username: str, role: str, password: str) -> None:
-    desk = current_desk()
-    with desk.sessions.begin() as session:
-        if session.scalar(select(User).where(User.username == username)):
-            raise click.UsageError(f"user {username!r} already exists")
-        session.add(
-            User(username=username, role=role, password_hash=generate_password_hash(password))
-        )
-    click.echo(f"created {role} {username}")
 
 
 @market_cli.command("snapshot")
@@ -142,31 +92,3 @@ def market_tickers(as_json: bool) -> None:
         return
     for symbol, t in rows.items():
         click.echo(f"{symbol:<10} bid {t['bid']} ({t['bid_qty']})  ask {t['ask']} ({t['ask_qty']})")
-
-
-@controls_cli.command("show")
-def controls_show() -> None:
-    desk = current_desk()
-    with desk.sessions() as session:
-        current = controls.load(session, desk.settings)
-    for key, value in vars(current).items():
-        click.echo(f"{key} = {value}")
-
-
-@controls_cli.command("set")
-@click.argument("key")
-@click.argument("value")
-def controls_set(key: str, value: str) -> None:
-    """e.g. `controls set kill_switch true`; workers see it on their next trade."""
-    desk = current_desk()
-    try:
-        with desk.sessions.begin() as session:
-            controls.set_value(session, key, value)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    click.echo(f"{key} = {value.lower() if key == 'kill_switch' else value}")
-
-
-def register(app: Flask) -> None:
-    for group in (db_cli, users_cli, market_cli, controls_cli):
-        app.cli.add_command(group)

@@ -1,0 +1,14 @@
+"""Operator commands, mounted on ``python -m backend`` (one module per command group)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from backend.cli.controls import controls_cli
+from backend.cli.db import db_cli
+from backend.cli.market import market_cli
+
+
+def register(app: Flask) -> None:
+    for group in (db_cli, market_cli, controls_cli):
+        app.cli.add_command(group)
