@@ -6,8 +6,8 @@ from backend.models import User
 from backend.trading import controls
 
 
-def run(app, *args):
-    return app.test_cli_runner().invoke(args=list(args))
+def run(app, *args, input=None):
+    return app.test_cli_runner().invoke(args=list(args), input=input)
 
 
 def test_the_kill_switch_is_set_from_the_command_line(app, desk):
@@ -28,10 +28,13 @@ def test_a_bad_control_value_is_refused_and_changes_nothing(app, desk):
 
 
 def test_users_are_created_with_a_hashed_password_and_a_role(app, desk):
-    result = run(app, "users", "create", "ana", "--role", "admin", "--password", "s3cret!")
+    result = run(
+        app, "users", "create", "ana", "--role", "admin", "--password-stdin", input="s3cret-long!\n"
+    )
     assert result.exit_code == 0, result.output
     with desk.sessions() as session:
         user = session.scalars(select(User)).one()
-    assert user.role == "admin" and "s3cret!" not in user.password_hash
-    again = run(app, "users", "create", "ana", "--password", "x")
+    assert user.role == "admin" and "s3cret-long!" not in user.password_hash
+    assert user.password_hash.startswith("$argon2id$")
+    again = run(app, "users", "create", "ana", "--password-stdin", input="another-long-one\n")
     assert again.exit_code == 2 and "already exists" in again.output
