@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import hmac
+
+from flask import Flask, request
+from werkzeug.exceptions import Unauthorized
 
 from backend.config import Settings
 
@@ -11,7 +14,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from backend import cli
     from backend.desk import Desk
     from backend.ops import http_metrics
-    from backend.web import api, health
+    from backend.web import api, auth, errors, health, security
+    from backend.web.access import PUBLIC, grant
     from dashboard import init_dashboard
     from tasks.celery_app import celery_init_app
 
@@ -20,9 +24,28 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key, JSON_SORT_KEYS=False)
     app.extensions["desk"] = Desk(settings)
     celery_init_app(app)
+    security.init_app(app, settings)
+    errors.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     cli.register(app)
-    init_dashboard(app)
+    dash_app = init_dashboard(app)
+    security.init_headers(app, settings, dash_app.csp_hashes())
     http_metrics.init_app(app)  # last: it wraps every route, Dash's included
+    grant(app, "static", PUBLIC)
+    grant(app, "prometheus_metrics", PUBLIC, _scrape_token_check(settings.metrics_token))
     return app
+
+
+def _scrape_token_check(token: str | None):
+    """/api/v1/metrics is public unless METRICS_TOKEN is set; then Prometheus sends it."""
+    if not token:
+        return None
+
+    def check() -> None:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            raise Unauthorized("this scrape needs Authorization: Bearer <METRICS_TOKEN>")
+
+    return check

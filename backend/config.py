@@ -6,10 +6,13 @@ Tests build their own ``Settings(...)`` and hand it to ``create_app``; nothing r
 
 from __future__ import annotations
 
+import os
+import secrets
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
+from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -22,7 +25,25 @@ DEFAULT_MARKETS = (
 )
 
 
-DEMO_SECRET = "embedded-demo-only"
+MIN_SECRET_LENGTH = 16
+
+
+def embedded_secret(directory: Path) -> str:
+    """The embedded desk's own random key, made once and kept beside its database (0600):
+    no two desks share one, so nobody can forge a session from a published default."""
+    path = directory / "secret_key"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        draft = directory / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)  # atomic: a process starting at the same time reads a whole key
+        except FileExistsError:
+            pass  # another process published its key first; everyone uses that one
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 def normalize_database_url(url: str) -> str:
@@ -61,9 +82,19 @@ class Settings(BaseSettings):
     db_pool_size: int = 5
     db_max_overflow: int = 10
 
-    secret_key: str = DEMO_SECRET
+    secret_key: str | None = None  # embedded: a random key kept beside the database
     worker_metrics_port: int | None = None  # a worker in its own container serves /metrics
-    api_enabled: bool | None = None  # default: on for the embedded demo only
+
+    # Logins and the HTTP edge.
+    secure_cookies: bool = False  # true when the desk is served over HTTPS
+    proxy_fix_hops: int = Field(0, ge=0, le=5)  # reverse proxies whose X-Forwarded-* to trust
+    session_hours: float = Field(12.0, gt=0, le=24 * 31)  # a session lasts a shift
+    max_request_bytes: int = Field(1_000_000, ge=10_000)  # larger bodies get 413
+    login_rate_limit: str = "10/minute"  # failed logins per client address
+    login_user_rate_limit: str = "5/minute"  # failed logins per user name
+    trade_rate_limit: str = "30/minute"  # trade requests per user (API and UI together)
+    metrics_token: str | None = None  # when set, /api/v1/metrics needs Bearer <it>
+    grafana_url: str | None = None  # Grafana panels the pages may embed
 
     markets: Annotated[list[str], NoDecode] = Field(default_factory=lambda: _csv(DEFAULT_MARKETS))
     market_source: str = "simulator"
@@ -77,6 +108,7 @@ class Settings(BaseSettings):
         default_factory=lambda: [Decimal(x) for x in ("100", "250", "500", "1000", "2500", "5000")]
     )
     default_ticket_usd: Decimal = Decimal("500")
+    min_ticket_usd: Decimal = Field(Decimal("10"), gt=0)  # smaller trade requests are refused
     p2p_taker_fee: Decimal = Decimal("0")
     spot_taker_fee: Decimal = Decimal("0.001")
     transfer_fee: Decimal = Decimal("0.0005")
@@ -143,17 +175,30 @@ class Settings(BaseSettings):
         pairs = _per_fiat(value)
         return {k.upper(): v for k, v in pairs.items()} if isinstance(pairs, dict) else pairs
 
+    @field_validator("login_rate_limit", "login_user_rate_limit", "trade_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate such as 10/minute") from None
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _normalize_db(cls, value: str) -> str:
         return normalize_database_url(value)
 
     @model_validator(mode="after")
-    def _real_secret_outside_the_demo(self) -> Settings:
-        if not self.embedded and self.secret_key == DEMO_SECRET:
+    def _real_secret(self) -> Settings:
+        if not self.embedded and not self.secret_key:
             raise ValueError(
                 "SECRET_KEY must be set when DATABASE_URL is not the embedded SQLite demo"
             )
+        if not self.embedded and len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise ValueError(f"SECRET_KEY must have at least {MIN_SECRET_LENGTH} characters")
+        if not self.secret_key:
+            self.secret_key = embedded_secret(self.embedded_dir)
         return self
 
     @property
@@ -161,16 +206,17 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     @property
-    def api_open(self) -> bool:
-        return self.embedded if self.api_enabled is None else self.api_enabled
+    def embedded_dir(self) -> Path:
+        """Where the embedded desk keeps its files: beside its SQLite database."""
+        path = self.database_url.split("///", 1)[-1] if "///" in self.database_url else ""
+        return Path(path).parent if self.embedded and path and path != ":memory:" else VAR
 
     @property
     def broker_url(self) -> str:
         """RabbitMQ when configured; else a SQLite queue file beside the embedded database."""
         if self.rabbitmq_url:
             return self.rabbitmq_url
-        db_dir = Path(self.database_url.split("///", 1)[-1]).parent if self.embedded else VAR
-        return f"sqla+sqlite:///{db_dir / 'broker.sqlite3'}"
+        return f"sqla+sqlite:///{self.embedded_dir / 'broker.sqlite3'}"
 
     def source_for(self, market_key: str) -> str:
         """Per-market override ``p2p:USDT/VES=binance``, else the global source."""

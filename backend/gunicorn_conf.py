@@ -13,10 +13,3 @@ accesslog = "-"
 
 def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
-
-
-def post_worker_init(worker):
-    """Dash finishes its setup during the first request, without a lock: concurrent first
-    requests on a threaded worker then see half-registered scripts and fail. Make that
-    first request ours, before the worker accepts any connection."""
-    worker.wsgi.test_client().get("/")

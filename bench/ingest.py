@@ -173,7 +173,7 @@ def main() -> None:
     with psycopg.connect(args.admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     dsn = args.admin_url.rsplit("/", 1)[0] + f"/{name}"
-    settings = Settings(_env_file=None, database_url=dsn, secret_key="bench")
+    settings = Settings(_env_file=None, database_url=dsn, secret_key="benchmarks-only-key")
     try:
         migrate.upgrade(settings)
         ratio = ratio_bench(settings, dsn, args.rounds, args.ticks)

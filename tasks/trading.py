@@ -40,6 +40,7 @@ def sweep() -> int:
                 "failed",
                 now,
                 "no result from the worker within 5 minutes",
+                actor="sweeper",
                 error="worker lost",
             )
     return len(waiting) + len(lost)

@@ -6,13 +6,16 @@ the process that starts gunicorn or a worker does.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,8 @@ from hypothesis import settings as hypothesis_settings
 
 from backend import create_app, migrate, seed
 from backend.config import Settings
+from backend.models import User
+from backend.web import tokens, users
 
 # No wall-clock deadline on a shared 2-core machine; in CI, a fixed sequence of examples
 # so a landing never hinges on luck (run locally, hypothesis keeps exploring).
@@ -71,6 +76,47 @@ def prepared_app(settings: Settings):
     return app
 
 
+TEST_PASSWORD = "correct horse battery staple"
+DEMO_LOGIN = re.compile(r"user admin, password (\S+)")
+
+
+@functools.cache
+def _test_password_hash() -> str:
+    """argon2 is slow on purpose: hash the tests' password once per session."""
+    return users.HASHER.hash(TEST_PASSWORD)
+
+
+def add_user(desk, username: str, role: str) -> None:
+    """A login with TEST_PASSWORD, unless it exists already."""
+    with desk.sessions.begin() as session:
+        if users.find(session, username) is None:
+            session.add(
+                User(
+                    username=username,
+                    role=role,
+                    password_hash=_test_password_hash(),
+                    created_at=desk.now(),
+                    session_version=1,
+                )
+            )
+
+
+def add_token(desk, username: str) -> str:
+    with desk.sessions.begin() as session:
+        return tokens.create(
+            session, f"t-{uuid.uuid4().hex[:12]}", username, None, actor="tests", now=desk.now()
+        )
+
+
+def api_client(app, role: str = "trader"):
+    """A test client that acts as a script with a ``role`` user's token."""
+    desk = app.extensions["desk"]
+    add_user(desk, f"test-{role}", role)
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {add_token(desk, f'test-{role}')}"
+    return client
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return embedded_settings(tmp_path)
@@ -83,6 +129,12 @@ def app(settings):
 
 @pytest.fixture
 def client(app):
+    """A trader's script: may read everything and execute trades."""
+    return api_client(app, "trader")
+
+
+@pytest.fixture
+def anonymous(app):
     return app.test_client()
 
 
@@ -103,9 +155,32 @@ class RunningDesk:
     process: subprocess.Popen
     log: Path
     started: float
+    admin_password: str  # the demo admin's, as `db seed` printed it
+    token: str  # a trader's API token
 
     def get(self, path: str, timeout: float = 5) -> requests.Response:
-        return requests.get(self.url + path, timeout=timeout)
+        return requests.get(self.url + path, headers=self.auth, timeout=timeout)
+
+    def post(self, path: str, timeout: float = 5, **kwargs) -> requests.Response:
+        headers = self.auth | kwargs.pop("headers", {})
+        return requests.post(self.url + path, headers=headers, timeout=timeout, **kwargs)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def desk_command(env: dict, *args: str, stdin: str | None = None) -> str:
+    """``python -m backend ARGS`` as an operator runs it; its standard output."""
+    return subprocess.run(
+        [sys.executable, "-m", "backend", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        input=stdin,
+    ).stdout
 
 
 def start_embedded_desk(home: Path) -> RunningDesk:
@@ -118,16 +193,21 @@ def start_embedded_desk(home: Path) -> RunningDesk:
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "PATH": f"{BIN}:{os.environ['PATH']}",
     }
-    for var in ("REDIS_URL", "RABBITMQ_URL", "API_ENABLED"):
+    for var in ("REDIS_URL", "RABBITMQ_URL"):
         env.pop(var, None)
-    for command in (["db", "upgrade"], ["db", "seed"]):
-        subprocess.run(
-            [sys.executable, "-m", "backend", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+    desk_command(env, "db", "upgrade")
+    admin_password = DEMO_LOGIN.search(desk_command(env, "db", "seed")).group(1)
+    desk_command(
+        env,
+        "users",
+        "create",
+        "trader",
+        "--role",
+        "trader",
+        "--password-stdin",
+        stdin=TEST_PASSWORD + "\n",
+    )
+    token = desk_command(env, "tokens", "create", "tests", "--user", "trader").strip()
     port = free_port()
     log = home / "honcho.log"
     started = time.monotonic()
@@ -140,7 +220,7 @@ def start_embedded_desk(home: Path) -> RunningDesk:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    desk = RunningDesk(f"http://127.0.0.1:{port}", proc, log, started)
+    desk = RunningDesk(f"http://127.0.0.1:{port}", proc, log, started, admin_password, token)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -173,18 +253,23 @@ def embedded_desk(tmp_path_factory):
 
 @contextmanager
 def web_only(home: Path):
-    """gunicorn alone (no worker, no beat) on a fresh migrated SQLite; yields its URL."""
+    """gunicorn alone (no worker, no beat) on a fresh migrated SQLite with one ``viewer``
+    login (TEST_PASSWORD); yields its URL."""
     env = os.environ | {
         "DATABASE_URL": f"sqlite:///{home / 'desk.sqlite3'}",
         "PROMETHEUS_MULTIPROC_DIR": str(home),
         "PORT": str(free_port()),
     }
-    subprocess.run(
-        [sys.executable, "-m", "backend", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
+    desk_command(env, "db", "upgrade")
+    desk_command(
+        env,
+        "users",
+        "create",
+        "viewer",
+        "--role",
+        "viewer",
+        "--password-stdin",
+        stdin=TEST_PASSWORD + "\n",
     )
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "--config", "backend/gunicorn_conf.py", "backend:create_app()"],

@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from backend import migrate, seed
 from backend.desk import current_desk
+from backend.web import users
 
 db_cli = AppGroup("db", help="Schema migrations.")
 
@@ -28,8 +29,22 @@ def db_downgrade(revision: str) -> None:
 
 @db_cli.command("seed")
 def db_seed() -> None:
-    """Insert markets, control defaults and paper balances that are missing."""
+    """Insert markets, control defaults and paper balances that are missing; on the
+    embedded demo, a first admin whose password is printed once."""
     desk = current_desk()
     with desk.sessions.begin() as session:
         seed.seed(session, desk.settings)
+        password = seed.demo_admin(session, desk.settings, desk.now())
+        no_admin = not users.admins_exist(session)
     click.echo("seeded")
+    if password:
+        click.secho(
+            f"Demo login: user admin, password {password}  (shown once; change it with "
+            "`.venv/bin/python -m backend users set-password admin`)",
+            fg="yellow",
+        )
+    elif no_admin:
+        click.secho(
+            "No admin exists: create one with `python -m backend users create NAME --role admin`",
+            fg="yellow",
+        )

@@ -44,6 +44,7 @@ def execute(
             "executing",
             clock(),
             "paper executor picked it up",
+            actor="worker",
         ):
             trade = session.get(Trade, trade_id)
             return trade.status if trade else "missing"
@@ -60,6 +61,7 @@ def execute(
                 "failed",
                 clock(),
                 f"executor error: {exc}",
+                actor="worker",
                 error=str(exc)[:500],
             )
         metrics.TRADES_EXECUTED.labels(strategy="unknown", mode="paper", status="failed").inc()
@@ -83,7 +85,9 @@ def _fill(session: Session, cache: Cache, settings: Settings, trade_id: int, clo
     reasons = risk.refusals(controls.load(session, settings), trade.size_usd, profit, stale)
     if reasons:
         detail = "; ".join(reasons)
-        trades.transition(session, trade_id, ("executing",), "rejected", now, detail, error=detail)
+        trades.transition(
+            session, trade_id, ("executing",), "rejected", now, detail, actor="worker", error=detail
+        )
         metrics.TRADES_EXECUTED.labels(strategy=strategy, mode="paper", status="rejected").inc()
         return "rejected"
     for seq, f in enumerate(fills, start=1):
@@ -110,6 +114,7 @@ def _fill(session: Session, cache: Cache, settings: Settings, trade_id: int, clo
         "filled",
         now,
         f"paper fill, profit {profit:.2f} USD",
+        actor="worker",
         profit_usd=profit,
     )
     metrics.TRADES_EXECUTED.labels(strategy=strategy, mode="paper", status="filled").inc()

@@ -23,6 +23,12 @@ def publish(celery: Celery, desk: Desk, trade_id: int) -> bool:
         return False
     with desk.sessions.begin() as session:
         trades.transition(
-            session, trade_id, ("requested",), "queued", desk.now(), "sent to the trading queue"
+            session,
+            trade_id,
+            ("requested",),
+            "queued",
+            desk.now(),
+            "sent to the trading queue",
+            actor="outbox",
         )
     return True

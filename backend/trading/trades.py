@@ -7,8 +7,9 @@ twice or lose its history.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -17,25 +18,33 @@ from sqlalchemy.orm import Session
 from backend.models import Opportunity, Trade, TradeEvent
 
 MAX_SIZE_USD = Decimal("1000000")
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+SIZE = re.compile(r"\d{1,7}(\.\d{1,2})?")  # USD with at most cents, no exponent or "_"
 
 
 class TradeRequestError(Exception):
-    def __init__(self, message: str, status: int = 422):
+    def __init__(self, message: str, status: int = 422, retry_after: int | None = None):
         super().__init__(message)
-        self.message, self.status = message, status
+        self.message, self.status, self.retry_after = message, status, retry_after
 
 
-def parse_size(raw: object) -> Decimal | None:
+def parse_size(raw: object, min_size: Decimal = Decimal("0.01")) -> Decimal | None:
+    """A ticket in USD: ``"500"``, ``"1250.50"`` or a JSON number; None means the
+    opportunity's own size. Refused: exponents, ``_``, more than cents, out of range."""
     if raw is None or raw == "":
         return None
-    if isinstance(raw, bool) or not isinstance(raw, (int, str, float)):
+    if isinstance(raw, bool) or not isinstance(raw, int | str | float):
         raise TradeRequestError('size must be a number of USD, e.g. "500"')
-    try:
-        size = Decimal(str(raw))
-    except InvalidOperation:
-        raise TradeRequestError(f"size {raw!r} is not a number") from None
-    if not size.is_finite() or size <= 0:
-        raise TradeRequestError("size must be a positive number of USD")
+    text = (repr(raw) if isinstance(raw, float) else str(raw)).strip()
+    if isinstance(raw, float) and text.endswith(".0"):
+        text = text[:-2]
+    if len(text) > 12 or not SIZE.fullmatch(text):
+        raise TradeRequestError(
+            f'size {text[:20]!r} is not an amount of USD like "500" or "1250.50"'
+        )
+    size = Decimal(text)
+    if size < min_size:
+        raise TradeRequestError(f"size must be at least {min_size} USD")
     if size > MAX_SIZE_USD:
         raise TradeRequestError(f"size must be at most {MAX_SIZE_USD} USD")
     return size
@@ -49,13 +58,19 @@ def request_trade(
     key: str | None,
     user: str,
     now: datetime,
+    via: str = "session",
+    min_size: Decimal = Decimal("0.01"),
 ) -> tuple[Trade, bool]:
     """Store a trade request (the outbox row). Returns (trade, created)."""
-    if not key or len(key) > 100:
-        raise TradeRequestError("an Idempotency-Key header of 1 to 100 characters is required", 400)
+    if not isinstance(key, str) or not key or len(key) > 100 or not key.isprintable():
+        raise TradeRequestError(
+            "an Idempotency-Key header of 1 to 100 printable characters is required", 400
+        )
     if isinstance(opportunity_id, bool) or not isinstance(opportunity_id, int):
         raise TradeRequestError("opportunity_id must be an integer")
-    wanted = parse_size(size)
+    if not 1 <= opportunity_id <= MAX_ID:
+        raise TradeRequestError(f"opportunity {opportunity_id} does not exist", 404)
+    wanted = parse_size(size, min_size)
     existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
     if existing is not None:
         return _same_request(existing, opportunity_id, wanted), False
@@ -89,7 +104,8 @@ def request_trade(
             at=now,
             from_status=None,
             to_status="requested",
-            detail=f"requested by {user}",
+            detail=f"requested by {user} ({via})",
+            actor=user,
         )
     )
     return trade, True
@@ -110,6 +126,8 @@ def transition(
     to: str,
     now: datetime,
     detail: str | None = None,
+    *,
+    actor: str,
     **values,
 ) -> bool:
     """Move a trade to ``to`` if it is in one of ``allowed``; audit the move. False if not.
@@ -130,7 +148,12 @@ def transition(
         if result.rowcount == 1:
             session.add(
                 TradeEvent(
-                    trade_id=trade_id, at=now, from_status=current, to_status=to, detail=detail
+                    trade_id=trade_id,
+                    at=now,
+                    from_status=current,
+                    to_status=to,
+                    detail=detail,
+                    actor=actor,
                 )
             )
             return True

@@ -46,3 +46,19 @@ def access(level: str) -> Callable[[F], F]:
 
 def decision(view: Callable | None) -> str | None:
     return getattr(view, "access", None)
+
+
+def grant(app, endpoint: str, level: str, check: Callable | None = None) -> None:
+    """Record the decision for a route registered by someone else (Dash, the exporter).
+    ``check`` runs after the role check and may answer instead of the view."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown access level {level!r}; one of {LEVELS}")
+    app.extensions.setdefault("access", {})[endpoint] = (level, check)
+
+
+def required(app, endpoint: str) -> tuple[str | None, Callable | None]:
+    """The decision for ``endpoint``: granted, else marked on its view, else none."""
+    granted = app.extensions.get("access", {}).get(endpoint)
+    if granted:
+        return granted
+    return decision(app.view_functions.get(endpoint)), None

@@ -1,7 +1,6 @@
-"""JSON API beside the UI: prices, opportunities, trades. Decimals travel as strings.
-
-Until logins arrive the API is open only where ``api_open`` says so (the embedded demo
-by default; API_ENABLED=true elsewhere).
+"""JSON API beside the UI: prices, opportunities, trades, controls. Decimals travel as
+strings. Every route names the least role it needs; scripts send a bearer token, the
+browser its session (and then a CSRF token on writes).
 """
 
 from __future__ import annotations
@@ -12,21 +11,20 @@ from backend.desk import current_desk
 from backend.market import prices
 from backend.market.latest import errors as latest_errors
 from backend.models import Opportunity, Trade
-from backend.trading import opportunities, outbox, trades
+from backend.trading import controls, opportunities, outbox, trades
+from backend.web.access import ADMIN, TRADER, VIEWER, access
+from backend.web.auth import current_actor, via
+from backend.web.security import trade_wait_seconds
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-@bp.before_request
-def _gate():
-    if not current_desk().settings.api_open:
-        return jsonify(error="the JSON API is disabled here; set API_ENABLED=true to open it"), 403
-    return None
-
-
 @bp.errorhandler(trades.TradeRequestError)
 def _bad_request(exc: trades.TradeRequestError):
-    return jsonify(error=exc.message), exc.status
+    response = jsonify(error=exc.message, status=exc.status)
+    if exc.retry_after:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response, exc.status
 
 
 def opportunity_json(row: Opportunity) -> dict:
@@ -76,13 +74,20 @@ def trade_json(row: Trade, with_events: list | None = None) -> dict:
     }
     if with_events is not None:
         body["events"] = [
-            {"at": e.at.isoformat(), "from": e.from_status, "to": e.to_status, "detail": e.detail}
+            {
+                "at": e.at.isoformat(),
+                "from": e.from_status,
+                "to": e.to_status,
+                "actor": e.actor,
+                "detail": e.detail,
+            }
             for e in with_events
         ]
     return body
 
 
 @bp.get("/prices")
+@access(VIEWER)
 def list_prices():
     desk = current_desk()
     with desk.sessions() as session:
@@ -92,6 +97,7 @@ def list_prices():
 
 
 @bp.get("/opportunities")
+@access(VIEWER)
 def list_opportunities():
     desk = current_desk()
     with desk.sessions() as session:
@@ -100,6 +106,7 @@ def list_opportunities():
 
 
 @bp.post("/trades")
+@access(TRADER)
 def create_trade():
     desk = current_desk()
     body = request.get_json(silent=True)
@@ -107,14 +114,24 @@ def create_trade():
         raise trades.TradeRequestError(
             'send a JSON object: {"opportunity_id": 1, "size": "500"}', 400
         )
+    unknown = set(body) - {"opportunity_id", "size"}
+    if unknown:
+        raise trades.TradeRequestError(f"unknown field(s): {', '.join(sorted(unknown))[:200]}", 400)
+    wait = trade_wait_seconds(current_actor(), desk.settings.trade_rate_limit)
+    if wait:
+        raise trades.TradeRequestError(
+            f"too many trade requests; try again in {wait} s", 429, retry_after=wait
+        )
     with desk.sessions.begin() as session:
         trade, created = trades.request_trade(
             session,
             opportunity_id=body.get("opportunity_id"),
             size=body.get("size"),
             key=request.headers.get("Idempotency-Key"),
-            user="api",
+            user=current_actor(),
             now=desk.now(),
+            via=via(),
+            min_size=desk.settings.min_ticket_usd,
         )
         trade_id = trade.id
     if created:
@@ -124,13 +141,15 @@ def create_trade():
 
 
 @bp.get("/trades")
+@access(VIEWER)
 def list_trades():
     desk = current_desk()
     with desk.sessions() as session:
         return jsonify(trades=[trade_json(t) for t in trades.recent(session)])
 
 
-@bp.get("/trades/<int:trade_id>")
+@bp.get(f"/trades/<int(max={trades.MAX_ID}):trade_id>")
+@access(VIEWER)
 def get_trade(trade_id: int):
     desk = current_desk()
     with desk.sessions() as session:
@@ -138,3 +157,61 @@ def get_trade(trade_id: int):
         if trade is None:
             return jsonify(error=f"trade {trade_id} does not exist"), 404
         return jsonify(trade_json(trade, trades.events(session, trade_id)))
+
+
+@bp.get("/controls")
+@access(VIEWER)
+def get_controls():
+    desk = current_desk()
+    with desk.sessions() as session:
+        now = controls.load(session, desk.settings)
+        changes = controls.history(session, limit=50)
+    return jsonify(
+        controls={
+            k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in vars(now).items()
+        },
+        history=[
+            {
+                "at": c.at.isoformat(),
+                "key": c.key,
+                "from": c.old_value,
+                "to": c.new_value,
+                "actor": c.actor,
+                "reason": c.reason,
+            }
+            for c in changes
+        ],
+    )
+
+
+@bp.post("/controls")
+@access(ADMIN)
+def set_controls():
+    """Body ``{"kill_switch": "true", "reason": "bank outage"}``: every worker obeys it on
+    its next trade. A bad value changes nothing, the others included."""
+    desk = current_desk()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error='send a JSON object: {"kill_switch": "true", "reason": "..."}'), 400
+    reason = body.pop("reason", None)
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        return jsonify(error="a reason of 1 to 500 characters is required"), 400
+    if not body:
+        return jsonify(error=f"name a control to change: {', '.join(controls.VALIDATORS)}"), 400
+    try:
+        with desk.sessions.begin() as session:
+            for key, value in body.items():
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                if not isinstance(value, str | bool | int | float) or len(text) > 64:
+                    raise ValueError(f"{key[:64]} must be a short string, number or boolean")
+                controls.change(
+                    session,
+                    key[:64],
+                    text,
+                    actor=current_actor(),
+                    now=desk.now(),
+                    reason=reason.strip(),
+                )
+    except ValueError as exc:
+        return jsonify(error=str(exc)[:300]), 422
+    return get_controls()

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from backend.desk import Desk, current_desk
 from backend.models import Setting
 from backend.ops import metrics
+from backend.web.access import PUBLIC, access
 
 bp = Blueprint("health", __name__)
 
@@ -102,12 +103,14 @@ def report(names: list[str]):
 
 @bp.get("/api/v1/health")
 @bp.get("/health")
+@access(PUBLIC)
 def health_all():
     return report(list(PROBES))
 
 
 @bp.get("/api/v1/health/<component>")
 @bp.get("/health/<component>")
+@access(PUBLIC)
 def health_one(component: str):
     if component not in PROBES:
         abort(404, description=f"unknown component; one of: {', '.join(PROBES)}")

@@ -6,6 +6,8 @@ from dash import Dash, Input, Output, dcc, html
 
 from backend.desk import current_desk
 from backend.web import health
+from backend.web.access import VIEWER
+from dashboard.access import callback
 
 CONSEQUENCES = {
     "db": "nothing can be read or stored",
@@ -22,7 +24,9 @@ def banner() -> html.Div:
 
 
 def register_callbacks(app: Dash) -> None:
-    @app.callback(Output("health-banner", "children"), Input("health-tick", "n_intervals"))
+    @callback(
+        app, Output("health-banner", "children"), Input("health-tick", "n_intervals"), role=VIEWER
+    )
     def refresh(_n):
         result = health.check(current_desk(), list(health.PROBES))
         down = [

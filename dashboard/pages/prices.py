@@ -9,6 +9,8 @@ from backend.desk import current_desk
 from backend.market import candles, prices
 from backend.market.book import Market
 from backend.market.latest import errors as latest_errors
+from backend.web.access import VIEWER
+from dashboard.access import BadInput, callback, expect
 from dashboard.components.format import number, price
 from dashboard.components.table import table
 
@@ -128,24 +130,33 @@ def chart(market: str) -> go.Figure:
 
 
 def register_callbacks(app: Dash) -> None:
-    @app.callback(Output("chart-market", "options"), Input("chart-tick", "n_intervals"))
+    @callback(
+        app, Output("chart-market", "options"), Input("chart-tick", "n_intervals"), role=VIEWER
+    )
     def markets(_n):
         return [
             {"label": Market.parse(k).label, "value": k} for k in current_desk().settings.markets
         ]
 
-    @app.callback(
+    @callback(
+        app,
         Output("chart", "figure"),
         Input("chart-market", "value"),
         Input("chart-tick", "n_intervals"),
+        role=VIEWER,
     )
     def refresh_chart(market, _n):
+        expect(market, str, name="market")
+        if market not in current_desk().settings.markets:
+            raise BadInput("unknown market")
         return chart(market)
 
-    @app.callback(
+    @callback(
+        app,
         Output("prices-ticket", "children"),
         Output("prices-table", "children"),
         Input("prices-tick", "n_intervals"),
+        role=VIEWER,
     )
     def refresh(_n):
         return render()

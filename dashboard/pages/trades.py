@@ -6,6 +6,8 @@ from dash import Dash, Input, Output, dcc, html
 
 from backend.desk import current_desk
 from backend.trading import trades
+from backend.web.access import VIEWER
+from dashboard.access import callback
 from dashboard.components.format import number, price
 from dashboard.components.table import table
 from dashboard.pages.opportunities import STRATEGY_NAMES
@@ -72,6 +74,8 @@ def render():
 
 
 def register_callbacks(app: Dash) -> None:
-    @app.callback(Output("trades-table", "children"), Input("trades-tick", "n_intervals"))
+    @callback(
+        app, Output("trades-table", "children"), Input("trades-tick", "n_intervals"), role=VIEWER
+    )
     def refresh(_n):
         return render()

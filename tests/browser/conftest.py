@@ -7,6 +7,10 @@ import shutil
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.conftest import TEST_PASSWORD
 
 
 def pytest_collection_modifyitems(items):
@@ -44,3 +48,15 @@ def browser(tmp_path_factory):
     drv.set_page_load_timeout(30)
     yield drv
     drv.quit()
+
+
+def login(browser, base_url: str, username: str, password: str = TEST_PASSWORD, path="/"):
+    """Through the login page, as a person does; lands on ``path``."""
+    browser.delete_all_cookies()  # desks on other ports of 127.0.0.1 share cookies
+    browser.get(f"{base_url}/login?next={path}")
+    browser.find_element(By.ID, "username").send_keys(username)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.ID, "login-submit").click()
+    WebDriverWait(browser, 15).until(
+        lambda b: b.current_url == base_url + path and b.find_elements(By.ID, "whoami")
+    )

@@ -13,13 +13,15 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browser.conftest import login
+
 
 def rows(browser, css: str) -> list:
     return browser.find_elements(By.CSS_SELECTOR, css)
 
 
 def test_the_prices_page_shows_live_prices_for_every_market(browser, embedded_desk):
-    browser.get(embedded_desk.url + "/")
+    login(browser, embedded_desk.url, "trader")
     wait_until(
         browser,
         20,
@@ -82,7 +84,7 @@ def accept_confirm(browser) -> bool:
 def test_execute_asks_for_confirmation_and_the_trade_shows_filled_without_reload(
     browser, embedded_desk
 ):
-    browser.get(embedded_desk.url + "/opportunities")
+    login(browser, embedded_desk.url, "trader", path="/opportunities")
     browser.execute_script("window.__sameDocument = true")
     for _ in range(5):  # an opportunity may expire between display and click
         try:  # the table re-renders every 2 s: a button can go stale under the cursor

@@ -93,7 +93,6 @@ def service_settings(pg_url, redis_url, rabbitmq_url) -> Settings:
         database_url=pg_url,
         redis_url=redis_url,
         rabbitmq_url=rabbitmq_url,
-        api_enabled=True,
         secret_key=TEST_SECRET,
     )
     migrate.upgrade(settings)
@@ -113,7 +112,6 @@ def service_env(settings: Settings) -> dict[str, str]:
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url or "",
         "RABBITMQ_URL": settings.rabbitmq_url or "",
-        "API_ENABLED": "true",
         "SECRET_KEY": settings.secret_key,
     }
 

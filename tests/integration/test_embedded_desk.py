@@ -56,19 +56,16 @@ def test_price_updates_total_keeps_moving(embedded_desk):
 
 
 def test_an_opportunity_executed_through_the_api_ends_filled(embedded_desk):
-    import requests
-
     for attempt in range(5):  # an opportunity can vanish between listing and execution
         opps = wait_for(
             lambda: embedded_desk.get("/api/v1/opportunities").json()["opportunities"],
             45,
             "an opportunity",
         )
-        r = requests.post(
-            embedded_desk.url + "/api/v1/trades",
+        r = embedded_desk.post(
+            "/api/v1/trades",
             json={"opportunity_id": opps[0]["id"]},
             headers={"Idempotency-Key": f"embedded-{attempt}"},
-            timeout=5,
         )
         if r.status_code != 201:
             continue

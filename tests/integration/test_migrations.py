@@ -37,7 +37,9 @@ def test_migrations_run_on_sqlite(tmp_path):
 
 
 def test_migrations_run_on_postgresql(make_pg_database):
-    settings = Settings(_env_file=None, database_url=make_pg_database(), secret_key="t")
+    settings = Settings(
+        _env_file=None, database_url=make_pg_database(), secret_key="migrations-tests-only"
+    )
     roundtrip(settings)
     engine = get_engine(settings)
     columns = {c["name"]: c for c in inspect(engine).get_columns("trades")}

@@ -4,6 +4,7 @@ import socket
 
 from backend.cache import RedisCache
 from backend.market import ingest, latest
+from tests.conftest import api_client
 from tests.factories import NOW, ad, book
 from tests.unit.test_metrics import sample
 
@@ -14,7 +15,7 @@ def test_latest_books_are_served_from_redis(service_app):
     with desk.sessions.begin() as session:
         ingest.store(session, desk.cache, desk.settings, b, NOW)
     assert desk.cache.get(latest.PREFIX + "p2p:USDT/ARS") is not None
-    client = service_app.test_client()
+    client = api_client(service_app)
     before = sample(client.get("/api/v1/metrics").text, "redis_cache_hits_total")
     with desk.sessions() as session:
         assert latest.get(session, desk.cache, "p2p:USDT/ARS") == b

@@ -35,7 +35,7 @@ def timescale_settings():
     with psycopg.connect(ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    settings = Settings(_env_file=None, database_url=url, secret_key="t")
+    settings = Settings(_env_file=None, database_url=url, secret_key="migrations-tests-only")
     yield settings
     get_engine(settings).dispose()
     with psycopg.connect(ADMIN, autocommit=True) as conn:

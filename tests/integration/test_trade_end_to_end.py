@@ -8,6 +8,7 @@ import pytest
 
 from backend.market import ingest
 from tasks.arbitrage import scan
+from tests.conftest import api_client
 from tests.factories import ad, book
 from tests.unit.test_metrics import sample
 
@@ -43,14 +44,14 @@ def fresh_opportunity(service_app):
         )
     with service_app.app_context():
         assert scan.run() >= 1
-    client = service_app.test_client()
+    client = api_client(service_app)
     return client.get("/api/v1/opportunities").json["opportunities"][0]
 
 
 def test_a_trade_requested_through_the_api_ends_filled_by_the_worker(
     service_app, celery_worker, fresh_opportunity
 ):
-    client = service_app.test_client()
+    client = api_client(service_app)
     r = client.post(
         "/api/v1/trades",
         json={"opportunity_id": fresh_opportunity["id"], "size": "1000"},
@@ -85,7 +86,7 @@ def executions(client) -> float:
 def test_a_duplicate_delivery_of_the_same_trade_changes_nothing(
     service_app, celery_worker, fresh_opportunity
 ):
-    client = service_app.test_client()
+    client = api_client(service_app)
     trade_id = client.post(
         "/api/v1/trades",
         json={"opportunity_id": fresh_opportunity["id"]},

@@ -20,15 +20,30 @@ def test_every_postgres_spelling_is_driven_with_psycopg3(given):
 def test_production_refuses_the_demo_secret():
     with pytest.raises(ValidationError, match="SECRET_KEY must be set"):
         Settings(_env_file=None, database_url="postgresql://u@h/db")
-    assert (
-        Settings(_env_file=None, database_url="postgresql://u@h/db", secret_key="s").api_open
-        is False
-    )
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        Settings(_env_file=None, database_url="postgresql://u@h/db", secret_key="change-me")
+    settings = Settings(_env_file=None, database_url="postgresql://u@h/db", secret_key="s" * 32)
+    assert not settings.embedded and settings.secret_key == "s" * 32
 
 
-def test_the_embedded_demo_needs_nothing_and_opens_its_api():
-    settings = Settings(_env_file=None)
-    assert settings.embedded and settings.api_open and settings.broker_url.startswith("sqla+")
+def test_each_embedded_desk_makes_its_own_secret_once(tmp_path):
+    first = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'a' / 'desk.sqlite3'}")
+    again = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'a' / 'desk.sqlite3'}")
+    other = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'b' / 'desk.sqlite3'}")
+    assert len(first.secret_key) == 64 and first.secret_key == again.secret_key
+    assert other.secret_key != first.secret_key
+    assert (tmp_path / "a" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_embedded_demo_needs_nothing(tmp_path):
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'desk.sqlite3'}")
+    assert settings.embedded and settings.broker_url.startswith("sqla+")
+
+
+@pytest.mark.parametrize("rate", ["lots", "10/fortnight", ""])
+def test_a_rate_limit_that_is_not_a_rate_is_refused(rate):
+    with pytest.raises(ValidationError, match="is not a rate"):
+        Settings(_env_file=None, trade_rate_limit=rate)
 
 
 def test_lists_and_per_market_sources_read_from_the_environment(monkeypatch):

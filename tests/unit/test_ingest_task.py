@@ -9,7 +9,7 @@ from werkzeug import Response
 from backend.market.binance_p2p import SEARCH_PATH
 from tasks.arbitrage import scan
 from tasks.market import ingest
-from tests.conftest import embedded_settings, prepared_app
+from tests.conftest import api_client, embedded_settings, prepared_app
 from tests.unit.test_binance_p2p import ASKS, as_bids
 from tests.unit.test_metrics import sample
 
@@ -56,14 +56,14 @@ def rub(client) -> dict:
 def test_a_good_poll_gives_fresh_prices_from_binance(app, binance):
     with app.app_context():
         ingest.run(MARKET)
-    price = rub(app.test_client())
+    price = rub(api_client(app))
     assert price["source"] == "binance" and not price["stale"]
     # asks: cheapest recorded ad; bids: the dearest of the same ads shifted down by 1.5
     assert price["best_ask"] == "59.79" and price["best_bid"] == "58.70"
 
 
 def test_failing_polls_open_the_breaker_and_the_market_reads_stale(app, binance):
-    client = app.test_client()
+    client = api_client(app)
     with app.app_context():
         ingest.run(MARKET)
         binance["fail"] = True

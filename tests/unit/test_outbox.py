@@ -9,7 +9,7 @@ from backend.market import ingest
 from backend.models import Trade
 from tasks.arbitrage import scan
 from tasks.trading import sweep
-from tests.conftest import embedded_settings, free_port, prepared_app
+from tests.conftest import api_client, embedded_settings, free_port, prepared_app
 from tests.unit.test_trades import crossed_books
 
 
@@ -22,11 +22,12 @@ def test_a_dead_broker_leaves_the_request_stored_and_answers_fast(tmp_path):
     with desk.sessions.begin() as session:
         for b in crossed_books(now):
             ingest.store(session, desk.cache, desk.settings, b, now)
+    client = api_client(app)
     with app.app_context():
         scan.run()
-        opp_id = app.test_client().get("/api/v1/opportunities").json["opportunities"][0]["id"]
+        opp_id = client.get("/api/v1/opportunities").json["opportunities"][0]["id"]
     start = time.monotonic()
-    r = app.test_client().post(
+    r = client.post(
         "/api/v1/trades",
         json={"opportunity_id": opp_id},
         headers={"Idempotency-Key": "broker-down"},

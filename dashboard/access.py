@@ -1,0 +1,137 @@
+"""Who may run each callback, enforced on the server before Dash runs it.
+
+Every callback is registered through ``callback(app, ..., role=...)``. The guard reads
+the posted ``output``, refuses a body that does not match what the callback declared,
+and refuses a callback the user's role may not run, whatever the page showed. Callbacks
+check the values they receive with ``expect``: a malformed payload is a 400 with a
+message, never a 500.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from dash import Dash
+from dash._utils import split_callback_id
+from flask import Flask, current_app, request
+from flask_login import current_user
+from werkzeug.exceptions import BadRequest, Forbidden
+
+from backend.web.access import VIEWER, allowed
+
+# Dash's own callbacks (multi-page routing, the page title): viewing, nothing more.
+DASH_OWN = {
+    ".._pages_content.children..._pages_store.data..": VIEWER,
+    "_pages_dummy.children": VIEWER,
+}
+MAX_OUTPUT_KEY = 2000
+
+
+class BadInput(ValueError):
+    """A callback received a value its component could never send."""
+
+
+def expect(value: object, *types: type, name: str = "value") -> object:
+    """``value`` if it is one of ``types`` (``type(None)`` allows None), else BadInput."""
+    if isinstance(value, bool) and bool not in types:
+        raise BadInput(f"{name} has the wrong type")
+    if not isinstance(value, types):
+        raise BadInput(f"{name} has the wrong type")
+    return value
+
+
+def registry(server: Flask) -> dict[str, str]:
+    return server.extensions.setdefault("callback_access", dict(DASH_OWN))
+
+
+def callback(app: Dash, *dependencies, role: str, **kwargs) -> Callable:
+    """``app.callback`` that records who may run it and turns BadInput into a 400."""
+
+    def register(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def checked(*args, **kw):
+            try:
+                return fn(*args, **kw)
+            except BadInput as exc:
+                raise BadRequest(f"malformed callback input: {exc}") from None
+
+        before = set(app.callback_map)
+        app.callback(*dependencies, **kwargs)(checked)
+        for key in set(app.callback_map) - before:
+            registry(app.server)[key] = role
+        return fn
+
+    return register
+
+
+def _is_dependency(item: object) -> bool:
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("id"), str | dict)
+        and isinstance(item.get("property"), str)
+    )
+
+
+def _matches(declared: list[dict], sent: object) -> bool:
+    if not isinstance(sent, list) or len(sent) != len(declared):
+        return False
+    for want, got in zip(declared, sent, strict=True):
+        if not want["id"].startswith("{"):  # a plain id: exactly that component and property
+            if not _is_dependency(got) or (got["id"], got["property"]) != (
+                want["id"],
+                want["property"],
+            ):
+                return False
+        elif not (_is_dependency(got) or (isinstance(got, list) and all(map(_is_dependency, got)))):
+            return False  # a pattern (ALL, MATCH): one or a list of dependencies
+    return True
+
+
+def _outputs_match(key: str, sent: object) -> bool:
+    expected = split_callback_id(key)
+    if isinstance(expected, dict):
+        expected, sent = [expected], [sent]
+    if not isinstance(sent, list) or len(sent) != len(expected):
+        return False
+    for want, got in zip(expected, sent, strict=True):
+        if want["id"].startswith("{"):  # a pattern id: one or a list of dependencies
+            if not (
+                _is_dependency(got) or (isinstance(got, list) and all(map(_is_dependency, got)))
+            ):
+                return False
+        elif not _is_dependency(got) or (got["id"], got["property"]) != (
+            want["id"],
+            want["property"],
+        ):
+            return False
+    return True
+
+
+def check_callback_request() -> None:
+    """Before Dash's dispatch: a well-formed body for a callback this user may run."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("output"), str):
+        raise BadRequest('a callback request is a JSON object with an "output"')
+    key = body["output"]
+    spec = (
+        current_app.extensions["dash"].callback_map.get(key) if len(key) < MAX_OUTPUT_KEY else None
+    )
+    if spec is None:
+        raise BadRequest("unknown callback output")
+    role = registry(current_app).get(key)
+    if role is None:
+        raise Forbidden("this callback has no access decision; it is closed")
+    if not allowed(current_user.role, role):
+        raise Forbidden(
+            f"this needs the {role} role; {current_user.username} is {current_user.role}"
+        )
+    if not _matches(spec["inputs"], body.get("inputs")) or not _matches(
+        spec.get("state", []), body.get("state", [])
+    ):
+        raise BadRequest("the callback's inputs do not match what it declared")
+    if not _outputs_match(key, body.get("outputs")):
+        raise BadRequest("the callback's outputs do not match what it declared")
+    changed = body.get("changedPropIds", [])
+    if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+        raise BadRequest("changedPropIds must be a list of strings")
