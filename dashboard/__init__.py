@@ -12,8 +12,8 @@ from dash import Dash, dcc, html
 from flask import Flask, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from werkzeug.exceptions import NotFound
 
+from backend.web import errors
 from backend.web.access import PUBLIC, VIEWER, grant
 from dashboard import access
 from dashboard.components import banner
@@ -65,12 +65,13 @@ def shell() -> html.Div:
 
 
 def _known_pages_only(index):
-    """Dash answers every path with its page; an unknown one is a 404 here."""
+    """Dash answers every path with its page; an unknown one is a 404 here (405 when a
+    route serves that path with another method, e.g. GET /logout)."""
     paths = {page.PATH for page in PAGES}
 
     def view(path: str):
         if request.path.rstrip("/") not in paths:
-            raise NotFound(f"no page at {request.path[:200]}")
+            errors.unmatched()
         return index(path=path)
 
     return view
@@ -106,8 +107,8 @@ def init_dashboard(server: Flask) -> Dash:
                 access.check_callback_request if rule.rule == "/_dash-update-component" else None
             )
             grant(server, rule.endpoint, ROUTES[rule.rule], check)
-    catch_all = next(r.endpoint for r in server.url_map.iter_rules() if r.rule == "/<path:path>")
-    server.view_functions[catch_all] = _known_pages_only(server.view_functions[catch_all])
+    index = server.view_functions[errors.DASH_CATCH_ALL]
+    server.view_functions[errors.DASH_CATCH_ALL] = _known_pages_only(index)
     # Dash finishes its setup (scripts, the pages' routing callbacks and an inline script
     # the CSP must hash) in before-request hooks of the first request, without a lock, so
     # concurrent first requests on a threaded worker saw half-registered scripts. Run

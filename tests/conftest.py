@@ -252,25 +252,30 @@ def embedded_desk(tmp_path_factory):
 
 
 @contextmanager
-def web_only(home: Path):
-    """gunicorn alone (no worker, no beat) on a fresh migrated SQLite with one ``viewer``
-    login (TEST_PASSWORD); yields its URL."""
+def web_only(home: Path, users=(("viewer", "viewer"),)):
+    """gunicorn alone (no worker, no beat) on a fresh migrated SQLite with these
+    (name, role) logins (password TEST_PASSWORD); yields its URL and a token per user."""
     env = os.environ | {
         "DATABASE_URL": f"sqlite:///{home / 'desk.sqlite3'}",
         "PROMETHEUS_MULTIPROC_DIR": str(home),
         "PORT": str(free_port()),
     }
     desk_command(env, "db", "upgrade")
-    desk_command(
-        env,
-        "users",
-        "create",
-        "viewer",
-        "--role",
-        "viewer",
-        "--password-stdin",
-        stdin=TEST_PASSWORD + "\n",
-    )
+    tokens = {}
+    for name, role in users:
+        desk_command(
+            env,
+            "users",
+            "create",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+            stdin=TEST_PASSWORD + "\n",
+        )
+        tokens[name] = desk_command(
+            env, "tokens", "create", f"{name}-token", "--user", name
+        ).strip()
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "--config", "backend/gunicorn_conf.py", "backend:create_app()"],
         cwd=ROOT,
@@ -290,7 +295,7 @@ def web_only(home: Path):
                 if time.monotonic() > deadline:
                     pytest.fail("gunicorn did not start")
                 time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", tokens
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)

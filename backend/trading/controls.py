@@ -54,6 +54,7 @@ def _amount(value: str) -> str:
     return str(amount)
 
 
+FLAGS = {"kill_switch"}  # on/off controls; the others are amounts
 VALIDATORS = {
     "kill_switch": _flag,
     "min_profit_usd": _amount,

@@ -5,6 +5,10 @@ browser its session (and then a CSRF token on writes).
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
+import yaml
 from flask import Blueprint, current_app, jsonify, request
 
 from backend.desk import current_desk
@@ -12,11 +16,12 @@ from backend.market import prices
 from backend.market.latest import errors as latest_errors
 from backend.models import Opportunity, Trade
 from backend.trading import controls, opportunities, outbox, trades
-from backend.web.access import ADMIN, TRADER, VIEWER, access
+from backend.web.access import ADMIN, PUBLIC, TRADER, VIEWER, access
 from backend.web.auth import current_actor, via
 from backend.web.security import trade_wait_seconds
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+OPENAPI = Path(__file__).with_name("openapi.yaml")
 
 
 @bp.errorhandler(trades.TradeRequestError)
@@ -84,6 +89,18 @@ def trade_json(row: Trade, with_events: list | None = None) -> dict:
             for e in with_events
         ]
     return body
+
+
+@functools.cache
+def openapi() -> dict:
+    return yaml.safe_load(OPENAPI.read_text())
+
+
+@bp.get("/openapi.json")
+@access(PUBLIC)
+def openapi_json():
+    """The contract of this API (OpenAPI 3), checked against the app by schemathesis."""
+    return jsonify(openapi())
 
 
 @bp.get("/prices")
@@ -187,12 +204,12 @@ def get_controls():
 @bp.post("/controls")
 @access(ADMIN)
 def set_controls():
-    """Body ``{"kill_switch": "true", "reason": "bank outage"}``: every worker obeys it on
-    its next trade. A bad value changes nothing, the others included."""
+    """Body ``{"kill_switch": true, "reason": "bank outage"}`` (amounts as strings): every
+    worker obeys it on its next trade. A bad value changes nothing, the others included."""
     desk = current_desk()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return jsonify(error='send a JSON object: {"kill_switch": "true", "reason": "..."}'), 400
+        return jsonify(error='send a JSON object: {"kill_switch": true, "reason": "..."}'), 400
     reason = body.pop("reason", None)
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
         return jsonify(error="a reason of 1 to 500 characters is required"), 400
@@ -201,13 +218,15 @@ def set_controls():
     try:
         with desk.sessions.begin() as session:
             for key, value in body.items():
-                text = str(value).lower() if isinstance(value, bool) else str(value)
-                if not isinstance(value, str | bool | int | float) or len(text) > 64:
-                    raise ValueError(f"{key[:64]} must be a short string, number or boolean")
+                kind = bool if key in controls.FLAGS else str
+                if type(value) is not kind or (kind is str and len(value) > 64):
+                    raise ValueError(
+                        f"{key[:64]} must be " + ("true or false" if kind is bool else "a string")
+                    )
                 controls.change(
                     session,
                     key[:64],
-                    text,
+                    str(value).lower(),
                     actor=current_actor(),
                     now=desk.now(),
                     reason=reason.strip(),

@@ -2,8 +2,8 @@
 elsewhere; never an HTML 500 for what a client sent.
 
 Bodies are capped (413, MAX_REQUEST_BYTES), JSON nested too deep for the parser is a 400,
-and an unknown /api/ path is a JSON 404 (or 405 when the path exists for other methods)
-rather than Dash's catch-all page.
+and a path only Dash's catch-all page matches is a 404 (405 when a real route serves it
+with other methods), JSON under /api/.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, NotFound
 
-from backend.web.access import PUBLIC, access
-
 log = logging.getLogger(__name__)
+
+DASH_CATCH_ALL = "/<path:path>"  # Dash names its routes by their rule
 
 
 class SafeJSONProvider(DefaultJSONProvider):
@@ -49,6 +49,10 @@ def _answer(status: int, message: str, headers: dict | None = None) -> Response:
 
 
 def _http_error(exc: HTTPException) -> Response:
+    if isinstance(exc, MethodNotAllowed) and not real_methods():
+        exc = NotFound()  # only Dash's catch-all (GET) knows this path: it does not exist
+    if isinstance(exc, NotFound) and not exc.description.startswith("no such"):
+        exc = NotFound(f"no such {'API route' if api() else 'page'}: {request.path[:200]}")
     headers = dict(exc.get_headers()) if exc.code in (405, 429) else {}
     headers.pop("Content-Type", None)
     if exc.code == 429:
@@ -65,9 +69,12 @@ def _unexpected(exc: Exception) -> Response:
     return _answer(500, "internal error; it has been logged")
 
 
-@access(PUBLIC)
-def unknown_api_path(rest: str) -> Response:
-    """/api/... that no route serves: 405 if the path exists for other methods, else 404."""
+def api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def real_methods() -> set[str]:
+    """Methods some route other than Dash's catch-all page serves this path with."""
     adapter = current_app.url_map.bind_to_environ(request.environ)
     methods = set()
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
@@ -75,20 +82,21 @@ def unknown_api_path(rest: str) -> Response:
             endpoint, _ = adapter.match(request.path, method=method)
         except HTTPException:
             continue
-        if endpoint != "unknown_api_path":
+        if endpoint != DASH_CATCH_ALL:
             methods.add(method)
+    return methods
+
+
+def unmatched() -> None:
+    """For Dash's catch-all on a path that is no page: 405 if a real route serves the
+    path with other methods (GET /logout), else 404."""
+    methods = real_methods()
     if methods:
-        raise MethodNotAllowed(valid_methods=sorted(methods | {"OPTIONS"}))
-    raise NotFound(f"no such API route: {request.path[:200]}")
+        raise MethodNotAllowed(valid_methods=sorted(methods | {"HEAD", "OPTIONS"}))
+    raise NotFound(f"no such {'API route' if api() else 'page'}: {request.path[:200]}")
 
 
 def init_app(app: Flask) -> None:
     app.json = SafeJSONProvider(app)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
-    app.add_url_rule(
-        "/api/<path:rest>",
-        "unknown_api_path",
-        unknown_api_path,
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-    )

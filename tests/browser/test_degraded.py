@@ -8,7 +8,7 @@ from tests.conftest import web_only
 
 
 def test_a_missing_worker_puts_a_banner_over_the_desk(browser, tmp_path):
-    with web_only(tmp_path) as url:
+    with web_only(tmp_path) as (url, _tokens):
         login(browser, url, "viewer", path="/trades")
         banner = WebDriverWait(browser, 20).until(
             lambda b: b.find_elements(By.CSS_SELECTOR, "#health-banner .banner")

@@ -16,7 +16,7 @@ DASH_SCRIPTS = [
 
 
 def test_first_requests_to_every_worker_all_succeed(tmp_path):
-    with web_only(tmp_path) as url, ThreadPoolExecutor(32) as pool:
+    with web_only(tmp_path) as (url, _tokens), ThreadPoolExecutor(32) as pool:
         base = f"{url}/_dash-component-suites/dash/"
         codes = list(
             pool.map(

@@ -1,0 +1,141 @@
+"""Hostile input gets a clear 4xx with a JSON message, never a 500, and changes nothing."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.models import Trade
+from tests.unit.test_access import EXECUTE, callback_body
+
+
+def trades_count(desk) -> int:
+    with desk.sessions() as session:
+        return session.scalar(select(func.count()).select_from(Trade))
+
+
+def post_trade(client, body, key="hostile"):
+    return client.post("/api/v1/trades", json=body, headers={"Idempotency-Key": key})
+
+
+@pytest.mark.parametrize(
+    "body,status,message",
+    [
+        ({"opportunity_id": 2**31}, 404, "does not exist"),
+        ({"opportunity_id": 10**26}, 404, "does not exist"),
+        ({"opportunity_id": -1}, 404, "does not exist"),
+        ({"opportunity_id": 1.5}, 422, "integer"),
+        ({"opportunity_id": [1]}, 422, "integer"),
+        ({"opportunity_id": 1, "size": "9" * 20_000}, 422, "not an amount of USD"),
+        ({"opportunity_id": 1, "size": "1_000"}, 422, "not an amount of USD"),
+        ({"opportunity_id": 1, "size": "1e-30"}, 422, "not an amount of USD"),
+        ({"opportunity_id": 1, "size": 1e-30}, 422, "not an amount of USD"),
+        ({"opportunity_id": 1, "size": "500.001"}, 422, "not an amount of USD"),
+        ({"opportunity_id": 1, "size": "5"}, 422, "at least 10"),
+        ({"opportunity_id": 1, "size": "2000000"}, 422, "at most"),
+        ({"opportunity_id": 1, "size": {"$gt": 0}}, 422, "number of USD"),
+        ({"opportunity_id": 1, "surprise": 1}, 400, "unknown field"),
+    ],
+)
+def test_bad_trade_requests_are_answered_with_a_reason(client, desk, body, status, message):
+    r = post_trade(client, body)
+    assert (r.status_code, r.is_json) == (status, True), r.text[:200]
+    assert message in r.json["error"]
+    assert trades_count(desk) == 0
+
+
+@pytest.mark.parametrize(
+    "raw,status",
+    [
+        ("[" * 100_000 + "]" * 100_000, 400),
+        ('{"opportunity_id": ' + "9" * 20_000 + "}", 400),
+        ("{not json", 400),
+        ('"a string"', 400),
+    ],
+)
+def test_malformed_json_bodies_get_400(client, desk, raw, status):
+    r = client.post(
+        "/api/v1/trades",
+        data=raw,
+        headers={"Idempotency-Key": "k", "Content-Type": "application/json"},
+    )
+    assert r.status_code == status and r.is_json
+    assert trades_count(desk) == 0
+
+
+def test_a_body_over_the_limit_gets_413_before_it_is_read(client, desk):
+    r = post_trade(client, {"opportunity_id": 1, "pad": "x" * (desk.settings.max_request_bytes)})
+    assert r.status_code == 413 and r.is_json
+
+
+def test_an_oversized_idempotency_key_is_refused(client):
+    r = post_trade(client, {"opportunity_id": 1}, key="k" * 10_000)
+    assert r.status_code == 400 and "Idempotency-Key" in r.json["error"]
+
+
+@pytest.mark.parametrize("trade_id", ["2147483648", "9" * 26, "-1", "abc"])
+def test_trade_ids_beyond_the_database_are_404_json(client, trade_id):
+    r = client.get(f"/api/v1/trades/{trade_id}")
+    assert r.status_code == 404 and r.is_json
+
+
+def test_unknown_api_paths_and_methods_answer_json(client):
+    r = client.get("/api/v1/nothing-here")
+    assert r.status_code == 404 and r.is_json and "no such API route" in r.json["error"]
+    r = client.post("/api/v1/prices", json={})
+    assert r.status_code == 405 and r.is_json and "GET" in r.headers["Allow"]
+    assert client.delete("/api/v1/trades").status_code == 405
+
+
+def test_unknown_pages_are_404(client):
+    r = client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert r.status_code == 404 and "404" in r.text
+
+
+CHART = callback_body(
+    "chart.figure",
+    [
+        {"id": "chart-market", "property": "value", "value": "p2p:USDT/VES"},
+        {"id": "chart-tick", "property": "n_intervals", "value": 1},
+    ],
+)
+
+
+def with_value(body: dict, where: str, index: int, value) -> dict:
+    items = [dict(item) for item in body[where]]
+    items[index]["value"] = value
+    return body | {where: items}
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ({}, '"output"'),
+        ({"output": 7}, '"output"'),
+        (callback_body("nobody.children", []), "unknown callback"),
+        ({"output": "x" * 5000}, "unknown callback"),
+        (with_value(EXECUTE, "state", 0, "a string, not the pending trade"), "pending trade"),
+        (with_value(EXECUTE, "state", 0, {"opportunity_id": 1, "key": "k", "x": 1}), "fields"),
+        (with_value(CHART, "inputs", 0, {"market": "p2p:USDT/VES"}), "market"),
+        (with_value(CHART, "inputs", 0, "p2p:DOGE/XYZ"), "unknown market"),
+        (CHART | {"inputs": CHART["inputs"][:1]}, "inputs do not match"),
+        (CHART | {"inputs": [{"id": "evil", "property": "value"}] * 2}, "inputs do not match"),
+        (CHART | {"outputs": "chart.figure"}, "outputs do not match"),
+        (CHART | {"changedPropIds": [["nested"]]}, "changedPropIds"),
+    ],
+)
+def test_malformed_callback_payloads_get_400(app, client, desk, body, message):
+    r = client.post("/_dash-update-component", json=body)
+    assert (r.status_code, r.is_json) == (400, True), r.text[:300]
+    assert message in r.json["error"]
+    assert trades_count(desk) == 0
+
+
+def test_a_huge_callback_body_is_refused_and_never_logged(client, desk, caplog):
+    caplog.set_level(logging.DEBUG)
+    body = with_value(CHART, "inputs", 0, "p2p:USDT/VES" + "x" * 10_000_000)
+    r = client.post("/_dash-update-component", json=body)
+    assert r.status_code == 413
+    assert max((len(rec.getMessage()) for rec in caplog.records), default=0) < 5000
