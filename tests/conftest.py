@@ -197,16 +197,17 @@ def start_embedded_desk(home: Path) -> RunningDesk:
         env.pop(var, None)
     desk_command(env, "db", "upgrade")
     admin_password = DEMO_LOGIN.search(desk_command(env, "db", "seed")).group(1)
-    desk_command(
-        env,
-        "users",
-        "create",
-        "trader",
-        "--role",
-        "trader",
-        "--password-stdin",
-        stdin=TEST_PASSWORD + "\n",
-    )
+    for role in ("trader", "viewer"):  # each logs in with TEST_PASSWORD
+        desk_command(
+            env,
+            "users",
+            "create",
+            role,
+            "--role",
+            role,
+            "--password-stdin",
+            stdin=TEST_PASSWORD + "\n",
+        )
     token = desk_command(env, "tokens", "create", "tests", "--user", "trader").strip()
     port = free_port()
     log = home / "honcho.log"

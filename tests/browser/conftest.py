@@ -44,6 +44,7 @@ def browser(tmp_path_factory):
         f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP reports land here
     drv = webdriver.Chrome(options=options, service=Service(driver))
     drv.set_page_load_timeout(30)
     yield drv
@@ -60,3 +61,12 @@ def login(browser, base_url: str, username: str, password: str = TEST_PASSWORD, 
     WebDriverWait(browser, 15).until(
         lambda b: b.current_url == base_url + path and b.find_elements(By.ID, "whoami")
     )
+
+
+def csp_violations(browser) -> list[str]:
+    """Console entries since the last call that report a Content-Security-Policy block."""
+    return [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]
