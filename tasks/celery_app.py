@@ -10,6 +10,9 @@ from celery import Celery, Task
 from flask import Flask
 from kombu import Exchange, Queue
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from backend.resilience import Unavailable
 
 TASK_MODULES = ["tasks.market", "tasks.arbitrage", "tasks.trading", "tasks.heartbeat"]
 
@@ -20,9 +23,10 @@ ROUTES = {
     "tasks.*": {"queue": "default"},
 }
 
-# A database that is briefly away (failover, SQLite's write lock) is worth a few retries.
+# A database that is briefly away (failover, SQLite's write lock, a full pool, its breaker
+# open) is worth a few retries.
 DB_RETRY = {
-    "autoretry_for": (OperationalError,),
+    "autoretry_for": (OperationalError, PoolTimeout, Unavailable),
     "retry_backoff": 0.5,
     "retry_backoff_max": 5,
     "retry_jitter": True,
