@@ -13,8 +13,8 @@ from backend.config import Settings
 def create_app(settings: Settings | None = None) -> Flask:
     from backend import cli
     from backend.desk import Desk
-    from backend.ops import http_metrics
-    from backend.web import api, auth, errors, health, security
+    from backend.ops import baseline, http_metrics
+    from backend.web import api, auth, errors, health, outages, security
     from backend.web.access import PUBLIC, grant
     from dashboard import init_dashboard
     from tasks.celery_app import celery_init_app
@@ -26,13 +26,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     celery_init_app(app)
     security.init_app(app, settings)
     errors.init_app(app)
+    outages.init_app(app)
     auth.init_app(app)
-    app.register_blueprint(health.bp)
+    health.init_app(app)
     app.register_blueprint(api.bp)
     cli.register(app)
     dash_app = init_dashboard(app)
     security.init_headers(app, settings, dash_app.csp_hashes())
-    http_metrics.init_app(app)  # last: it wraps every route, Dash's included
+    http_metrics.init_app(app)
+    baseline.zero_desk(settings)
     grant(app, "static", PUBLIC)
     grant(app, "prometheus_metrics", PUBLIC, _scrape_token_check(settings.metrics_token))
     return app
