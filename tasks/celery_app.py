@@ -95,7 +95,8 @@ def celery_init_app(app: Flask) -> Celery:
     )
     celery_app.set_default()
     app.extensions["celery"] = celery_app
-    from tasks import signals
+    from tasks import log_context, signals
 
     signals.connect()
+    log_context.connect()
     return celery_app
