@@ -92,7 +92,8 @@ class Monitor:
         self._pid: int | None = None
         self._lock = threading.Lock()
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start this process's monitor thread (again after a fork); idempotent."""
         with self._lock:
             if self._pid == os.getpid():
                 return
@@ -144,7 +145,7 @@ class Monitor:
 
     def results(self) -> tuple[datetime, dict[str, dict]]:
         """When the last round ended, and its results (waits for this process's first)."""
-        self._start()
+        self.start()
         self._ready.wait(PROBE_TIMEOUT + 1)
         if self._last is None:
             return self.desk.now(), {
@@ -194,7 +195,7 @@ def health_all():
 @access(PUBLIC)
 def health_one(component: str):
     if component not in PROBES:
-        abort(404, description=f"unknown component; one of: {', '.join(PROBES)}")
+        abort(404, description=f"no such component: {component[:50]}; one of: {', '.join(PROBES)}")
     return report([component])
 
 
