@@ -156,6 +156,7 @@ def gunicorn_logconfig(log_format: str, level: str) -> dict:
                 "stream": "ext://sys.stderr",
             }
         },
+        "root": {"level": level, "handlers": []},  # the app adds its own in create_app
         "loggers": {
             "gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
         },

@@ -57,6 +57,19 @@ ACTIVE_OPPORTUNITIES = Gauge(
     multiprocess_mode="mostrecent",
 )
 PRICE_UPDATES = Counter("price_updates_total", "Books ingested", ["asset", "fiat", "source"])
+# Best prices (fiat per unit) and the spread of each market's latest book, for dashboards.
+MARKET_PRICE = Gauge(
+    "market_best_price",
+    "Best bid or ask of a market's latest book (quote currency per unit)",
+    ["market", "side"],
+    multiprocess_mode="mostrecent",
+)
+MARKET_SPREAD_BPS = Gauge(
+    "market_spread_bps",
+    "Best ask minus best bid over the mid, in basis points",
+    ["market"],
+    multiprocess_mode="mostrecent",
+)
 INGEST_ERRORS = Counter(
     "market_ingest_errors_total", "Failed market fetches", ["market", "source", "reason"]
 )
