@@ -23,14 +23,15 @@ ROUTES = {
     "tasks.*": {"queue": "default"},
 }
 
-# A database that is briefly away (failover, SQLite's write lock, a full pool, its breaker
-# open) is worth a few retries.
+# A database that is away (failover, SQLite's write lock, a full pool, its breaker open)
+# is waited out for a minute or two: backoff doubling to 30 s, full jitter, 10 retries. Fewer
+# gave up within seconds of an outage and left a queued trade without its message.
 DB_RETRY = {
     "autoretry_for": (OperationalError, PoolTimeout, Unavailable),
-    "retry_backoff": 0.5,
-    "retry_backoff_max": 5,
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
     "retry_jitter": True,
-    "max_retries": 3,
+    "max_retries": 10,
 }
 
 HEARTBEAT_SECONDS = 5.0

@@ -11,15 +11,34 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
 
+from backend.market.book import Book, Market
+from backend.market.replay import record_line
 from tests.conftest import BIN, ROOT, TEST_PASSWORD, desk_command, free_port
+from tests.factories import ad
 
 SECRET = "live-desk-tests-only-secret"
-MARKETS = "p2p:USDT/VES,p2p:USDT/COP,p2p:USDT/BRL,spot:BTC/USDT,spot:USDT/BRL"
+# Simulated markets, plus one replayed crossed book: the desk's own scan keeps finding that
+# opportunity, so a test can always trade on it.
+CROSSED = "p2p:USDT/ARS"
+MARKETS = f"p2p:USDT/VES,p2p:USDT/COP,p2p:USDT/BRL,spot:BTC/USDT,spot:USDT/BRL,{CROSSED}"
+
+
+def crossed_recording(path: Path) -> Path:
+    book = Book(
+        Market.parse(CROSSED),
+        (ad(1400, 5000, methods=("Banesco",)),),
+        (ad(1450, 5000, methods=("Mercantil",)),),
+        datetime.now(UTC),
+        "simulator",
+    ).sorted()
+    path.write_text(record_line(book, "simulator", datetime.now(UTC)))
+    return path
 
 
 def fresh_vhost(base_url: str) -> str:
@@ -57,6 +76,16 @@ class LiveDesk:
     def post(self, path: str, timeout: float = 10, **kwargs) -> requests.Response:
         headers = self.auth | kwargs.pop("headers", {})
         return requests.post(self.url + path, headers=headers, timeout=timeout, **kwargs)
+
+    def crossed_opportunity(self, timeout: float = 30) -> int:
+        """The id of the opportunity on the replayed crossed book."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for opp in self.get("/api/v1/opportunities").json()["opportunities"]:
+                if any(leg["market"] == CROSSED for leg in opp["legs"]):
+                    return opp["id"]
+            time.sleep(0.3)
+        pytest.fail(f"no opportunity on {CROSSED} within {timeout} s")
 
     def log(self, name: str) -> str:
         return (self.home / f"{name}.log").read_text(errors="replace")
@@ -130,6 +159,8 @@ def start_live_desk(
             "RABBITMQ_URL": rabbitmq_url,
             "SECRET_KEY": SECRET,
             "MARKETS": MARKETS,
+            "MARKET_SOURCES": f"{CROSSED}=replay",
+            "REPLAY_PATH": str(crossed_recording(home / "crossed.jsonl")),
             "INGEST_INTERVAL_SECONDS": "1",
             "LOG_FORMAT": "json",
             "PATH": f"{BIN}:{os.environ['PATH']}",

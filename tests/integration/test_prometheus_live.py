@@ -18,11 +18,6 @@ import redis
 import requests
 import yaml
 
-from backend import create_app
-from backend.config import Settings
-from backend.market import ingest
-from tasks.arbitrage import scan
-from tests.factories import ad, book
 from tests.integration.test_prometheus_config import (
     PROMETHEUS_DIR,
     dashboard_queries,
@@ -30,10 +25,9 @@ from tests.integration.test_prometheus_config import (
     query,
     tool,
 )
-from tests.livedesk import SECRET, drop_vhost, fresh_vhost, start_live_desk
+from tests.livedesk import drop_vhost, fresh_vhost, start_live_desk
 
 SCRAPE = "1s"
-TRADE_MARKET = "p2p:USDT/ARS"  # the live desk does not poll it: the test's book stays put
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +41,6 @@ def live(tmp_path_factory, make_pg_database, redis_url, rabbitmq_url):
         vhost,
         extra_env={"REDIS_PREFIX": prefix},
     )
-    desk.redis_prefix = prefix
     yield desk
     desk.stop_all()
     drop_vhost(vhost)
@@ -125,32 +118,10 @@ def traders_at_work(live, stop: threading.Event) -> None:
 
 
 def execute_a_trade(live) -> dict:
-    """A crossed book the scan finds, requested through the API, run by the worker."""
-    settings = Settings(
-        _env_file=None,
-        database_url=live.env["DATABASE_URL"],
-        redis_url=live.env["REDIS_URL"],
-        redis_prefix=live.redis_prefix,
-        secret_key=SECRET,
-        markets=[TRADE_MARKET],
-    )
-    app = create_app(settings)
-    desk = app.extensions["desk"]
-    now = desk.now()
-    crossed = book(
-        TRADE_MARKET,
-        fetched_at=now,
-        asks=[ad(1400, 5000, methods=("Banesco",))],
-        bids=[ad(1450, 5000, methods=("Mercantil",))],
-    )
-    with desk.sessions.begin() as session:
-        ingest.store(session, desk.cache, settings, crossed, now)
-    with app.app_context():
-        assert scan.run() >= 1
-    opportunity = live.get("/api/v1/opportunities").json()["opportunities"][0]
+    """The crossed opportunity the desk keeps finding, requested through the API."""
     r = live.post(
         "/api/v1/trades",
-        json={"opportunity_id": opportunity["id"], "size": "500"},
+        json={"opportunity_id": live.crossed_opportunity(), "size": "500"},
         headers={"Idempotency-Key": f"live-{uuid.uuid4().hex}"},
     )
     assert r.status_code == 201, r.text
