@@ -79,6 +79,8 @@ def scrub(value: object) -> object:
 
 
 def _scrub(_logger, _name, event: dict) -> dict:
+    if event.get("message") == event.get("event"):  # the stdlib record's copy of the text
+        del event["message"]
     for key, value in event.items():
         if key == "exception" and isinstance(value, str) and len(value) > MAX_VALUE:
             value = "… " + value[-MAX_VALUE:]  # a traceback's end says what went wrong
@@ -112,7 +114,7 @@ def formatter(log_format: str) -> logging.Formatter:
     renderer = (
         structlog.processors.JSONRenderer()
         if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=sys.__stderr__.isatty())
     )
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_chain(),
@@ -136,7 +138,9 @@ def configure(settings: Settings) -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    # The process's own stderr: Celery swaps sys.stderr for a proxy that logs what it is
+    # given, which would log our lines back into this handler.
+    handler = logging.StreamHandler(sys.__stderr__)
     handler.set_name(HANDLER_NAME)
     handler.setFormatter(formatter(settings.log_format))
     root.addHandler(handler)
