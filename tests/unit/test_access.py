@@ -182,3 +182,20 @@ def test_disabled_users_and_revoked_or_expired_tokens_get_401(app, desk):
     with desk.sessions.begin() as session:
         users.set_disabled(session, "ana", True, actor="t", now=desk.now())
     assert status(kept) == 401
+
+
+def test_trade_requests_are_throttled_per_user_with_retry_after(tmp_path):
+    from tests.conftest import embedded_settings
+
+    app = prepared_app(embedded_settings(tmp_path, trade_rate_limit="2/minute"))
+    trader, other = api_client(app, "trader"), api_client(app, "admin")
+
+    def request(client, key):
+        body = {"opportunity_id": 1}
+        return client.post("/api/v1/trades", json=body, headers={"Idempotency-Key": key})
+
+    assert [request(trader, f"k{i}").status_code for i in range(3)] == [404, 404, 429]
+    r = request(trader, "k3")
+    assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60
+    assert "too many trade requests" in r.json["error"]
+    assert request(other, "k4").status_code == 404  # another user's budget is untouched
