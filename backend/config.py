@@ -16,6 +16,8 @@ from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from backend.market.rates import Corridor
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 
@@ -173,11 +175,27 @@ class Settings(BaseSettings):
     replay_path: Path | None = None
     record_path: Path | None = None
 
+    # Corridors quoted on the rates board (client pays SOURCE, receives TARGET), and the
+    # house's margin on a corridor until an operator sets its own (a fraction of the rate).
+    corridors: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: _csv(
+            "COP->VES,ARS->VES,PEN->VES,CLP->VES,BRL->VES,MXN->VES,USD->VES,VES->COP"
+        )
+    )
+    corridor_margin: Decimal = Field(Decimal("0.02"), ge=0, lt=1)
+
     # Defaults for the database-held settings (seeded once; operators change them in the DB).
     min_profit_usd: Decimal = Decimal("0.50")
     max_trade_usd: Decimal = Decimal("10000")
 
-    @field_validator("markets", "market_sources", "ticket_sizes_usd", "spot_symbols", mode="before")
+    @field_validator("corridors")
+    @classmethod
+    def _corridors(cls, value: list[str]) -> list[str]:
+        return [Corridor.parse(item).name for item in value]
+
+    @field_validator(
+        "markets", "market_sources", "ticket_sizes_usd", "spot_symbols", "corridors", mode="before"
+    )
     @classmethod
     def _split_csv(cls, value: object) -> object:
         return _csv(value)

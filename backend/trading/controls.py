@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.market.rates import Corridor
 from backend.models import ControlChange, Setting
 
 
@@ -54,12 +55,41 @@ def _amount(value: str) -> str:
     return str(amount)
 
 
+def _fraction(value: str) -> str:
+    try:
+        fraction = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not fraction.is_finite() or not 0 <= fraction < 1:
+        raise ValueError("must be a fraction from 0 to below 1, e.g. 0.02 for 2 %")
+    return str(fraction)
+
+
 FLAGS = {"kill_switch"}  # on/off controls; the others are amounts
 VALIDATORS = {
     "kill_switch": _flag,
     "min_profit_usd": _amount,
     "max_trade_usd": _amount,
 }
+MARGIN = "corridor_margin:"  # + "COP->VES": the house's margin on that corridor's rate
+
+
+def validator(key: str):
+    """The check for ``key``; corridor margins are one control per corridor."""
+    if key.startswith(MARGIN):
+        Corridor.parse(key.removeprefix(MARGIN))
+        return _fraction
+    if key not in VALIDATORS:
+        raise ValueError(
+            f"unknown control {key!r}; one of: {', '.join(VALIDATORS)}, {MARGIN}COP->VES"
+        )
+    return VALIDATORS[key]
+
+
+def margins(session: Session) -> dict[str, Decimal]:
+    """Corridor name -> margin, for the corridors an operator has set one."""
+    rows = session.execute(select(Setting.key, Setting.value).where(Setting.key.like(MARGIN + "%")))
+    return {key.removeprefix(MARGIN): Decimal(value) for key, value in rows}
 
 
 def change(
@@ -67,10 +97,9 @@ def change(
 ) -> ControlChange | None:
     """Validate, store and record who changed what and why. A bad value raises ValueError
     and changes nothing; setting the value already in force records nothing."""
-    if key not in VALIDATORS:
-        raise ValueError(f"unknown control {key!r}; one of: {', '.join(VALIDATORS)}")
+    check = validator(key)
     try:
-        clean = VALIDATORS[key](str(value))
+        clean = check(str(value))
     except ValueError as exc:
         raise ValueError(f"{key} {exc}") from None
     row = session.get(Setting, key, with_for_update=True)

@@ -12,7 +12,7 @@ import yaml
 from flask import Blueprint, current_app, jsonify, request
 
 from backend.desk import current_desk
-from backend.market import prices
+from backend.market import prices, rates
 from backend.market.latest import errors as latest_errors
 from backend.models import Opportunity, Trade
 from backend.trading import controls, opportunities, outbox, trades
@@ -111,6 +111,58 @@ def list_prices():
         refs = prices.references(session, desk.cache, desk.settings, desk.now())
         errors = latest_errors(session)
     return jsonify(prices=[prices.as_json(k, ref, errors.get(k)) for k, ref in refs.items()])
+
+
+@bp.get("/rates")
+@access(VIEWER)
+def list_rates():
+    """Corridor rates at ``?size=`` USD (the default ticket otherwise)."""
+    desk = current_desk()
+    raw = request.args.get("size")
+    size = (
+        trades.parse_size(raw or "not given", desk.settings.min_ticket_usd)
+        if raw is not None
+        else None
+    )
+    with desk.sessions() as session:
+        board = rates.board(
+            session, desk.cache, desk.settings, desk.now(), size or desk.settings.default_ticket_usd
+        )
+    return jsonify(rates=[rates.as_json(r) for r in board])
+
+
+@bp.post("/rates/margins")
+@access(ADMIN)
+def set_margin():
+    """Body ``{"corridor": "COP->VES", "margin": "0.03", "reason": "..."}``: the house's
+    margin on that corridor, recorded in the control history."""
+    desk = current_desk()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) != {"corridor", "margin", "reason"}:
+        return jsonify(
+            error='send {"corridor": "COP->VES", "margin": "0.03", "reason": "..."}'
+        ), 400
+    corridor, margin, reason = body["corridor"], body["margin"], body["reason"]
+    if not all(
+        isinstance(v, str) and 0 < len(v.strip()) <= 500 for v in (corridor, margin, reason)
+    ):
+        return jsonify(error="corridor, margin and reason are non-empty strings"), 400
+    try:
+        name = rates.Corridor.parse(corridor).name
+        if name not in desk.settings.corridors:
+            raise ValueError(f"{name} is not a configured corridor")
+        with desk.sessions.begin() as session:
+            controls.change(
+                session,
+                controls.MARGIN + name,
+                margin,
+                actor=current_actor(),
+                now=desk.now(),
+                reason=reason.strip(),
+            )
+    except ValueError as exc:
+        return jsonify(error=str(exc)[:300]), 422
+    return list_rates()
 
 
 @bp.get("/opportunities")
@@ -218,6 +270,8 @@ def set_controls():
     try:
         with desk.sessions.begin() as session:
             for key, value in body.items():
+                if key not in controls.VALIDATORS:  # margins have their own route
+                    raise ValueError(f"unknown control {key[:64]!r}")
                 kind = bool if key in controls.FLAGS else str
                 if type(value) is not kind or (kind is str and len(value) > 64):
                     raise ValueError(

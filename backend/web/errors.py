@@ -96,7 +96,20 @@ def unmatched() -> None:
     raise NotFound(f"no such {'API route' if api() else 'page'}: {request.path[:200]}")
 
 
+def _honest_allow(response: Response) -> Response:
+    """Flask's automatic OPTIONS lists Dash's catch-all GET for every path; list only the
+    methods a real route serves."""
+    if request.method == "OPTIONS" and "Allow" in response.headers:
+        methods = real_methods()
+        if methods:
+            if "GET" in methods:
+                methods.add("HEAD")
+            response.headers["Allow"] = ", ".join(sorted(methods | {"OPTIONS"}))
+    return response
+
+
 def init_app(app: Flask) -> None:
+    app.after_request(_honest_allow)
     app.json = SafeJSONProvider(app)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

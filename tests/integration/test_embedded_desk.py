@@ -96,3 +96,29 @@ def test_ctrl_c_stops_every_process(tmp_path):
     except ProcessLookupError:
         survivors = False
     assert not survivors, "some desk process outlived Ctrl-C"
+
+
+def test_no_password_or_token_reaches_the_desk_s_logs(embedded_desk):
+    import requests
+
+    from tests.conftest import TEST_PASSWORD
+
+    bad = {"Authorization": f"Bearer {embedded_desk.token}-tampered"}
+    assert (
+        requests.get(embedded_desk.url + "/api/v1/prices", headers=bad, timeout=5).status_code
+        == 401
+    )
+    session = requests.Session()
+    page = session.get(embedded_desk.url + "/login", timeout=5).text
+    csrf = page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+    for password in ("wrong-" + TEST_PASSWORD, embedded_desk.admin_password):
+        session.post(
+            embedded_desk.url + "/login",
+            data={"username": "admin", "password": password, "csrf_token": csrf},
+            timeout=5,
+        )
+    assert embedded_desk.get("/api/v1/prices").status_code == 200
+    log = embedded_desk.log.read_text()
+    assert "POST /login" in log  # the requests did reach the log...
+    for secret in (embedded_desk.token, embedded_desk.admin_password, TEST_PASSWORD):
+        assert secret not in log  # ...their secrets did not

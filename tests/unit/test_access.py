@@ -8,7 +8,6 @@ from flask import jsonify
 
 from backend.web.access import required
 from tests.conftest import add_token, add_user, api_client, prepared_app
-from tests.unit.test_trades import crossed_books
 
 PAGES = ["/", "/opportunities", "/trades"]
 READS = ["/api/v1/prices", "/api/v1/opportunities", "/api/v1/trades", "/api/v1/controls"]
@@ -106,20 +105,10 @@ def test_a_viewer_cannot_execute_through_a_hand_crafted_callback(app, desk):
     assert r.status_code == 403 and "trader role" in r.json["error"]
 
 
-def test_a_trader_executes_but_may_not_touch_the_kill_switch(app, desk):
-    from backend.market import ingest
-    from tasks.arbitrage import scan
-
-    now = desk.now()
-    with desk.sessions.begin() as session:
-        for b in crossed_books(now):
-            ingest.store(session, desk.cache, desk.settings, b, now)
-    with app.app_context():
-        scan.run()
+def test_a_trader_executes_but_may_not_touch_the_kill_switch(app, opportunity):
     trader = api_client(app, "trader")
-    opp = trader.get("/api/v1/opportunities").json["opportunities"][0]
     r = trader.post(
-        "/api/v1/trades", json={"opportunity_id": opp["id"]}, headers={"Idempotency-Key": "t1"}
+        "/api/v1/trades", json={"opportunity_id": opportunity.id}, headers={"Idempotency-Key": "t1"}
     )
     assert r.status_code == 201 and r.json["requested_by"] == "test-trader"
     events = trader.get(f"/api/v1/trades/{r.json['id']}").json["events"]
@@ -182,3 +171,20 @@ def test_disabled_users_and_revoked_or_expired_tokens_get_401(app, desk):
     with desk.sessions.begin() as session:
         users.set_disabled(session, "ana", True, actor="t", now=desk.now())
     assert status(kept) == 401
+
+
+def test_trade_requests_are_throttled_per_user_with_retry_after(tmp_path):
+    from tests.conftest import embedded_settings
+
+    app = prepared_app(embedded_settings(tmp_path, trade_rate_limit="2/minute"))
+    trader, other = api_client(app, "trader"), api_client(app, "admin")
+
+    def request(client, key):
+        body = {"opportunity_id": 1}
+        return client.post("/api/v1/trades", json=body, headers={"Idempotency-Key": key})
+
+    assert [request(trader, f"k{i}").status_code for i in range(3)] == [404, 404, 429]
+    r = request(trader, "k3")
+    assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60
+    assert "too many trade requests" in r.json["error"]
+    assert request(other, "k4").status_code == 404  # another user's budget is untouched

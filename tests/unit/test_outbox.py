@@ -10,7 +10,7 @@ from backend.models import Trade
 from tasks.arbitrage import scan
 from tasks.trading import sweep
 from tests.conftest import api_client, embedded_settings, free_port, prepared_app
-from tests.unit.test_trades import crossed_books
+from tests.unit.conftest import crossed_books
 
 
 def test_a_dead_broker_leaves_the_request_stored_and_answers_fast(tmp_path):

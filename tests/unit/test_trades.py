@@ -6,36 +6,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from backend.market import ingest
 from backend.models import Opportunity, Trade, TradeEvent
 from backend.trading import controls, executor
 from tasks.arbitrage import scan
-from tests.factories import ad, book
 
 D = Decimal
-
-
-def crossed_books(now):
-    return [
-        book(
-            "p2p:USDT/VES",
-            fetched_at=now,
-            asks=[ad(320, 5000, methods=("Banesco",))],
-            bids=[ad(330, 5000, methods=("Mercantil",)), ad(318, 9000)],
-        )
-    ]
-
-
-@pytest.fixture
-def opportunity(app, desk):
-    now = desk.now()
-    with desk.sessions.begin() as session:
-        for b in crossed_books(now):
-            ingest.store(session, desk.cache, desk.settings, b, now)
-    with app.app_context():
-        assert scan.run() == 1
-    with desk.sessions() as session:
-        return session.scalars(select(Opportunity)).one()
 
 
 def post(client, body, key="key-1"):
