@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from sqlalchemy import delete, select
 
 from backend.market import ingest
 from backend.models import Opportunity, Setting, Trade, TradeEvent, TradeLeg, User
 from backend.trading import executor, trades
 from tasks.arbitrage import scan
-from tests.conftest import add_user
+from tests.conftest import ROOT, add_user
 from tests.factories import ad, book
+
+
+def desk_cli(settings, *args: str) -> subprocess.CompletedProcess:
+    """``python -m backend ARGS`` against ``settings``' database, as an operator runs it."""
+    env = {"DATABASE_URL": settings.database_url, "PATH": "/usr/bin:/bin"}
+    if not settings.embedded:
+        env["SECRET_KEY"] = settings.secret_key
+    return subprocess.run(
+        [sys.executable, "-m", "backend", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def make_history(app) -> int:

@@ -202,7 +202,8 @@ def health_one(component: str):
 class AnswerCache:
     """WSGI layer in front of the app: a health URL's answer is made by the view once per
     monitor round and replayed until the next, so a flood of checks costs a lookup each
-    instead of a trip through the request hooks. Answers that set a cookie are not kept."""
+    instead of a trip through the request hooks. Answers that set a cookie are not kept,
+    nor the request id of the request that made one."""
 
     PATHS = frozenset(
         [f"{base}{tail}" for base in ("/api/v1/health", "/health") for tail in ("", "/")]
@@ -225,8 +226,9 @@ class AnswerCache:
                     environ, lambda status, headers, exc_info=None: made.extend((status, headers))
                 )
             )
-            kept = (round_, *made, body)
-            if not any(name.lower() == "set-cookie" for name, _ in made[1]):
+            status, headers = made
+            kept = (round_, status, [h for h in headers if h[0].lower() != "x-request-id"], body)
+            if not any(name.lower() == "set-cookie" for name, _ in headers):
                 self.answers[(method, path)] = kept
         _, status, headers, body = kept
         start_response(status, headers)

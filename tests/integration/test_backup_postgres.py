@@ -1,37 +1,18 @@
 """pg_dump/pg_restore round trip on a real PostgreSQL 15, through the operator commands."""
 
-import subprocess
-import sys
-
 import pytest
 
 from backend import migrate
 from backend.config import Settings
 from backend.ops import backup
-from tests.backup_check import make_history, snapshot, wreck
-from tests.conftest import ROOT, prepared_app
+from tests.backup_check import desk_cli, make_history, snapshot, wreck
+from tests.conftest import prepared_app
 from tests.integration.conftest import TEST_SECRET
 
 
 @pytest.fixture
 def pg_settings(make_pg_database):
     return Settings(_env_file=None, database_url=make_pg_database(), secret_key=TEST_SECRET)
-
-
-def desk_cli(settings, *args):
-    env = {
-        "DATABASE_URL": settings.database_url,
-        "SECRET_KEY": TEST_SECRET,
-        "PATH": "/usr/bin:/bin",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "backend", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_a_pg_dump_restores_trades_events_users_and_settings(pg_settings, tmp_path):

@@ -7,7 +7,6 @@ must parse and return data, so no panel opens on "No data" and no rule is silent
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 import time
 import uuid
@@ -21,9 +20,8 @@ import yaml
 from tests.integration.test_prometheus_config import (
     PROMETHEUS_DIR,
     dashboard_queries,
-    free_port,
+    prometheus_server,
     query,
-    tool,
 )
 from tests.livedesk import drop_vhost, fresh_vhost, start_live_desk
 
@@ -64,34 +62,8 @@ def prometheus(live, tmp_path_factory):
             {"job_name": "desk-worker", "static_configs": [{"targets": [live.worker_metrics]}]},
         ],
     }
-    (work / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    log = (work / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [
-            tool("prometheus"),
-            f"--config.file={work / 'prometheus.yml'}",
-            f"--storage.tsdb.path={work / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"prometheus did not start; see {log.name}")
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    with prometheus_server(work, yaml.safe_dump(config)) as url:
+        yield url
 
 
 def callback_body(output: str, component: str, prop: str, value) -> dict:

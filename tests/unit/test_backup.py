@@ -1,22 +1,6 @@
 """The embedded desk's backup and restore (SQLite's online backup API), as operators run them."""
 
-import subprocess
-import sys
-
-from tests.backup_check import make_history, snapshot, wreck
-from tests.conftest import ROOT
-
-
-def desk_cli(settings, *args):
-    env = {"DATABASE_URL": settings.database_url, "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, "-m", "backend", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.backup_check import desk_cli, make_history, snapshot, wreck
 
 
 def test_a_backup_restores_trades_events_users_and_settings(app, settings, tmp_path):
