@@ -123,7 +123,7 @@ class LiveDesk:
         self.start(
             "worker",
             [
-                sys.executable, "-m", "celery", "--app", "tasks.worker", "worker",
+                sys.executable, "-m", "celery", "--quiet", "--app", "tasks.worker", "worker",
                 "--queues", "market,trading,default", "--concurrency", "2",
                 "--loglevel", "INFO", "--without-gossip", "--without-mingle",
             ],
@@ -134,7 +134,7 @@ class LiveDesk:
         self.start(
             "beat",
             [
-                sys.executable, "-m", "celery", "--app", "tasks.worker", "beat",
+                sys.executable, "-m", "celery", "--quiet", "--app", "tasks.worker", "beat",
                 "--schedule", str(self.home / "beat-schedule"), "--loglevel", "INFO",
             ],
         )  # fmt: skip

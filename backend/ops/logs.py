@@ -145,6 +145,7 @@ def configure(settings: Settings) -> None:
     handler.setFormatter(formatter(settings.log_format))
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
+    logging.captureWarnings(True)  # warnings too become structured lines (py.warnings)
 
 
 def gunicorn_logconfig(log_format: str, level: str) -> dict:

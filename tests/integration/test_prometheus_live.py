@@ -6,6 +6,7 @@ must parse and return data, so no panel opens on "No data" and no rule is silent
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -107,7 +108,12 @@ def execute_a_trade(live) -> dict:
 
 
 @pytest.fixture(scope="module")
-def scraped(live, prometheus):
+def trade(live):
+    return execute_a_trade(live)
+
+
+@pytest.fixture(scope="module")
+def scraped(live, prometheus, trade):
     deadline = time.monotonic() + 90
     while live.get("/api/v1/health").status_code != 200:  # the worker's first heartbeat
         if time.monotonic() > deadline:
@@ -116,7 +122,6 @@ def scraped(live, prometheus):
     stop = threading.Event()
     traffic = threading.Thread(target=traders_at_work, args=(live, stop), daemon=True)
     traffic.start()
-    trade = execute_a_trade(live)
     assert trade["status"] == "filled", trade
     time.sleep(15)  # several scrapes and rule evaluations with all of that in them
     yield prometheus
@@ -196,3 +201,20 @@ def test_the_trade_shows_on_the_business_dashboard(scraped):
 def test_queue_depths_are_reported_per_queue(scraped):
     _, result = data(scraped, 'celery_queue_messages{state="ready"}')
     assert {r["metric"]["queue"] for r in result} == {"market", "trading", "default"}
+
+
+def test_web_worker_and_beat_write_json_lines_that_follow_the_trade(live, trade):
+    lines = {}
+    for process in ("web", "worker", "beat"):
+        raw = [line for line in live.log(process).splitlines() if line.strip()]
+        assert raw, f"{process} wrote nothing"
+        lines[process] = [json.loads(line) for line in raw]  # every line is JSON
+    mine = {
+        process: [x for x in parsed if x.get("trade_id") == trade["id"]]
+        for process, parsed in lines.items()
+    }
+    request = next(x for x in mine["web"] if x["event"] == "request")
+    assert request["path"] == "/api/v1/trades" and request["user"] == "live"
+    worker = [x for x in mine["worker"] if x.get("task") == "tasks.trading.execute"]
+    assert worker and {x["request_id"] for x in worker} == {request["request_id"]}
+    assert any("succeeded" in x["event"] for x in worker)
