@@ -115,6 +115,10 @@ class LiveDesk:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
+    def signal(self, name: str, sig: int) -> None:
+        """Send ``sig`` to a process's group and leave it there (SIGSTOP freezes it)."""
+        os.killpg(self.processes[name].pid, sig)
+
     def stop_all(self) -> None:
         for name in list(self.processes):
             self.stop(name)

@@ -4,13 +4,14 @@ or doubled; the desk recovers once the dependency returns, with no process resta
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backend.config import Settings
 from backend.db import session_factory
@@ -170,3 +171,27 @@ def test_a_dependency_that_fails_is_named_within_two_seconds_and_the_desk_recove
             "redelivery does not take the trade over (the executing lease, issue 9 item 3, "
             "is the trading branch's); the sweeper fails them after 5 minutes"
         )
+
+
+@pytest.mark.xfail(
+    reason="needs the executing lease (issue 9 item 3, the trading branch): a redelivered "
+    "message finds the trade executing and leaves it to the 5-minute sweeper",
+    strict=False,
+)
+def test_a_trade_its_worker_died_on_is_finished_within_30_seconds(proxied_desk, trader):
+    """What RabbitMQ does when a worker is killed mid-trade (acks late): the claimed trade's
+    message comes again. Nothing was filled, so the trade must be run, not left hanging."""
+    desk = proxied_desk[0]
+    wait_until(lambda: health(desk).status_code == 200, 90, "a healthy desk")
+    desk.signal("worker", signal.SIGSTOP)  # frozen: it receives the message, cannot run it
+    key = f"killed-{uuid.uuid4().hex[:6]}"
+    assert trader.request(key).status_code == 201
+    trade_id = trader.accepted[key]
+    with trader.sessions.begin() as session:  # the dead worker's claim, committed
+        session.execute(update(Trade).where(Trade.id == trade_id).values(status="executing"))
+    desk.stop("worker", signal.SIGKILL)
+    desk.start_worker()  # the message the dead worker held is delivered again
+    deadline = time.monotonic() + 30
+    while trader.rows()[1][trade_id] == "executing" and time.monotonic() < deadline:
+        time.sleep(1)
+    assert trader.rows()[1][trade_id] in FINAL
