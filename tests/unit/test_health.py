@@ -68,15 +68,9 @@ def test_not_configured_is_neither_up_nor_down_in_the_metrics(tmp_path):
     from tests.unit.test_metrics import sample
 
     with web_only(tmp_path) as (url, _tokens):
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(url + "/api/v1/health", timeout=5)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
-        text = requests.get(url + "/api/v1/metrics", timeout=5).text
+        # Generous: the workers may still be importing the app on a busy machine.
+        requests.get(url + "/api/v1/health", timeout=60)
+        text = requests.get(url + "/api/v1/metrics", timeout=60).text
     assert sample(text, "health_component_configured", component="redis") == 0
     assert sample(text, "health_component_configured", component="db") == 1
     assert sample(text, "health_component_up", component="db") == 1
