@@ -11,6 +11,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# pg_dump/pg_restore for `python -m backend backup|restore`: Debian 12's client is 15,
+# the server's major version.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client-15 \
+    && rm -rf /var/lib/apt/lists/*
+
 # Requirements first so a code change does not reinstall every package.
 COPY requirements.txt .
 RUN pip install -r requirements.txt

@@ -1,4 +1,7 @@
 # The two commands a newcomer needs: `make run` (the whole desk, embedded) and `make test`.
+# `make run`'s Procfile execs each process, and the worker runs a thread pool: honcho's
+# Ctrl-C signals each entry's whole process group, so the worker must be one process to
+# get a warm shutdown (finish the tasks it runs) instead of pool children killed mid-task.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
@@ -18,7 +21,7 @@ run: $(VENV)/.installed
 	rm -rf $(PROMETHEUS_MULTIPROC_DIR) && mkdir -p $(PROMETHEUS_MULTIPROC_DIR)
 	python -m backend db upgrade
 	python -m backend db seed
-	exec honcho start --port $${PORT:-8050}
+	LOG_FORMAT=$${LOG_FORMAT:-console} exec honcho start --port $${PORT:-8050}
 
 test: $(VENV)/.installed
 	python -m pytest

@@ -13,26 +13,31 @@ from backend.config import Settings
 def create_app(settings: Settings | None = None) -> Flask:
     from backend import cli
     from backend.desk import Desk
-    from backend.ops import http_metrics
-    from backend.web import api, auth, errors, health, security
+    from backend.ops import baseline, http_metrics, logs, tracing
+    from backend.web import api, auth, errors, health, outages, security
     from backend.web.access import PUBLIC, grant
     from dashboard import init_dashboard
     from tasks.celery_app import celery_init_app
 
     settings = settings or Settings()
+    logs.configure(settings)
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, JSON_SORT_KEYS=False)
     app.extensions["desk"] = Desk(settings)
     celery_init_app(app)
     security.init_app(app, settings)
     errors.init_app(app)
+    outages.init_app(app)
     auth.init_app(app)
-    app.register_blueprint(health.bp)
+    logs.init_app(app)
+    health.init_app(app)
     app.register_blueprint(api.bp)
     cli.register(app)
     dash_app = init_dashboard(app)
     security.init_headers(app, settings, dash_app.csp_hashes())
-    http_metrics.init_app(app)  # last: it wraps every route, Dash's included
+    http_metrics.init_app(app)
+    baseline.zero_desk(settings)
+    tracing.configure(app, settings)
     grant(app, "static", PUBLIC)
     grant(app, "prometheus_metrics", PUBLIC, _scrape_token_check(settings.metrics_token))
     return app

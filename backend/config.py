@@ -10,7 +10,7 @@ import os
 import secrets
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from limits import parse_many
 from pydantic import Field, field_validator, model_validator
@@ -83,6 +83,32 @@ class Settings(BaseSettings):
     rabbitmq_url: str | None = None
     db_pool_size: int = 5
     db_max_overflow: int = 10
+    # Every wait on PostgreSQL is bounded (see backend/db.py).
+    db_connect_timeout_seconds: int = Field(3, ge=2)  # libpq counts whole seconds, 2 at least
+    db_statement_timeout_seconds: float = Field(5.0, gt=0)
+    db_lock_timeout_seconds: float = Field(2.0, gt=0)
+    db_pool_timeout_seconds: float = Field(2.0, gt=0)  # waiting for a free pooled connection
+    db_keepalives_idle_seconds: int = Field(10, ge=1)
+    db_keepalives_interval_seconds: int = Field(3, ge=1)
+    db_keepalives_count: int = Field(3, ge=1)
+    db_breaker_fail_max: int = Field(3, ge=1)
+    db_breaker_reset_timeout_seconds: float = Field(5.0, gt=0)
+    # Redis: every key under one prefix (two desks may share a server); short timeouts and
+    # a breaker, so a hung Redis costs one timeout and the desk reads the database at once.
+    redis_prefix: str = "desk:"
+    redis_timeout_seconds: float = Field(0.5, gt=0)
+    redis_breaker_fail_max: int = Field(1, ge=1)
+    redis_breaker_reset_timeout_seconds: float = Field(5.0, gt=0)
+    # RabbitMQ's management API (http://user:pass@host:15672) for queue depths; without
+    # it, depths are read over AMQP.
+    rabbitmq_management_url: str | None = None
+    # Health probes run in a background thread per process; answers are this fresh.
+    health_refresh_seconds: float = Field(1.0, gt=0, le=2.0)
+    # Logs: json for machines (the default), console for people (make run).
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "INFO"
+    # OpenTelemetry traces go over OTLP/HTTP to this collector; unset: tracing off.
+    otel_exporter_otlp_endpoint: str | None = None
 
     secret_key: str | None = None  # embedded: a random key kept beside the database
     worker_metrics_port: int | None = None  # a worker in its own container serves /metrics

@@ -1,19 +1,34 @@
-"""Engines and sessions, one pool per process.
+"""Engines and sessions, one pool per process, every wait on PostgreSQL bounded.
 
 A pool must never cross a fork (gunicorn and Celery prefork both fork): the child
 drops the parent's engines without closing their sockets and builds its own.
+
+On PostgreSQL the server cancels a statement or lock wait that runs too long
+(``statement_timeout``, ``lock_timeout``), TCP keepalives notice a peer that vanished,
+and the pool gives up on a checkout after ``DB_POOL_TIMEOUT_SECONDS``. None of that helps
+when the server (or the network in between) hangs: nobody answers. So the connection
+itself stops waiting a little after the statement timeout and closes (its protocol state
+is unknown), and a breaker in front of every checkout turns an outage into an immediate
+``Unavailable("db")`` instead of one timeout per request, which is what frees the web's
+threads while the database is away.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+import psycopg
+import pybreaker
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
 
 _engines: dict[str, Engine] = {}
+CLIENT_GRACE_SECONDS = 2.0  # the server's own statement_timeout should answer first
 
 
 def _forget_parent_engines() -> None:
@@ -25,6 +40,22 @@ def _forget_parent_engines() -> None:
 os.register_at_fork(after_in_child=_forget_parent_engines)
 
 
+class BoundedConnection(psycopg.Connection):
+    """psycopg's connection with a client-side deadline on every wait for the server."""
+
+    wait_timeout: float | None = None
+
+    def wait(self, gen, interval=0.1, timeout=None):
+        try:
+            bound = timeout if timeout is not None else self.wait_timeout
+            return super().wait(gen, interval, bound)
+        except psycopg.errors._WaitTimeout:
+            self.pgconn.finish()  # mid-protocol: unusable; the pool sees it closed and drops it
+            raise psycopg.OperationalError(
+                f"PostgreSQL did not answer within {self.wait_timeout:g} s; connection closed"
+            ) from None
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -34,7 +65,71 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def connect_args(settings: Settings) -> dict:
+    """libpq options: connect timeout, server-side statement and lock timeouts, keepalives."""
+    options = (
+        f"-c statement_timeout={int(settings.db_statement_timeout_seconds * 1000)}"
+        f" -c lock_timeout={int(settings.db_lock_timeout_seconds * 1000)}"
+    )
+    return {
+        "connect_timeout": settings.db_connect_timeout_seconds,
+        "options": options,
+        "keepalives": 1,
+        "keepalives_idle": settings.db_keepalives_idle_seconds,
+        "keepalives_interval": settings.db_keepalives_interval_seconds,
+        "keepalives_count": settings.db_keepalives_count,
+        "application_name": "p2p-exchange-desk",
+    }
+
+
+def _postgresql_engine(settings: Settings) -> Engine:
+    from backend.resilience import Unavailable, make_breaker
+
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        connect_args=connect_args(settings),
+    )
+    breaker = make_breaker(
+        "db",
+        settings,
+        fail_max=settings.db_breaker_fail_max,
+        reset_timeout=settings.db_breaker_reset_timeout_seconds,
+    )
+    wait_timeout = settings.db_statement_timeout_seconds + CLIENT_GRACE_SECONDS
+    ping_timeout = settings.db_connect_timeout_seconds  # SELECT 1 answers at once, or never
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect, conn_rec, cargs, cparams):
+        try:
+            with breaker.calling():
+                conn = BoundedConnection.connect(*cargs, **cparams)
+        except pybreaker.CircuitBreakerError:
+            raise Unavailable("db", "database breaker open after repeated failures") from None
+        conn.wait_timeout = wait_timeout
+        return conn
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, proxy):
+        """Pessimistic disconnect handling, with the breaker counting every checkout."""
+        saved, dbapi_conn.wait_timeout = dbapi_conn.wait_timeout, ping_timeout
+        try:
+            with breaker.calling():
+                dbapi_conn.execute("SELECT 1")
+        except pybreaker.CircuitBreakerError:
+            raise Unavailable("db", "database breaker open after repeated failures") from None
+        except psycopg.Error as exc:
+            raise DisconnectionError(str(exc)) from exc  # the pool retries on a new connection
+        finally:
+            dbapi_conn.wait_timeout = saved
+
+    return engine
+
+
 def get_engine(settings: Settings) -> Engine:
+    """The process's engine for this URL (the first settings seen for a URL win)."""
     url = settings.database_url
     engine = _engines.get(url)
     if engine is None:
@@ -45,19 +140,29 @@ def get_engine(settings: Settings) -> Engine:
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(
-                url,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-                pool_pre_ping=True,
-                pool_timeout=5,
-                connect_args={"connect_timeout": 3},
-            )
+            engine = _postgresql_engine(settings)
         from backend.ops import db_metrics
 
         db_metrics.instrument(engine)
         _engines[url] = engine
     return engine
+
+
+@contextmanager
+def unbounded(connection: Connection) -> Iterator[Connection]:
+    """Lift the timeouts for one long job (migrations) in ``connection``'s transaction."""
+    if connection.dialect.name != "postgresql":
+        yield connection
+        return
+    dbapi = connection.connection.dbapi_connection
+    saved = dbapi.wait_timeout
+    dbapi.wait_timeout = None
+    connection.exec_driver_sql("SET LOCAL statement_timeout = 0")  # ends with the transaction
+    connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+    try:
+        yield connection
+    finally:
+        dbapi.wait_timeout = saved
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:

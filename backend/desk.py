@@ -21,7 +21,7 @@ class Desk:
     _sources: dict[str, Source] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.cache = make_cache(self.settings.redis_url)
+        self.cache = make_cache(self.settings)
 
     def source(self, name: str) -> Source:
         """One per process and name: HTTP pools and replay positions live across polls."""

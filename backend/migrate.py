@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 
 from backend.config import Settings
-from backend.db import get_engine
+from backend.db import get_engine, unbounded
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -22,14 +22,14 @@ def alembic_config(settings: Settings) -> Config:
 
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
-    with get_engine(settings).begin() as connection:
+    with get_engine(settings).begin() as connection, unbounded(connection):
         config = alembic_config(settings)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
 
 def downgrade(settings: Settings, revision: str) -> None:
-    with get_engine(settings).begin() as connection:
+    with get_engine(settings).begin() as connection, unbounded(connection):
         config = alembic_config(settings)
         config.attributes["connection"] = connection
         command.downgrade(config, revision)

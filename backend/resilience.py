@@ -156,21 +156,37 @@ def _business_answer(exc: BaseException) -> bool:
     return isinstance(exc, MarketDataError) and not exc.breaker_failure
 
 
+class Unavailable(Exception):
+    """A dependency the desk needs (``component``: db, redis, rabbitmq) is away right now."""
+
+    def __init__(self, component: str, detail: str) -> None:
+        super().__init__(f"{component}: {detail}")
+        self.component, self.detail = component, detail
+
+
 def make_breaker(
-    name: str, settings: Settings, client: redis.Redis | None = None
+    name: str,
+    settings: Settings,
+    client: redis.Redis | None = None,
+    *,
+    fail_max: int | None = None,
+    reset_timeout: float | None = None,
 ) -> pybreaker.CircuitBreaker:
-    """Breaker per upstream; state in Redis when given (memory if Redis is down right now)."""
+    """Breaker per upstream; state in Redis when given (memory if Redis is down right now).
+
+    ``fail_max`` and ``reset_timeout`` default to the BREAKER_* settings; the database and
+    Redis breakers pass their own."""
     storage = None
     if client is not None:
         try:
             storage = pybreaker.CircuitRedisStorage(
-                pybreaker.STATE_CLOSED, client, namespace=f"desk:breaker:{name}"
+                pybreaker.STATE_CLOSED, client, namespace=f"{settings.redis_prefix}breaker:{name}"
             )
         except redis.RedisError as exc:
             log.warning("breaker %s keeps its state in process memory: redis failed: %s", name, exc)
     breaker = pybreaker.CircuitBreaker(
-        fail_max=settings.breaker_fail_max,
-        reset_timeout=settings.breaker_reset_timeout_seconds,
+        fail_max=fail_max or settings.breaker_fail_max,
+        reset_timeout=reset_timeout or settings.breaker_reset_timeout_seconds,
         exclude=[_business_answer],
         listeners=[BreakerMetrics(name)],
         state_storage=storage,
@@ -204,6 +220,7 @@ class RateLimit:
         max_wait: float,
         client: redis.Redis | None = None,
         clock: Callable[[], float] = time.monotonic,
+        prefix: str = "desk:",
     ) -> None:
         self.name = name
         self.max_wait = max_wait
@@ -212,7 +229,7 @@ class RateLimit:
         rate = Rate(1, max(1, round(1000 / per_second)), burst)
         self.local = _limiter(rate, InMemoryStateStore())
         self.shared = (
-            _limiter(rate, RedisStateStore(client, f"desk:ratelimit:{name}"))
+            _limiter(rate, RedisStateStore(client, f"{prefix}ratelimit:{name}"))
             if client is not None
             else None
         )
@@ -375,7 +392,12 @@ def build_upstream(
     """A fresh upstream (tests use this to get their own breaker and an injected sleep)."""
     client = redis_client(settings.redis_url) if settings.redis_url else None
     limiter = RateLimit(
-        name, per_second, settings.http_rate_burst, settings.http_rate_max_wait_seconds, client
+        name,
+        per_second,
+        settings.http_rate_burst,
+        settings.http_rate_max_wait_seconds,
+        client,
+        prefix=settings.redis_prefix,
     )
     return Upstream(
         name,
@@ -399,6 +421,7 @@ def upstream(name: str, base_url: str, settings: Settings, per_second: float) ->
         base_url,
         per_second,
         settings.redis_url,
+        settings.redis_prefix,
         settings.http_connect_timeout,
         settings.http_read_timeout,
         settings.http_retry_attempts,

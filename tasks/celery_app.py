@@ -10,6 +10,9 @@ from celery import Celery, Task
 from flask import Flask
 from kombu import Exchange, Queue
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from backend.resilience import Unavailable
 
 TASK_MODULES = ["tasks.market", "tasks.arbitrage", "tasks.trading", "tasks.heartbeat"]
 
@@ -20,13 +23,15 @@ ROUTES = {
     "tasks.*": {"queue": "default"},
 }
 
-# A database that is briefly away (failover, SQLite's write lock) is worth a few retries.
+# A database that is away (failover, SQLite's write lock, a full pool, its breaker open)
+# is waited out for a minute or two: backoff doubling to 30 s, full jitter, 10 retries. Fewer
+# gave up within seconds of an outage and left a queued trade without its message.
 DB_RETRY = {
-    "autoretry_for": (OperationalError,),
-    "retry_backoff": 0.5,
-    "retry_backoff_max": 5,
+    "autoretry_for": (OperationalError, PoolTimeout, Unavailable),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
     "retry_jitter": True,
-    "max_retries": 3,
+    "max_retries": 10,
 }
 
 HEARTBEAT_SECONDS = 5.0
@@ -91,7 +96,8 @@ def celery_init_app(app: Flask) -> Celery:
     )
     celery_app.set_default()
     app.extensions["celery"] = celery_app
-    from tasks import signals
+    from tasks import log_context, signals
 
     signals.connect()
+    log_context.connect()
     return celery_app

@@ -7,7 +7,7 @@ import time
 from celery import signals
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
-from backend.ops import metrics
+from backend.ops import baseline, metrics
 
 _started: dict[str, float] = {}
 
@@ -38,6 +38,13 @@ def _serve_metrics(sender=None, **_):
         start_http_server(int(port), registry=registry)
 
 
+def _zero_task_series(sender=None, **_):
+    """Each process that runs tasks starts every desk task's series at 0."""
+    from celery import current_app
+
+    baseline.zero_tasks(name for name in current_app.tasks if name.startswith("tasks."))
+
+
 def _first_heartbeat(sender=None, **_):
     """Health should not wait for beat's first tick to see a worker that is already up."""
     sender.app.send_task("tasks.heartbeat.beat")
@@ -46,6 +53,7 @@ def _first_heartbeat(sender=None, **_):
 def connect() -> None:
     """Idempotent: dispatch_uid keeps repeated app creation from double counting."""
     signals.worker_init.connect(_serve_metrics, weak=False, dispatch_uid="desk-metrics-server")
+    signals.worker_process_init.connect(_zero_task_series, weak=False, dispatch_uid="desk-zero")
     signals.worker_ready.connect(_first_heartbeat, weak=False, dispatch_uid="desk-heartbeat")
     signals.task_prerun.connect(_prerun, weak=False, dispatch_uid="desk-prerun")
     signals.task_postrun.connect(_postrun, weak=False, dispatch_uid="desk-postrun")

@@ -52,6 +52,12 @@ def store(session: Session, cache: Cache, settings: Settings, book: Book, now: d
         asset=book.market.asset, fiat=book.market.fiat, source=book.source
     ).inc()
     metrics.MARKET_STALE.labels(market=book.market.key).set(0)
+    for side, price in (("bid", ref.best_bid), ("ask", ref.best_ask)):
+        if price is not None:
+            metrics.MARKET_PRICE.labels(market=book.market.key, side=side).set(float(price))
+    if ref.best_bid and ref.best_ask and ref.mid:
+        spread = (ref.best_ask - ref.best_bid) / ref.mid * 10000
+        metrics.MARKET_SPREAD_BPS.labels(market=book.market.key).set(float(spread))
     return written
 
 

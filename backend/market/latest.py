@@ -1,4 +1,7 @@
-"""The newest book per market: Redis first (TTL), the latest_books table behind it."""
+"""The newest book per market: Redis first (TTL), the latest_books table behind it.
+
+Keys are ``latest:<market>`` under the cache's REDIS_PREFIX (``desk:latest:p2p:USDT/VES``).
+"""
 
 from __future__ import annotations
 
@@ -45,8 +48,8 @@ def get_many(session: Session, cache: Cache, market_keys: list[str]) -> dict[str
     """Redis first; whatever it lacks (or everything, without Redis) from the table."""
     books: dict[str, Book] = {}
     missing = []
-    for key in market_keys:
-        raw = cache.get(PREFIX + key) if cache.shared else None
+    raws = cache.get_many([PREFIX + key for key in market_keys]) if cache.shared else []
+    for key, raw in zip(market_keys, raws or [None] * len(market_keys), strict=True):
         if raw is None:
             missing.append(key)
         else:

@@ -2,10 +2,24 @@
 
 Names follow the original specification. Processes (gunicorn workers, Celery children)
 write to PROMETHEUS_MULTIPROC_DIR, set and wiped by whoever starts them; the web's
-/api/v1/metrics aggregates them all.
+/api/v1/metrics aggregates them all. ``zero`` creates the label sets known in advance,
+so a dashboard shows 0 rather than "No data" before the first event.
 """
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests by method, endpoint and status",
+    ["method", "endpoint", "status"],
+)
+HTTP_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency by method, endpoint and status",
+    ["method", "endpoint", "status"],
+)
 
 DB_QUERIES = Counter("db_queries_total", "SQL statements executed", ["operation"])
 DB_QUERY_DURATION = Histogram("db_query_duration_seconds", "SQL statement latency", ["operation"])
@@ -43,6 +57,19 @@ ACTIVE_OPPORTUNITIES = Gauge(
     multiprocess_mode="mostrecent",
 )
 PRICE_UPDATES = Counter("price_updates_total", "Books ingested", ["asset", "fiat", "source"])
+# Best prices (fiat per unit) and the spread of each market's latest book, for dashboards.
+MARKET_PRICE = Gauge(
+    "market_best_price",
+    "Best bid or ask of a market's latest book (quote currency per unit)",
+    ["market", "side"],
+    multiprocess_mode="mostrecent",
+)
+MARKET_SPREAD_BPS = Gauge(
+    "market_spread_bps",
+    "Best ask minus best bid over the mid, in basis points",
+    ["market"],
+    multiprocess_mode="mostrecent",
+)
 INGEST_ERRORS = Counter(
     "market_ingest_errors_total", "Failed market fetches", ["market", "source", "reason"]
 )
@@ -53,10 +80,24 @@ MARKET_STALE = Gauge(
     multiprocess_mode="mostrecent",
 )
 
+# A component the desk runs without (Redis, RabbitMQ on the embedded default) is not up:
+# it has no health_component_up series, and health_component_configured 0.
 HEALTH_STATUS = Gauge(
     "health_component_up",
-    "1 when the component's probe passed",
+    "1 when the configured component's probe passed, 0 when it failed",
     ["component"],
+    multiprocess_mode="mostrecent",
+)
+HEALTH_CONFIGURED = Gauge(
+    "health_component_configured",
+    "1 when the desk is configured to use the component",
+    ["component"],
+    multiprocess_mode="mostrecent",
+)
+QUEUE_MESSAGES = Gauge(
+    "celery_queue_messages",
+    "Messages in a Celery queue on the broker: ready (waiting) or unacked (being run)",
+    ["queue", "state"],
     multiprocess_mode="mostrecent",
 )
 
@@ -90,3 +131,10 @@ BAD_REPLIES = Counter(
     "Upstream replies (scope=reply) or single ads (scope=ad) rejected as bad",
     ["upstream", "scope", "reason"],
 )
+
+
+def zero(metric: Counter | Gauge | Histogram, label_sets: Iterable[dict[str, str]]) -> None:
+    """Create each label set at 0. Creating the child is enough (multiprocess files start
+    at 0 with no timestamp), and it never overwrites a value another process set."""
+    for labels in label_sets:
+        metric.labels(**labels)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, dcc, html
 
-from backend.desk import current_desk
 from backend.web import health
 from backend.web.access import VIEWER
 from dashboard.access import callback
@@ -28,7 +27,7 @@ def register_callbacks(app: Dash) -> None:
         app, Output("health-banner", "children"), Input("health-tick", "n_intervals"), role=VIEWER
     )
     def refresh(_n):
-        result = health.check(current_desk(), list(health.PROBES))
+        result = health.check(list(health.PROBES))
         down = [
             (name, c.get("error", ""))
             for name, c in result["components"].items()

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -84,19 +85,16 @@ def get(url: str) -> tuple[int, dict]:
         return error.code, json.load(error)
 
 
-@pytest.fixture(scope="module")
-def prometheus_url(tmp_path_factory) -> Iterator[str]:
-    """A throwaway Prometheus that scrapes nothing: every series is unknown, so a query
-    succeeds empty when it parses and answers 400 when it does not."""
-    workdir = tmp_path_factory.mktemp("prometheus")
-    config = workdir / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+@contextmanager
+def prometheus_server(workdir: Path, config: str) -> Iterator[str]:
+    """Debian's prometheus with ``config`` (YAML text), on a free port; yields its URL."""
+    (workdir / "prometheus.yml").write_text(config)
     port = free_port()
     log = (workdir / "prometheus.log").open("w")
     process = subprocess.Popen(
         [
             tool("prometheus"),
-            f"--config.file={config}",
+            f"--config.file={workdir / 'prometheus.yml'}",
             f"--storage.tsdb.path={workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
         ],
@@ -126,6 +124,15 @@ def prometheus_url(tmp_path_factory) -> Iterator[str]:
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def prometheus_url(tmp_path_factory) -> Iterator[str]:
+    """A throwaway Prometheus that scrapes nothing: every series is unknown, so a query
+    succeeds empty when it parses and answers 400 when it does not."""
+    config = "global:\n  scrape_interval: 15s\nscrape_configs: []\n"
+    with prometheus_server(tmp_path_factory.mktemp("prometheus"), config) as url:
+        yield url
 
 
 def query(base: str, expr: str) -> tuple[int, dict]:

@@ -58,3 +58,51 @@ def test_an_unreachable_redis_and_broker_are_reported_down_within_the_time_bound
     parts = r.json["components"]
     assert parts["redis"]["status"] == "down" and parts["rabbitmq"]["status"] == "down"
     assert parts["db"]["status"] == "ok"
+
+
+def test_not_configured_is_neither_up_nor_down_in_the_metrics(tmp_path):
+    """In a process of its own (metrics files are per process): gunicorn, embedded."""
+    import requests
+
+    from tests.conftest import web_only
+    from tests.unit.test_metrics import sample
+
+    with web_only(tmp_path) as (url, _tokens):
+        # Generous: the workers may still be importing the app on a busy machine.
+        requests.get(url + "/api/v1/health", timeout=60)
+        text = requests.get(url + "/api/v1/metrics", timeout=60).text
+    assert sample(text, "health_component_configured", component="redis") == 0
+    assert sample(text, "health_component_configured", component="db") == 1
+    assert sample(text, "health_component_up", component="db") == 1
+    assert 'health_component_up{component="redis"}' not in text
+    assert 'health_component_up{component="rabbitmq"}' not in text
+
+
+def test_a_storm_of_checks_reads_the_monitor_instead_of_probing(client, desk):
+    beat_heartbeat(desk)
+    first = client.get("/api/v1/health").json["checked_at"]
+    start = time.monotonic()
+    seen = {client.get("/api/v1/health").json["checked_at"] for _ in range(200)}
+    assert time.monotonic() - start < 5
+    assert len(seen) <= 2 + (time.monotonic() - start) / desk.settings.health_refresh_seconds
+    assert first in seen or len(seen) >= 1
+
+
+def test_the_monitor_answers_down_for_a_hung_probe_within_the_bound(tmp_path):
+    import socket as _socket
+
+    listener = _socket.socket()  # accepts, never answers: a hung Redis
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    app = prepared_app(embedded_settings(tmp_path, redis_url=f"redis://127.0.0.1:{port}/0"))
+    client = app.test_client()
+    start = time.monotonic()
+    r = client.get("/api/v1/health/redis")
+    assert time.monotonic() - start < 4  # first round: one probe timeout at most
+    assert r.status_code == 503 and r.json["components"]["redis"]["status"] == "down"
+    start = time.monotonic()
+    for _ in range(20):
+        assert client.get("/api/v1/health/redis").status_code == 503
+    assert time.monotonic() - start < 1  # answered from the monitor's results
+    listener.close()

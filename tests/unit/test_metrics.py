@@ -41,3 +41,33 @@ def test_every_request_moves_http_requests_total(client):
         status="200",
     )
     assert after - before == 2
+
+
+def test_one_request_counter_and_dash_callbacks_by_output(client):
+    body = {
+        "output": "health-banner.children",
+        "outputs": {"id": "health-banner", "property": "children"},
+        "inputs": [{"id": "health-tick", "property": "n_intervals", "value": 1}],
+        "changedPropIds": ["health-tick.n_intervals"],
+    }
+    assert client.post("/_dash-update-component", json=body).status_code in (200, 204)
+    client.get("/assets/style.css")
+    text = client.get("/api/v1/metrics").text
+    assert sample(text, "http_requests_total", endpoint="callback:health-banner.children") >= 1
+    assert sample(text, "http_requests_total", endpoint="/_dash-update-component") == 0
+    assert sample(text, "http_requests_total", endpoint="/assets/<path:filename>") == 0
+    assert not re.search(r"^http_request_total", text, re.M)  # the exporter's own is off
+
+
+def test_known_label_sets_start_at_zero(client):
+    text = client.get("/api/v1/metrics").text
+    for strategy in ("crossed_book", "spot_p2p", "triangle"):
+        assert re.search(
+            rf'^trades_executed_total\{{mode="live",status="failed",strategy="{strategy}"\}}',
+            text,
+            re.M,
+        ), strategy
+    assert re.search(
+        r'^price_updates_total\{asset="USDT",fiat="VES",source="simulator"\}', text, re.M
+    )
+    assert re.search(r'^circuit_breaker_opens_total\{upstream="db"\}', text, re.M)
