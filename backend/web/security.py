@@ -34,7 +34,6 @@ limiter = Limiter(
     headers_enabled=True,  # Retry-After and X-RateLimit-* on limited routes
     swallow_errors=True,  # a Redis outage must not turn logins into 500s
     in_memory_fallback_enabled=True,
-    key_prefix="desk-limits",
 )
 
 
@@ -76,7 +75,13 @@ def init_app(app: Flask, settings: Settings) -> None:
         WTF_CSRF_SSL_STRICT=settings.secure_cookies,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
-        RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+        RATELIMIT_STORAGE_OPTIONS={
+            "socket_timeout": 0.5,
+            "socket_connect_timeout": 0.5,
+            "key_prefix": settings.redis_prefix + "limits",  # beside the desk's other keys
+        }
+        if settings.redis_url
+        else {},
     )
     csrf.init_app(app)
     limiter.init_app(app)
