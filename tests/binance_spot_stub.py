@@ -16,6 +16,7 @@ checks on a signed (``TRADE``/``USER_DATA``) call and answers what Binance answe
   ``newClientOrderId`` is unique among *open* orders only, as on Binance, so a filled
   order's id can be reused: placing twice is the client's bug, and ``placements`` shows it;
 - ``GET /api/v3/order`` by ``orderId`` or ``origClientOrderId``; ``-2013`` when unknown;
+- ``GET /api/v3/myTrades?orderId=`` (each fill with its commission);
 - ``GET /api/v3/account`` and ``GET /api/v3/time``;
 - scripted failures for the next matching calls: 429 with ``Retry-After`` (``-1003``),
   418 (banned), and ``stall``: the order is accepted and filled, then the reply is held
@@ -89,6 +90,7 @@ class SpotStub:
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
         self.orders: dict[int, dict] = {}
+        self.trades: dict[int, list[dict]] = {}  # orderId -> its trades (myTrades)
         self.placements: dict[str, int] = defaultdict(int)  # newClientOrderId -> accepted
         self.requests: list[tuple[str, str]] = []  # (method, path) in arrival order
         self.faults: list[Fault] = []
@@ -175,6 +177,7 @@ class SpotStub:
             ("GET", "/api/v3/account"): self._account,
             ("POST", "/api/v3/order"): self._new_order,
             ("GET", "/api/v3/order"): self._get_order,
+            ("GET", "/api/v3/myTrades"): self._my_trades,
         }
         handler = routes.get((request.method, request.path))
         if handler is None:
@@ -304,6 +307,24 @@ class SpotStub:
             if quote_qty is not None:
                 order["origQuoteOrderQty"] = _fmt(quote_qty)
             self.orders[order_id] = {**order, "time": now, "updateTime": now, "isWorking": True}
+            self.trades[order_id] = [
+                {
+                    "symbol": name,
+                    "id": f["tradeId"],
+                    "orderId": order_id,
+                    "orderListId": -1,
+                    "price": f["price"],
+                    "qty": f["qty"],
+                    "quoteQty": _fmt(D(f["price"]) * D(f["qty"])),
+                    "commission": f["commission"],
+                    "commissionAsset": f["commissionAsset"],
+                    "time": now,
+                    "isBuyer": side == "BUY",
+                    "isMaker": False,
+                    "isBestMatch": True,
+                }
+                for f in trade_fills
+            ]
             self.placements[client_id] += 1
         return {**order, "transactTime": now, "fills": trade_fills}
 
@@ -342,6 +363,13 @@ class SpotStub:
                 ):
                     return dict(order)
         raise BinanceError(400, -2013, "Order does not exist.")
+
+    def _my_trades(self, params: dict) -> list[dict]:
+        name, _ = self._symbol(params)
+        with self.lock:
+            if "orderId" in params:
+                return list(self.trades.get(int(params["orderId"]), []))
+            return [t for ts in self.trades.values() for t in ts if t["symbol"] == name]
 
 
 def _without_signature(part: str) -> str:
