@@ -9,11 +9,12 @@ from backend.cli.controls import controls_cli
 from backend.cli.db import db_cli
 from backend.cli.market import market_cli
 from backend.cli.rates import rates_cli
+from backend.cli.tickets import tickets_cli
 from backend.cli.users import tokens_cli, users_cli
 
 
 def register(app: Flask) -> None:
-    for group in (db_cli, users_cli, tokens_cli, market_cli, controls_cli, rates_cli):
+    for group in (db_cli, users_cli, tokens_cli, market_cli, controls_cli, rates_cli, tickets_cli):
         app.cli.add_command(group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
