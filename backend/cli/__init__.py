@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from backend.cli.backtest import backtest_command
 from backend.cli.backup import backup_command, restore_command
 from backend.cli.controls import controls_cli
 from backend.cli.db import db_cli
@@ -17,4 +18,5 @@ def register(app: Flask) -> None:
     for group in (db_cli, users_cli, tokens_cli, market_cli, controls_cli, rates_cli, tickets_cli):
         app.cli.add_command(group)
     app.cli.add_command(backup_command)
+    app.cli.add_command(backtest_command)
     app.cli.add_command(restore_command)
