@@ -109,6 +109,8 @@ class SpotStub:
     # -- server --------------------------------------------------------------------
     def start(self) -> SpotStub:
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet)
+        self._server.daemon_threads = True  # a stalled reply must not hold up stop()
+        self._server.block_on_close = False
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
