@@ -113,7 +113,7 @@ def main() -> None:
         desk, celery = app.extensions["desk"], app.extensions["celery"]
         celery.conf.result_backend = "rpc://"
         with desk.sessions.begin() as session:
-            seed.seed(session, settings)
+            seed.seed(session, settings, desk.now(), paper=True)
             users.create(session, "bench", "trader", "bench-password-123", actor="bench",
                          now=desk.now())  # fmt: skip
             token = tokens.create(session, "bench", "bench", timedelta(hours=1), actor="bench",

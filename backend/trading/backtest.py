@@ -123,7 +123,7 @@ def _play(played: list, settings: Settings, latency: timedelta) -> Report:
     migrate.upgrade(settings)
     desk = PlaybackDesk(settings)
     with desk.sessions.begin() as session:
-        seed.seed(session, settings)
+        seed.seed(session, settings, played[0][0] if played else None, paper=True)
     app = Flask(__name__)
     app.extensions["desk"] = desk
     report = Report()

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.models import Opportunity
+from backend.models import Opportunity, Trade
 from backend.ops import metrics
 from backend.trading import arbitrage
 
@@ -47,8 +47,18 @@ def record_scan(
     return len(found)
 
 
+IN_FLIGHT = ("requested", "queued", "executing")
+
+
 def list_active(session: Session, now: datetime) -> list[Opportunity]:
+    """Active opportunities, less those being executed: their liquidity is spoken for
+    until the trade ends, and the next scan prices what it left."""
+    busy = select(Trade.opportunity_id).where(Trade.status.in_(IN_FLIGHT))
     rows = session.scalars(
-        select(Opportunity).where(Opportunity.status == "active", Opportunity.expires_at > now)
+        select(Opportunity).where(
+            Opportunity.status == "active",
+            Opportunity.expires_at > now,
+            Opportunity.id.not_in(busy),
+        )
     )
     return sorted(rows, key=lambda row: row.profit_usd, reverse=True)  # SQLite keeps money as text

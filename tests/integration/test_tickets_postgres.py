@@ -23,7 +23,7 @@ def test_a_ticket_confirmed_twice_at_once_writes_one_leg(make_pg_database):
     desk = create_app(settings).extensions["desk"]
     now = desk.now()
     with desk.sessions.begin() as session:
-        seed.seed(session, settings)
+        seed.seed(session, settings, now)
         opp = Opportunity(
             fingerprint="f",
             strategy="crossed_book",

@@ -84,7 +84,9 @@ def test_with_a_second_of_latency_the_closed_book_is_refused_by_the_risk_check(r
     # VES found at 0 s, executed at 1 s on bid 319: 319,000 VES / 320 = 996.875 USDT,
     # -3.125 USD, below the 0.50 minimum. COP found at 1 s, filled at 2 s: +40.
     assert (report["trades"], report["fills"], report["rejected"]) == (2, 1, 1)
-    assert report["rejections"] == {"profit at current books N USD is below the N USD minimum": 1}
+    assert report["rejections"] == {
+        "profit at current books N USD is below the N USD minimum (and must be above zero)": 1
+    }
     assert D(report["profit_by_strategy"]["crossed_book"]) == D("40") == D(report["profit_usd"])
 
 

@@ -1,7 +1,7 @@
 """Operator tickets for live P2P legs; trade statuses long enough for awaiting_operator.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-28
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from backend.types import Money, UTCDateTime
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
