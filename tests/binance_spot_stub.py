@@ -67,6 +67,8 @@ class Fault:
     seconds: float = 1.0  # Retry-After, or how long a stall holds the reply
     body: dict | None = None  # for "error": the JSON answered
     status: int = 400
+    method: str | None = None  # only calls with this method (None: any)
+    skip: int = 0  # let this many matching calls through first
 
 
 class _Quiet(WSGIRequestHandler):
@@ -99,7 +101,9 @@ class SpotStub:
 
     # -- scripting -----------------------------------------------------------------
     def fail_next(self, kind: str, path: str | None = None, **kw) -> None:
-        """Queue a fault for the next call to ``path`` (``429``, ``418``, ``stall``, ``error``)."""
+        """Queue a fault for the next call to ``path`` (and ``method=``, if given):
+        ``429``, ``418``, ``stall`` (answer after ``seconds``) or ``error`` (``status``,
+        ``body``); ``skip=N`` lets the first N matching calls through."""
         with self.lock:
             self.faults.append(Fault(kind, path, **kw))
 
@@ -134,7 +138,7 @@ class SpotStub:
         with self.lock:
             self.requests.append((request.method, request.path))
         try:
-            fault = self._take_fault(request.path)
+            fault = self._take_fault(request.method, request.path)
             if fault is not None and fault.kind != "stall":
                 raise self._fault_error(fault)
             body, stall = self._route(request), None
@@ -152,10 +156,13 @@ class SpotStub:
             )
         return response(environ, start_response)
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
             for i, fault in enumerate(self.faults):
-                if fault.path in (None, path):
+                if fault.path in (None, path) and fault.method in (None, method):
+                    if fault.skip:
+                        fault.skip -= 1
+                        return None
                     return self.faults.pop(i)
         return None
 

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from backend.desk import current_desk
 from backend.trading import outbox, tickets
+from backend.trading.quotes import fees_from
 
 tickets_cli = AppGroup("tickets", help="Operator tickets for live P2P legs.")
 
@@ -76,6 +77,7 @@ def tickets_confirm(ticket_id: int, sold: str, bought: str, fee: str, reference:
             reference=reference,
             actor=_actor(),
             now=desk.now(),
+            fees=fees_from(desk.settings),
         )
     )
 

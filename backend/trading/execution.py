@@ -96,6 +96,19 @@ def _moves_between_accounts(leg: Leg, nxt: Leg) -> bool:
     )
 
 
+def with_transfer(filled: LegFill, nxt: Leg | None, fees: Fees) -> LegFill:
+    """``filled`` less the transfer fee of moving its proceeds to where ``nxt`` pays from."""
+    if nxt is None or not _moves_between_accounts(filled.leg, nxt):
+        return filled
+    transfer = (filled.buy_amount * fees.transfer).quantize(PLACES)
+    return replace(
+        filled,
+        buy_amount=filled.buy_amount - transfer,
+        fee=filled.fee + transfer,
+        transfer=transfer,
+    )
+
+
 def run_cycle(
     legs: tuple[Leg, ...],
     books: dict[str, Book],
@@ -108,15 +121,7 @@ def run_cycle(
     amount = start
     for i, leg in enumerate(legs):
         filled = fill_leg(leg, books[leg.market], amount, fees.taker(leg), slippage)
-        nxt = legs[i + 1] if i + 1 < len(legs) else None
-        if nxt is not None and _moves_between_accounts(leg, nxt):
-            transfer = (filled.buy_amount * fees.transfer).quantize(PLACES)
-            filled = replace(
-                filled,
-                buy_amount=filled.buy_amount - transfer,
-                fee=filled.fee + transfer,
-                transfer=transfer,
-            )
+        filled = with_transfer(filled, legs[i + 1] if i + 1 < len(legs) else None, fees)
         fills.append(filled)
         if not filled.complete:
             break

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 
 from backend.market.book import Book
 from backend.market.pricing import walk, walk_amount
-from backend.models import OperatorTicket, TradeLeg
-from backend.trading import trades
-from backend.trading.execution import ANCHOR, Fees, fill_leg
+from backend.models import OperatorTicket, Opportunity, Trade, TradeLeg
+from backend.trading import legs, trades
+from backend.trading.execution import Fees, Leg, LegFill, fill_leg, with_transfer
 from backend.trading.venues import Awaiting, LegOrder, LegRefused
 
 OPEN, CONFIRMED, CANCELLED = "open", "confirmed", "cancelled"
@@ -186,9 +186,11 @@ def confirm(
     reference: object,
     actor: str,
     now: datetime,
+    fees: Fees,
 ) -> OperatorTicket:
     """What really happened: ``sold`` of the sell currency (at most the ticket's), ``bought``
-    of the buy currency net of ``fee``. Writes the leg; the trade is requested again."""
+        of the buy currency net of ``fee``. Writes the leg and its postings (with the transfer
+    fee to where the next leg pays from); the trade is requested again."""
     ticket = _closing(session, ticket_id)
     sold_v, bought_v = amount(sold, "sold"), amount(bought, "bought")
     fee_v, ref = amount(fee, "fee", zero=True), _text(reference, "reference", 100)
@@ -209,22 +211,12 @@ def confirm(
     )
     gross = bought_v + fee_v
     price = sold_v / gross if ticket.side == "BUY" else gross / sold_v
-    session.add(
-        TradeLeg(
-            trade_id=ticket.trade_id,
-            seq=ticket.seq,
-            market=ticket.market,
-            side=ticket.side,
-            method=ticket.method,
-            price=price,
-            sell_currency=ticket.sell_currency,
-            sell_amount=sold_v,
-            buy_currency=ticket.buy_currency,
-            buy_amount=bought_v,
-            fee=fee_v,
-            filled_at=now,
-        )
+    cycle = _cycle(session, ticket.trade_id)
+    nxt = cycle[ticket.seq] if ticket.seq < len(cycle) else None
+    fill = with_transfer(
+        LegFill(cycle[ticket.seq - 1], price, sold_v, bought_v, fee_v, True), nxt, fees
     )
+    legs.store(session, ticket.trade_id, ticket.seq, fill, nxt, now, actor=actor)
     partial = " (partial)" if sold_v < ticket.planned_sell else ""
     trades.transition(
         session,
@@ -247,9 +239,9 @@ def cancel(
     ticket = _closing(session, ticket_id)
     why = _text(reason, "reason", 500)
     _close(session, ticket_id, CANCELLED, closed_at=now, closed_by=actor, note=why)
-    done = session.scalars(select(TradeLeg).where(TradeLeg.trade_id == ticket.trade_id)).all()
-    profit = sum((-leg.sell_amount for leg in done if leg.sell_currency == ANCHOR), Decimal(0))
-    profit += sum((leg.buy_amount for leg in done if leg.buy_currency == ANCHOR), Decimal(0))
+    profit = legs.profit(
+        session.scalars(select(TradeLeg).where(TradeLeg.trade_id == ticket.trade_id))
+    )
     trades.transition(
         session,
         ticket.trade_id,
@@ -264,6 +256,11 @@ def cancel(
     session.flush()
     session.refresh(ticket)
     return ticket
+
+
+def _cycle(session: Session, trade_id: int) -> tuple[Leg, ...]:
+    trade = session.get(Trade, trade_id)
+    return tuple(Leg.from_dict(d) for d in session.get(Opportunity, trade.opportunity_id).legs)
 
 
 def listing(session: Session, status: str | None = None, limit: int = 200) -> list[OperatorTicket]:

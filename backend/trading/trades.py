@@ -62,6 +62,7 @@ def request_trade(
     via: str = "session",
     min_size: Decimal = Decimal("0.01"),
     reprice: Callable[[list[dict], Decimal], Decimal | None] | None = None,
+    mode: str = "paper",
 ) -> tuple[Trade, bool]:
     """Store a trade request (the outbox row). Returns (trade, created).
 
@@ -95,7 +96,7 @@ def request_trade(
         idempotency_key=key,
         opportunity_id=opp.id,
         requested_by=user,
-        mode="paper",
+        mode=mode,
         strategy=opp.strategy,
         status="requested",
         size_usd=wanted or opp.size_usd,

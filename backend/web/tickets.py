@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from backend.desk import current_desk
 from backend.trading import outbox, tickets, trades
+from backend.trading.quotes import fees_from
 from backend.web.access import TRADER, VIEWER, access
 from backend.web.auth import current_actor
 
@@ -64,6 +65,7 @@ def confirm(ticket_id: int):
             reference=body["reference"],
             actor=current_actor(),
             now=desk.now(),
+            fees=fees_from(desk.settings),
         )
         trade_id, answer = ticket.trade_id, tickets.as_json(ticket, desk.now())
     outbox.publish(current_app.extensions["celery"], desk, trade_id)

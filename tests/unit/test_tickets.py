@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from backend.market.book import Advertiser
 from backend.models import OperatorTicket, Trade, TradeLeg
-from backend.trading import tickets, trades
+from backend.trading import ledger, tickets, trades
 from backend.trading.execution import Fees, Leg
 from backend.trading.venues import LegOrder, LegRefused
 from tests.conftest import api_client
@@ -18,6 +18,7 @@ from tests.factories import ad, book
 SELL_USDT = Leg("p2p:USDT/VES", "SELL", "Mercantil", "USDT", "VES")
 BUY_USDT = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
 FEES = Fees(p2p_taker=D("0.001"))
+MOVING = Fees(p2p_taker=D("0.001"), transfer=D("0.0005"))  # Mercantil -> Banesco costs 0.05 %
 
 
 def ves_book():
@@ -140,7 +141,13 @@ def test_a_book_that_cannot_fill_the_leg_opens_no_ticket(desk, awaiting_trade):
 
 def confirm(desk, ticket_id, **kw):
     body = dict(
-        sold="500", bought="164800", fee="0", reference="BN-123", actor="ana", now=desk.now()
+        sold="500",
+        bought="164800",
+        fee="0",
+        reference="BN-123",
+        actor="ana",
+        now=desk.now(),
+        fees=MOVING,
     )
     body.update(kw)
     with desk.sessions.begin() as session:
@@ -154,13 +161,20 @@ def test_confirming_writes_the_leg_as_done_and_requests_the_trade_again(desk, aw
     assert (t.status, t.closed_by, t.reference) == ("confirmed", "ana", "BN-123")
     with desk.sessions() as session:
         leg = session.scalars(select(TradeLeg)).one()
+        # 131,900 VES landed at Mercantil; moving them to Banesco (where leg 2 pays from)
+        # costs 0.05 %: 65.95 VES
         assert (leg.seq, leg.sell_amount, leg.buy_amount, leg.fee) == (
             1,
             D("400"),
-            D("131900"),
-            D("100"),
+            D("131834.05"),
+            D("165.95"),
         )
         assert leg.price == D("132000") / D("400")  # gross VES per USDT
+        assert ledger.balances(session, {"bank:Banesco:VES", "fees:transfer:VES"}) == {
+            "bank:Banesco:VES": D("131834.05"),
+            "fees:transfer:VES": D("65.95"),
+        }
+        assert ledger.check(session) == []
         assert session.get(Trade, awaiting_trade).status == "requested"
         assert (
             "confirmed leg 1 (partial), ref BN-123"

@@ -139,11 +139,14 @@ class BinanceSpotTrader:
         """The order placed with client id ``cid``, with its fills' commissions; None if none."""
         try:
             order = _plain(self._call("get_order", symbol=symbol, orig_client_order_id=cid))
+            trades = _plain(self._call("my_trades", symbol=symbol, order_id=int(order["orderId"])))
         except errors.BadRequestError as exc:
             if exc.status_code == NOT_FOUND:
                 return None
             raise
-        trades = _plain(self._call("my_trades", symbol=symbol, order_id=int(order["orderId"])))
+        except UNANSWERED as exc:  # whether it exists stays unknown: never place it blind
+            msg = f"spot order {cid} could not be looked up: {exc.error_message}"
+            raise OrderInDoubt(msg) from None
         return SpotOrder.from_reply(order, trades)
 
     def market_order(
@@ -226,7 +229,7 @@ def rest_config(settings: Settings) -> ConfigurationRestAPI:
     """Keys come from the settings (SecretStr) and go nowhere but the signer."""
     key, secret = settings.binance_api_key, settings.binance_api_secret
     if key is None or secret is None:
-        raise SpotUnavailable("TRADING_MODE=live needs BINANCE_API_KEY and BINANCE_API_SECRET")
+        raise LegRefused("TRADING_MODE=live needs BINANCE_API_KEY and BINANCE_API_SECRET")
     return ConfigurationRestAPI(
         api_key=key.get_secret_value(),
         api_secret=secret.get_secret_value(),
