@@ -114,6 +114,9 @@ class Trade(Base):
     # while executing: the worker attempt that owns it, and until when its claim holds
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # live: the highest leg sent to a venue (committed before the call), so a takeover
+    # neither checks the trade again nor forgets that an order may already exist
+    legs_sent: Mapped[int] = mapped_column(Integer, default=0)
 
     legs: Mapped[list[TradeLeg]] = relationship(order_by="TradeLeg.seq", lazy="selectin")
 

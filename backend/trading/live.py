@@ -72,14 +72,16 @@ def advance(
             )
             if len(done) == len(cycle):
                 return _finish(session, trade_id, done, now, owner, strategy)
-            if not done and (reasons := _refusals(session, settings, trade, cycle, now, assess)):
-                return _stop(session, trade_id, 1, "; ".join(reasons), now, owner, strategy)
             seq = len(done) + 1
+            first = not done and not trade.legs_sent  # nothing sent yet: check it as on paper
+            if first and (reasons := _refusals(session, settings, trade, cycle, now, assess)):
+                return _stop(session, trade_id, 1, "; ".join(reasons), now, owner, strategy)
             leg, nxt = cycle[seq - 1], cycle[seq] if seq < len(cycle) else None
             order = LegOrder(trade_id, seq, leg, done[-1].buy_amount if done else trade.size_usd)
             if Market.parse(leg.market).venue is Venue.P2P:
                 return _ticket(session, cache, settings, order, fees, now, owner, strategy)
             _renew(session, trade_id, owner, now, call_lease)
+            trade.legs_sent = max(trade.legs_sent, seq)
         try:
             fill = spot().fill(order)
         except LegRefused as exc:
@@ -88,9 +90,9 @@ def advance(
                 _renew(session, trade_id, owner, now, settings.trade_lease_seconds)
                 return _stop(session, trade_id, seq, str(exc), now, owner, strategy)
         except (OrderInDoubt, SpotUnavailable) as exc:
-            log.warning(
-                "trade %s leg %s: %s; the next attempt looks the order up", trade_id, seq, exc
-            )
+            log.warning("trade %s leg %s: %s; the next attempt looks it up", trade_id, seq, exc)
+            with sessions.begin() as session:  # the call is over: the next attempt soon
+                _renew(session, trade_id, owner, clock(), settings.trade_lease_seconds)
             return "executing", strategy, None
         with sessions.begin() as session:
             now = clock()

@@ -214,6 +214,12 @@ def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
     return True
 
 
+def lease_left(session: Session, trade_id: int, now: datetime) -> float:
+    """Seconds until the claim on an executing trade lapses (0 when it has)."""
+    until = session.scalar(select(Trade.lease_until).where(Trade.id == trade_id))
+    return max(0.0, (until - now).total_seconds()) if until else 0.0
+
+
 def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float) -> bool:
     """Extend ``owner``'s lease; False when the trade is no longer its to run. On
     PostgreSQL the row stays locked until the caller's transaction ends, so nobody takes

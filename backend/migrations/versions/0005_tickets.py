@@ -1,4 +1,5 @@
-"""Operator tickets for live P2P legs; trade statuses long enough for awaiting_operator.
+"""Operator tickets for live P2P legs; trade statuses long enough for awaiting_operator;
+the legs of a live trade already sent to a venue.
 
 Revision ID: 0005
 Revises: 0003
@@ -26,6 +27,8 @@ def _status_width(width: int) -> None:
 
 def upgrade() -> None:
     _status_width(20)
+    with op.batch_alter_table("trades") as batch:
+        batch.add_column(sa.Column("legs_sent", sa.Integer, nullable=False, server_default="0"))
     op.create_table(
         "operator_tickets",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -54,4 +57,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("operator_tickets")
+    with op.batch_alter_table("trades") as batch:
+        batch.drop_column("legs_sent")
     _status_width(12)
