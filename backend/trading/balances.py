@@ -60,6 +60,29 @@ def move(
     )  # fmt: skip
 
 
+def transfer(
+    session: Session, src: str, dst: str, raw_amount: str, *, actor: str, reason: str,
+    now: datetime,
+) -> JournalEntry:  # fmt: skip
+    """Move money between two house accounts of one currency (the funding and spot
+    wallets, two banks): the admin's rebalancing, recorded with who and why."""
+    accounts.parse_house(src)
+    accounts.parse_house(dst)
+    if accounts.currency_of(src) != accounts.currency_of(dst) or src == dst:
+        raise ValueError("a transfer goes between two different accounts of one currency")
+    amount = parse_amount(raw_amount, "transfer")
+    if not reason or not reason.strip():
+        raise ValueError("a reason is required")
+    ledger.lock(session, {src})
+    held = ledger.balances(session, {src}).get(src, Decimal("0"))
+    if held < amount:
+        raise Overdraw(f"{src} holds {held}; cannot take out {amount}")
+    lines = [ledger.Line(src, -amount), ledger.Line(dst, amount)]
+    return ledger.post(
+        session, "transfer", lines, actor=actor, now=now, reason=reason.strip()[:500]
+    )
+
+
 def show(session: Session) -> list[dict]:
     """The house's accounts and their balances, as the API and the CLI show them."""
     return [

@@ -46,7 +46,7 @@ class Leg:
 class Fees:
     p2p_taker: Decimal = Decimal("0")
     spot_taker: Decimal = Decimal("0.001")
-    transfer: Decimal = Decimal("0")  # moving fiat between two accounts (banks, the wallet)
+    transfer: Decimal = Decimal("0")  # moving fiat to or from a bank account
 
     def taker(self, leg: Leg) -> Decimal:
         return self.spot_taker if Market.parse(leg.market).venue is Venue.SPOT else self.p2p_taker
@@ -92,14 +92,6 @@ def fill_leg(
     return LegFill(leg, fill.price, spent, gross - fee, fee, fill.complete, takes=fill.takes)
 
 
-def _moves_between_accounts(leg: Leg, nxt: Leg) -> bool:
-    """The leg lands its proceeds where the next leg cannot pay from: a bank transfer
-    between payment methods, or between a bank and the exchange wallet."""
-    return accounts.house(leg.market, leg.method, leg.dst) != accounts.house(
-        nxt.market, nxt.method, leg.dst
-    )
-
-
 def run_cycle(
     legs: tuple[Leg, ...],
     books: dict[str, Book],
@@ -113,7 +105,10 @@ def run_cycle(
     for i, leg in enumerate(legs):
         filled = fill_leg(leg, books[leg.market], amount, fees.taker(leg), slippage)
         nxt = legs[i + 1] if i + 1 < len(legs) else None
-        if nxt is not None and _moves_between_accounts(leg, nxt):
+        landed = filled.dst_account
+        if nxt is not None and accounts.transfer_costs(
+            landed, accounts.house(nxt.market, nxt.method, leg.dst)
+        ):  # a bank transfer to where the next leg pays from
             step = precision.of(Market.parse(leg.market)).step(Market.parse(leg.market), leg.dst)
             transfer = precision.up(filled.buy_amount * fees.transfer, step)
             filled = replace(

@@ -359,6 +359,29 @@ def adjust():
     return _move("adjust")
 
 
+@bp.post("/balances/transfer")
+@access(ADMIN)
+def transfer():
+    """Body ``{"from": "binance:spot:USDT", "to": "binance:USDT", "amount": "5000",
+    "reason": "..."}``: one entry between two house accounts of one currency."""
+    desk = current_desk()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error='send a JSON object: {"from", "to", "amount", "reason"}'), 400
+    fields = [body.get(k) for k in ("from", "to", "amount")]
+    if not all(isinstance(v, str) for v in fields):
+        return jsonify(error="from, to and amount are strings"), 422
+    try:
+        reason = _reason(body)
+        with desk.sessions.begin() as session:
+            balances.transfer(session, *fields, actor=current_actor(), reason=reason,
+                              now=desk.now())  # fmt: skip
+    except ValueError as exc:
+        return jsonify(error=str(exc)[:300]), 409 if isinstance(exc, balances.Overdraw) else 422
+    with desk.sessions() as session:
+        return jsonify(balances_json(session))
+
+
 def _move(kind: str):
     """Body ``{"account": "binance:USDT", "amount": "1000", "reason": "..."}``: one
     journal entry against the owners' equity, recorded with who and why."""

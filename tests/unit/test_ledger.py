@@ -67,6 +67,7 @@ def test_a_fill_posts_every_leg_fee_and_transfer_and_moves_balances_by_the_profi
             "bank:Banesco:VES": D("0"),
             "bank:Mercantil:VES": D("0"),
             "binance:USDT": SEEDED + D("29.69"),
+            "binance:spot:USDT": SEEDED,
         }
         assert ledger.check(session) == []
 
@@ -107,7 +108,7 @@ def test_admin_moves_are_entries_with_who_and_why(app, desk):
     refused = run(app, "balances", "withdraw", "bank:Banesco:VES", "1000.01", "--reason", "x")
     assert refused.exit_code != 0 and "holds 1000.00; cannot take out 1000.01" in refused.output
     bad = run(app, "balances", "deposit", "Banesco", "5", "--reason", "x")
-    assert bad.exit_code != 0 and "not binance:<CUR> or bank:<Method>:<FIAT>" in bad.output
+    assert bad.exit_code != 0 and "not binance:<CUR>, binance:spot:<CUR> or bank:" in bad.output
     assert run(app, "balances", "deposit", "binance:USDT", "1e5", "--reason", "x").exit_code != 0
     shown = run(app, "balances", "show").output
     assert "bank:Banesco:VES" in shown and "1000.00 VES" in shown
@@ -141,7 +142,10 @@ def test_balances_are_read_by_viewers_and_moved_by_admins_only(app):
     viewer, trader, admin = (api_client(app, role) for role in ("viewer", "trader", "admin"))
     body = viewer.get("/api/v1/balances").json
     assert body == {
-        "balances": [{"account": "binance:USDT", "currency": "USDT", "balance": "50000"}]
+        "balances": [
+            {"account": "binance:USDT", "currency": "USDT", "balance": "50000"},
+            {"account": "binance:spot:USDT", "currency": "USDT", "balance": "50000"},
+        ]
     }
     move = {"account": "binance:BTC", "amount": "0.5", "reason": "cold wallet"}
     assert trader.post("/api/v1/balances/deposit", json=move).status_code == 403
@@ -173,3 +177,21 @@ def test_postings_of_every_entry_balance_per_currency():
     lines = ledger.deposit_lines("bank:Banesco:VES", D("10"))
     assert ledger.imbalances(lines) == {}
     assert ledger.imbalances([*lines, ledger.Line("binance:USDT", D("1"))]) == {"USDT": D("1")}
+
+
+def test_an_admin_moves_money_between_the_wallets(app, desk):
+    admin = api_client(app, "admin")
+    move = {"from": "binance:spot:USDT", "to": "binance:USDT", "amount": "5000", "reason": "r"}
+    r = admin.post("/api/v1/balances/transfer", json=move)
+    assert r.status_code == 200
+    assert [b["balance"] for b in r.json["balances"]] == ["55000", "45000"]
+    r = admin.post("/api/v1/balances/transfer", json={**move, "amount": "45000.01"})
+    assert r.status_code == 409 and "cannot take out 45000.01" in r.json["error"]
+    r = admin.post("/api/v1/balances/transfer", json={**move, "to": "binance:BTC"})
+    assert r.status_code == 422 and "one currency" in r.json["error"]
+    cli = run(
+        app, "balances", "transfer", "binance:USDT", "binance:spot:USDT", "1", "--reason", "x"
+    )
+    assert cli.exit_code == 0, cli.output
+    with desk.sessions() as session:
+        assert ledger.balances(session, {"binance:USDT"}) == {"binance:USDT": D("54999")}
