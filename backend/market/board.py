@@ -61,9 +61,7 @@ def entry(
         {"method": method} | _pick(_quote(reference(sub, sizes, usd, now, 0)))
         for method, sub in by_method(book).items()
     ]
-    row["sparkline"] = [str(mid) for mid in [*history, ref.mid] if mid is not None][
-        -SPARK_POINTS:
-    ]
+    row["sparkline"] = [str(mid) for mid in [*history, ref.mid] if mid is not None][-SPARK_POINTS:]
     return row
 
 
