@@ -80,7 +80,7 @@ def columns() -> list[dict]:
     ]
 
 
-LIQUIDITY = _l("The thinnest leg's depth within 1 % of its best price, in USD")
+LIQUIDITY = _l("The thinnest leg's depth within one percent of its best price, in USD")
 
 
 def layout(**_kw):
