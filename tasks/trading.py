@@ -7,6 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 from flask import current_app
 
+from backend import push
 from backend.desk import current_desk
 from backend.trading import executor, outbox, trades
 from tasks.celery_app import DB_RETRY
@@ -18,7 +19,9 @@ EXECUTING_TIMEOUT = timedelta(minutes=5)
 @shared_task(name="tasks.trading.execute", acks_late=True, reject_on_worker_lost=True, **DB_RETRY)
 def execute(trade_id: int) -> str:
     desk = current_desk()
-    return executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now)
+    status = executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now)
+    push.announce(desk.cache, "trades", id=trade_id, status=status)
+    return status
 
 
 @shared_task(name="tasks.trading.sweep", **DB_RETRY)

@@ -24,7 +24,7 @@ from backend.web.auth import current_actor
 from backend.web.security import trade_wait_seconds
 from dashboard.access import BadInput, callback, expect
 from dashboard.components import format as fmt
-from dashboard.components import grid
+from dashboard.components import grid, push
 from dashboard.i18n import _, _l
 
 PATH = "/opportunities"
@@ -95,7 +95,7 @@ def layout(**_kw):
                 className="hint",
             ),
             html.Div(id="execute-why-not"),
-            dcc.Interval(id="opps-tick", interval=2000),
+            *push.listener("opps", ["opportunities", "prices", "trades"]),
             grid.grid(
                 "opps-grid",
                 columns(),
@@ -320,14 +320,17 @@ def status_view(trade: Trade) -> html.Div:
 
 
 def register_callbacks(app: Dash) -> None:
+    push.register(app, "opps")
+
     @callback(
         app,
         Output("opps-grid", "rowData"),
         Output("execute-why-not", "children"),
         Input("opps-tick", "n_intervals"),
+        Input("opps-push", "message"),
         role=VIEWER,
     )
-    def refresh(_n):
+    def refresh(_n, _pushed):
         return render()
 
     @callback(
@@ -460,11 +463,12 @@ def register_callbacks(app: Dash) -> None:
         Output("execute-status", "children", allow_duplicate=True),
         Output("execute-follow", "disabled", allow_duplicate=True),
         Input("execute-follow", "n_intervals"),
+        Input("opps-push", "message"),
         State("execute-trade", "data"),
         prevent_initial_call=True,
-        role=TRADER,
+        role=VIEWER,
     )
-    def follow(_n, trade_id):
+    def follow(_n, _pushed, trade_id):
         if trade_id is None:
             return no_update, True
         expect(trade_id, int, name="trade")
