@@ -20,7 +20,7 @@ from backend.cache import Cache, RedisCache
 CHANNEL = "events"
 KINDS = ("prices", "opportunities", "trades")
 COALESCE_SECONDS = 0.05  # announcements this close together reach a page as one event
-KEEPALIVE_SECONDS = 5.0
+KEEPALIVE_SECONDS = 1.0  # a write per second: a page that left frees its thread soon
 
 
 def announce(cache: Cache, kind: str, **detail) -> None:

@@ -251,7 +251,7 @@ def register_callbacks(app: Dash) -> None:
         Output("market-age", "children"),
         Input("market-tick", "n_intervals"),
         Input("candle-range", "value"),
-        Input("market-push", "message"),
+        Input("market-push", "data"),
         State("market-key", "data"),
         role=VIEWER,
     )

@@ -327,7 +327,7 @@ def register_callbacks(app: Dash) -> None:
         Output("opps-grid", "rowData"),
         Output("execute-why-not", "children"),
         Input("opps-tick", "n_intervals"),
-        Input("opps-push", "message"),
+        Input("opps-push", "data"),
         role=VIEWER,
     )
     def refresh(_n, _pushed):
@@ -463,7 +463,7 @@ def register_callbacks(app: Dash) -> None:
         Output("execute-status", "children", allow_duplicate=True),
         Output("execute-follow", "disabled", allow_duplicate=True),
         Input("execute-follow", "n_intervals"),
-        Input("opps-push", "message"),
+        Input("opps-push", "data"),
         State("execute-trade", "data"),
         prevent_initial_call=True,
         role=VIEWER,

@@ -194,7 +194,7 @@ def register_callbacks(app: Dash) -> None:
         Input("ticket-size", "value"),
         Input("price-method", "value"),
         Input("prices-tick", "n_intervals"),
-        Input("prices-push", "message"),
+        Input("prices-push", "data"),
         role=VIEWER,
     )
     def refresh(size, method, _n, _pushed):

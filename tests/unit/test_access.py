@@ -41,7 +41,7 @@ PRICES = callback_body(
         {"id": "ticket-size", "property": "value", "value": "500"},
         {"id": "price-method", "property": "value", "value": ""},
         {"id": "prices-tick", "property": "n_intervals", "value": 1},
-        {"id": "prices-push", "property": "message", "value": '["prices"]'},
+        {"id": "prices-push", "property": "data", "value": '["prices"]'},
     ],
 )
 
