@@ -70,3 +70,22 @@ def csp_violations(browser) -> list[str]:
         for entry in browser.get_log("browser")
         if "Content Security Policy" in entry["message"]
     ]
+
+
+def grid_rows(browser, grid_id: str) -> dict[str, dict[str, str]]:
+    """An AG Grid's rendered rows, read atomically: row id -> column id -> cell text
+    (pinned and scrolling parts of a row joined)."""
+    return browser.execute_script(
+        """
+        const out = {};
+        document.querySelectorAll('#' + arguments[0] + ' .ag-row').forEach(r => {
+          const key = r.getAttribute('row-id');
+          out[key] = out[key] || {};
+          r.querySelectorAll('.ag-cell').forEach(c => {
+            out[key][c.getAttribute('col-id')] = c.innerText.trim();
+          });
+        });
+        return out;
+        """,
+        grid_id,
+    )
