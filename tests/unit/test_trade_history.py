@@ -140,3 +140,18 @@ def test_a_viewer_downloads_the_filtered_csv(app, history):
 def test_nobody_logged_out_reads_the_history(anonymous, history):
     assert anonymous.get("/api/v1/trades/export.csv").status_code == 401
     assert anonymous.get("/api/v1/trades/summary").status_code == 401
+
+
+def test_the_trade_detail_shows_each_legs_price_after_slippage(client, desk, opportunity):
+    from backend.trading import executor
+
+    r = client.post(
+        "/api/v1/trades", json={"opportunity_id": opportunity.id}, headers={"Idempotency-Key": "d"}
+    )
+    executor.execute(desk.sessions, desk.cache, desk.settings, r.json["id"], desk.now)
+    legs = client.get(f"/api/v1/trades/{r.json['id']}").json["legs"]
+    # PAPER_SLIPPAGE 0.0005 moves the book's 330 bid down and its 320 ask up, fees apart
+    assert [(leg["price"], leg["price_after_slippage"]) for leg in legs] == [
+        ("330", "329.83500000"),
+        ("320", "320.16008004"),
+    ]
