@@ -11,7 +11,7 @@ from backend.market.book import Market
 from backend.market.latest import errors as latest_errors
 from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, expect
-from dashboard.components.format import number, price
+from dashboard.components.format import market_price, number
 from dashboard.components.table import table
 
 PATH = "/"
@@ -55,17 +55,17 @@ def render() -> tuple[str, object]:
     rows, classes = [], []
     for key, ref in refs.items():
         entry = prices.as_json(key, ref, errors.get(key))
-        sized = next((s for s in entry.get("sizes", []) if s["size_usd"] == str(ticket)), None)
+        fill = next((s for s in entry.get("sizes", []) if s["size_usd"] == str(ticket)), {})
         status = "no data" if ref is None else ("stale" if entry["stale"] else "live")
         rows.append(
             [
                 entry["label"],
                 entry["source"] or "—",
-                price(entry["best_bid"]),
-                price(entry["best_ask"]),
+                market_price(entry["best_bid"], key),
+                market_price(entry["best_ask"], key),
                 number(entry.get("spread_pct"), 2) + " %" if entry.get("spread_pct") else "—",
-                price(sized and sized["effective_bid"]) if sized and sized["bid_fillable"] else "—",
-                price(sized and sized["effective_ask"]) if sized and sized["ask_fillable"] else "—",
+                market_price(fill["effective_bid"], key) if fill.get("bid_fillable") else "—",
+                market_price(fill["effective_ask"], key) if fill.get("ask_fillable") else "—",
                 number(entry.get("bid_depth_1pct"), 2),
                 number(entry.get("ask_depth_1pct"), 2),
                 f"{entry['age_seconds']:.0f} s" if ref else "—",

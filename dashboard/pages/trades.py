@@ -8,7 +8,7 @@ from backend.desk import current_desk
 from backend.trading import trades
 from backend.web.access import VIEWER
 from dashboard.access import callback
-from dashboard.components.format import number, price
+from dashboard.components.format import amount, market_price, number
 from dashboard.components.table import table
 from dashboard.pages.opportunities import STRATEGY_NAMES
 
@@ -28,9 +28,9 @@ def layout(**_):
 
 def legs_text(trade) -> str:
     return "; ".join(
-        f"{leg.side} {leg.market.split(':', 1)[1]} @ {price(leg.price)}: "
-        f"{number(leg.sell_amount, 2)} {leg.sell_currency} → "
-        f"{number(leg.buy_amount, 2)} {leg.buy_currency}"
+        f"{leg.side} {leg.market.split(':', 1)[1]} @ {market_price(leg.price, leg.market)}: "
+        f"{amount(leg.sell_amount, leg.sell_currency)} → "
+        f"{amount(leg.buy_amount, leg.buy_currency)}"
         for leg in trade.legs
     )
 

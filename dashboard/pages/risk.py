@@ -1,0 +1,18 @@
+"""Risk: balances, limits and the kill switch (the page is built on branch ui2)."""
+
+from __future__ import annotations
+
+from dash import Dash, html
+
+from dashboard.i18n import _
+
+PATH = "/risk"
+NAME = "Risk"
+
+
+def layout(**_kw):
+    return html.Div([html.H1(_("Risk"))])
+
+
+def register_callbacks(app: Dash) -> None:
+    """No callbacks yet."""
