@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask_babel import gettext as _
 
 from backend.desk import current_desk
 from backend.market import prices, rates
@@ -272,18 +273,19 @@ def export_trades():
 
 
 def export_headers() -> list[str]:
+    """The CSV's column titles in the reader's language."""
     return [
-        "Trade",
-        "Requested at (UTC)",
-        "Requested by",
-        "Strategy",
-        "Mode",
-        "Status",
-        "Size USD",
-        "Expected profit USD",
-        "Profit USD",
-        "Route",
-        "Error",
+        _("Trade"),
+        _("Requested at (UTC)"),
+        _("Requested by"),
+        _("Strategy"),
+        _("Mode"),
+        _("Status"),
+        _("Size USD"),
+        _("Expected profit USD"),
+        _("Profit USD"),
+        _("Route"),
+        _("Error"),
     ]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 from selenium import webdriver
@@ -70,3 +72,11 @@ def csp_violations(browser) -> list[str]:
         for entry in browser.get_log("browser")
         if "Content Security Policy" in entry["message"]
     ]
+
+
+def screenshot(browser, name: str) -> None:
+    """With DESK_SCREENSHOTS=docs/screenshots, save the page as it looks now (README)."""
+    folder = os.environ.get("DESK_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(Path(folder) / f"{name}.png"))

@@ -62,14 +62,19 @@ def wait_until(browser, seconds: float, condition, what: str):
         raise AssertionError(f"waited {seconds} s for {what}; the page shows:\n{text}") from None
 
 
-def final_row(browser, trade: str) -> list[str] | None:
-    """The trade's cells once its status is final (read atomically), else None."""
-    grid = browser.execute_script(
-        "return Array.from(document.querySelectorAll('#trades-grid tr.trade-row'))"
-        ".map(r => Array.from(r.cells).map(c => c.innerText))"
+def grid_rows(browser, grid: str) -> list[dict[str, str]]:
+    """An AG Grid's rendered rows as column id -> text (read atomically)."""
+    return browser.execute_script(
+        f"return Array.from(document.querySelectorAll('#{grid} .ag-center-cols-container "
+        ".ag-row')).map(r => Object.fromEntries(Array.from(r.querySelectorAll('.ag-cell'))"
+        ".map(c => [c.getAttribute('col-id'), c.innerText.trim()])))"
     )
-    row = next((cells for cells in grid if cells[0].strip() == trade), None)
-    return row if row and row[5] in ("filled", "rejected", "failed") else None
+
+
+def final_row(browser, trade: str) -> dict[str, str] | None:
+    """The trade's cells once its status is final, else None."""
+    row = next((r for r in grid_rows(browser, "trades-grid") if f"#{r.get('id')}" == trade), None)
+    return row if row and row["status"] in ("filled", "rejected", "failed") else None
 
 
 def accept_confirm(browser) -> bool:
@@ -109,11 +114,11 @@ def test_execute_asks_for_confirmation_and_the_trade_shows_filled_without_reload
             lambda b, trade=trade: final_row(b, trade),
             f"trade {trade} to reach a final status",
         )
-        if final[5] != "filled":
+        if final["status"] != "filled":
             browser.get(embedded_desk.url + "/opportunities")
             browser.execute_script("window.__sameDocument = true")
             continue
-        assert float(final[7].replace(",", "")) > 0  # realized profit
+        assert float(final["profit_usd"].split()[0].replace(",", "")) > 0  # realized profit
         assert browser.execute_script("return window.__sameDocument === true")
         assert browser.current_url.endswith("/trades")
         return

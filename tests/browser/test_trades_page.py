@@ -1,0 +1,105 @@
+"""Trades as a person uses it: find trades by filter in a history larger than one block,
+open one to read its legs and audit trail, and download the filtered CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from backend.config import Settings
+from backend.desk import Desk
+from backend.models import TradeEvent
+from tests.browser.conftest import csp_violations, login, screenshot
+from tests.browser.test_trader_flow import grid_rows, wait_until
+from tests.conftest import web_only
+from tests.factories import _at, recorded_trade
+
+HISTORY = 260  # more than two of the grid's 100-row blocks
+
+
+def loaded_ids(browser) -> list[str]:
+    """Ids of the rows the grid holds (rendered or not), in grid order."""
+    return browser.execute_script(
+        "const ids = []; dash_ag_grid.getApi('trades-grid').forEachNode("
+        "node => { if (node.data) ids.push(String(node.data.id)); }); return ids;"
+    )
+
+
+@pytest.fixture(scope="module")
+def history_desk(tmp_path_factory):
+    home = tmp_path_factory.mktemp("trades-desk")
+    with web_only(home, users=[("viewer", "viewer")]) as (url, _tokens):
+        desk = Desk(Settings(_env_file=None, database_url=f"sqlite:///{home / 'desk.sqlite3'}"))
+        start = _at("2026-11-20 08:00")
+        with desk.sessions.begin() as session:
+            for i in range(HISTORY):
+                trade = recorded_trade(
+                    session,
+                    at=start + timedelta(minutes=30 * i),
+                    user="carla" if i % 13 == 0 else "ana",
+                    status="rejected" if i % 10 == 9 else "filled",
+                    profit=None if i % 10 == 9 else f"{i % 7}.25",
+                )
+                session.add(
+                    TradeEvent(
+                        trade_id=trade.id,
+                        at=trade.created_at,
+                        from_status=None,
+                        to_status="requested",
+                        detail="requested by " + trade.requested_by,
+                        actor=trade.requested_by,
+                    )
+                )
+        yield url
+
+
+def test_a_viewer_finds_trades_by_user_reads_one_and_downloads_the_csv(browser, history_desk):
+    login(browser, history_desk, "viewer", path="/trades")
+    wait_until(browser, 20, lambda b: len(grid_rows(b, "trades-grid")) >= 10, "the first rows")
+    assert grid_rows(browser, "trades-grid")[0]["id"] == str(HISTORY)  # newest first
+    wait_until(
+        browser, 10, lambda b: "260" in b.find_element(By.ID, "trades-sums").text, "the totals"
+    )
+
+    user = browser.find_element(By.ID, "trades-user")
+    user.send_keys("carla", Keys.ENTER)
+    carla = [str(i + 1) for i in range(HISTORY) if i % 13 == 0][::-1]  # 20 trades
+    wait_until(
+        browser,
+        15,
+        lambda b: loaded_ids(b) == carla,
+        "only carla's 20 trades",
+    )
+    assert browser.find_element(By.ID, "trades-sums").text.startswith("20 ")
+
+    browser.find_element(By.CSS_SELECTOR, "#trades-grid .ag-row[row-index='0'] .ag-cell").click()
+    detail = wait_until(
+        browser, 10, lambda b: b.find_elements(By.ID, "trade-detail"), "the trade's detail"
+    )[0]
+    assert f"#{carla[0]}" in detail.text and "Banesco" in detail.text
+    assert "carla" in browser.find_element(By.ID, "trade-events").text
+    screenshot(browser, "trades")
+
+    href = browser.find_element(By.ID, "trades-csv").get_attribute("href")
+    assert "user=carla" in href
+    text = browser.execute_async_script(  # the link, fetched with the browser's session
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(r => r.text()).then(done);",
+        href,
+    )
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:3] == ["Trade", "Requested at (UTC)", "Requested by"]
+    assert [r[0] for r in rows[1:]] == carla
+    assert {r[2] for r in rows[1:]} == {"carla"}
+    assert csp_violations(browser) == []
+
+
+def test_the_grid_never_receives_more_than_a_block_of_rows(browser, history_desk):
+    login(browser, history_desk, "viewer", path="/trades")
+    wait_until(browser, 20, lambda b: len(grid_rows(b, "trades-grid")) >= 10, "the first rows")
+    assert 0 < len(loaded_ids(browser)) <= 100  # one block of the 260, not the history
