@@ -24,11 +24,7 @@ PANELS = (
     ("p2p-performance", 5, "Dash callback p95 latency"),
     ("p2p-business", 12, "Trades per minute by status"),
 )
-DASHBOARDS = (
-    ("p2p-system-overview", "System overview"),
-    ("p2p-performance", "Performance"),
-    ("p2p-business", "Business"),
-)
+DASHBOARDS = ("p2p-system-overview", "p2p-performance", "p2p-business")
 
 
 @dataclass(frozen=True)
@@ -63,12 +59,13 @@ def _base(url: str | None) -> str | None:
 
 
 def links(settings: Settings) -> dict[str, str | None]:
-    """Name -> URL of the tools operators open next (None: not configured)."""
+    """Tool (``grafana:<uid>``, ``prometheus``, ``alerts``, ``rabbitmq``) -> the URL
+    operators open next (None: not configured)."""
     grafana = _base(settings.grafana_url)
-    found = {f"Grafana: {title}": grafana and f"{grafana}/d/{uid}" for uid, title in DASHBOARDS}
-    found["Prometheus"] = _base(settings.prometheus_url)
-    found["Prometheus alerts"] = found["Prometheus"] and found["Prometheus"] + "/alerts"
-    found["RabbitMQ management"] = _base(settings.rabbitmq_ui_url)
+    found = {f"grafana:{uid}": grafana and f"{grafana}/d/{uid}" for uid in DASHBOARDS}
+    found["prometheus"] = _base(settings.prometheus_url)
+    found["alerts"] = found["prometheus"] and found["prometheus"] + "/alerts"
+    found["rabbitmq"] = _base(settings.rabbitmq_ui_url)
     return found
 
 

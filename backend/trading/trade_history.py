@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, exists, func, literal, select
+from sqlalchemy import Float, Select, and_, cast, exists, func, literal, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,7 @@ SORTABLE = {
     "expected_profit_usd": Trade.expected_profit_usd,
     "profit_usd": Trade.profit_usd,
 }
+MONEY = {"size_usd", "expected_profit_usd", "profit_usd"}
 MAX_PAGE = 500
 MAX_OFFSET = 10_000_000
 PNL_POINTS = 400  # at most this many buckets on the cumulative P&L curve
@@ -148,8 +149,11 @@ class Page:
         limit = _integer(args.get("limit"), "limit", 1, MAX_PAGE, default_limit)
         return cls(sort, order == "desc", offset, limit)
 
-    def order_by(self) -> tuple:
+    def order_by(self, sqlite: bool = False) -> tuple:
+        """SQLite keeps money as text, where "1000" < "300": there amounts sort as REAL."""
         column, tiebreak = SORTABLE[self.sort], Trade.id
+        if sqlite and self.sort in MONEY:
+            column = cast(column, Float)
         if self.descending:
             return (column.desc().nulls_last(), tiebreak.desc())
         return (column.asc().nulls_first(), tiebreak.asc())
@@ -168,7 +172,8 @@ def _integer(value: object, name: str, low: int, high: int, default: int) -> int
 
 def page(session: Session, flt: TradeFilter, pg: Page) -> list[Trade]:
     """One sorted page of the filtered history, legs loaded in one extra query."""
-    stmt = flt.where(select(Trade)).order_by(*pg.order_by()).offset(pg.offset).limit(pg.limit)
+    stmt = flt.where(select(Trade)).order_by(*pg.order_by(_sqlite(session)))
+    stmt = stmt.offset(pg.offset).limit(pg.limit)
     return list(session.scalars(stmt))
 
 
@@ -323,7 +328,7 @@ def export_csv(
             _route(session),
             Trade.error,
         )
-    ).order_by(*pg.order_by())
+    ).order_by(*pg.order_by(_sqlite(session)))
     result = session.execute(stmt.execution_options(yield_per=batch))
     for rows in result.partitions():
         writer.writerows(

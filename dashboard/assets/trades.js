@@ -1,12 +1,6 @@
-// Trades page: the status cell as a coloured badge, and the grid's cache emptied when the
-// filter changes (purge) or re-read on the refresh tick (refresh), with no eval: the CSP
-// allows no 'unsafe-eval', so the grid gets no function strings.
+// Trades page: the grid's cache emptied when the filter changes (purge: it asks again
+// from the first row) or re-read on the refresh tick (refresh: live statuses).
 (function () {
-  window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};
-  window.dashAgGridComponentFunctions.StatusBadge = function (props) {
-    const label = props.data ? props.data.status_label : props.value;
-    return React.createElement("span", { className: "badge " + props.value }, label);
-  };
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.trades = {
     reload: function (filter, tick) {
