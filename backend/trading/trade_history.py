@@ -275,6 +275,34 @@ def _route(session: Session):
     )
 
 
+def _flat(session: Session) -> tuple:
+    """One row per trade, legs summarised as the route: what the grid and the CSV show."""
+    return (
+        Trade.id,
+        Trade.created_at,
+        Trade.requested_by,
+        Trade.strategy,
+        Trade.mode,
+        Trade.status,
+        Trade.size_usd,
+        Trade.expected_profit_usd,
+        Trade.profit_usd,
+        _route(session).label("route"),
+        Trade.error,
+    )
+
+
+def page_rows(session: Session, flt: TradeFilter, pg: Page) -> list:
+    """One sorted page as flat rows (no ORM objects, legs as the route): the grid's
+    block, in one query. The page's ids are chosen first, so rows skipped by the offset
+    never have their route built."""
+    order = pg.order_by(_sqlite(session))
+    ids = flt.where(select(Trade.id)).order_by(*order).offset(pg.offset).limit(pg.limit)
+    chosen = ids.subquery()
+    stmt = select(*_flat(session)).join(chosen, chosen.c.id == Trade.id).order_by(*order)
+    return list(session.execute(stmt))
+
+
 def _money(value: Decimal | None) -> str | None:
     """``1000``, ``-0.4``: no exponent, no trailing zeros (PostgreSQL keeps 18 places)."""
     return None if value is None else format(value.normalize(), "f")
@@ -314,21 +342,7 @@ def export_csv(
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(headers)
-    stmt = flt.where(
-        select(
-            Trade.id,
-            Trade.created_at,
-            Trade.requested_by,
-            Trade.strategy,
-            Trade.mode,
-            Trade.status,
-            Trade.size_usd,
-            Trade.expected_profit_usd,
-            Trade.profit_usd,
-            _route(session),
-            Trade.error,
-        )
-    ).order_by(*pg.order_by(_sqlite(session)))
+    stmt = flt.where(select(*_flat(session))).order_by(*pg.order_by(_sqlite(session)))
     result = session.execute(stmt.execution_options(yield_per=batch))
     for rows in result.partitions():
         writer.writerows(
