@@ -19,9 +19,9 @@ from backend.web.access import PUBLIC, VIEWER, grant
 from dashboard import access, i18n
 from dashboard.components import banner
 from dashboard.i18n import _, _l
-from dashboard.pages import opportunities, prices, rates, risk, system, trades
+from dashboard.pages import market, opportunities, prices, rates, risk, system, trades
 
-PAGES = (prices, opportunities, trades, rates, risk, system)
+PAGES = (prices, opportunities, trades, rates, risk, system, market)
 # The header's links: path, id suffix, label (translated when the header is built).
 NAV = (
     ("/", "prices", _l("Prices")),
@@ -143,7 +143,8 @@ def _known_pages_only(index):
     paths = {page.PATH for page in PAGES}
 
     def view(path: str):
-        if request.path.rstrip("/") not in paths:
+        here = request.path.rstrip("/") or "/"
+        if here not in paths and not market.known(here):
             errors.unmatched()
         return index(path=path)
 
@@ -178,9 +179,11 @@ def init_dashboard(server: Flask) -> Dash:
     app.index_string = app.index_string.replace("<html>", '<html data-bs-theme="dark">', 1)
     server.extensions["dash"] = app
     for order, page in enumerate(PAGES):
+        template = "<" in page.PATH
         dash.register_page(
             page.__name__,
-            path=page.PATH,
+            path=None if template else page.PATH,
+            path_template=page.PATH if template else None,
             name=page.NAME,
             title=page.NAME,
             layout=page.layout,

@@ -18,7 +18,7 @@ from backend.web.locale import DEFAULT, current
 
 _ = gettext
 _l = lazy_gettext
-__all__ = ["_", "_l", "decimal", "locale", "ngettext", "time_of_day", "when"]
+__all__ = ["_", "_l", "decimal", "locale", "ngettext", "separators", "time_of_day", "when"]
 
 
 def locale() -> str:
@@ -30,6 +30,12 @@ def decimal(value: Decimal | int | str, least: int, most: int | None = None) -> 
     most = least if most is None else most
     pattern = "#,##0" + ("." + "0" * least + "#" * (most - least) if most else "")
     return numbers.format_decimal(Decimal(value), format=pattern, locale=locale())
+
+
+def separators() -> str:
+    """Plotly's ``separators``: the locale's decimal mark, then its group mark."""
+    here = locale()
+    return numbers.get_decimal_symbol(here) + numbers.get_group_symbol(here)
 
 
 def when(value: datetime) -> str:

@@ -13,8 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from flask_babel import gettext as _
 
 from backend.desk import current_desk
-from backend.market import prices, rates
-from backend.market.latest import errors as latest_errors
+from backend.market import board, rates
 from backend.models import Opportunity, Trade
 from backend.trading import controls, opportunities, outbox, trade_history, trades
 from backend.web.access import ADMIN, PUBLIC, TRADER, VIEWER, access
@@ -119,9 +118,7 @@ def openapi_json():
 def list_prices():
     desk = current_desk()
     with desk.sessions() as session:
-        refs = prices.references(session, desk.cache, desk.settings, desk.now())
-        errors = latest_errors(session)
-    return jsonify(prices=[prices.as_json(k, ref, errors.get(k)) for k, ref in refs.items()])
+        return jsonify(prices=board.read(session, desk.settings, desk.now()))
 
 
 @bp.get("/rates")

@@ -80,3 +80,22 @@ def screenshot(browser, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(Path(folder) / f"{name}.png"))
+
+
+def grid_rows(browser, grid_id: str) -> dict[str, dict[str, str]]:
+    """An AG Grid's rendered rows, read atomically: row id -> column id -> cell text
+    (pinned and scrolling parts of a row joined)."""
+    return browser.execute_script(
+        """
+        const out = {};
+        document.querySelectorAll('#' + arguments[0] + ' .ag-row').forEach(r => {
+          const key = r.getAttribute('row-id');
+          out[key] = out[key] || {};
+          r.querySelectorAll('.ag-cell').forEach(c => {
+            out[key][c.getAttribute('col-id')] = c.innerText.trim();
+          });
+        });
+        return out;
+        """,
+        grid_id,
+    )

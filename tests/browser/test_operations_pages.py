@@ -8,8 +8,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import csp_violations, login, screenshot
-from tests.browser.test_trader_flow import grid_rows, wait_until
+from tests.browser.conftest import csp_violations, grid_rows, login, screenshot
+from tests.browser.test_trader_flow import wait_until
 
 
 def test_the_rates_board_quotes_every_corridor_and_copies_the_spanish_message(
@@ -19,10 +19,10 @@ def test_the_rates_board_quotes_every_corridor_and_copies_the_spanish_message(
     wait_until(
         browser,
         30,
-        lambda b: sum(r.get("state") == "live" for r in grid_rows(b, "rates-grid")) >= 4,
+        lambda b: sum(r.get("state") == "live" for r in grid_rows(b, "rates-grid").values()) >= 4,
         "four live corridors",
     )
-    rows = {r["corridor"]: r for r in grid_rows(browser, "rates-grid")}
+    rows = {r["corridor"]: r for r in grid_rows(browser, "rates-grid").values()}
     assert rows["COP->VES"]["client_rate"].endswith("VES/COP")
     shown = browser.find_element(By.ID, "rates-message").text
     assert shown.startswith("Tasas de cambio")
@@ -57,11 +57,13 @@ def test_an_admin_pauses_and_resumes_trading_and_the_history_says_who_and_why(
     wait_until(
         browser,
         10,
-        lambda b: any(r.get("reason") == "bank outage drill" for r in grid_rows(b, "risk-history")),
+        lambda b: any(
+            r.get("reason") == "bank outage drill" for r in grid_rows(b, "risk-history").values()
+        ),
         "the change in the history",
     )
     change = next(
-        r for r in grid_rows(browser, "risk-history") if r["reason"] == "bank outage drill"
+        r for r in grid_rows(browser, "risk-history").values() if r["reason"] == "bank outage drill"
     )
     assert (change["key"], change["new"], change["actor"]) == ("kill_switch", "true", "admin")
     screenshot(browser, "risk")

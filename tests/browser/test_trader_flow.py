@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from selenium.common.exceptions import (
     NoAlertPresentException,
     StaleElementReferenceException,
@@ -13,45 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import login
-
-
-def rows(browser, css: str) -> list:
-    return browser.find_elements(By.CSS_SELECTOR, css)
-
-
-def test_the_prices_page_shows_live_prices_for_every_market(browser, embedded_desk):
-    login(browser, embedded_desk.url, "trader")
-    wait_until(
-        browser,
-        20,
-        lambda b: len(rows(b, "#prices-grid tr.market-row.live")) >= 8,
-        "8 live markets",
-    )
-    first = prices(browser)
-    assert "USDT/VES" in first
-    # Advertisers re-price every few seconds: over 10 s at least 7 of the 11 simulated
-    # markets change their best or ticket-size prices (measured on the simulator).
-    wait_until(
-        browser,
-        12,
-        lambda b: sum(first[k] != v for k, v in prices(b).items()) >= 6,
-        "the prices of six markets to change",
-    )
-    wait_until(
-        browser, 15, lambda b: not rows(b, "#health-banner .banner"), "the health banner to go"
-    )
-    if os.environ.get("DESK_SCREENSHOT"):
-        browser.save_screenshot(os.environ["DESK_SCREENSHOT"])
-
-
-def prices(browser) -> dict[str, tuple[str, ...]]:
-    """Market -> its price cells (best bid, best ask, spread, ticket bid, ticket ask)."""
-    grid = browser.execute_script(  # one atomic read: the table re-renders every 2 s
-        "return Array.from(document.querySelectorAll('#prices-grid tr.market-row'))"
-        ".map(r => Array.from(r.cells).map(c => c.innerText))"
-    )
-    return {cells[0]: tuple(cells[2:7]) for cells in grid}
+from tests.browser.conftest import grid_rows, login
 
 
 def wait_until(browser, seconds: float, condition, what: str):
@@ -62,18 +22,10 @@ def wait_until(browser, seconds: float, condition, what: str):
         raise AssertionError(f"waited {seconds} s for {what}; the page shows:\n{text}") from None
 
 
-def grid_rows(browser, grid: str) -> list[dict[str, str]]:
-    """An AG Grid's rendered rows as column id -> text (read atomically)."""
-    return browser.execute_script(
-        f"return Array.from(document.querySelectorAll('#{grid} .ag-center-cols-container "
-        ".ag-row')).map(r => Object.fromEntries(Array.from(r.querySelectorAll('.ag-cell'))"
-        ".map(c => [c.getAttribute('col-id'), c.innerText.trim()])))"
-    )
-
-
 def final_row(browser, trade: str) -> dict[str, str] | None:
     """The trade's cells once its status is final, else None."""
-    row = next((r for r in grid_rows(browser, "trades-grid") if f"#{r.get('id')}" == trade), None)
+    rows = grid_rows(browser, "trades-grid").values()
+    row = next((r for r in rows if f"#{r.get('id')}" == trade), None)
     return row if row and row["status"] in ("filled", "rejected", "failed") else None
 
 

@@ -14,8 +14,8 @@ from selenium.webdriver.common.keys import Keys
 from backend.config import Settings
 from backend.desk import Desk
 from backend.models import TradeEvent
-from tests.browser.conftest import csp_violations, login, screenshot
-from tests.browser.test_trader_flow import grid_rows, wait_until
+from tests.browser.conftest import csp_violations, grid_rows, login, screenshot
+from tests.browser.test_trader_flow import wait_until
 from tests.conftest import web_only
 from tests.factories import _at, recorded_trade
 
@@ -60,8 +60,13 @@ def history_desk(tmp_path_factory):
 
 def test_a_viewer_finds_trades_by_user_reads_one_and_downloads_the_csv(browser, history_desk):
     login(browser, history_desk, "viewer", path="/trades")
-    wait_until(browser, 20, lambda b: len(grid_rows(b, "trades-grid")) >= 10, "the first rows")
-    assert grid_rows(browser, "trades-grid")[0]["id"] == str(HISTORY)  # newest first
+    wait_until(
+        browser,
+        20,
+        lambda b: len(list(grid_rows(b, "trades-grid").values())) >= 10,
+        "the first rows",
+    )
+    assert grid_rows(browser, "trades-grid")["0"]["id"] == str(HISTORY)  # newest first
     wait_until(
         browser, 10, lambda b: "260" in b.find_element(By.ID, "trades-sums").text, "the totals"
     )
@@ -101,5 +106,10 @@ def test_a_viewer_finds_trades_by_user_reads_one_and_downloads_the_csv(browser, 
 
 def test_the_grid_never_receives_more_than_a_block_of_rows(browser, history_desk):
     login(browser, history_desk, "viewer", path="/trades")
-    wait_until(browser, 20, lambda b: len(grid_rows(b, "trades-grid")) >= 10, "the first rows")
+    wait_until(
+        browser,
+        20,
+        lambda b: len(list(grid_rows(b, "trades-grid").values())) >= 10,
+        "the first rows",
+    )
     assert 0 < len(loaded_ids(browser)) <= 100  # one block of the 260, not the history

@@ -9,7 +9,7 @@ from flask import jsonify
 from backend.web.access import required
 from tests.conftest import add_token, add_user, api_client, prepared_app
 
-PAGES = ["/", "/opportunities", "/trades"]
+PAGES = ["/", "/opportunities", "/trades", "/rates", "/risk", "/system", "/markets/p2p/USDT-VES"]
 READS = ["/api/v1/prices", "/api/v1/opportunities", "/api/v1/trades", "/api/v1/controls"]
 
 
@@ -32,8 +32,12 @@ EXECUTE = callback_body(
     [{"id": "execute-pending", "property": "data", "value": {"opportunity_id": 1, "key": "k1"}}],
 )
 PRICES = callback_body(
-    "..prices-ticket.children...prices-table.children..",
-    [{"id": "prices-tick", "property": "n_intervals", "value": 1}],
+    "..prices-grid.rowData...price-method.options...prices-hint.children..",
+    [
+        {"id": "ticket-size", "property": "value", "value": "500"},
+        {"id": "price-method", "property": "value", "value": ""},
+        {"id": "prices-tick", "property": "n_intervals", "value": 1},
+    ],
 )
 
 
