@@ -42,8 +42,12 @@ STRATEGIES = {
 
 
 def _columns() -> list[dict]:
-    def col(field, title, sortable=True, **extra):
-        return {"field": field, "headerName": title, "sortable": sortable} | extra
+    def col(field, title, **extra):  # sortable where an index makes the order cheap
+        return {
+            "field": field,
+            "headerName": title,
+            "sortable": field in trade_history.SORTABLE,
+        } | extra
 
     right = {"type": "rightAligned"}
     return [
@@ -55,8 +59,8 @@ def _columns() -> list[dict]:
         col("size_usd", _("Size"), width=130, **right),
         col("expected_profit_usd", _("Expected profit"), width=150, **right),
         col("profit_usd", _("Profit"), width=130, **right),
-        col("route", _("Route"), sortable=False, flex=1, minWidth=220),
-        col("error", _("Reason"), sortable=False, width=200),
+        col("route", _("Route"), flex=1, minWidth=220),
+        col("error", _("Reason"), width=200),
     ]
 
 
