@@ -130,14 +130,14 @@ def _when(value: object, name: str) -> datetime | None:
 
 @dataclass(frozen=True)
 class Page:
-    sort: str = "id"
+    sort: str = "created_at"  # newest first; ids follow time only roughly
     descending: bool = True
     offset: int = 0
     limit: int = 100
 
     @classmethod
     def parse(cls, args: Mapping[str, object], default_limit: int = 100) -> Page:
-        sort = _text(args.get("sort"), "sort") or "id"
+        sort = _text(args.get("sort"), "sort") or "created_at"
         if sort not in SORTABLE:
             raise FilterError(f"sort must be one of: {', '.join(SORTABLE)}")
         order = _text(args.get("order"), "order") or "desc"

@@ -201,7 +201,7 @@ def page_of(request: dict) -> trade_history.Page:
     if start > trade_history.MAX_OFFSET:
         raise BadInput("startRow is beyond the history")
     sort = expect(request.get("sortModel") or [], list, name="sortModel")
-    column, descending = "id", True
+    column, descending = "created_at", True
     if sort:
         first = expect(sort[0], dict, name="sortModel")
         column = expect(first.get("colId"), str, name="colId")

@@ -22,7 +22,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_index("ix_trades_created_at_id", "trades", ["created_at", "id"])
     op.create_index("ix_trades_size_usd_id", "trades", ["size_usd", "id"])
-    op.create_index("ix_trades_requested_by_id", "trades", ["requested_by", "id"])
+    op.create_index("ix_trades_requested_by_created_at", "trades", ["requested_by", "created_at"])
     if op.get_bind().dialect.name == "postgresql":  # the grid's order: no profit last
         op.create_index(
             "ix_trades_profit_usd_id",
@@ -36,5 +36,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_trade_legs_market_trade_id", "trade_legs")
-    for name in ("profit_usd_id", "requested_by_id", "size_usd_id", "created_at_id"):
+    for name in ("profit_usd_id", "requested_by_created_at", "size_usd_id", "created_at_id"):
         op.drop_index(f"ix_trades_{name}", "trades")
