@@ -230,14 +230,15 @@ def route_text(route: str | None) -> str:
     )
 
 
-def row_of(row, money: Callable[[Decimal | None], str]) -> dict:
-    """A grid row; times as ISO 8601 UTC (the same in every language, and sortable)."""
+def row_of(row, money: Callable[[Decimal | None], str], names: dict[str, str]) -> dict:
+    """A grid row; times as ISO 8601 UTC (the same in every language, and sortable);
+    ``names`` are the strategy and status labels, translated once per block."""
     return {
         "id": row.id,
         "created_at": f"{row.created_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
         "requested_by": row.requested_by,
-        "strategy": str(STRATEGIES.get(row.strategy, row.strategy)),
-        "status": str(STATUSES.get(row.status, row.status)),
+        "strategy": names.get(row.strategy, row.strategy),
+        "status": names.get(row.status, row.status),
         "status_class": row.status,
         "size_usd": money(row.size_usd),
         "expected_profit_usd": money(row.expected_profit_usd),
@@ -253,8 +254,9 @@ def rows(args: dict, request: dict) -> dict:
     flt = trade_history.TradeFilter.parse(args)
     desk = current_desk()
     money = usd_cells()
+    names = {key: str(label) for key, label in (STRATEGIES | STATUSES).items()}
     with desk.sessions() as session:
-        data = [row_of(r, money) for r in trade_history.page_rows(session, flt, page)]
+        data = [row_of(r, money, names) for r in trade_history.page_rows(session, flt, page)]
     response = {"rowData": data}
     if len(data) < page.limit:
         response["rowCount"] = page.offset + len(data)

@@ -75,11 +75,19 @@ def csp_violations(browser) -> list[str]:
 
 
 def screenshot(browser, name: str) -> None:
-    """With DESK_SCREENSHOTS=docs/screenshots, save the page as it looks now (README)."""
+    """With DESK_SCREENSHOTS=docs/screenshots, save the whole page as it looks now in a
+    1366 px wide window (README)."""
     folder = os.environ.get("DESK_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    size = browser.get_window_size()
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1366, min(max(height, 768), 2400))
+    try:
         browser.save_screenshot(str(Path(folder) / f"{name}.png"))
+    finally:
+        browser.set_window_size(size["width"], size["height"])
 
 
 def grid_rows(browser, grid_id: str) -> dict[str, dict[str, str]]:
