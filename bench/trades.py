@@ -268,7 +268,7 @@ def main() -> None:
     print(
         f"\nCSV export of every trade: {rows:,} rows, {found['bytes'] / 2**20:.0f} MB in "
         f"{seconds:.1f} s ({rows / seconds:,.0f} rows/s); peak RSS {peak:.0f} MB, "
-        f"{peak - before:.0f} MB above the process before the export"
+        f"{peak - before:.0f} MB above the process before the export (sampled every chunk)"
     )
     if not args.keep:
         desk.sessions.kw["bind"].dispose()
