@@ -35,4 +35,34 @@
       h("polyline", { points: points, fill: "none", stroke: up ? "#2fbf71" : "#e5534b", strokeWidth: 1.5 })
     );
   };
+
+  // Execute: a button whose click reaches the server as the grid's cellRendererData;
+  // disabled with the reason beside it (and as its tooltip).
+  cells.ExecuteButton = function (props) {
+    const d = props.data || {};
+    const button = h(
+      "button",
+      {
+        className: "btn btn-sm btn-primary execute",
+        disabled: !!d.execute_disabled,
+        title: d.execute_title || "",
+        onClick: function () { props.setData(d.id); },
+      },
+      props.value
+    );
+    if (!d.execute_disabled) return button;
+    return h("div", { className: "execute-cell" }, button,
+      h("div", { className: "why-not" }, d.execute_title));
+  };
+
+  // Seconds left until `field` (epoch milliseconds), counting down every second.
+  cells.Countdown = function (props) {
+    const left = function () { return Math.max(0, Math.round((props.value - Date.now()) / 1000)); };
+    const state = React.useState(left());
+    React.useEffect(function () {
+      const timer = setInterval(function () { state[1](left()); }, 1000);
+      return function () { clearInterval(timer); };
+    }, [props.value]);
+    return h("span", { className: state[0] <= 5 ? "text-warning" : "" }, state[0] + " s");
+  };
 })();

@@ -21,7 +21,7 @@ from dashboard.i18n import _, _l
 PATH = "/"
 NAME = "Prices"
 ANY = ""  # every payment method
-WITHIN = _l("Quantity quoted within 1 % of the best price")
+WITHIN = _l("Quantity quoted within one percent of the best price")
 
 
 def href(key: str) -> str:

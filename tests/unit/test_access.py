@@ -27,9 +27,13 @@ def callback_body(output: str, inputs: list, state: list | None = None, outputs=
 
 
 EXECUTE = callback_body(
-    "execute-result.children",
-    [{"id": "execute-confirm", "property": "submit_n_clicks", "value": 1}],
-    [{"id": "execute-pending", "property": "data", "value": {"opportunity_id": 1, "key": "k1"}}],
+    "..execute-trade.data...execute-follow.disabled...execute-status.children"
+    "...execute-confirm.disabled..",
+    [{"id": "execute-confirm", "property": "n_clicks", "value": 1}],
+    [
+        {"id": "execute-size", "property": "value", "value": "500"},
+        {"id": "execute-pending", "property": "data", "value": {"opportunity_id": 1, "key": "k1"}},
+    ],
 )
 PRICES = callback_body(
     "..prices-grid.rowData...price-method.options...prices-hint.children..",
