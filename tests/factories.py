@@ -71,20 +71,21 @@ def recorded_trade(
     )
     session.add(trade)
     session.flush()
-    for seq, market in enumerate(markets):
+    for seq, market in enumerate(markets):  # buy USDT with VES, then sell it back
+        buy = seq % 2 == 0
         session.add(
             TradeLeg(
                 trade_id=trade.id,
                 seq=seq,
                 market=market,
-                side="BUY" if seq == 0 else "SELL",
-                method="Banesco",
-                price=Decimal("320"),
-                sell_currency="VES",
-                sell_amount=Decimal("160000"),
-                buy_currency="USDT",
-                buy_amount=Decimal("499.5"),
-                fee=Decimal("0.25"),
+                side="BUY" if buy else "SELL",
+                method="Banesco" if buy else "Mercantil",
+                price=Decimal("320") if buy else Decimal("325"),
+                sell_currency="VES" if buy else "USDT",
+                sell_amount=Decimal("160000") if buy else Decimal("499.5"),
+                buy_currency="USDT" if buy else "VES",
+                buy_amount=Decimal("499.5") if buy else Decimal("162256.88"),
+                fee=Decimal("0.25") if buy else Decimal("81.17"),
                 filled_at=at,
             )
         )

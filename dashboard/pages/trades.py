@@ -52,7 +52,7 @@ def _columns() -> list[dict]:
     right = {"type": "rightAligned"}
     return [
         col("id", "#", width=90),
-        col("created_at", _("Requested (UTC)"), width=175),
+        col("created_at", _("Requested (UTC)"), width=190),
         col("requested_by", _("By"), width=110),
         col("strategy", _("Strategy"), width=130),
         col("status", _("Status"), width=120, cellRenderer="Badge"),

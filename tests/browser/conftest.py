@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -82,8 +83,11 @@ def screenshot(browser, name: str) -> None:
         return
     Path(folder).mkdir(parents=True, exist_ok=True)
     size = browser.get_window_size()
+    browser.set_window_size(1366, 900)
+    time.sleep(1)  # charts and grids re-lay themselves out to the new width
     height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1366, min(max(height, 768), 2400))
+    browser.set_window_size(1366, min(height + 140, 2400))  # + the window's own frame
+    time.sleep(1)
     try:
         browser.save_screenshot(str(Path(folder) / f"{name}.png"))
     finally:
