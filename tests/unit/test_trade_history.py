@@ -155,3 +155,10 @@ def test_the_trade_detail_shows_each_legs_price_after_slippage(client, desk, opp
         ("330", "329.83500000"),
         ("320", "320.16008004"),
     ]
+
+
+def test_the_csv_headers_are_in_the_readers_language(client, history):
+    r = client.get("/api/v1/trades/export.csv?status=rejected", headers={"Accept-Language": "es"})
+    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert rows[0][:3] == ["Operación", "Solicitada el (UTC)", "Solicitada por"]
+    assert [row[0] for row in rows[1:]] == [str(history[2])]
