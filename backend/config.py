@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     transfer_fee: Decimal = Decimal("0.0005")
     paper_slippage: Decimal = Decimal("0.0005")
     opportunity_ttl_seconds: int = 20
+    # A worker's claim on an executing trade; a redelivered message takes it over after.
+    trade_lease_seconds: float = Field(15.0, gt=0)
 
     # Binance market data. Defaults talk to the real hosts; tests point them at
     # a local server.
@@ -189,6 +191,9 @@ class Settings(BaseSettings):
     # Defaults for the database-held settings (seeded once; operators change them in the DB).
     min_profit_usd: Decimal = Decimal("0.50")
     max_trade_usd: Decimal = Decimal("10000")
+    max_daily_notional_usd: Decimal = Decimal("250000")
+    max_daily_loss_usd: Decimal = Decimal("500")
+    max_open_tickets: int = Field(10, ge=0)
 
     @field_validator("corridors")
     @classmethod

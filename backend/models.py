@@ -111,6 +111,9 @@ class Trade(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # while executing: the worker attempt that owns it, and until when its claim holds
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     legs: Mapped[list[TradeLeg]] = relationship(order_by="TradeLeg.seq", lazy="selectin")
 
@@ -147,12 +150,60 @@ class TradeEvent(Base):
     actor: Mapped[str | None] = mapped_column(String(64))  # a user, or "worker"/"sweeper"
 
 
-class Balance(Base):
-    __tablename__ = "balances"
+class Account(Base):
+    """Where money sits: ``binance:USDT``, ``bank:Banesco:VES``, ``fees:p2p:USDT``,
+    ``equity:USDT`` (the owners' side of deposits), ``market:<market>:<cur>`` (the
+    counterparties of fills). Its balance is the sum of its postings, never stored."""
 
-    currency: Mapped[str] = mapped_column(String(10), primary_key=True)
+    __tablename__ = "accounts"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(10))  # house | fees | equity | market
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JournalEntry(Base):
+    """One balanced movement of money: a fill, or an admin's deposit, withdrawal or
+    adjustment with who and why."""
+
+    __tablename__ = "journal_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # fill | deposit | withdraw | adjust
+    trade_id: Mapped[int | None] = mapped_column(ForeignKey("trades.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Posting(Base):
+    """One side of an entry: ``amount`` into (+) or out of (-) ``account``."""
+
+    __tablename__ = "postings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    trade_id: Mapped[int | None] = mapped_column(ForeignKey("trades.id"), index=True)
+    account: Mapped[str] = mapped_column(ForeignKey("accounts.name"), index=True)
+    currency: Mapped[str] = mapped_column(String(10))
     amount: Mapped[Decimal] = mapped_column(Money)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LiquidityTake(Base):
+    """What a fill took from an ad of the book fetched at ``fetched_at``: later scans and
+    executions see the ad reduced by it until a fresher book replaces that one."""
+
+    __tablename__ = "liquidity_takes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market: Mapped[str] = mapped_column(String(32), index=True)
+    side: Mapped[str] = mapped_column(String(4))  # the taker's side: BUY takes asks
+    ad_no: Mapped[str] = mapped_column(String(40))
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id"), index=True)
 
 
 class Setting(Base):

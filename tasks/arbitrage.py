@@ -7,8 +7,8 @@ from celery import shared_task
 from backend.desk import current_desk
 from backend.market import latest
 from backend.ops import metrics
-from backend.trading import arbitrage, controls, opportunities
-from backend.trading.executor import fees_from
+from backend.trading import arbitrage, controls, liquidity, opportunities
+from backend.trading.quotes import fees_from
 from tasks.celery_app import DB_RETRY
 
 
@@ -19,7 +19,7 @@ def scan() -> int:
     with desk.sessions.begin() as session:
         books = latest.get_many(session, desk.cache, settings.markets)
         stale = latest.stale(session, books, settings.markets, now, settings.stale_after_seconds)
-        fresh = {k: b for k, b in books.items() if k not in stale}
+        fresh = liquidity.remaining(session, {k: b for k, b in books.items() if k not in stale})
         for key in settings.markets:  # nothing downstream may mistake stale for fresh
             metrics.MARKET_STALE.labels(market=key).set(key in stale)
         limits = controls.load(session, settings)

@@ -15,10 +15,22 @@ REPUBLISH_AFTER = timedelta(seconds=10)
 EXECUTING_TIMEOUT = timedelta(minutes=5)
 
 
-@shared_task(name="tasks.trading.execute", acks_late=True, reject_on_worker_lost=True, **DB_RETRY)
-def execute(trade_id: int) -> str:
+@shared_task(
+    bind=True,
+    name="tasks.trading.execute",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    **DB_RETRY,
+)
+def execute(self, trade_id: int) -> str:
+    """The attempt is the owner (host, process, task id); a trade another live attempt
+    holds is looked at again once that attempt's lease could have lapsed."""
     desk = current_desk()
-    return executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now)
+    owner = f"{executor.default_owner()}:{self.request.id}"
+    status = executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now, owner)
+    if status == "executing":
+        raise self.retry(countdown=desk.settings.trade_lease_seconds)
+    return status
 
 
 @shared_task(name="tasks.trading.sweep", **DB_RETRY)

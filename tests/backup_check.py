@@ -8,8 +8,18 @@ import sys
 from sqlalchemy import delete, select
 
 from backend.market import ingest
-from backend.models import Opportunity, Setting, Trade, TradeEvent, TradeLeg, User
-from backend.trading import executor, trades
+from backend.models import (
+    JournalEntry,
+    LiquidityTake,
+    Opportunity,
+    Posting,
+    Setting,
+    Trade,
+    TradeEvent,
+    TradeLeg,
+    User,
+)
+from backend.trading import balances, executor, trades
 from tasks.arbitrage import scan
 from tests.conftest import ROOT, add_user
 from tests.factories import ad, book
@@ -62,6 +72,7 @@ def make_history(app) -> int:
         )
         trade_id = trade.id
         session.merge(Setting(key="min_profit_usd", value="2.50", updated_at=now))
+        balances.move(session, "deposit", "binance:USDT", "1000", actor="test", reason="r", now=now)
     assert executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now) == (
         "filled"
     )
@@ -89,6 +100,10 @@ def snapshot(app) -> dict:
                 for u in session.scalars(select(User).order_by(User.id))
             ],
             "settings": {s.key: s.value for s in session.scalars(select(Setting))},
+            "postings": [
+                (p.trade_id, p.account, p.amount)
+                for p in session.scalars(select(Posting).order_by(Posting.id))
+            ],
         }
 
 
@@ -96,7 +111,7 @@ def wreck(app) -> None:
     """What a bad day does: rows gone, a control changed."""
     desk = app.extensions["desk"]
     with desk.sessions.begin() as session:
-        for model in (TradeEvent, TradeLeg, Trade):
+        for model in (Posting, JournalEntry, LiquidityTake, TradeEvent, TradeLeg, Trade):
             session.execute(delete(model))
         session.execute(delete(User).where(User.username == "backup-trader"))
         session.merge(Setting(key="min_profit_usd", value="99", updated_at=desk.now()))

@@ -72,7 +72,7 @@ def prepared_app(settings: Settings):
     app = create_app(settings)
     desk = app.extensions["desk"]
     with desk.sessions.begin() as session:
-        seed.seed(session, settings)
+        seed.seed(session, settings, desk.now())
     return app
 
 

@@ -176,6 +176,7 @@ def start_live_desk(
     desk = LiveDesk(home, env)
     desk_command(env, "db", "upgrade")
     desk_command(env, "db", "seed")
+    desk_command(env, "balances", "deposit", "binance:USDT", "1000000", "--reason", "paper money")
     desk_command(env, "users", "create", "live", "--role", "trader", "--password-stdin",
                  stdin=TEST_PASSWORD + "\n")  # fmt: skip
     desk.token = desk_command(env, "tokens", "create", "live", "--user", "live").strip()

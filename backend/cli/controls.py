@@ -18,7 +18,7 @@ def controls_show() -> None:
     desk = current_desk()
     with desk.sessions() as session:
         current = controls.load(session, desk.settings)
-    for key, value in vars(current).items():
+    for key, value in controls.as_strings(current).items():
         click.echo(f"{key} = {value}")
 
 
@@ -37,6 +37,25 @@ def controls_set(key: str, value: str, reason: str) -> None:
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"{key} = {value.lower() if key == 'kill_switch' else value}")
+
+
+def _switch(on: bool):
+    name = "pause" if on else "resume"
+
+    @controls_cli.command(name, help=f"{name.title()} trading (the kill switch), with a reason.")
+    @click.option("--reason", required=True, help="Why; kept in the control history.")
+    def command(reason: str) -> None:
+        desk = current_desk()
+        with desk.sessions.begin() as session:
+            controls.pause(session, on, actor=f"cli:{getpass.getuser()}", now=desk.now(),
+                           reason=reason)  # fmt: skip
+        click.echo("trading paused" if on else "trading resumed")
+
+    return command
+
+
+_switch(True)
+_switch(False)
 
 
 @controls_cli.command("history")

@@ -33,7 +33,7 @@ def db_seed() -> None:
     embedded demo, a first admin whose password is printed once."""
     desk = current_desk()
     with desk.sessions.begin() as session:
-        seed.seed(session, desk.settings)
+        seed.seed(session, desk.settings, desk.now())
         password = seed.demo_admin(session, desk.settings, desk.now())
         no_admin = not users.admins_exist(session)
     click.echo("seeded")

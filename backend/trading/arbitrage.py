@@ -90,9 +90,12 @@ def scan(
     min_profit_usd: Decimal,
     slippage: Decimal = Decimal("0"),
 ) -> list[Opportunity]:
-    """The best (methods, size) per currency cycle, if it clears ``min_profit_usd``.
+    """The best (methods, size) per currency cycle, if it makes more than zero and at
+    least ``min_profit_usd``.
 
     Priced with the same slippage the executor will apply, so what is listed would fill.
+    Every size is tried: with per-order minimums a bigger size can fill where a smaller
+    one cannot, and the sizes need not come in order.
     """
     graph = edges(books)
     found = []
@@ -105,10 +108,10 @@ def scan(
             for size in sizes_usd:
                 fills = run_cycle(legs, books, size, fees, slippage)
                 if len(fills) != len(legs) or not fills[-1].complete:
-                    break  # bigger sizes fill even less
+                    continue
                 profit = profit_usd(fills)
                 if best is None or profit > best.profit_usd:
                     best = Opportunity(strategy_of(legs), legs, size, profit, tuple(fills))
-        if best is not None and best.profit_usd >= min_profit_usd:
+        if best is not None and best.profit_usd > 0 and best.profit_usd >= min_profit_usd:
             found.append(best)
     return sorted(found, key=lambda o: o.profit_usd, reverse=True)

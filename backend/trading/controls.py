@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.market.rates import Corridor
 from backend.models import ControlChange, Setting
+from backend.trading import accounts
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,13 @@ class Controls:
     kill_switch: bool
     min_profit_usd: Decimal
     max_trade_usd: Decimal
+    max_daily_notional_usd: Decimal
+    max_daily_loss_usd: Decimal
+    max_open_tickets: int
+    floors: dict[str, Decimal] = field(default_factory=dict)  # account -> least it keeps
+
+    def floor(self, account: str) -> Decimal:
+        return self.floors.get(account, Decimal("0"))
 
 
 def defaults(settings: Settings) -> dict[str, str]:
@@ -26,6 +34,9 @@ def defaults(settings: Settings) -> dict[str, str]:
         "kill_switch": "false",
         "min_profit_usd": str(settings.min_profit_usd),
         "max_trade_usd": str(settings.max_trade_usd),
+        "max_daily_notional_usd": str(settings.max_daily_notional_usd),
+        "max_daily_loss_usd": str(settings.max_daily_loss_usd),
+        "max_open_tickets": str(settings.max_open_tickets),
     }
 
 
@@ -36,7 +47,29 @@ def load(session: Session, settings: Settings) -> Controls:
         kill_switch=values["kill_switch"].lower() == "true",
         min_profit_usd=Decimal(values["min_profit_usd"]),
         max_trade_usd=Decimal(values["max_trade_usd"]),
+        max_daily_notional_usd=Decimal(values["max_daily_notional_usd"]),
+        max_daily_loss_usd=Decimal(values["max_daily_loss_usd"]),
+        max_open_tickets=int(values["max_open_tickets"]),
+        floors={
+            k.removeprefix(FLOOR): Decimal(v) for k, v in values.items() if k.startswith(FLOOR)
+        },
     )
+
+
+def as_strings(current: Controls) -> dict[str, str]:
+    """Every control as text, floors as ``floor:<account>``: what the API shows."""
+    out = {
+        k: str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in vars(current).items()
+        if k != "floors"
+    }
+    out.update({FLOOR + account: str(v) for account, v in sorted(current.floors.items())})
+    return out
+
+
+def pause(session: Session, on: bool, *, actor: str, now: datetime, reason: str) -> None:
+    """The kill switch with its reason: pause (on) or resume (off) every new trade."""
+    change(session, "kill_switch", "true" if on else "false", actor=actor, now=now, reason=reason)
 
 
 def _flag(value: str) -> str:
@@ -55,6 +88,12 @@ def _amount(value: str) -> str:
     return str(amount)
 
 
+def _count(value: str) -> str:
+    if not value.isdigit() or len(value) > 6:
+        raise ValueError("must be a whole number, zero or more")
+    return str(int(value))
+
+
 def _fraction(value: str) -> str:
     try:
         fraction = Decimal(value)
@@ -70,8 +109,12 @@ VALIDATORS = {
     "kill_switch": _flag,
     "min_profit_usd": _amount,
     "max_trade_usd": _amount,
+    "max_daily_notional_usd": _amount,
+    "max_daily_loss_usd": _amount,
+    "max_open_tickets": _count,
 }
 MARGIN = "corridor_margin:"  # + "COP->VES": the house's margin on that corridor's rate
+FLOOR = "floor:"  # + "binance:USDT": the least that account keeps; trades never go below
 
 
 def validator(key: str):
@@ -79,9 +122,13 @@ def validator(key: str):
     if key.startswith(MARGIN):
         Corridor.parse(key.removeprefix(MARGIN))
         return _fraction
+    if key.startswith(FLOOR):
+        accounts.parse_house(key.removeprefix(FLOOR))
+        return _amount
     if key not in VALIDATORS:
         raise ValueError(
-            f"unknown control {key!r}; one of: {', '.join(VALIDATORS)}, {MARGIN}COP->VES"
+            f"unknown control {key!r}; one of: {', '.join(VALIDATORS)}, {MARGIN}COP->VES, "
+            f"{FLOOR}binance:USDT"
         )
     return VALIDATORS[key]
 

@@ -7,14 +7,15 @@ exactly the way a paper trade would fill it, and slippage is the only difference
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from backend.market import precision
 from backend.market.book import Book, Market, Venue
 from backend.market.pricing import walk, walk_amount
+from backend.trading import accounts
 
 ANCHOR = "USDT"  # cycles start and end here; 1 USDT is valued at 1 USD
-PLACES = Decimal("1e-12")  # amounts are cut here so stored legs add up to the stored profit
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Leg:
 class Fees:
     p2p_taker: Decimal = Decimal("0")
     spot_taker: Decimal = Decimal("0.001")
-    transfer: Decimal = Decimal("0")  # moving fiat between two payment methods
+    transfer: Decimal = Decimal("0")  # moving fiat to or from a bank account
 
     def taker(self, leg: Leg) -> Decimal:
         return self.spot_taker if Market.parse(leg.market).venue is Venue.SPOT else self.p2p_taker
@@ -57,28 +58,38 @@ class LegFill:
     price: Decimal | None
     sell_amount: Decimal  # of leg.src
     buy_amount: Decimal  # of leg.dst, net of fees
-    fee: Decimal  # in leg.dst
+    fee: Decimal  # in leg.dst, the transfer fee included
     complete: bool
+    transfer: Decimal = Decimal("0")  # in leg.dst: moving it to the next leg's account
+    takes: tuple[tuple[str, Decimal, Decimal], ...] = ()  # (ad_no, price, quantity) taken
+
+    @property
+    def src_account(self) -> str:
+        return accounts.house(self.leg.market, self.leg.method, self.leg.src)
+
+    @property
+    def dst_account(self) -> str:
+        return accounts.house(self.leg.market, self.leg.method, self.leg.dst)
 
 
 def fill_leg(
     leg: Leg, book: Book, amount: Decimal, fee_rate: Decimal, slippage: Decimal = Decimal("0")
 ) -> LegFill:
+    """Fill one leg as its venue settles it: whole steps, the proceeds after slippage
+    rounded down and the taker fee rounded up. ``sell_amount`` is what was really taken;
+    less than a step of ``amount`` may stay behind."""
     ads = book.side(leg.side)
+    venue = precision.of(book.market)
+    step = venue.step(book.market, leg.dst)
     if leg.side == "BUY":
-        fill = walk_amount(ads, amount, leg.method)
-        gross = fill.quantity
+        fill = walk_amount(ads, amount, leg.method, venue)
+        gross, spent = fill.quantity, fill.amount
     else:
-        fill = walk(ads, amount, leg.method)
-        gross = fill.amount
-    gross = (gross * (1 - slippage)).quantize(PLACES)
-    fee = (gross * fee_rate).quantize(PLACES)
-    spent = amount if fill.complete else (fill.amount if leg.side == "BUY" else fill.quantity)
-    return LegFill(leg, fill.price, spent, gross - fee, fee, fill.complete)
-
-
-def _moves_between_methods(leg: Leg, nxt: Leg) -> bool:
-    return leg.method is not None and nxt.method is not None and leg.method != nxt.method
+        fill = walk(ads, amount, leg.method, venue)
+        gross, spent = fill.amount, fill.quantity
+    gross = precision.down(gross * (1 - slippage), step)
+    fee = precision.up(gross * fee_rate, step)
+    return LegFill(leg, fill.price, spent, gross - fee, fee, fill.complete, takes=fill.takes)
 
 
 def run_cycle(
@@ -94,15 +105,17 @@ def run_cycle(
     for i, leg in enumerate(legs):
         filled = fill_leg(leg, books[leg.market], amount, fees.taker(leg), slippage)
         nxt = legs[i + 1] if i + 1 < len(legs) else None
-        if nxt is not None and _moves_between_methods(leg, nxt):
-            transfer = (filled.buy_amount * fees.transfer).quantize(PLACES)
-            filled = LegFill(
-                leg,
-                filled.price,
-                filled.sell_amount,
-                filled.buy_amount - transfer,
-                filled.fee + transfer,
-                filled.complete,
+        landed = filled.dst_account
+        if nxt is not None and accounts.transfer_costs(
+            landed, accounts.house(nxt.market, nxt.method, leg.dst)
+        ):  # a bank transfer to where the next leg pays from
+            step = precision.of(Market.parse(leg.market)).step(Market.parse(leg.market), leg.dst)
+            transfer = precision.up(filled.buy_amount * fees.transfer, step)
+            filled = replace(
+                filled,
+                buy_amount=filled.buy_amount - transfer,
+                fee=filled.fee + transfer,
+                transfer=transfer,
             )
         fills.append(filled)
         if not filled.complete:

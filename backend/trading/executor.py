@@ -1,15 +1,24 @@
-"""Paper execution of a stored trade: re-price on the latest books, check risk, fill the legs.
+"""Paper execution of a stored trade: re-price on the latest books less what earlier
+fills took, check risk and balances, fill the legs and post them to the ledger.
 
-Runs inside the Celery trading task. Claiming (requested|queued -> executing) is its own
-committed step, so a second delivery of the same message finds nothing to do.
+Runs inside the Celery trading task. Claiming is its own committed step and carries a
+lease: a second delivery while the claim holds does nothing; a redelivery after the
+claimant died (lease lapsed) takes the trade over. The fill itself is one transaction
+that starts by renewing the claim and ends with a status change conditional on it, so a
+trade is filled once or not at all.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.cache import Cache
@@ -17,15 +26,27 @@ from backend.config import Settings
 from backend.market import latest
 from backend.models import Opportunity, Trade, TradeLeg
 from backend.ops import metrics
-from backend.trading import controls, risk, trades
+from backend.trading import controls, ledger, liquidity, risk, trades
 from backend.trading.arbitrage import strategy_of
-from backend.trading.execution import Fees, Leg, profit_usd, run_cycle
+from backend.trading.execution import Leg, profit_usd, run_cycle
+from backend.trading.quotes import fees_from
 
 log = logging.getLogger(__name__)
 
 
-def fees_from(settings: Settings) -> Fees:
-    return Fees(settings.p2p_taker_fee, settings.spot_taker_fee, settings.transfer_fee)
+class LostClaim(Exception):
+    """The trade stopped being this attempt's to run; its transaction must not commit."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    strategy: str = "unknown"
+    profit: Decimal | None = None
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def execute(
@@ -34,27 +55,24 @@ def execute(
     settings: Settings,
     trade_id: int,
     clock: Callable[[], datetime],
+    owner: str | None = None,
 ) -> str:
-    """Run one trade to a final status and return it."""
+    """Run one trade to a final status and return it; "executing" means another live
+    attempt holds it (the caller may try again once the lease could have lapsed)."""
+    owner = owner or default_owner()
     with sessions.begin() as session:
-        if not trades.transition(
-            session,
-            trade_id,
-            ("requested", "queued"),
-            "executing",
-            clock(),
-            "paper executor picked it up",
-            actor="worker",
-        ):
-            trade = session.get(Trade, trade_id)
-            return trade.status if trade else "missing"
+        if not trades.claim(session, trade_id, owner, clock(), settings.trade_lease_seconds):
+            return _status(session, trade_id)
     try:
         with sessions.begin() as session:
-            return _fill(session, cache, settings, trade_id, clock)
+            outcome = _fill(session, cache, settings, trade_id, clock, owner)
+    except LostClaim:
+        with sessions() as session:
+            return _status(session, trade_id)
     except Exception as exc:
         log.exception("trade %s failed", trade_id)
         with sessions.begin() as session:
-            trades.transition(
+            moved = trades.transition(
                 session,
                 trade_id,
                 ("executing",),
@@ -62,34 +80,75 @@ def execute(
                 clock(),
                 f"executor error: {exc}",
                 actor="worker",
+                owner=owner,
                 error=str(exc)[:500],
             )
-        metrics.TRADES_EXECUTED.labels(strategy="unknown", mode="paper", status="failed").inc()
-        return "failed"
+        if not moved:
+            with sessions() as session:
+                return _status(session, trade_id)
+        outcome = Outcome("failed")
+    metrics.TRADES_EXECUTED.labels(
+        strategy=outcome.strategy, mode="paper", status=outcome.status
+    ).inc()
+    if outcome.status == "filled":
+        metrics.TRADE_PROFIT.labels(strategy=outcome.strategy).observe(float(outcome.profit))
+    return outcome.status
 
 
-def _fill(session: Session, cache: Cache, settings: Settings, trade_id: int, clock) -> str:
+def _status(session: Session, trade_id: int) -> str:
+    return session.scalar(select(Trade.status).where(Trade.id == trade_id)) or "missing"
+
+
+def today(session: Session, now: datetime) -> risk.Day:
+    """Notional and realized profit of the trades filled since midnight UTC."""
+    midnight = datetime.combine(now.date(), time(), tzinfo=UTC)
+    rows = session.execute(
+        select(Trade.size_usd, Trade.profit_usd).where(
+            Trade.status == "filled", Trade.updated_at >= midnight
+        )
+    ).all()
+    return risk.Day(
+        sum((size for size, _ in rows), Decimal("0")),
+        sum((profit or Decimal("0") for _, profit in rows), Decimal("0")),
+    )
+
+
+def _fill(
+    session: Session, cache: Cache, settings: Settings, trade_id: int, clock, owner: str
+) -> Outcome:
+    now = clock()
+    if not trades.renew(session, trade_id, owner, now, settings.trade_lease_seconds):
+        raise LostClaim(trade_id)
     trade = session.get(Trade, trade_id)
     opp = session.get(Opportunity, trade.opportunity_id)
     legs = tuple(Leg.from_dict(d) for d in opp.legs)
-    now = clock()
+    strategy = strategy_of(legs)
     markets = sorted({leg.market for leg in legs})
+    liquidity.lock(session, markets)
     books = latest.get_many(session, cache, markets)
     stale = sorted(latest.stale(session, books, markets, now, settings.stale_after_seconds))
+    books = liquidity.remaining(session, books)
     fills, profit = [], None
     if not stale:
         fills = run_cycle(legs, books, trade.size_usd, fees_from(settings), settings.paper_slippage)
         if len(fills) == len(legs) and fills[-1].complete:
             profit = profit_usd(fills)
-    strategy = strategy_of(legs)
-    reasons = risk.refusals(controls.load(session, settings), trade.size_usd, profit, stale)
+    limits = controls.load(session, settings)
+    reasons = risk.refusals(limits, trade.size_usd, profit, stale, today(session, now))
+    lines = ledger.fill_lines(fills) if profit is not None else []
+    if not reasons and lines:
+        paying = {line.account for line in lines if line.amount < 0}
+        ledger.lock(session, paying)
+        held = ledger.balances(session, paying)
+        reasons = risk.overdrafts(limits, held, [(ln.account, ln.amount) for ln in lines])
     if reasons:
         detail = "; ".join(reasons)
-        trades.transition(
-            session, trade_id, ("executing",), "rejected", now, detail, actor="worker", error=detail
-        )
-        metrics.TRADES_EXECUTED.labels(strategy=strategy, mode="paper", status="rejected").inc()
-        return "rejected"
+        if not trades.transition(
+            session, trade_id, ("executing",), "rejected", now, detail,
+            actor="worker", owner=owner, error=detail,
+        ):  # fmt: skip
+            raise LostClaim(trade_id)
+        return Outcome("rejected", strategy)
     for seq, f in enumerate(fills, start=1):
         session.add(
             TradeLeg(
@@ -107,16 +166,11 @@ def _fill(session: Session, cache: Cache, settings: Settings, trade_id: int, clo
                 filled_at=now,
             )
         )
-    trades.transition(
-        session,
-        trade_id,
-        ("executing",),
-        "filled",
-        now,
-        f"paper fill, profit {profit:.2f} USD",
-        actor="worker",
-        profit_usd=profit,
-    )
-    metrics.TRADES_EXECUTED.labels(strategy=strategy, mode="paper", status="filled").inc()
-    metrics.TRADE_PROFIT.labels(strategy=strategy).observe(float(profit))
-    return "filled"
+    liquidity.record(session, trade_id, fills, books, now)
+    ledger.post(session, "fill", lines, actor="worker", now=now, trade_id=trade_id)
+    if not trades.transition(
+        session, trade_id, ("executing",), "filled", now, f"paper fill, profit {profit:.2f} USD",
+        actor="worker", owner=owner, profit_usd=profit, lease_until=None,
+    ):  # fmt: skip
+        raise LostClaim(trade_id)
+    return Outcome("filled", strategy, profit)

@@ -21,7 +21,7 @@ from sqlalchemy import Float, Select, and_, cast, exists, func, literal, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from backend.models import Trade, TradeLeg
+from backend.models import Posting, Trade, TradeLeg
 
 MARKET = re.compile(r"(p2p|spot):[A-Z0-9]{2,10}/[A-Z0-9]{2,10}")
 WORD = re.compile(r"[a-z_]{1,20}")
@@ -374,3 +374,10 @@ def price_after_slippage(leg: TradeLeg) -> Decimal | None:
     else:
         price = gross / leg.sell_amount if leg.sell_amount else None
     return None if price is None else price.quantize(PRICE_PLACES)
+
+
+def postings(session: Session, trade_id: int) -> list[Posting]:
+    """The trade's ledger postings in the order they were written (leg by leg)."""
+    return list(
+        session.scalars(select(Posting).where(Posting.trade_id == trade_id).order_by(Posting.id))
+    )

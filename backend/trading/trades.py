@@ -8,7 +8,8 @@ twice or lose its history.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select, update
@@ -60,8 +61,12 @@ def request_trade(
     now: datetime,
     via: str = "session",
     min_size: Decimal = Decimal("0.01"),
+    reprice: Callable[[list[dict], Decimal], Decimal | None] | None = None,
 ) -> tuple[Trade, bool]:
-    """Store a trade request (the outbox row). Returns (trade, created)."""
+    """Store a trade request (the outbox row). Returns (trade, created).
+
+    A size other than the opportunity's own is priced again with ``reprice`` (the books
+    as they are now), so the stored expected profit is what that size pays."""
     if not isinstance(key, str) or not key or len(key) > 100 or not key.isprintable():
         raise TradeRequestError(
             "an Idempotency-Key header of 1 to 100 printable characters is required", 400
@@ -79,6 +84,13 @@ def request_trade(
         raise TradeRequestError(f"opportunity {opportunity_id} does not exist", 404)
     if opp.status != "active" or opp.expires_at <= now:
         raise TradeRequestError(f"opportunity {opportunity_id} has expired", 409)
+    expected = opp.profit_usd
+    if wanted is not None and wanted != opp.size_usd and reprice is not None:
+        expected = reprice(opp.legs, wanted)
+        if expected is None:
+            raise TradeRequestError(
+                f"the books cannot fill {wanted} USD of opportunity {opportunity_id} now", 409
+            )
     trade = Trade(
         idempotency_key=key,
         opportunity_id=opp.id,
@@ -87,7 +99,7 @@ def request_trade(
         strategy=opp.strategy,
         status="requested",
         size_usd=wanted or opp.size_usd,
-        expected_profit_usd=opp.profit_usd,
+        expected_profit_usd=expected,
         created_at=now,
         updated_at=now,
     )
@@ -128,20 +140,23 @@ def transition(
     detail: str | None = None,
     *,
     actor: str,
+    owner: str | None = None,
     **values,
 ) -> bool:
     """Move a trade to ``to`` if it is in one of ``allowed``; audit the move. False if not.
 
     The update names the status it read, so a concurrent move (the web marking a trade
     queued while the worker claims it) makes it read again instead of winning twice.
+    With ``owner``, only the worker attempt holding the claim can move it.
     """
+    claim = () if owner is None else (Trade.claimed_by == owner,)
     for _ in range(len(allowed) + 1):
         current = session.scalar(select(Trade.status).where(Trade.id == trade_id))
         if current not in allowed:
             return False
         result = session.execute(
             update(Trade)
-            .where(Trade.id == trade_id, Trade.status == current)
+            .where(Trade.id == trade_id, Trade.status == current, *claim)
             .values(status=to, updated_at=now, **values)
             .execution_options(synchronize_session=False)
         )
@@ -158,6 +173,57 @@ def transition(
             )
             return True
     return False
+
+
+def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float) -> bool:
+    """Claim a trade for ``owner`` until ``now + lease_seconds``: a requested or queued one,
+    one ``owner`` holds already, or an executing one whose lease has lapsed (its worker
+    died; the fill is one transaction, so nothing was filled and running it again is
+    safe). False if not."""
+    until = now + timedelta(seconds=lease_seconds)
+    detail = f"claimed by {owner}"
+    lease = {"claimed_by": owner, "lease_until": until}
+    if transition(session, trade_id, ("requested", "queued"), "executing", now, detail,
+                  actor="worker", **lease):  # fmt: skip
+        return True
+    previous = session.execute(
+        select(Trade.claimed_by, Trade.lease_until).where(Trade.id == trade_id)
+    ).first()
+    lapsed = (
+        Trade.lease_until.is_(None) | (Trade.lease_until <= now) | (Trade.claimed_by == owner)
+    )  # the same attempt again: a task retry after a database error
+    result = session.execute(
+        update(Trade)
+        .where(Trade.id == trade_id, Trade.status == "executing", lapsed)
+        .values(updated_at=now, **lease)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    session.add(
+        TradeEvent(
+            trade_id=trade_id,
+            at=now,
+            from_status="executing",
+            to_status="executing",
+            detail=f"taken over by {owner}: the lease of {previous.claimed_by} lapsed",
+            actor="worker",
+        )
+    )
+    return True
+
+
+def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float) -> bool:
+    """Extend ``owner``'s lease; False when the trade is no longer its to run. On
+    PostgreSQL the row stays locked until the caller's transaction ends, so nobody takes
+    the trade over while it is being filled (on SQLite this write takes the database's)."""
+    result = session.execute(
+        update(Trade)
+        .where(Trade.id == trade_id, Trade.status == "executing", Trade.claimed_by == owner)
+        .values(lease_until=now + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def recent(session: Session, limit: int = 200) -> list[Trade]:

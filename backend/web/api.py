@@ -15,7 +15,16 @@ from flask_babel import gettext as _
 from backend.desk import current_desk
 from backend.market import board, rates
 from backend.models import Opportunity, Trade
-from backend.trading import controls, opportunities, outbox, trade_history, trades
+from backend.trading import (
+    balances,
+    controls,
+    ledger,
+    opportunities,
+    outbox,
+    quotes,
+    trade_history,
+    trades,
+)
 from backend.web.access import ADMIN, PUBLIC, TRADER, VIEWER, access
 from backend.web.auth import current_actor, via
 from backend.web.security import trade_wait_seconds
@@ -199,6 +208,7 @@ def create_trade():
         raise trades.TradeRequestError(
             f"too many trade requests; try again in {wait} s", 429, retry_after=wait
         )
+    now = desk.now()
     with desk.sessions.begin() as session:
         trade, created = trades.request_trade(
             session,
@@ -206,9 +216,12 @@ def create_trade():
             size=body.get("size"),
             key=request.headers.get("Idempotency-Key"),
             user=current_actor(),
-            now=desk.now(),
+            now=now,
             via=via(),
             min_size=desk.settings.min_ticket_usd,
+            reprice=lambda legs, size: quotes.reprice(
+                session, desk.cache, desk.settings, legs, size, now
+            ),
         )
         trade_id = trade.id
     if created:
@@ -294,7 +307,17 @@ def get_trade(trade_id: int):
         trade = session.get(Trade, trade_id)
         if trade is None:
             return jsonify(error=f"trade {trade_id} does not exist"), 404
-        return jsonify(trade_json(trade, trades.events(session, trade_id)))
+        body = trade_json(trade, trades.events(session, trade_id))
+        body["postings"] = [
+            {
+                "at": p.at.isoformat(),
+                "account": p.account,
+                "currency": p.currency,
+                "amount": ledger.plain(p.amount),
+            }
+            for p in trade_history.postings(session, trade_id)
+        ]
+        return jsonify(body)
 
 
 @bp.get("/controls")
@@ -305,9 +328,7 @@ def get_controls():
         now = controls.load(session, desk.settings)
         changes = controls.history(session, limit=50)
     return jsonify(
-        controls={
-            k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in vars(now).items()
-        },
+        controls=controls.as_strings(now),
         history=[
             {
                 "at": c.at.isoformat(),
@@ -339,8 +360,8 @@ def set_controls():
     try:
         with desk.sessions.begin() as session:
             for key, value in body.items():
-                if key not in controls.VALIDATORS:  # margins have their own route
-                    raise ValueError(f"unknown control {key[:64]!r}")
+                if key not in controls.VALIDATORS and not key.startswith(controls.FLOOR):
+                    raise ValueError(f"unknown control {key[:64]!r}")  # margins: own route
                 kind = bool if key in controls.FLAGS else str
                 if type(value) is not kind or (kind is str and len(value) > 64):
                     raise ValueError(
@@ -357,3 +378,124 @@ def set_controls():
     except ValueError as exc:
         return jsonify(error=str(exc)[:300]), 422
     return get_controls()
+
+
+def _reason(body: dict) -> str:
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise ValueError("a reason of 1 to 500 characters is required")
+    return reason.strip()
+
+
+@bp.post("/controls/pause")
+@access(ADMIN)
+def pause_trading():
+    """The kill switch on: every new trade is refused at its next check."""
+    return _switch(True)
+
+
+@bp.post("/controls/resume")
+@access(ADMIN)
+def resume_trading():
+    return _switch(False)
+
+
+def _switch(on: bool):
+    """Body ``{"reason": "..."}``, kept with who and when."""
+    desk = current_desk()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error='send a JSON object: {"reason": "..."}'), 400
+    try:
+        reason = _reason(body)
+    except ValueError as exc:
+        return jsonify(error=str(exc)), 400
+    with desk.sessions.begin() as session:
+        controls.pause(session, on, actor=current_actor(), now=desk.now(),
+                       reason=reason)  # fmt: skip
+    return get_controls()
+
+
+def balances_json(session) -> dict:
+    return {"balances": [{**row, "balance": str(row["balance"])} for row in balances.show(session)]}
+
+
+@bp.get("/balances")
+@access(VIEWER)
+def get_balances():
+    """What the house holds per account: the sums of the ledger's postings."""
+    desk = current_desk()
+    with desk.sessions() as session:
+        return jsonify(balances_json(session))
+
+
+@bp.post("/balances/deposit")
+@access(ADMIN)
+def deposit():
+    return _move("deposit")
+
+
+@bp.post("/balances/withdraw")
+@access(ADMIN)
+def withdraw():
+    return _move("withdraw")
+
+
+@bp.post("/balances/adjust")
+@access(ADMIN)
+def adjust():
+    return _move("adjust")
+
+
+@bp.post("/balances/transfer")
+@access(ADMIN)
+def transfer():
+    """Body ``{"from": "binance:spot:USDT", "to": "binance:USDT", "amount": "5000",
+    "reason": "..."}``: one entry between two house accounts of one currency."""
+    desk = current_desk()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error='send a JSON object: {"from", "to", "amount", "reason"}'), 400
+    fields = [body.get(k) for k in ("from", "to", "amount")]
+    if not all(isinstance(v, str) for v in fields):
+        return jsonify(error="from, to and amount are strings"), 422
+    try:
+        reason = _reason(body)
+        with desk.sessions.begin() as session:
+            balances.transfer(session, *fields, actor=current_actor(), reason=reason,
+                              now=desk.now())  # fmt: skip
+    except ValueError as exc:
+        return jsonify(error=str(exc)[:300]), 409 if isinstance(exc, balances.Overdraw) else 422
+    with desk.sessions() as session:
+        return jsonify(balances_json(session))
+
+
+def _move(kind: str):
+    """Body ``{"account": "binance:USDT", "amount": "1000", "reason": "..."}``: one
+    journal entry against the owners' equity, recorded with who and why."""
+    desk = current_desk()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error='send a JSON object: {"account", "amount", "reason"}'), 400
+    account, amount = body.get("account"), body.get("amount")
+    if not isinstance(account, str) or not isinstance(amount, str):
+        return jsonify(error='account and amount are strings, e.g. "1000.50"'), 422
+    try:
+        reason = _reason(body)
+        with desk.sessions.begin() as session:
+            balances.move(session, kind, account, amount, actor=current_actor(),
+                          reason=reason, now=desk.now())  # fmt: skip
+    except ValueError as exc:
+        return jsonify(error=str(exc)[:300]), 409 if isinstance(exc, balances.Overdraw) else 422
+    with desk.sessions() as session:
+        return jsonify(balances_json(session))
+
+
+@bp.get("/ledger/check")
+@access(VIEWER)
+def check_ledger():
+    """Every mismatch between profits, legs and postings; ``ok`` when there is none."""
+    desk = current_desk()
+    with desk.sessions() as session:
+        problems = ledger.check(session)
+    return jsonify(ok=not problems, problems=problems)

@@ -1,5 +1,6 @@
-"""Risk: what the house holds, the limits in force, the kill switch (admins pause and
-resume trading; everyone else reads) and who changed which control, when and why."""
+"""Risk: what the house holds per account (the ledger's sums), today's use of each limit,
+the kill switch (admins pause and resume trading; everyone else reads) and who changed
+which control, when and why."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask_login import current_user
-from sqlalchemy import select
 
 from backend.desk import current_desk
-from backend.models import Balance
-from backend.trading import controls
+from backend.trading import balances, controls, executor
+from backend.trading.risk import Day
 from backend.web.access import ADMIN, VIEWER, allowed
 from backend.web.auth import current_actor
 from dashboard.access import BadInput, callback, expect
-from dashboard.components.format import amount, usd
+from dashboard.components.format import amount, percent, usd
 from dashboard.i18n import _, when
 
 PATH = "/risk"
@@ -123,24 +123,55 @@ def switch_view(now: controls.Controls, last) -> html.Div:
     return html.Div([html.P(state), since, html.P(say, className="hint")])
 
 
-def limits_view(now: controls.Controls) -> html.Table:
+def _use(used, limit) -> html.Td:
+    """How much of a daily limit is gone, as a bar a glance reads."""
+    share = 0 if not limit else min(100, float(used / limit * 100))
+    color = "danger" if share >= 90 else "warning" if share >= 60 else "success"
+    bar = dbc.Progress(value=share, color=color, label=percent(share, 0), style={"height": "18px"})
+    return html.Td(bar, style={"minWidth": "110px"})
+
+
+def _of(used, limit) -> str:
+    return _("%(used)s of %(limit)s", used=usd(used), limit=usd(limit))
+
+
+def limits_view(now: controls.Controls, day: Day) -> html.Table:
+    """Each limit in force and, for the daily ones, what today (UTC) has used of it."""
+    notional, loss = now.max_daily_notional_usd, now.max_daily_loss_usd
     rows = [
-        (_("Minimum profit per trade"), usd(now.min_profit_usd)),
-        (_("Maximum trade size"), usd(now.max_trade_usd)),
+        (_("Traded today"), _of(day.notional_usd, notional), _use(day.notional_usd, notional)),
+        (_("Loss today"), _of(day.loss_usd, loss), _use(day.loss_usd, loss)),
+        (_("Maximum trade size"), usd(now.max_trade_usd), html.Td()),
+        (_("Minimum profit per trade"), usd(now.min_profit_usd), html.Td()),
+        (_("Open operator tickets at most"), str(now.max_open_tickets), html.Td()),
     ]
     return html.Table(
-        [html.Tr([html.Th(name), html.Td(value)]) for name, value in rows],
+        [html.Tr([html.Th(name), html.Td(value), bar]) for name, value, bar in rows],
         className="grid",
         id="risk-limits-table",
     )
 
 
-def balances_view(session) -> html.Table | html.P:
-    rows = session.scalars(select(Balance).order_by(Balance.currency)).all()
+def balances_view(session, now: controls.Controls) -> html.Table | html.P:
+    """Every house account (``bank:Banesco:VES``, ``binance:USDT``...) with its balance and
+    the floor an admin set for it (below it: highlighted)."""
+    rows = balances.show(session)
     if not rows:
         return html.P(_("No balances recorded."), className="hint")
+    head = [_("Account"), _("Balance"), _("Floor")]
     return html.Table(
-        [html.Tr([html.Th(b.currency), html.Td(amount(b.amount, b.currency))]) for b in rows],
+        [html.Thead(html.Tr([html.Th(h) for h in head]))]
+        + [
+            html.Tr(
+                [
+                    html.Td(row["account"], className="text-start"),
+                    html.Td(amount(row["balance"], row["currency"])),
+                    html.Td(amount(now.floor(row["account"]), row["currency"])),
+                ],
+                className="low" if row["balance"] < now.floor(row["account"]) else None,
+            )
+            for row in rows
+        ],
         className="grid",
         id="risk-balances-table",
     )
@@ -178,8 +209,8 @@ def register_callbacks(app: Dash) -> None:
             last = next((c for c in changes if c.key == "kill_switch"), None)
             return (
                 switch_view(now, last),
-                limits_view(now),
-                balances_view(session),
+                limits_view(now, executor.today(session, desk.now())),
+                balances_view(session, now),
                 history_rows(changes),
             )
 
@@ -204,14 +235,7 @@ def register_callbacks(app: Dash) -> None:
         paused = ctx.triggered_id == "risk-pause"
         desk = current_desk()
         with desk.sessions.begin() as session:
-            controls.change(
-                session,
-                "kill_switch",
-                "true" if paused else "false",
-                actor=current_actor(),
-                now=desk.now(),
-                reason=reason,
-            )
+            controls.pause(session, paused, actor=current_actor(), now=desk.now(), reason=reason)
         said = _("Trading paused.") if paused else _("Trading resumed.")
         ticks = expect(ticks, int, type(None), name="n_intervals") or 0
         return dbc.Alert(said, color="info", id="risk-done"), ticks + 1

@@ -307,7 +307,31 @@ def pnl_figure(curve) -> go.Figure:
     return figure
 
 
-def detail_view(trade: Trade, events: list) -> html.Div:
+def postings_view(postings: list) -> html.Div:
+    """The double-entry postings of the trade: every line, into (+) or out of (-)."""
+    if not postings:
+        return html.P(_("No ledger postings (nothing was filled)."), className="hint")
+    head = [_("Account"), _("Amount")]
+    return html.Div(
+        html.Table(
+            [html.Thead(html.Tr([html.Th(h) for h in head]))]
+            + [
+                html.Tr(
+                    [
+                        html.Td(p.account, className="text-start"),
+                        html.Td(amount(p.amount, p.currency)),
+                    ]
+                )
+                for p in postings
+            ],
+            className="grid",
+            id="trade-postings",
+        ),
+        className="table-responsive",
+    )
+
+
+def detail_view(trade: Trade, events: list, postings: list) -> html.Div:
     legs = [
         html.Tr(
             [
@@ -372,6 +396,8 @@ def detail_view(trade: Trade, events: list) -> html.Div:
                 ),
                 className="table-responsive",
             ),
+            html.H2(_("Ledger postings")),
+            postings_view(postings),
             html.H2(_("Audit trail")),
             html.Ul(audit, id="trade-events", className="audit"),
         ],
@@ -460,7 +486,11 @@ def register_callbacks(app: Dash) -> None:
             trade = session.get(Trade, trade_id)
             if trade is None:
                 return dbc.Alert(_("Trade %(id)s does not exist", id=trade_id), color="warning")
-            return detail_view(trade, trades.events(session, trade_id))
+            return detail_view(
+                trade,
+                trades.events(session, trade_id),
+                trade_history.postings(session, trade_id),
+            )
 
     # In the browser (assets/trades.js): a new filter empties the grid's cache (it asks
     # again from the first row); the tick re-reads the blocks it holds, for live statuses.

@@ -166,20 +166,9 @@ def test_a_dependency_that_fails_is_named_within_two_seconds_and_the_desk_recove
     assert all(p.poll() is None for p in desk.processes.values()), "a process died"
     statuses = trader.rows()[1]
     mine = [trader.accepted[k] for k in (before, during, after)]
-    stuck = [t for t in mine if statuses[t] == "executing"]  # this scenario's trades only
-    if stuck:
-        pytest.xfail(
-            f"trades {stuck} stay executing: the worker's attempt died mid-fill and its "
-            "redelivery does not take the trade over (the executing lease, issue 9 item 3, "
-            "is the trading branch's); the sweeper fails them after 5 minutes"
-        )
+    assert not [t for t in mine if statuses[t] == "executing"], "a trade left executing"
 
 
-@pytest.mark.xfail(
-    reason="needs the executing lease (issue 9 item 3, the trading branch): a redelivered "
-    "message finds the trade executing and leaves it to the 5-minute sweeper",
-    strict=False,
-)
 def test_a_trade_its_worker_died_on_is_finished_within_30_seconds(proxied_desk, trader):
     """What RabbitMQ does when a worker is killed mid-trade (acks late): the claimed trade's
     message comes again. Nothing was filled, so the trade must be run, not left hanging."""

@@ -103,7 +103,7 @@ def service_settings(pg_url, redis_url, rabbitmq_url) -> Settings:
 def service_app(service_settings):
     app = create_app(service_settings)
     with app.extensions["desk"].sessions.begin() as session:
-        seed.seed(session, service_settings)
+        seed.seed(session, service_settings, app.extensions["desk"].now(), paper=True)
     return app
 
 

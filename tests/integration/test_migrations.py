@@ -15,7 +15,10 @@ TABLES = {
     "trades",
     "trade_legs",
     "trade_events",
-    "balances",
+    "accounts",
+    "journal_entries",
+    "postings",
+    "liquidity_takes",
     "settings",
     "users",
 }

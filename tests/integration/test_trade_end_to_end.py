@@ -5,6 +5,7 @@ import time
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from backend.market import ingest
 from tasks.arbitrage import scan
@@ -107,12 +108,16 @@ def test_a_duplicate_delivery_of_the_same_trade_changes_nothing(
 
 
 def test_money_keeps_every_digit_in_postgresql(service_app):
-    from backend.models import Balance
+    from backend.models import Posting
+    from backend.trading import balances, ledger
 
     desk = service_app.extensions["desk"]
     exact = D("123456789.123456789012345678")
     with desk.sessions.begin() as session:
-        session.merge(Balance(currency="VES", amount=exact, updated_at=desk.now()))
+        entry = balances.move(
+            session, "deposit", "bank:Exact:VES", str(exact), actor="t", reason="r", now=desk.now()
+        )
     with desk.sessions() as session:
-        row = session.get(Balance, "VES")
-        assert row.amount == exact and row.updated_at.utcoffset().total_seconds() == 0
+        assert ledger.balances(session, {"bank:Exact:VES"}) == {"bank:Exact:VES": exact}
+        row = session.scalars(select(Posting).where(Posting.entry_id == entry.id)).first()
+        assert row.amount == exact and row.at.utcoffset().total_seconds() == 0

@@ -15,7 +15,7 @@ def test_the_kill_switch_is_set_from_the_command_line(app, desk):
     assert result.exit_code == 0, result.output
     with desk.sessions() as session:
         assert controls.load(session, desk.settings).kill_switch is True
-    assert "kill_switch = True" in run(app, "controls", "show").output
+    assert "kill_switch = true" in run(app, "controls", "show").output
 
 
 def test_a_bad_control_value_is_refused_and_changes_nothing(app, desk):

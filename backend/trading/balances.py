@@ -1,0 +1,91 @@
+"""What the house holds, and the admin moves of money in and out (each with who and why).
+
+Balances are the ledger's sums; a deposit, withdrawal or adjustment is a journal entry
+against the owners' equity, never an edited number.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from backend.models import JournalEntry
+from backend.trading import accounts, ledger
+
+
+class Overdraw(ValueError):
+    """The account holds less than what would be taken out."""
+
+
+AMOUNT = re.compile(r"-?\d{1,12}(\.\d{1,18})?")
+KINDS = ("deposit", "withdraw", "adjust")
+
+
+def parse_amount(raw: str, kind: str) -> Decimal:
+    text = str(raw).strip()
+    if not AMOUNT.fullmatch(text):
+        raise ValueError(f"amount {text[:30]!r} is not a plain number like 1000 or 250.75")
+    amount = Decimal(text)
+    if kind != "adjust" and amount <= 0:
+        raise ValueError(f"a {kind} takes an amount above zero")
+    if amount == 0:
+        raise ValueError("an adjustment of zero changes nothing")
+    return amount
+
+
+def move(
+    session: Session, kind: str, account: str, raw_amount: str, *, actor: str, reason: str,
+    now: datetime,
+) -> JournalEntry:  # fmt: skip
+    """Deposit, withdraw or adjust (signed) ``account``; ValueError says what is wrong and
+    nothing is written. A withdrawal or negative adjustment never overdraws the account."""
+    if kind not in KINDS:
+        raise ValueError(f"{kind!r} is not one of {', '.join(KINDS)}")
+    accounts.parse_house(account)
+    amount = parse_amount(raw_amount, kind)
+    if not reason or not reason.strip():
+        raise ValueError("a reason is required")
+    delta = -amount if kind == "withdraw" else amount
+    if delta < 0:
+        ledger.lock(session, {account})
+        held = ledger.balances(session, {account}).get(account, Decimal("0"))
+        if held + delta < 0:
+            raise Overdraw(f"{account} holds {held}; cannot take out {-delta}")
+    return ledger.post(
+        session, kind, ledger.deposit_lines(account, delta), actor=actor, now=now,
+        reason=reason.strip()[:500],
+    )  # fmt: skip
+
+
+def transfer(
+    session: Session, src: str, dst: str, raw_amount: str, *, actor: str, reason: str,
+    now: datetime,
+) -> JournalEntry:  # fmt: skip
+    """Move money between two house accounts of one currency (the funding and spot
+    wallets, two banks): the admin's rebalancing, recorded with who and why."""
+    accounts.parse_house(src)
+    accounts.parse_house(dst)
+    if accounts.currency_of(src) != accounts.currency_of(dst) or src == dst:
+        raise ValueError("a transfer goes between two different accounts of one currency")
+    amount = parse_amount(raw_amount, "transfer")
+    if not reason or not reason.strip():
+        raise ValueError("a reason is required")
+    ledger.lock(session, {src})
+    held = ledger.balances(session, {src}).get(src, Decimal("0"))
+    if held < amount:
+        raise Overdraw(f"{src} holds {held}; cannot take out {amount}")
+    lines = [ledger.Line(src, -amount), ledger.Line(dst, amount)]
+    return ledger.post(
+        session, "transfer", lines, actor=actor, now=now, reason=reason.strip()[:500]
+    )
+
+
+def show(session: Session) -> list[dict]:
+    """The house's accounts and their balances, as the API and the CLI show them."""
+    return [
+        {"account": name, "currency": accounts.currency_of(name), "balance": amount}
+        for name, amount in ledger.house_balances(session).items()
+    ]

@@ -1,0 +1,225 @@
+"""The double-entry ledger: every movement of money is one journal entry whose postings
+sum to zero in each currency, and a balance is the sum of an account's postings.
+
+``fill_lines`` is pure (a trade's fills in, postings out); the rest reads and writes the
+tables. A fill's entry is written in the fill's own transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from backend.market.book import Market
+from backend.models import Account, JournalEntry, Posting
+from backend.trading import accounts
+from backend.trading.execution import LegFill
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class Line:
+    account: str
+    amount: Decimal  # + into the account, - out of it
+
+    @property
+    def currency(self) -> str:
+        return accounts.currency_of(self.account)
+
+
+def plain(amount: Decimal) -> str:
+    """An amount as people read it: no exponent, no trailing zeros."""
+    return format(amount.normalize(), "f")
+
+
+def fill_lines(fills: list[LegFill]) -> list[Line]:
+    """Postings for a filled cycle, leg by leg: the house pays the counterparty, receives
+    the gross, pays the taker fee, then moves the proceeds (less the transfer fee) to the
+    account the next leg pays from."""
+    lines: list[Line] = []
+    for i, f in enumerate(fills):
+        leg = f.leg
+        venue = Market.parse(leg.market).venue.value
+        taker = f.fee - f.transfer
+        landed = f.buy_amount + f.transfer  # after the taker fee
+        lines += [
+            Line(f.src_account, -f.sell_amount),
+            Line(accounts.counterparty(leg.market, leg.src), f.sell_amount),
+            Line(accounts.counterparty(leg.market, leg.dst), -(landed + taker)),
+            Line(accounts.fees(venue, leg.dst), taker),
+            Line(f.dst_account, landed),
+        ]
+        if i + 1 < len(fills) and fills[i + 1].src_account != f.dst_account:
+            lines += [
+                Line(f.dst_account, -landed),
+                Line(accounts.fees("transfer", leg.dst), f.transfer),
+                Line(fills[i + 1].src_account, f.buy_amount),
+            ]
+    return [line for line in lines if line.amount != 0]
+
+
+def imbalances(lines: list[Line]) -> dict[str, Decimal]:
+    """Currency -> non-zero sum: empty when the lines balance."""
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        sums[line.currency] += line.amount
+    return {cur: total for cur, total in sums.items() if total != 0}
+
+
+def house_flows(lines: list[Line]) -> dict[str, Decimal]:
+    """Net change of the house's own accounts per currency: a trade's profit in the anchor."""
+    flows: dict[str, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        if accounts.kind_of(line.account) == "house":
+            flows[line.currency] += line.amount
+    return dict(flows)
+
+
+def ensure_accounts(session: Session, names: set[str], now: datetime) -> None:
+    """Create the accounts that do not exist yet (concurrent creators do not collide)."""
+    if not names:
+        return
+    rows = [
+        {
+            "name": n,
+            "currency": accounts.currency_of(n),
+            "kind": accounts.kind_of(n),
+            "created_at": now,
+        }
+        for n in sorted(names)
+    ]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(Account).values(rows).on_conflict_do_nothing())
+
+
+def post(
+    session: Session,
+    kind: str,
+    lines: list[Line],
+    *,
+    actor: str,
+    now: datetime,
+    trade_id: int | None = None,
+    reason: str | None = None,
+) -> JournalEntry:
+    """Write one balanced entry; an unbalanced one raises ValueError and writes nothing."""
+    if off := imbalances(lines):
+        raise ValueError(f"entry does not balance: {off}")
+    ensure_accounts(session, {line.account for line in lines}, now)
+    entry = JournalEntry(at=now, kind=kind, trade_id=trade_id, actor=actor, reason=reason)
+    session.add(entry)
+    session.flush()
+    session.add_all(
+        Posting(
+            entry_id=entry.id,
+            trade_id=trade_id,
+            account=line.account,
+            currency=line.currency,
+            amount=line.amount,
+            at=now,
+        )
+        for line in lines
+    )
+    return entry
+
+
+def lock(session: Session, names: set[str]) -> None:
+    """Hold the accounts about to be debited until the transaction ends (PostgreSQL), so
+    two trades cannot both spend the same balance. SQLite serializes writers already."""
+    if names and session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(Account.name)
+            .where(Account.name.in_(names))
+            .order_by(Account.name)
+            .with_for_update()
+        ).all()
+
+
+def balances(session: Session, names: set[str] | None = None) -> dict[str, Decimal]:
+    """Account -> sum of its postings (every account, or those in ``names``)."""
+    where = () if names is None else (Posting.account.in_(names),)
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            select(Posting.account, func.sum(Posting.amount))
+            .where(*where)
+            .group_by(Posting.account)
+        )
+        totals = {name: total for name, total in rows}
+    else:  # SQLite keeps money as text: sum it exactly here
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for name, amount in session.execute(select(Posting.account, Posting.amount).where(*where)):
+            totals[name] += amount
+    known = (
+        set(session.scalars(select(Account.name).where(Account.name.in_(names))))
+        if names
+        else set()
+    )
+    return {**{n: ZERO for n in known}, **totals}
+
+
+def house_balances(session: Session) -> dict[str, Decimal]:
+    names = set(session.scalars(select(Account.name).where(Account.kind == "house")))
+    return dict(sorted(balances(session, names).items())) if names else {}
+
+
+def deposit_lines(account: str, amount: Decimal) -> list[Line]:
+    """Money the owners bring in (negative: take out), against their equity account."""
+    return [Line(account, amount), Line(accounts.equity(accounts.currency_of(account)), -amount)]
+
+
+def check(session: Session) -> list[str]:
+    """Every mismatch in the ledger, one sentence each; empty when it is sound.
+
+    Per entry and currency the postings sum to zero; per filled trade the profit equals
+    the legs' cash flows in the anchor, and so does the house's net in its postings.
+    """
+    from backend.models import Trade, TradeLeg
+    from backend.trading.execution import ANCHOR
+
+    problems = []
+    per_entry: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    house: dict[int, Decimal] = defaultdict(Decimal)
+    for entry_id, trade_id, account, currency, amount in session.execute(
+        select(
+            Posting.entry_id, Posting.trade_id, Posting.account, Posting.currency, Posting.amount
+        )
+    ):
+        per_entry[(entry_id, currency)] += amount
+        if trade_id is not None and currency == ANCHOR and accounts.kind_of(account) == "house":
+            house[trade_id] += amount
+    for (entry_id, currency), total in sorted(per_entry.items()):
+        if total != 0:
+            problems.append(f"entry {entry_id}: {currency} postings sum to {plain(total)}, not 0")
+    flows: dict[int, Decimal] = defaultdict(Decimal)
+    for trade_id, sell_cur, sell, buy_cur, buy in session.execute(
+        select(
+            TradeLeg.trade_id,
+            TradeLeg.sell_currency,
+            TradeLeg.sell_amount,
+            TradeLeg.buy_currency,
+            TradeLeg.buy_amount,
+        )
+    ):
+        flows[trade_id] += (buy if buy_cur == ANCHOR else 0) - (sell if sell_cur == ANCHOR else 0)
+    for trade_id, profit in session.execute(
+        select(Trade.id, Trade.profit_usd).where(Trade.status == "filled").order_by(Trade.id)
+    ):
+        if profit != flows.get(trade_id, ZERO):
+            problems.append(
+                f"trade {trade_id}: profit {plain(profit)} USD but its legs' cash flows sum to "
+                f"{plain(flows.get(trade_id, ZERO))}"
+            )
+        if profit != house.get(trade_id, ZERO):
+            problems.append(
+                f"trade {trade_id}: profit {plain(profit)} USD but its postings move "
+                f"{plain(house.get(trade_id, ZERO))} {ANCHOR} into the house's accounts"
+            )
+    return problems

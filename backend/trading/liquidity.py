@@ -1,0 +1,81 @@
+"""Liquidity is used once: what a fill took from an ad is recorded against the book it
+was taken from, and every later scan or execution sees that book less those takes until
+a fresher book (fetched after them) replaces it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.market.book import Ad, Book
+from backend.models import LatestBook, LiquidityTake
+from backend.trading.execution import LegFill
+
+
+def less(book: Book, taken: dict[tuple[str, str], Decimal]) -> Book:
+    """``book`` with each ad reduced by what was taken from it; emptied ads are gone."""
+
+    def side(ads: tuple[Ad, ...], taker_side: str) -> tuple[Ad, ...]:
+        out = []
+        for ad in ads:
+            left = ad.quantity - taken.get((taker_side, ad.ad_no), Decimal("0"))
+            if left > 0:
+                out.append(ad if left == ad.quantity else replace(ad, quantity=left))
+        return tuple(out)
+
+    return replace(book, asks=side(book.asks, "BUY"), bids=side(book.bids, "SELL"))
+
+
+def remaining(session: Session, books: dict[str, Book]) -> dict[str, Book]:
+    """The books less what fills took from these very fetches."""
+    if not books:
+        return books
+    oldest = min(b.fetched_at for b in books.values())
+    rows = session.execute(
+        select(
+            LiquidityTake.market,
+            LiquidityTake.side,
+            LiquidityTake.ad_no,
+            LiquidityTake.fetched_at,
+            LiquidityTake.quantity,
+        ).where(LiquidityTake.market.in_(books), LiquidityTake.fetched_at >= oldest)
+    )
+    taken: dict[str, dict[tuple[str, str], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for market, side, ad_no, fetched_at, quantity in rows:
+        if fetched_at >= books[market].fetched_at:
+            taken[market][(side, ad_no)] += quantity
+    return {k: less(b, taken[k]) if k in taken else b for k, b in books.items()}
+
+
+def lock(session: Session, markets: list[str]) -> None:
+    """Serialize fills on the same books (PostgreSQL row locks on their latest rows), so
+    concurrent executions together take at most what the books hold."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(LatestBook.market)
+            .where(LatestBook.market.in_(markets))
+            .order_by(LatestBook.market)
+            .with_for_update()
+        ).all()
+
+
+def record(
+    session: Session, trade_id: int, fills: list[LegFill], books: dict[str, Book], now: datetime
+) -> None:
+    for f in fills:
+        for ad_no, _price, quantity in f.takes:
+            session.add(
+                LiquidityTake(
+                    market=f.leg.market,
+                    side=f.leg.side,
+                    ad_no=ad_no,
+                    fetched_at=books[f.leg.market].fetched_at,
+                    quantity=quantity,
+                    trade_id=trade_id,
+                )
+            )

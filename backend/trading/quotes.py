@@ -1,0 +1,43 @@
+"""What a cycle pays at a size on the books as they are now (less what fills took):
+the expected profit stored with a trade request of a size of the trader's choosing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from sqlalchemy.orm import Session
+
+from backend.cache import Cache
+from backend.config import Settings
+from backend.market import latest
+from backend.trading import liquidity
+from backend.trading.execution import Fees, Leg, profit_usd, run_cycle
+
+CENT = Decimal("0.01")
+
+
+def fees_from(settings: Settings) -> Fees:
+    return Fees(settings.p2p_taker_fee, settings.spot_taker_fee, settings.transfer_fee)
+
+
+def reprice(
+    session: Session,
+    cache: Cache,
+    settings: Settings,
+    legs: list[dict],
+    size_usd: Decimal,
+    now: datetime,
+) -> Decimal | None:
+    """Profit in USD (rounded down to the cent) of ``legs`` at ``size_usd``, with the
+    slippage a paper fill applies; None when a book is stale or cannot fill the size."""
+    cycle = tuple(Leg.from_dict(d) for d in legs)
+    markets = sorted({leg.market for leg in cycle})
+    books = latest.get_many(session, cache, markets)
+    if latest.stale(session, books, markets, now, settings.stale_after_seconds):
+        return None
+    books = liquidity.remaining(session, books)
+    fills = run_cycle(cycle, books, size_usd, fees_from(settings), settings.paper_slippage)
+    if len(fills) != len(cycle) or not fills[-1].complete:
+        return None
+    return profit_usd(fills).quantize(CENT, rounding=ROUND_FLOOR)

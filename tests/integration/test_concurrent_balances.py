@@ -1,0 +1,71 @@
+"""Twenty executions at once on PostgreSQL against a funding wallet that pays for three:
+the account lock lets three fill and refuses the rest for balance, never overdrawing."""
+
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from backend import create_app, migrate, seed
+from backend.config import Settings
+from backend.market import ingest
+from backend.models import Opportunity, Trade
+from backend.trading import balances, executor, ledger, trades
+from tasks.arbitrage import scan
+from tests.factories import ad, book
+
+D = Decimal
+
+
+def test_twenty_concurrent_trades_against_balances_for_three(make_pg_database):
+    settings = Settings(
+        _env_file=None,
+        database_url=make_pg_database(),
+        secret_key="concurrency-tests-only",
+        redis_url=None,
+        rabbitmq_url=None,
+        db_pool_size=25,
+        db_lock_timeout_seconds=20,
+        db_statement_timeout_seconds=30,
+    )
+    migrate.upgrade(settings)
+    app = create_app(settings)
+    desk = app.extensions["desk"]
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        seed.seed(session, settings, now)
+        balances.move(session, "deposit", "binance:USDT", "3000", actor="t", reason="r", now=now)
+        for b in (  # sell USDT on P2P for BRL, buy it back cheaper on spot: 1000 USD each
+            book("p2p:USDT/BRL", fetched_at=now, bids=[ad(5.55, 100000, methods=("PIX",))]),
+            book("spot:USDT/BRL", fetched_at=now, asks=[ad(5.45, 100000, methods=())]),
+        ):
+            ingest.store(session, desk.cache, settings, b, now)
+    with app.app_context():
+        assert scan.run() == 1
+    with desk.sessions.begin() as session:
+        opp = session.scalars(select(Opportunity)).one()
+        assert opp.strategy == "spot_p2p"
+        ids = [
+            trades.request_trade(
+                session, opportunity_id=opp.id, size="1000", key=f"c{i}", user="t", now=now
+            )[0].id
+            for i in range(20)
+        ]
+
+    def run(i: int) -> str:
+        return executor.execute(
+            desk.sessions, desk.cache, settings, ids[i], desk.now, owner=f"thread-{i}"
+        )
+
+    with ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(run, range(20)))
+    assert statuses.count("filled") == 3
+    assert statuses.count("rejected") == 17
+    with desk.sessions() as session:
+        errors = [t.error for t in session.scalars(select(Trade)) if t.status == "rejected"]
+        assert all(e.startswith("insufficient balance: binance:USDT holds ") for e in errors)
+        held = ledger.balances(session, {"binance:USDT", "binance:spot:USDT"})
+        # each fill: 5550 x 0.9995 = 5547.22 BRL, transfer to the spot wallet 2.78,
+        # 5544.44 / 5.45 -> 1017.32 x 0.9995 -> 1016.81, spot fee 1.02 -> 1015.79 USDT
+        assert held == {"binance:USDT": D(0), "binance:spot:USDT": 3 * D("1015.79")}
+        assert ledger.check(session) == []

@@ -1,0 +1,114 @@
+"""A worker that dies mid-trade: its lease lapses and the redelivered message runs the
+trade once (the fill is one transaction, so the dead attempt filled nothing)."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.models import Posting, Trade, TradeLeg
+from backend.trading import executor, trades
+from tests.conftest import embedded_settings
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """A lease shorter than the books' freshness, so the takeover still trades on them."""
+    return embedded_settings(tmp_path, trade_lease_seconds=4)
+
+
+def request(client, opportunity, key="lease-1"):
+    r = client.post(
+        "/api/v1/trades",
+        json={"opportunity_id": opportunity.id, "size": "1000"},
+        headers={"Idempotency-Key": key},
+    )
+    assert r.status_code == 201
+    return r.json["id"]
+
+
+def test_a_redelivery_takes_over_once_the_dead_workers_lease_lapses(client, desk, opportunity):
+    trade_id = request(client, opportunity)
+    start = desk.now()
+    lease = desk.settings.trade_lease_seconds
+    with desk.sessions.begin() as session:  # worker A claims the trade, then is SIGKILLed
+        assert trades.claim(session, trade_id, "host:1:task-a", start, lease)
+    with desk.sessions() as session:
+        row = session.get(Trade, trade_id)
+        assert (row.status, row.claimed_by) == ("executing", "host:1:task-a")
+        assert row.lease_until == start + timedelta(seconds=lease)
+
+    def run(owner, at):
+        return executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, lambda: at,
+                                owner)  # fmt: skip
+
+    # redelivered while A's lease still holds: left alone, to be looked at again
+    assert run("host:2:task-a", start + timedelta(seconds=lease - 1)) == "executing"
+    # the lease has lapsed: taken over and filled, once
+    assert run("host:2:task-a", start + timedelta(seconds=lease)) == "filled"
+    assert run("host:3:task-a", start + timedelta(seconds=lease + 60)) == "filled"
+    with desk.sessions() as session:
+        assert session.scalar(select(func.count()).where(TradeLeg.trade_id == trade_id)) == 2
+        assert session.scalar(select(func.count()).where(Posting.trade_id == trade_id)) > 0
+        assert session.get(Trade, trade_id).lease_until is None
+        details = [e.detail for e in trades.events(session, trade_id)]
+    assert "taken over by host:2:task-a: the lease of host:1:task-a lapsed" in details
+
+
+def test_a_claim_left_without_a_lease_is_taken_over_at_once(client, desk, opportunity):
+    """What an older worker (or a crash between two statements) leaves: executing, no lease."""
+    trade_id = request(client, opportunity)
+    with desk.sessions.begin() as session:
+        session.get(Trade, trade_id).status = "executing"
+    assert executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now) == (
+        "filled"
+    )
+
+
+def test_the_attempt_that_lost_its_claim_commits_nothing(client, desk, opportunity):
+    """A slow worker whose lease lapsed and whose trade was taken over: its fill must not
+    commit legs, postings or a status, however far it got."""
+    trade_id = request(client, opportunity)
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        assert trades.claim(session, trade_id, "slow", now, 1)
+    later = now + timedelta(seconds=2)
+    with desk.sessions.begin() as session:
+        assert trades.claim(session, trade_id, "fresh", later, 60)
+    try:
+        with desk.sessions.begin() as session:
+            executor._fill(session, desk.cache, desk.settings, trade_id, lambda: later, "slow")
+    except executor.LostClaim:
+        pass
+    else:
+        raise AssertionError("the slow attempt went on")
+    with desk.sessions() as session:
+        assert session.scalar(select(func.count()).where(TradeLeg.trade_id == trade_id)) == 0
+        assert session.scalar(select(func.count()).where(Posting.trade_id == trade_id)) == 0
+        assert session.get(Trade, trade_id).status == "executing"
+
+
+def test_the_final_status_change_failing_rolls_the_fill_back(
+    client, desk, opportunity, monkeypatch
+):
+    """The sweeper failed the trade meanwhile: no legs, postings, profit or metric."""
+    from backend.ops import metrics
+
+    trade_id = request(client, opportunity)
+    real = trades.transition
+
+    def sweeper_won(session, tid, allowed, to, *args, **kwargs):
+        if to == "filled":
+            return False
+        return real(session, tid, allowed, to, *args, **kwargs)
+
+    monkeypatch.setattr(trades, "transition", sweeper_won)
+    filled = metrics.TRADES_EXECUTED.labels(strategy="crossed_book", mode="paper", status="filled")
+    before = filled._value.get()
+    status = executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now)
+    assert status == "executing"
+    assert filled._value.get() == before
+    with desk.sessions() as session:
+        assert session.scalar(select(func.count()).where(TradeLeg.trade_id == trade_id)) == 0
+        assert session.scalar(select(func.count()).where(Posting.trade_id == trade_id)) == 0
+        assert session.get(Trade, trade_id).profit_usd is None

@@ -1,0 +1,197 @@
+"""The ledger: fills post balanced entries, balances are their sums, admins move money
+with a reason, and ``ledger check`` names every mismatch."""
+
+from decimal import Decimal
+
+from sqlalchemy import select, update
+
+from backend.models import JournalEntry, Posting, Trade
+from backend.trading import executor, ledger
+from tests.conftest import api_client
+
+D = Decimal
+SEEDED = D("50000")  # the embedded demo's paper USDT
+
+
+def run(app, *args):
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+def fill(client, desk, opportunity, size="1000", key="ledger-1"):
+    r = client.post(
+        "/api/v1/trades",
+        json={"opportunity_id": opportunity.id, "size": size},
+        headers={"Idempotency-Key": key},
+    )
+    status = executor.execute(desk.sessions, desk.cache, desk.settings, r.json["id"], desk.now)
+    return r.json["id"], status
+
+
+def postings(desk, trade_id):
+    with desk.sessions() as session:
+        rows = session.execute(
+            select(Posting.account, Posting.amount)
+            .where(Posting.trade_id == trade_id)
+            .order_by(Posting.id)
+        )
+        return [(account, amount) for account, amount in rows]
+
+
+def test_a_fill_posts_every_leg_fee_and_transfer_and_moves_balances_by_the_profit(
+    client, desk, opportunity
+):
+    """Sell 1000 USDT at 330 (Mercantil), move the bolívares to Banesco (0.05 %), buy at
+    320; the paper slippage is 0.05 % of each leg's proceeds, the P2P taker fee 0."""
+    trade_id, status = fill(client, desk, opportunity)
+    assert status == "filled"
+    got = postings(desk, trade_id)
+    # leg 1: 1000 x 330 = 330000.00 VES, less 0.05 % slippage = 329835.00
+    # transfer Mercantil -> Banesco: 0.05 % = 164.9175, rounded up to 164.92
+    # leg 2: 329670.08 / 320 = 1030.219 USDT, settled 1030.21, less slippage 1029.69
+    assert got == [
+        ("binance:USDT", D("-1000")),
+        ("market:p2p:USDT/VES:USDT", D("1000")),
+        ("market:p2p:USDT/VES:VES", D("-329835.00")),
+        ("bank:Mercantil:VES", D("329835.00")),
+        ("bank:Mercantil:VES", D("-329835.00")),
+        ("fees:transfer:VES", D("164.92")),
+        ("bank:Banesco:VES", D("329670.08")),
+        ("bank:Banesco:VES", D("-329670.08")),
+        ("market:p2p:USDT/VES:VES", D("329670.08")),
+        ("market:p2p:USDT/VES:USDT", D("-1029.69")),
+        ("binance:USDT", D("1029.69")),
+    ]
+    with desk.sessions() as session:
+        assert session.get(Trade, trade_id).profit_usd == D("29.69")
+        assert ledger.house_balances(session) == {
+            "bank:Banesco:VES": D("0"),
+            "bank:Mercantil:VES": D("0"),
+            "binance:USDT": SEEDED + D("29.69"),
+            "binance:spot:USDT": SEEDED,
+        }
+        assert ledger.check(session) == []
+
+
+def test_a_trade_larger_than_the_balance_is_refused_for_balance(app, client, desk, opportunity):
+    assert run(app, "balances", "withdraw", "binance:USDT", "49900", "--reason", "t").exit_code == 0
+    trade_id, status = fill(client, desk, opportunity, size="1000")
+    assert status == "rejected"
+    error = client.get(f"/api/v1/trades/{trade_id}").json["error"]
+    assert error == (
+        "insufficient balance: binance:USDT holds 100 USDT, the trade pays 1000 from it (floor 0)"
+    )
+    assert postings(desk, trade_id) == []
+
+
+def test_a_floor_keeps_part_of_the_balance_out_of_reach(app, client, desk, opportunity):
+    r = run(app, "controls", "set", "floor:binance:USDT", "49500", "--reason", "reserve")
+    assert r.exit_code == 0, r.output
+    _, status = fill(client, desk, opportunity, size="500", key="at-floor")
+    assert status == "filled"  # 50000 - 500 = 49500 after the first leg: exactly the floor
+    trade_id, status = fill(client, desk, opportunity, size="600", key="below-floor")
+    assert status == "rejected"  # 50014.84 (the first trade's USDT came back) - 600 < 49500
+    assert client.get(f"/api/v1/trades/{trade_id}").json["error"] == (
+        "insufficient balance: binance:USDT holds 50014.84 USDT, the trade pays 600 "
+        "from it (floor 49500)"
+    )
+
+
+def test_admin_moves_are_entries_with_who_and_why(app, desk):
+    assert (
+        run(app, "balances", "deposit", "bank:Banesco:VES", "1000.50", "--reason", "seed").exit_code
+        == 0
+    )
+    assert (
+        run(app, "balances", "adjust", "bank:Banesco:VES", "-0.50", "--reason", "fee").exit_code
+        == 0
+    )
+    refused = run(app, "balances", "withdraw", "bank:Banesco:VES", "1000.01", "--reason", "x")
+    assert refused.exit_code != 0 and "holds 1000.00; cannot take out 1000.01" in refused.output
+    bad = run(app, "balances", "deposit", "Banesco", "5", "--reason", "x")
+    assert bad.exit_code != 0 and "not binance:<CUR>, binance:spot:<CUR> or bank:" in bad.output
+    assert run(app, "balances", "deposit", "binance:USDT", "1e5", "--reason", "x").exit_code != 0
+    shown = run(app, "balances", "show").output
+    assert "bank:Banesco:VES" in shown and "1000.00 VES" in shown
+    with desk.sessions() as session:
+        entries = session.scalars(select(JournalEntry).order_by(JournalEntry.id)).all()
+        assert [(e.kind, e.reason) for e in entries][-2:] == [
+            ("deposit", "seed"),
+            ("adjust", "fee"),
+        ]
+        assert entries[-1].actor.startswith("cli:")
+        assert ledger.balances(session, {"equity:VES"}) == {"equity:VES": D("-1000.00")}
+
+
+def test_ledger_check_names_each_mismatch_and_exits_non_zero(app, client, desk, opportunity):
+    trade_id, _ = fill(client, desk, opportunity)
+    ok = run(app, "ledger", "check")
+    assert ok.exit_code == 0 and "ledger ok" in ok.output
+    with desk.sessions.begin() as session:
+        session.execute(update(Trade).where(Trade.id == trade_id).values(profit_usd=D("30")))
+        first = session.scalars(select(Posting).where(Posting.trade_id == trade_id)).first()
+        first.amount = D("-999")
+        entry = first.entry_id
+    bad = run(app, "ledger", "check")
+    assert bad.exit_code == 1
+    assert f"entry {entry}: USDT postings sum to 1, not 0" in bad.output
+    assert f"trade {trade_id}: profit 30 USD but its legs' cash flows sum to 29.69" in bad.output
+    assert f"trade {trade_id}: profit 30 USD but its postings move 30.69 USDT" in bad.output
+
+
+def test_balances_are_read_by_viewers_and_moved_by_admins_only(app):
+    viewer, trader, admin = (api_client(app, role) for role in ("viewer", "trader", "admin"))
+    body = viewer.get("/api/v1/balances").json
+    assert body == {
+        "balances": [
+            {"account": "binance:USDT", "currency": "USDT", "balance": "50000"},
+            {"account": "binance:spot:USDT", "currency": "USDT", "balance": "50000"},
+        ]
+    }
+    move = {"account": "binance:BTC", "amount": "0.5", "reason": "cold wallet"}
+    assert trader.post("/api/v1/balances/deposit", json=move).status_code == 403
+    r = admin.post("/api/v1/balances/deposit", json=move)
+    assert r.status_code == 200
+    assert {"account": "binance:BTC", "currency": "BTC", "balance": "0.5"} in r.json["balances"]
+    r = admin.post("/api/v1/balances/withdraw", json={**move, "amount": "0.6"})
+    assert r.status_code == 409 and "cannot take out 0.6" in r.json["error"]
+    r = admin.post("/api/v1/balances/deposit", json={**move, "reason": ""})
+    assert r.status_code == 422 and "reason" in r.json["error"]
+
+
+def test_pause_and_resume_record_who_when_and_why(app, client, desk, opportunity):
+    admin = api_client(app, "admin")
+    r = admin.post("/api/v1/controls/pause", json={"reason": "bank outage"})
+    assert r.status_code == 200 and r.json["controls"]["kill_switch"] == "true"
+    assert r.json["history"][0]["actor"] == "test-admin"
+    assert r.json["history"][0]["reason"] == "bank outage"
+    _, status = fill(client, desk, opportunity)
+    assert status == "rejected"
+    assert admin.post("/api/v1/controls/pause", json={}).status_code == 400
+    assert run(app, "controls", "resume", "--reason", "bank back").exit_code == 0
+    history = admin.get("/api/v1/controls").json["history"]
+    assert (history[0]["to"], history[0]["reason"]) == ("false", "bank back")
+    assert client.post("/api/v1/controls/resume", json={"reason": "x"}).status_code == 403
+
+
+def test_postings_of_every_entry_balance_per_currency():
+    lines = ledger.deposit_lines("bank:Banesco:VES", D("10"))
+    assert ledger.imbalances(lines) == {}
+    assert ledger.imbalances([*lines, ledger.Line("binance:USDT", D("1"))]) == {"USDT": D("1")}
+
+
+def test_an_admin_moves_money_between_the_wallets(app, desk):
+    admin = api_client(app, "admin")
+    move = {"from": "binance:spot:USDT", "to": "binance:USDT", "amount": "5000", "reason": "r"}
+    r = admin.post("/api/v1/balances/transfer", json=move)
+    assert r.status_code == 200
+    assert [b["balance"] for b in r.json["balances"]] == ["55000", "45000"]
+    r = admin.post("/api/v1/balances/transfer", json={**move, "amount": "45000.01"})
+    assert r.status_code == 409 and "cannot take out 45000.01" in r.json["error"]
+    r = admin.post("/api/v1/balances/transfer", json={**move, "to": "binance:BTC"})
+    assert r.status_code == 422 and "one currency" in r.json["error"]
+    cli = run(
+        app, "balances", "transfer", "binance:USDT", "binance:spot:USDT", "1", "--reason", "x"
+    )
+    assert cli.exit_code == 0, cli.output
+    with desk.sessions() as session:
+        assert ledger.balances(session, {"binance:USDT"}) == {"binance:USDT": D("54999")}
