@@ -46,7 +46,7 @@ def _kill_switch_form() -> html.Div:
 
 def layout(**_kw):
     history_columns = [
-        {"field": "at", "headerName": _("When"), "width": 210},
+        {"field": "at", "headerName": _("When"), "width": 240},
         {"field": "key", "headerName": _("Control"), "width": 200},
         {"field": "old", "headerName": _("From"), "width": 120},
         {"field": "new", "headerName": _("To"), "width": 120},
@@ -72,14 +72,26 @@ def layout(**_kw):
                         lg=4,
                     ),
                     dbc.Col(
-                        dbc.Card(dbc.CardBody([html.H2(_("Limits")), html.Div(id="risk-limits")])),
-                        lg=4,
-                    ),
-                    dbc.Col(
-                        dbc.Card(
-                            dbc.CardBody([html.H2(_("Balances")), html.Div(id="risk-balances")])
-                        ),
-                        lg=4,
+                        [
+                            dbc.Card(
+                                dbc.CardBody(
+                                    [
+                                        html.H2(_("Limits")),
+                                        html.Div(id="risk-limits", className="table-responsive"),
+                                    ]
+                                ),
+                                className="mb-3",
+                            ),
+                            dbc.Card(
+                                dbc.CardBody(
+                                    [
+                                        html.H2(_("Balances")),
+                                        html.Div(id="risk-balances", className="table-responsive"),
+                                    ]
+                                )
+                            ),
+                        ],
+                        lg=8,
                     ),
                 ],
                 className="g-3",
@@ -128,7 +140,7 @@ def _use(used, limit) -> html.Td:
     share = 0 if not limit else min(100, float(used / limit * 100))
     color = "danger" if share >= 90 else "warning" if share >= 60 else "success"
     bar = dbc.Progress(value=share, color=color, label=percent(share, 0), style={"height": "18px"})
-    return html.Td(bar, style={"minWidth": "110px"})
+    return html.Td(bar, style={"width": "30%", "minWidth": "120px"})
 
 
 def _of(used, limit) -> str:

@@ -98,3 +98,18 @@ def test_a_grid_request_no_grid_would_send_is_a_400(app, start, end, sort):
         "/_dash-update-component", json=grid_request(start, end, sort)
     )
     assert r.status_code == 400
+
+
+def test_the_risk_page_shows_todays_use_of_the_daily_limits_and_each_account(app, desk):
+    with desk.sessions.begin() as session:
+        recorded_trade(session, at=desk.now(), size="1250", profit="-3.40")
+    body = callback_body(
+        "..risk-switch.children...risk-limits.children...risk-balances.children..."
+        "risk-history.rowData..",
+        [{"id": "risk-tick", "property": "n_intervals", "value": 1}],
+    )
+    r = api_client(app, "viewer").post("/_dash-update-component", json=body)
+    text = r.get_data(as_text=True)
+    assert "1,250.00 USD of 250,000.00 USD" in text  # traded today / MAX_DAILY_NOTIONAL_USD
+    assert "3.40 USD of 500.00 USD" in text  # the day's loss / MAX_DAILY_LOSS_USD
+    assert "binance:USDT" in text and "50,000.00 USDT" in text  # the seeded wallet
