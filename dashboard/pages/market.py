@@ -16,7 +16,7 @@ from backend.market.book import Ad, Book, Market
 from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, expect
 from dashboard.components import format as fmt
-from dashboard.components import grid
+from dashboard.components import grid, push
 from dashboard.i18n import _, _l, separators
 
 PATH = "/markets/<venue>/<pair>"
@@ -44,7 +44,7 @@ def layout(venue: str | None = None, pair: str | None = None, **_kw):
     return html.Div(
         [
             dcc.Store(id="market-key", data=key),
-            dcc.Interval(id="market-tick", interval=5000),
+            *push.listener("market", ["prices"]),
             html.Div(
                 [
                     dcc.Link("← " + _("Prices"), href="/", className="back-link"),
@@ -240,6 +240,8 @@ def candle_figure(rows: list[candles.Candle], m: Market) -> go.Figure:
 
 
 def register_callbacks(app: Dash) -> None:
+    push.register(app, "market")
+
     @callback(
         app,
         Output("depth-chart", "figure"),
@@ -249,10 +251,11 @@ def register_callbacks(app: Dash) -> None:
         Output("market-age", "children"),
         Input("market-tick", "n_intervals"),
         Input("candle-range", "value"),
+        Input("market-push", "data"),
         State("market-key", "data"),
         role=VIEWER,
     )
-    def refresh(_n, minutes, key):
+    def refresh(_n, minutes, _pushed, key):
         expect(key, str, name="market")
         expect(minutes, str, name="range")
         if key not in current_desk().settings.markets:

@@ -17,14 +17,14 @@ from backend.desk import current_desk
 from backend.market import board
 from backend.market.book import Market
 from backend.models import Opportunity, Trade
-from backend.trading import controls, opportunities, outbox, trades
-from backend.trading.preview import Preview, preview
+from backend.trading import opportunities, outbox, quotes, trades
+from backend.trading.preview import Preview, evaluate, gather, preview
 from backend.web.access import TRADER, VIEWER, allowed
 from backend.web.auth import current_actor
 from backend.web.security import trade_wait_seconds
 from dashboard.access import BadInput, callback, expect
 from dashboard.components import format as fmt
-from dashboard.components import grid
+from dashboard.components import grid, push
 from dashboard.i18n import _, _l
 
 PATH = "/opportunities"
@@ -95,7 +95,7 @@ def layout(**_kw):
                 className="hint",
             ),
             html.Div(id="execute-why-not"),
-            dcc.Interval(id="opps-tick", interval=2000),
+            *push.listener("opps", ["opportunities", "prices", "trades"]),
             grid.grid(
                 "opps-grid",
                 columns(),
@@ -209,10 +209,7 @@ def why_not(role: str, kill_switch: bool) -> str | None:
     return None
 
 
-def row(opp: Opportunity, rows: dict[str, dict], now: datetime, blocked: str | None) -> dict:
-    markets = sorted({leg["market"] for leg in opp.legs})
-    stale = [Market.parse(m).label for m in markets if (rows.get(m) or {}).get("stale", True)]
-    reason = blocked or (_("Stale book: %(markets)s", markets=", ".join(stale)) if stale else None)
+def row(opp: Opportunity, rows: dict[str, dict], now: datetime, reason: str | None) -> dict:
     liquidity = liquidity_usd(opp.legs, rows)
     age = (now - opp.first_seen).total_seconds()
     return {
@@ -239,15 +236,23 @@ def row(opp: Opportunity, rows: dict[str, dict], now: datetime, blocked: str | N
 
 
 def render() -> tuple[list[dict], object]:
+    """Each row with why Execute is off, if it is: the role, the kill switch, or the
+    executor's first refusal of it at its listed size (a stale book, a limit, a house
+    account short of what the trade pays)."""
     desk = current_desk()
     now = desk.now()
     with desk.sessions() as session:
         found = opportunities.list_active(session, now)
         rows = {r["market"]: r for r in board.read(session, desk.settings, now)}
-        kill = controls.load(session, desk.settings).kill_switch
-    blocked = why_not(current_user.role, kill)
+        markets = {leg["market"] for opp in found for leg in opp.legs}
+        checks = gather(session, desk.cache, desk.settings, markets, now)
+    blocked = why_not(current_user.role, checks.limits.kill_switch)
     banner = dbc.Alert(blocked, color="info", id="execute-why-not-text") if blocked else None
-    return [row(opp, rows, now, blocked) for opp in found], banner
+    out = []
+    for opp in found:
+        refusals = evaluate(checks, opp.legs, opp.size_usd).refusals
+        out.append(row(opp, rows, now, blocked or (refusals[0] if refusals else None)))
+    return out, banner
 
 
 def leg_rows(result: Preview) -> list[dict]:
@@ -320,14 +325,17 @@ def status_view(trade: Trade) -> html.Div:
 
 
 def register_callbacks(app: Dash) -> None:
+    push.register(app, "opps")
+
     @callback(
         app,
         Output("opps-grid", "rowData"),
         Output("execute-why-not", "children"),
         Input("opps-tick", "n_intervals"),
+        Input("opps-push", "data"),
         role=VIEWER,
     )
-    def refresh(_n):
+    def refresh(_n, _pushed):
         return render()
 
     @callback(
@@ -437,14 +445,18 @@ def register_callbacks(app: Dash) -> None:
             return no_update, True, dbc.Alert(message, color="danger"), False
         try:
             with desk.sessions.begin() as session:
+                now = desk.now()
                 trade, created = trades.request_trade(
                     session,
                     opportunity_id=pending["opportunity_id"],
                     size=raw_size if isinstance(raw_size, str) else _plain(raw_size),
                     key=pending["key"],
                     user=current_actor(),
-                    now=desk.now(),
+                    now=now,
                     min_size=desk.settings.min_ticket_usd,
+                    reprice=lambda legs, size: quotes.reprice(
+                        session, desk.cache, desk.settings, legs, size, now
+                    ),
                 )
                 trade_id = trade.id
         except trades.TradeRequestError as exc:
@@ -460,11 +472,12 @@ def register_callbacks(app: Dash) -> None:
         Output("execute-status", "children", allow_duplicate=True),
         Output("execute-follow", "disabled", allow_duplicate=True),
         Input("execute-follow", "n_intervals"),
+        Input("opps-push", "data"),
         State("execute-trade", "data"),
         prevent_initial_call=True,
-        role=TRADER,
+        role=VIEWER,
     )
-    def follow(_n, trade_id):
+    def follow(_n, _pushed, trade_id):
         if trade_id is None:
             return no_update, True
         expect(trade_id, int, name="trade")

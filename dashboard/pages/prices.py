@@ -15,7 +15,7 @@ from backend.market.book import Market
 from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, expect
 from dashboard.components import format as fmt
-from dashboard.components import grid
+from dashboard.components import grid, push
 from dashboard.i18n import _, _l
 
 PATH = "/"
@@ -103,7 +103,7 @@ def layout(**_kw):
                 className="g-3 mb-2 align-items-end",
             ),
             html.P(id="prices-hint", className="hint"),
-            dcc.Interval(id="prices-tick", interval=2000),
+            *push.listener("prices", ["prices"]),
             grid.grid(
                 "prices-grid",
                 columns(),
@@ -184,6 +184,8 @@ def rows(size: str, method: str) -> tuple[list[dict], list[str]]:
 
 
 def register_callbacks(app: Dash) -> None:
+    push.register(app, "prices")
+
     @callback(
         app,
         Output("prices-grid", "rowData"),
@@ -192,9 +194,10 @@ def register_callbacks(app: Dash) -> None:
         Input("ticket-size", "value"),
         Input("price-method", "value"),
         Input("prices-tick", "n_intervals"),
+        Input("prices-push", "data"),
         role=VIEWER,
     )
-    def refresh(size, method, _n):
+    def refresh(size, method, _n, _pushed):
         expect(size, str, name="ticket size")
         expect(method, str, name="payment method")
         if size not in {str(s) for s in current_desk().settings.ticket_sizes_usd}:

@@ -41,6 +41,7 @@ PRICES = callback_body(
         {"id": "ticket-size", "property": "value", "value": "500"},
         {"id": "price-method", "property": "value", "value": ""},
         {"id": "prices-tick", "property": "n_intervals", "value": 1},
+        {"id": "prices-push", "property": "data", "value": '["prices"]'},
     ],
 )
 
@@ -196,3 +197,8 @@ def test_trade_requests_are_throttled_per_user_with_retry_after(tmp_path):
     assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60
     assert "too many trade requests" in r.json["error"]
     assert request(other, "k4").status_code == 404  # another user's budget is untouched
+
+
+def test_without_redis_pages_poll_and_the_stream_says_so(client):
+    r = client.get("/api/v1/stream")
+    assert r.status_code == 503 and "need Redis" in r.json["error"]

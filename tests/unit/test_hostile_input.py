@@ -100,6 +100,7 @@ MARKET = callback_body(
     [
         {"id": "market-tick", "property": "n_intervals", "value": 1},
         {"id": "candle-range", "property": "value", "value": "60"},
+        {"id": "market-push", "property": "data", "value": None},
     ],
     [{"id": "market-key", "property": "data", "value": "p2p:USDT/VES"}],
 )

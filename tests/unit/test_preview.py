@@ -9,8 +9,6 @@ from decimal import Decimal
 from backend.trading import controls
 from backend.trading.preview import preview
 
-STEP = Decimal("1e-12")
-
 
 def run(desk, opportunity, size, now=None):
     with desk.sessions() as session:
@@ -19,21 +17,19 @@ def run(desk, opportunity, size, now=None):
         )
 
 
-def test_each_leg_is_filled_at_the_typed_size_net_of_slippage_and_fees(desk, opportunity):
-    s, t = desk.settings.paper_slippage, desk.settings.transfer_fee
+def test_each_leg_is_filled_at_the_typed_size_as_the_venue_settles_it(desk, opportunity):
     result = run(desk, opportunity, "1000")
     sell, buy = result.fills
-    # Sell 1000 USDT at 330 VES (Mercantil), less slippage; moving the VES from Mercantil
-    # to Banesco costs the transfer fee.
-    ves = (Decimal(1000) * 330 * (1 - s)).quantize(STEP)
-    transfer = (ves * t).quantize(STEP)
+    # Sell 1000 USDT at 330 VES (Mercantil): 330,000 VES less 0.05 % slippage, in cents
+    # down = 329,835.00; moving it from Mercantil to Banesco costs 0.05 %, in cents up.
     assert (sell.leg.method, sell.price, sell.sell_amount) == ("Mercantil", 330, 1000)
-    assert (sell.buy_amount, sell.fee) == (ves - transfer, transfer)
-    # Buy USDT at 320 VES (Banesco) with every VES the first leg raised.
-    usdt = ((ves - transfer) / 320 * (1 - s)).quantize(STEP)
-    assert (buy.leg.method, buy.price, buy.sell_amount) == ("Banesco", 320, ves - transfer)
-    assert buy.buy_amount == usdt
-    assert result.profit_usd == usdt - 1000
+    assert (sell.fee, sell.buy_amount) == (Decimal("164.92"), Decimal("329670.08"))
+    # Buy at 320 VES (Banesco) with all of it: 1,030.21 USDT in whole cents (so 320.0028
+    # VES each); less slippage, in cents down: 1,029.69 USDT.
+    assert buy.leg.method == "Banesco" and buy.sell_amount == Decimal("329670.08")
+    assert buy.price == Decimal("329670.08") / Decimal("1030.21")
+    assert buy.buy_amount == Decimal("1029.69")
+    assert result.profit_usd == Decimal("29.69")
     assert result.refusals == ()
 
 
@@ -52,3 +48,19 @@ def test_the_kill_switch_and_stale_books_are_named(desk, opportunity):
     assert result.refusals[0] == "kill switch is on"
     assert "stale prices: p2p:USDT/VES" in result.refusals
     assert result.profit_usd is None  # a stale book prices nothing
+
+
+def test_a_house_account_short_of_what_the_trade_pays_is_named(desk, opportunity):
+    from backend.trading import balances, ledger
+
+    with desk.sessions.begin() as session:
+        held = ledger.house_balances(session).get("binance:USDT", Decimal(0))
+        assert held > 100  # the demo's paper balances
+        # leave 100 USDT in the wallet the first leg sells from
+        balances.move(session, "withdraw", "binance:USDT", str(held - 100), actor="t",
+                      reason="test", now=desk.now())  # fmt: skip
+    result = run(desk, opportunity, "1000")
+    assert result.complete  # the books fill it; the house cannot pay for it
+    assert any(
+        r.startswith("insufficient balance: binance:USDT holds 100") for r in result.refusals
+    )
