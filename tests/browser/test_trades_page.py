@@ -121,3 +121,29 @@ def test_the_grid_never_receives_more_than_a_block_of_rows(browser, history_desk
         "the first rows",
     )
     assert 0 < len(loaded_ids(browser)) <= 100  # one block of the 260, not the history
+
+
+def test_in_spanish_the_grid_totals_and_csv_speak_spanish(browser, history_desk):
+    url, _sessions = history_desk
+    login(browser, url, "viewer", path="/trades")
+    browser.find_element(By.ID, "locale-es").click()
+    wait_until(browser, 15, lambda b: b.find_element(By.TAG_NAME, "h1").text == "Operaciones", "ES")
+    try:
+        headers = browser.find_element(By.CSS_SELECTOR, "#trades-grid .ag-header").text
+        assert "Solicitada (UTC)" in headers and "Ganancia" in headers
+        wait_until(
+            browser,
+            10,
+            lambda b: b.find_element(By.ID, "trades-sums").text.startswith("260 operaciones"),
+            "the totals in Spanish",
+        )
+        assert "130.000,00 USD" in browser.find_element(By.ID, "trades-sums").text  # 260 × 500
+        text = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[0]).then(r => r.text()).then(done);",
+            browser.find_element(By.ID, "trades-csv").get_attribute("href"),
+        )
+        assert text.splitlines()[0].startswith("Operación,Solicitada el (UTC),Solicitada por")
+    finally:
+        browser.find_element(By.ID, "locale-en").click()  # the choice sticks to the user
+        wait_until(browser, 15, lambda b: b.find_element(By.TAG_NAME, "h1").text == "Trades", "EN")
