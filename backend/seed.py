@@ -16,7 +16,10 @@ from backend.models import JournalEntry, MarketRow
 from backend.trading import controls, ledger
 from backend.web import users
 
-PAPER_BALANCES = {"binance:USDT": Decimal("50000")}  # the demo's paper money
+PAPER_BALANCES = {  # the demo's paper money: P2P pays from funding, spot from spot
+    "binance:USDT": Decimal("50000"),
+    "binance:spot:USDT": Decimal("50000"),
+}
 
 
 def seed(session: Session, settings: Settings, now: datetime, paper: bool | None = None) -> None:

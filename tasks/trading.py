@@ -7,6 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 from flask import current_app
 
+from backend import push
 from backend.desk import current_desk
 from backend.trading import executor, outbox, trades
 from tasks.celery_app import DB_RETRY
@@ -33,6 +34,7 @@ def execute(self, trade_id: int) -> str:
         with desk.sessions() as session:
             left = trades.lease_left(session, trade_id, desk.now())
         raise self.retry(countdown=max(left, 0.0) + desk.settings.trade_lease_seconds / 5)
+    push.announce(desk.cache, "trades", id=trade_id, status=status)
     return status
 
 

@@ -52,6 +52,26 @@ _mover("withdraw", "Money taken out; never more than the account holds.")
 _mover("adjust", "A signed correction, e.g. `balances adjust bank:Banesco:VES -12.50 ...`.")
 
 
+@balances_cli.command("transfer")
+@click.argument("source")
+@click.argument("target")
+@click.argument("amount")
+@click.option("--reason", required=True, help="Why; kept in the ledger with who.")
+def balances_transfer(source: str, target: str, amount: str, reason: str) -> None:
+    """Move money between two house accounts of one currency, e.g.
+    `balances transfer binance:spot:USDT binance:USDT 5000 --reason rebalance`."""
+    desk = current_desk()
+    try:
+        with desk.sessions.begin() as session:
+            entry = balances.transfer(
+                session, source, target, amount, actor=f"cli:{getpass.getuser()}",
+                reason=reason, now=desk.now(),
+            )  # fmt: skip
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"transfer {amount} {source} -> {target}: entry {entry.id}")
+
+
 @ledger_cli.command("check")
 def ledger_check() -> None:
     """Exit 1 naming every mismatch: postings that do not balance per entry and currency,

@@ -117,6 +117,14 @@ def parse_ad(item: object, taker_side: str) -> Ad:
     quantity = decimal_of(adv.get(quantity_field), f"adv.{quantity_field}")
     low = decimal_of(adv.get("minSingleTransAmount"), "adv.minSingleTransAmount")
     high = decimal_of(adv.get("maxSingleTransAmount"), "adv.maxSingleTransAmount")
+    # What one order can take right now (the advertiser's balance and Binance's own
+    # limits): never walk past it.
+    if adv.get("dynamicMaxSingleTransQuantity") is not None:
+        cap = decimal_of(adv["dynamicMaxSingleTransQuantity"], "adv.dynamicMaxSingleTransQuantity")
+        quantity = min(quantity, cap) if cap > 0 else quantity
+    if adv.get("dynamicMaxSingleTransAmount") is not None:
+        cap = decimal_of(adv["dynamicMaxSingleTransAmount"], "adv.dynamicMaxSingleTransAmount")
+        high = min(high, cap) if cap >= low else high
     if price <= 0:
         raise BadAd(f"ad {number} has price {price}", reason="non_positive_price")
     if quantity <= 0:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from backend.market.book import Ad, Book
+from backend.market.precision import EXACT, Precision, down
 
 
 @dataclass(frozen=True)
@@ -26,51 +27,69 @@ class Fill:
 
 
 ZERO = Decimal("0")
-STEP = Decimal("1e-12")  # takes are cut here (down), so sums of takes are exact
 
 
-def _cap(ad: Ad) -> Decimal:
-    """Most asset one order on this ad can take, never above its max per order."""
+def _cap(ad: Ad, step: Decimal) -> Decimal:
+    """Most asset one order on this ad can take (its max per order included), in whole
+    steps of the venue's quantity."""
     cap = ad.quantity
     if ad.max_amount is not None:
-        cap = min(cap, (ad.max_amount / ad.price).quantize(STEP, rounding=ROUND_DOWN))
-    return cap
+        cap = min(cap, ad.max_amount / ad.price)
+    return down(cap, step)
 
 
-def walk(ads: tuple[Ad, ...], quantity: Decimal, method: str | None = None) -> Fill:
-    """Take ``quantity`` of the asset from ``ads`` in order (best first)."""
+def walk(
+    ads: tuple[Ad, ...],
+    quantity: Decimal,
+    method: str | None = None,
+    precision: Precision = EXACT,
+) -> Fill:
+    """Take ``quantity`` of the asset from ``ads`` in order (best first). Each order is
+    a whole number of quantity steps, and its fiat is rounded down to the amount step
+    (what selling to bids pays the house). Complete when less than a step is left."""
     remaining, amount, takes = quantity, ZERO, []
     for ad in ads:
-        if remaining <= 0:
+        if remaining < precision.quantity:
             break
         if ad.price <= 0 or not ad.accepts(method):
             continue
-        take = min(remaining, _cap(ad))
+        take = down(min(remaining, _cap(ad, precision.quantity)), precision.quantity)
         if take <= 0 or take * ad.price < ad.min_amount:
             continue
         takes.append((ad.ad_no, ad.price, take))
-        amount += take * ad.price
+        amount += down(take * ad.price, precision.amount)
         remaining -= take
-    return Fill(quantity - remaining, amount, remaining <= 0, tuple(takes))
+    return Fill(quantity - remaining, amount, remaining < precision.quantity, tuple(takes))
 
 
-def walk_amount(ads: tuple[Ad, ...], amount: Decimal, method: str | None = None) -> Fill:
-    """Spend (or raise) ``amount`` of fiat against ``ads`` in order (best first)."""
+def walk_amount(
+    ads: tuple[Ad, ...],
+    amount: Decimal,
+    method: str | None = None,
+    precision: Precision = EXACT,
+) -> Fill:
+    """Spend ``amount`` of fiat against ``ads`` in order (best first). Each order pays
+    a whole number of amount steps and gets the asset rounded down to the quantity step
+    (what buying from asks gives the house). Complete when less than a step is left."""
+    least = precision.amount or ZERO
     remaining, quantity, spent, takes = amount, ZERO, ZERO, []
     for ad in ads:
-        if remaining <= 0:
+        if remaining <= least:
             break
         if ad.price <= 0 or not ad.accepts(method):
             continue
-        take_fiat = min(remaining, (_cap(ad) * ad.price).quantize(STEP, rounding=ROUND_DOWN))
+        cap = _cap(ad, precision.quantity) * ad.price
+        take_fiat = down(min(remaining, cap), precision.amount)
         if take_fiat <= 0 or take_fiat < ad.min_amount:
             continue
-        qty = take_fiat / ad.price
+        qty = down(take_fiat / ad.price, precision.quantity)
+        if qty <= 0 or qty * ad.price < ad.min_amount:  # rounded below the ad's minimum
+            continue
         takes.append((ad.ad_no, ad.price, qty))
         quantity += qty
         spent += take_fiat
         remaining -= take_fiat
-    return Fill(quantity, spent, remaining <= 0, tuple(takes))
+    return Fill(quantity, spent, remaining <= 0 or remaining < least, tuple(takes))
 
 
 def depth_within(ads: tuple[Ad, ...], fraction: Decimal = Decimal("0.01")) -> Decimal:
@@ -130,7 +149,16 @@ def reference(
     for size in sizes_usd:
         qty = size / usd_per_asset
         bid, ask = walk(book.bids, qty), walk(book.asks, qty)
-        quotes.append(SizedQuote(size, qty, bid.price, ask.price, bid.complete, ask.complete))
+        quotes.append(  # a size the book cannot fill has no price: a partial average is none
+            SizedQuote(
+                size,
+                qty,
+                bid.price if bid.complete else None,
+                ask.price if ask.complete else None,
+                bid.complete,
+                ask.complete,
+            )
+        )
     age = book.age_seconds(now)
     return Reference(
         market=book.market.key,

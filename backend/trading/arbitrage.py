@@ -83,6 +83,19 @@ def _distinct_books(legs: tuple[Leg, ...]) -> bool:
     return len(sides) == len(set(sides))
 
 
+def best_rate(legs: tuple[Leg, ...], books: dict[str, Book]) -> Decimal:
+    """Units out per unit in at each leg's best price its method can take: no size, fee or
+    slippage does better, so a cycle whose best rate is not above 1 cannot profit."""
+    rate = Decimal(1)
+    for leg in legs:
+        prices = [ad.price for ad in books[leg.market].side(leg.side) if ad.accepts(leg.method)]
+        prices = [p for p in prices if p > 0]
+        if not prices:
+            return Decimal(0)
+        rate *= 1 / min(prices) if leg.side == "BUY" else max(prices)
+    return rate
+
+
 def scan(
     books: dict[str, Book],
     sizes_usd: list[Decimal],
@@ -90,9 +103,12 @@ def scan(
     min_profit_usd: Decimal,
     slippage: Decimal = Decimal("0"),
 ) -> list[Opportunity]:
-    """The best (methods, size) per currency cycle, if it clears ``min_profit_usd``.
+    """The best (methods, size) per currency cycle, if it makes more than zero and at
+    least ``min_profit_usd``.
 
     Priced with the same slippage the executor will apply, so what is listed would fill.
+    Every size is tried: with per-order minimums a bigger size can fill where a smaller
+    one cannot, and the sizes need not come in order.
     """
     graph = edges(books)
     found = []
@@ -100,15 +116,15 @@ def scan(
         hops = [graph[(a, b)] for a, b in itertools.pairwise(path)]
         best: Opportunity | None = None
         for legs in itertools.product(*hops):
-            if not _distinct_books(legs):
+            if not _distinct_books(legs) or best_rate(legs, books) <= 1:
                 continue
             for size in sizes_usd:
                 fills = run_cycle(legs, books, size, fees, slippage)
                 if len(fills) != len(legs) or not fills[-1].complete:
-                    break  # bigger sizes fill even less
+                    continue
                 profit = profit_usd(fills)
                 if best is None or profit > best.profit_usd:
                     best = Opportunity(strategy_of(legs), legs, size, profit, tuple(fills))
-        if best is not None and best.profit_usd >= min_profit_usd:
+        if best is not None and best.profit_usd > 0 and best.profit_usd >= min_profit_usd:
             found.append(best)
     return sorted(found, key=lambda o: o.profit_usd, reverse=True)

@@ -10,12 +10,12 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from backend.market import precision
 from backend.market.book import Book, Market, Venue
 from backend.market.pricing import walk, walk_amount
 from backend.trading import accounts
 
 ANCHOR = "USDT"  # cycles start and end here; 1 USDT is valued at 1 USD
-PLACES = Decimal("1e-12")  # amounts are cut here so stored legs add up to the stored profit
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Leg:
 class Fees:
     p2p_taker: Decimal = Decimal("0")
     spot_taker: Decimal = Decimal("0.001")
-    transfer: Decimal = Decimal("0")  # moving fiat between two accounts (banks, the wallet)
+    transfer: Decimal = Decimal("0")  # moving fiat to or from a bank account
 
     def taker(self, leg: Leg) -> Decimal:
         return self.spot_taker if Market.parse(leg.market).venue is Venue.SPOT else self.p2p_taker
@@ -75,32 +75,32 @@ class LegFill:
 def fill_leg(
     leg: Leg, book: Book, amount: Decimal, fee_rate: Decimal, slippage: Decimal = Decimal("0")
 ) -> LegFill:
+    """Fill one leg as its venue settles it: whole steps, the proceeds after slippage
+    rounded down and the taker fee rounded up. ``sell_amount`` is what was really taken;
+    less than a step of ``amount`` may stay behind."""
     ads = book.side(leg.side)
+    venue = precision.of(book.market)
+    step = venue.step(book.market, leg.dst)
     if leg.side == "BUY":
-        fill = walk_amount(ads, amount, leg.method)
-        gross = fill.quantity
+        fill = walk_amount(ads, amount, leg.method, venue)
+        gross, spent = fill.quantity, fill.amount
     else:
-        fill = walk(ads, amount, leg.method)
-        gross = fill.amount
-    gross = (gross * (1 - slippage)).quantize(PLACES)
-    fee = (gross * fee_rate).quantize(PLACES)
-    spent = amount if fill.complete else (fill.amount if leg.side == "BUY" else fill.quantity)
+        fill = walk(ads, amount, leg.method, venue)
+        gross, spent = fill.amount, fill.quantity
+    gross = precision.down(gross * (1 - slippage), step)
+    fee = precision.up(gross * fee_rate, step)
     return LegFill(leg, fill.price, spent, gross - fee, fee, fill.complete, takes=fill.takes)
 
 
-def _moves_between_accounts(leg: Leg, nxt: Leg) -> bool:
-    """The leg lands its proceeds where the next leg cannot pay from: a bank transfer
-    between payment methods, or between a bank and the exchange wallet."""
-    return accounts.house(leg.market, leg.method, leg.dst) != accounts.house(
-        nxt.market, nxt.method, leg.dst
-    )
-
-
 def with_transfer(filled: LegFill, nxt: Leg | None, fees: Fees) -> LegFill:
-    """``filled`` less the transfer fee of moving its proceeds to where ``nxt`` pays from."""
-    if nxt is None or not _moves_between_accounts(filled.leg, nxt):
+    """``filled`` less the fee of a bank transfer to where ``nxt`` pays from, if any."""
+    leg = filled.leg
+    if nxt is None or not accounts.transfer_costs(
+        filled.dst_account, accounts.house(nxt.market, nxt.method, leg.dst)
+    ):
         return filled
-    transfer = (filled.buy_amount * fees.transfer).quantize(PLACES)
+    step = precision.of(Market.parse(leg.market)).step(Market.parse(leg.market), leg.dst)
+    transfer = precision.up(filled.buy_amount * fees.transfer, step)
     return replace(
         filled,
         buy_amount=filled.buy_amount - transfer,

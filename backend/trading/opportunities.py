@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -18,7 +19,8 @@ STRATEGIES = ("crossed_book", "spot_p2p", "triangle")
 def record_scan(
     session: Session, found: list[arbitrage.Opportunity], now: datetime, ttl_seconds: int
 ) -> int:
-    """Upsert what the scan found by fingerprint; expire every other active row."""
+    """Upsert what the scan found by fingerprint; expire every other active row. Profit
+    is listed rounded down to the cent, never showing more than is there."""
     active = {
         row.fingerprint: row
         for row in session.scalars(select(Opportunity).where(Opportunity.status == "active"))
@@ -32,8 +34,8 @@ def record_scan(
         row.strategy = opp.strategy
         row.legs = [leg.to_dict() for leg in opp.legs]
         row.size_usd = opp.size_usd
-        row.profit_usd = opp.profit_usd.quantize(arbitrage.CENT)
-        row.profit_bps = opp.profit_bps.quantize(arbitrage.CENT)
+        row.profit_usd = opp.profit_usd.quantize(arbitrage.CENT, rounding=ROUND_FLOOR)
+        row.profit_bps = opp.profit_bps.quantize(arbitrage.CENT, rounding=ROUND_FLOOR)
         row.status, row.last_seen, row.expires_at = "active", now, expires
     if active:
         session.execute(

@@ -27,6 +27,7 @@ from backend.market.pricing import walk, walk_amount
 from backend.models import OperatorTicket, Opportunity, Trade, TradeLeg
 from backend.trading import legs, trades
 from backend.trading.execution import Fees, Leg, LegFill, fill_leg, with_transfer
+from backend.trading.ledger import plain
 from backend.trading.venues import Awaiting, LegOrder, LegRefused
 
 OPEN, CONFIRMED, CANCELLED = "open", "confirmed", "cancelled"
@@ -78,10 +79,10 @@ def instructions(order: LegOrder, book: Book, fees: Fees) -> tuple[list[dict], D
                 "min_amount": str(ad.min_amount),
                 "max_amount": None if ad.max_amount is None else str(ad.max_amount),
                 # BUY: the desk pays fiat and receives the asset; SELL: releases the asset
-                "pay" if leg.side == "BUY" else "release": str(
+                "pay" if leg.side == "BUY" else "release": plain(
                     fiat if leg.side == "BUY" else quantity
                 ),
-                "receive": str(quantity if leg.side == "BUY" else fiat),
+                "receive": plain(quantity if leg.side == "BUY" else fiat),
             }
         )
     return steps, fill.buy_amount

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from backend import create_app, migrate, seed
 from backend.config import Settings
-from backend.models import OperatorTicket, Opportunity, TradeLeg
+from backend.models import JournalEntry, OperatorTicket, Opportunity, TradeLeg
 from backend.trading import tickets, trades
 from backend.trading.execution import Fees, Leg
 from backend.trading.venues import LegOrder
@@ -60,6 +60,7 @@ def test_a_ticket_confirmed_twice_at_once_writes_one_leg(make_pg_database):
                     sold="500",
                     bought=str(165000 - n),
                     reference=f"op-{n}",
+                    fees=Fees(),
                     actor=f"op{n}",
                     now=now,
                 )
@@ -75,6 +76,8 @@ def test_a_ticket_confirmed_twice_at_once_writes_one_leg(make_pg_database):
     assert sorted(outcomes, key=str) == [409] * 7 + ["confirmed"]
     with desk.sessions() as session:
         assert session.scalar(select(func.count()).select_from(TradeLeg)) == 1
+        fills = select(func.count()).where(JournalEntry.kind == "fill")
+        assert session.scalar(fills) == 1  # one ledger posting
         winner = session.scalars(select(TradeLeg)).one()
         ticket = session.get(OperatorTicket, waiting.ticket_id)
         assert (

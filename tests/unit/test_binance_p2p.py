@@ -105,7 +105,8 @@ def test_recorded_reply_parses_into_decimal_asks_with_advertiser_fields(httpserv
     assert first.ad_no == "11395350491045543936"
     assert first.price == Decimal("59.79")
     assert first.quantity == Decimal("349.80")  # tradableQuantity, not surplusAmount 350.15
-    assert (first.min_amount, first.max_amount) == (Decimal("10000.00"), Decimal("21000.00"))
+    # maxSingleTransAmount 21000.00, but one order can take only dynamicMax...Amount now
+    assert (first.min_amount, first.max_amount) == (Decimal("10000.00"), Decimal("20914.55"))
     assert first.methods == ("RUBfiatbalance",)
     assert ads[2].methods == ("Advcash", "Payeer")
     assert first.advertiser.nick == "NONSTOPVV"
@@ -133,9 +134,18 @@ def test_request_body_is_the_documented_one_and_a_short_page_ends_the_book(https
     ]
 
 
+def test_one_order_never_takes_more_than_the_dynamic_maximum_quantity(httpserver, sleeps):
+    reply = copy.deepcopy(ASKS)
+    reply["data"][0]["adv"]["tradableQuantity"] = "500.00"
+    reply["data"][0]["adv"]["dynamicMaxSingleTransQuantity"] = "83.55"
+    httpserver.expect_request(SEARCH_PATH).respond_with_json(reply)
+    assert make_client(httpserver, sleeps).fetch_side(RUB, "BUY")[0].quantity == Decimal("83.55")
+
+
 def test_quantity_falls_back_to_surplus_amount(httpserver, sleeps):
     reply = copy.deepcopy(ASKS)
     del reply["data"][0]["adv"]["tradableQuantity"]
+    del reply["data"][0]["adv"]["dynamicMaxSingleTransQuantity"]
     httpserver.expect_request(SEARCH_PATH).respond_with_json(reply)
     ads = make_client(httpserver, sleeps).fetch_side(RUB, "BUY")
     assert ads[0].quantity == Decimal("350.15")

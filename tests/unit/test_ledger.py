@@ -45,25 +45,29 @@ def test_a_fill_posts_every_leg_fee_and_transfer_and_moves_balances_by_the_profi
     trade_id, status = fill(client, desk, opportunity)
     assert status == "filled"
     got = postings(desk, trade_id)
+    # leg 1: 1000 x 330 = 330000.00 VES, less 0.05 % slippage = 329835.00
+    # transfer Mercantil -> Banesco: 0.05 % = 164.9175, rounded up to 164.92
+    # leg 2: 329670.08 / 320 = 1030.219 USDT, settled 1030.21, less slippage 1029.69
     assert got == [
         ("binance:USDT", D("-1000")),
         ("market:p2p:USDT/VES:USDT", D("1000")),
-        ("market:p2p:USDT/VES:VES", D("-329835.000000000000")),  # 330000 less slippage
-        ("bank:Mercantil:VES", D("329835.000000000000")),
-        ("bank:Mercantil:VES", D("-329835.000000000000")),
-        ("fees:transfer:VES", D("164.917500000000")),
-        ("bank:Banesco:VES", D("329670.082500000000")),
-        ("bank:Banesco:VES", D("-329670.082500000000")),
-        ("market:p2p:USDT/VES:VES", D("329670.082500000000")),
-        ("market:p2p:USDT/VES:USDT", D("-1029.703898308594")),
-        ("binance:USDT", D("1029.703898308594")),
+        ("market:p2p:USDT/VES:VES", D("-329835.00")),
+        ("bank:Mercantil:VES", D("329835.00")),
+        ("bank:Mercantil:VES", D("-329835.00")),
+        ("fees:transfer:VES", D("164.92")),
+        ("bank:Banesco:VES", D("329670.08")),
+        ("bank:Banesco:VES", D("-329670.08")),
+        ("market:p2p:USDT/VES:VES", D("329670.08")),
+        ("market:p2p:USDT/VES:USDT", D("-1029.69")),
+        ("binance:USDT", D("1029.69")),
     ]
     with desk.sessions() as session:
-        assert session.get(Trade, trade_id).profit_usd == D("29.703898308594")
+        assert session.get(Trade, trade_id).profit_usd == D("29.69")
         assert ledger.house_balances(session) == {
             "bank:Banesco:VES": D("0"),
             "bank:Mercantil:VES": D("0"),
-            "binance:USDT": SEEDED + D("29.703898308594"),
+            "binance:USDT": SEEDED + D("29.69"),
+            "binance:spot:USDT": SEEDED,
         }
         assert ledger.check(session) == []
 
@@ -85,9 +89,9 @@ def test_a_floor_keeps_part_of_the_balance_out_of_reach(app, client, desk, oppor
     _, status = fill(client, desk, opportunity, size="500", key="at-floor")
     assert status == "filled"  # 50000 - 500 = 49500 after the first leg: exactly the floor
     trade_id, status = fill(client, desk, opportunity, size="600", key="below-floor")
-    assert status == "rejected"  # 50014.85 (the first trade's USDT came back) - 600 < 49500
+    assert status == "rejected"  # 50014.84 (the first trade's USDT came back) - 600 < 49500
     assert client.get(f"/api/v1/trades/{trade_id}").json["error"] == (
-        "insufficient balance: binance:USDT holds 50014.851949154297 USDT, the trade pays 600 "
+        "insufficient balance: binance:USDT holds 50014.84 USDT, the trade pays 600 "
         "from it (floor 49500)"
     )
 
@@ -104,7 +108,7 @@ def test_admin_moves_are_entries_with_who_and_why(app, desk):
     refused = run(app, "balances", "withdraw", "bank:Banesco:VES", "1000.01", "--reason", "x")
     assert refused.exit_code != 0 and "holds 1000.00; cannot take out 1000.01" in refused.output
     bad = run(app, "balances", "deposit", "Banesco", "5", "--reason", "x")
-    assert bad.exit_code != 0 and "not binance:<CUR> or bank:<Method>:<FIAT>" in bad.output
+    assert bad.exit_code != 0 and "not binance:<CUR>, binance:spot:<CUR> or bank:" in bad.output
     assert run(app, "balances", "deposit", "binance:USDT", "1e5", "--reason", "x").exit_code != 0
     shown = run(app, "balances", "show").output
     assert "bank:Banesco:VES" in shown and "1000.00 VES" in shown
@@ -130,18 +134,18 @@ def test_ledger_check_names_each_mismatch_and_exits_non_zero(app, client, desk, 
     bad = run(app, "ledger", "check")
     assert bad.exit_code == 1
     assert f"entry {entry}: USDT postings sum to 1, not 0" in bad.output
-    assert (
-        f"trade {trade_id}: profit 30 USD but its legs' cash flows sum to 29.703898308594"
-        in bad.output
-    )
-    assert f"trade {trade_id}: profit 30 USD but its postings move 30.703898308594" in bad.output
+    assert f"trade {trade_id}: profit 30 USD but its legs' cash flows sum to 29.69" in bad.output
+    assert f"trade {trade_id}: profit 30 USD but its postings move 30.69 USDT" in bad.output
 
 
 def test_balances_are_read_by_viewers_and_moved_by_admins_only(app):
     viewer, trader, admin = (api_client(app, role) for role in ("viewer", "trader", "admin"))
     body = viewer.get("/api/v1/balances").json
     assert body == {
-        "balances": [{"account": "binance:USDT", "currency": "USDT", "balance": "50000"}]
+        "balances": [
+            {"account": "binance:USDT", "currency": "USDT", "balance": "50000"},
+            {"account": "binance:spot:USDT", "currency": "USDT", "balance": "50000"},
+        ]
     }
     move = {"account": "binance:BTC", "amount": "0.5", "reason": "cold wallet"}
     assert trader.post("/api/v1/balances/deposit", json=move).status_code == 403
@@ -173,3 +177,21 @@ def test_postings_of_every_entry_balance_per_currency():
     lines = ledger.deposit_lines("bank:Banesco:VES", D("10"))
     assert ledger.imbalances(lines) == {}
     assert ledger.imbalances([*lines, ledger.Line("binance:USDT", D("1"))]) == {"USDT": D("1")}
+
+
+def test_an_admin_moves_money_between_the_wallets(app, desk):
+    admin = api_client(app, "admin")
+    move = {"from": "binance:spot:USDT", "to": "binance:USDT", "amount": "5000", "reason": "r"}
+    r = admin.post("/api/v1/balances/transfer", json=move)
+    assert r.status_code == 200
+    assert [b["balance"] for b in r.json["balances"]] == ["55000", "45000"]
+    r = admin.post("/api/v1/balances/transfer", json={**move, "amount": "45000.01"})
+    assert r.status_code == 409 and "cannot take out 45000.01" in r.json["error"]
+    r = admin.post("/api/v1/balances/transfer", json={**move, "to": "binance:BTC"})
+    assert r.status_code == 409 and "one currency" in r.json["error"]
+    cli = run(
+        app, "balances", "transfer", "binance:USDT", "binance:spot:USDT", "1", "--reason", "x"
+    )
+    assert cli.exit_code == 0, cli.output
+    with desk.sessions() as session:
+        assert ledger.balances(session, {"binance:USDT"}) == {"binance:USDT": D("54999")}

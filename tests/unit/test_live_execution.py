@@ -81,7 +81,7 @@ def test_a_spot_leg_fills_at_binance_and_the_p2p_leg_waits_for_its_operator(live
     with desk.sessions() as session:
         leg = session.scalars(select(TradeLeg)).one()
         # 1000 USDT sold at 5.50: 5500 BRL less Binance's 5.5 commission lands in
-        # binance:BRL; moving it to bank:Pix:BRL (leg 2 pays from there) costs 0.05 %
+        # binance:spot:BRL; moving it to bank:Pix:BRL (leg 2 pays from there) costs 0.05 %
         assert (leg.sell_amount, leg.buy_amount, leg.fee) == (
             D("1000"), D("5491.75275"), D("8.24725"),
         )  # fmt: skip
@@ -89,8 +89,9 @@ def test_a_spot_leg_fills_at_binance_and_the_p2p_leg_waits_for_its_operator(live
         assert (ticket.seq, ticket.planned_sell, ticket.method) == (2, D("5491.75275"), "Pix")
         assert ticket.instructions[0]["ad_no"] == "PIX1"
         assert session.get(Trade, trade_id).mode == "live"
-        assert ledger.balances(session, {"binance:USDT", "bank:Pix:BRL", "fees:spot:BRL"}) == {
-            "binance:USDT": D("49000"),
+        held = {"binance:spot:USDT", "bank:Pix:BRL", "fees:spot:BRL"}
+        assert ledger.balances(session, held) == {
+            "binance:spot:USDT": D("49000"),
             "bank:Pix:BRL": D("5491.75275"),
             "fees:spot:BRL": D("5.5"),
         }

@@ -1,0 +1,94 @@
+"""Daily limits count the trades filled since midnight UTC: crossed in the middle of the
+day they refuse the next trade with the numbers; the next day starts from zero."""
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from backend.market import ingest
+from backend.models import Trade
+from backend.trading import controls, executor, risk, trades
+from tests.unit.conftest import crossed_books
+
+D = Decimal
+
+
+def limits(**values):
+    base = dict(
+        kill_switch=False,
+        min_profit_usd=D("0.5"),
+        max_trade_usd=D(10000),
+        max_daily_notional_usd=D(2500),
+        max_daily_loss_usd=D(500),
+        max_open_tickets=10,
+    )
+    return controls.Controls(**(base | values))
+
+
+def test_the_daily_loss_limit_counts_realized_losses_and_the_trade_about_to_happen():
+    c = limits(min_profit_usd=D(0))
+    assert risk.refusals(c, D(100), D(1), [], risk.Day(D(0), D("-499.99"))) == []
+    assert risk.refusals(c, D(100), D(1), [], risk.Day(D(0), D(-500))) == [
+        "realized loss today 500.00 USD reaches the 500 USD daily loss limit"
+    ]
+    # a day in profit has no loss, whatever its size
+    assert risk.refusals(c, D(100), D(1), [], risk.Day(D(0), D(9000))) == []
+
+
+def test_the_daily_notional_includes_the_trade_asked_for():
+    c = limits()
+    assert risk.refusals(c, D(500), D(1), [], risk.Day(D(2000), D(0))) == []
+    assert risk.refusals(c, D("500.01"), D(1), [], risk.Day(D(2000), D(0))) == [
+        "daily notional 2000 + 500.01 USD exceeds the 2500 USD daily limit"
+    ]
+
+
+def test_only_trades_filled_since_midnight_utc_count(desk, opportunity):
+    midnight = datetime.combine(desk.now().date(), time(), tzinfo=UTC)
+    with desk.sessions.begin() as session:
+        for i, (at, size, profit) in enumerate(
+            [
+                (midnight - timedelta(microseconds=1), D(700), D(-300)),
+                (midnight, D(1000), D(-120)),
+                (midnight + timedelta(hours=11), D(400), D(20)),
+            ]
+        ):
+            trade, _ = trades.request_trade(
+                session, opportunity_id=opportunity.id, size=str(size), key=f"d{i}",
+                user="t", now=desk.now(),
+            )  # fmt: skip
+            trade.status, trade.updated_at, trade.profit_usd = "filled", at, profit
+    with desk.sessions() as session:
+        day = executor.today(session, midnight + timedelta(hours=12))
+    assert day == risk.Day(D(1400), D(-100))
+    assert day.loss_usd == D(100)
+
+
+def test_the_notional_limit_crossed_mid_day_refuses_until_the_next_day(desk, opportunity):
+    with desk.sessions.begin() as session:
+        controls.change(session, "max_daily_notional_usd", "2500", actor="t", now=desk.now())
+        ids = [
+            trades.request_trade(
+                session, opportunity_id=opportunity.id, size="1000", key=f"n{i}", user="t",
+                now=desk.now(),
+            )[0].id
+            for i in range(4)
+        ]  # fmt: skip
+
+    def run(trade_id, clock=desk.now):
+        return executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, clock)
+
+    assert [run(ids[0]), run(ids[1]), run(ids[2])] == ["filled", "filled", "rejected"]
+    with desk.sessions() as session:
+        assert session.get(Trade, ids[2]).error == (
+            "daily notional 2000 + 1000 USD exceeds the 2500 USD daily limit"
+        )
+    tomorrow = datetime.combine(desk.now().date() + timedelta(days=1), time(), tzinfo=UTC)
+    with desk.sessions.begin() as session:  # fresh books just after midnight
+        for b in crossed_books(tomorrow):
+            ingest.store(session, desk.cache, desk.settings, b, tomorrow)
+    assert run(ids[3], clock=lambda: tomorrow + timedelta(seconds=1)) == "filled"
+    with desk.sessions() as session:
+        filled = session.scalars(select(Trade.id).where(Trade.status == "filled")).all()
+    assert sorted(filled) == [ids[0], ids[1], ids[3]]
