@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -45,7 +46,7 @@ def crossed_book(now):
     who = Advertiser(nick="bench", user_type="merchant", month_orders=100)
 
     def ad(no, price, method):
-        return Ad(no, price, 50_000, 0, None, (method,), who)
+        return Ad(no, Decimal(price), Decimal(50_000), Decimal(0), None, (method,), who)
 
     return Book(
         Market.parse("p2p:USDT/VES"),
