@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from backend.market.book import Book
 from backend.market.pricing import walk, walk_amount
 from backend.models import OperatorTicket, Opportunity, Trade, TradeLeg
+from backend.ops import metrics
 from backend.trading import legs, trades
 from backend.trading.execution import Fees, Leg, LegFill, fill_leg, with_transfer
 from backend.trading.ledger import plain
@@ -254,6 +255,8 @@ def cancel(
         profit_usd=profit,
         error=f"leg {ticket.seq} cancelled by the operator",
     )
+    trade = session.get(Trade, ticket.trade_id)
+    metrics.TRADES_EXECUTED.labels(strategy=trade.strategy, mode="live", status="cancelled").inc()
     session.flush()
     session.refresh(ticket)
     return ticket
