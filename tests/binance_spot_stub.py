@@ -62,7 +62,7 @@ class Symbol:
 
 @dataclass
 class Fault:
-    kind: str  # "429" | "418" | "stall" | "error"
+    kind: str  # "429" | "418" | "stall" | "garble" | "error"
     path: str | None  # only calls to this path (None: any)
     seconds: float = 1.0  # Retry-After, or how long a stall holds the reply
     body: dict | None = None  # for "error": the JSON answered
@@ -102,7 +102,8 @@ class SpotStub:
     # -- scripting -----------------------------------------------------------------
     def fail_next(self, kind: str, path: str | None = None, **kw) -> None:
         """Queue a fault for the next call to ``path`` (and ``method=``, if given):
-        ``429``, ``418``, ``stall`` (answer after ``seconds``) or ``error`` (``status``,
+        ``429``, ``418``, ``stall`` (answer after ``seconds``), ``garble`` (done, then an
+        HTML page instead of JSON) or ``error`` (``status``,
         ``body``); ``skip=N`` lets the first N matching calls through."""
         with self.lock:
             self.faults.append(Fault(kind, path, **kw))
@@ -139,13 +140,15 @@ class SpotStub:
             self.requests.append((request.method, request.path))
         try:
             fault = self._take_fault(request.method, request.path)
-            if fault is not None and fault.kind != "stall":
+            if fault is not None and fault.kind not in ("stall", "garble"):
                 raise self._fault_error(fault)
-            body, stall = self._route(request), None
-            if fault is not None:
-                stall = fault.seconds
-            if stall:
-                time.sleep(stall)  # accepted and done; the client has given up waiting
+            body = self._route(request)
+            if fault is not None and fault.kind == "stall":
+                time.sleep(fault.seconds)  # accepted and done; the client has given up waiting
+            if fault is not None and fault.kind == "garble":  # done, answered by a proxy page
+                return Response("<html>502 Bad Gateway</html>", 200, content_type="text/html")(
+                    environ, start_response
+                )
             response = Response(json.dumps(body), 200, content_type="application/json")
         except BinanceError as exc:
             response = Response(

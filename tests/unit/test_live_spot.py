@@ -189,3 +189,27 @@ def test_paper_mode_fills_everything_on_paper_and_live_splits_by_venue():
     assert choose("paper", BUY_BTC, paper=paper, spot=spot, p2p=p2p) is paper
     assert choose("live", BUY_BTC, paper=paper, spot=spot, p2p=p2p) is spot
     assert choose("live", p2p_leg, paper=paper, spot=spot, p2p=p2p) is p2p
+
+
+def test_an_order_answered_with_an_unreadable_page_is_looked_up_not_placed_again(stub):
+    stub.fail_next("garble", "/api/v3/order", method="POST")
+    done = BinanceSpotTrader(settings_for(stub)).market_order(
+        "desk-10-1", "BTCUSDT", "BUY", quote_qty=D("60")
+    )
+    assert (done.executed_qty, done.commissions) == (D("0.001"), {"BTC": D("0.000001")})
+    assert stub.placements == {"desk-10-1": 1}
+
+
+@pytest.mark.parametrize(
+    "status, body",
+    [
+        (400, {"code": -1013, "msg": "Filter failure: NOTIONAL"}),
+        (403, None),  # the WAF: an unknown error code
+        (409, {"code": -2026, "msg": "Order was canceled or expired."}),
+    ],
+)
+def test_other_refusals_refuse_the_leg_and_place_nothing(stub, status, body):
+    stub.fail_next("error", "/api/v3/order", method="POST", status=status, body=body)
+    with pytest.raises(LegRefused, match="Binance refused desk-11-1"):
+        LiveSpotVenue(settings_for(stub)).fill(LegOrder(11, 1, BUY_BTC, D("60")))
+    assert not stub.placements

@@ -44,6 +44,8 @@ QUOTE_STEP = Decimal("0.01")  # quote amounts are spent in cents, rounded down
 NOT_FOUND = -2013  # "Order does not exist."
 THROTTLED = (errors.TooManyRequestsError, errors.RateLimitBanError)
 UNANSWERED = (errors.NetworkError, errors.ServerError)
+# a reply that is not the JSON Binance documents: what happened stays unknown
+UNREADABLE = (ValueError, KeyError, TypeError, ArithmeticError)
 
 
 class OrderInDoubt(Exception):
@@ -140,14 +142,14 @@ class BinanceSpotTrader:
         try:
             order = _plain(self._call("get_order", symbol=symbol, orig_client_order_id=cid))
             trades = _plain(self._call("my_trades", symbol=symbol, order_id=int(order["orderId"])))
+            return SpotOrder.from_reply(order, trades)
         except errors.BadRequestError as exc:
             if exc.status_code == NOT_FOUND:
                 return None
             raise
-        except UNANSWERED as exc:  # whether it exists stays unknown: never place it blind
-            msg = f"spot order {cid} could not be looked up: {exc.error_message}"
-            raise OrderInDoubt(msg) from None
-        return SpotOrder.from_reply(order, trades)
+        except (*UNANSWERED, *UNREADABLE) as exc:  # whether it exists stays unknown
+            why = getattr(exc, "error_message", None) or f"{type(exc).__name__}: {exc}"
+            raise OrderInDoubt(f"spot order {cid} could not be looked up: {why}") from None
 
     def market_order(
         self,
@@ -174,13 +176,14 @@ class BinanceSpotTrader:
                 new_client_order_id=cid,
                 new_order_resp_type="FULL",
             )
-        except UNANSWERED as exc:
-            log.warning("spot order %s unanswered (%s); looking it up", cid, exc.error_message)
-            found = self.find(cid, symbol)
-            if found is None:
-                raise OrderInDoubt(f"spot order {cid} unanswered and not found yet") from None
-            return found
-        return SpotOrder.from_reply(_plain(reply))
+            return SpotOrder.from_reply(_plain(reply))
+        except (*UNANSWERED, *UNREADABLE) as exc:
+            why = getattr(exc, "error_message", None) or f"{type(exc).__name__}: {exc}"
+            log.warning("spot order %s unanswered (%s); looking it up", cid, why)
+        found = self.find(cid, symbol)
+        if found is None:
+            raise OrderInDoubt(f"spot order {cid} unanswered and not found yet")
+        return found
 
 
 class LiveSpotVenue:
@@ -203,9 +206,10 @@ class LiveSpotVenue:
             kw = {"quantity": (order.amount / step).to_integral_value(ROUND_DOWN) * step}
         try:
             done = self.trader.market_order(cid, market.symbol, leg.side, **kw)
-        except (errors.BadRequestError, errors.UnauthorizedError, errors.ForbiddenError) as exc:
+        except errors.Error as exc:  # a 4xx: Binance said no, nothing was placed
+            code = getattr(exc, "status_code", None)
             raise LegRefused(
-                f"Binance refused {cid}: {exc.status_code} {exc.error_message}"
+                f"Binance refused {cid}: {code} {getattr(exc, 'error_message', exc)}"
             ) from None
         return to_leg_fill(order, market, done)
 
