@@ -8,7 +8,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
 
-.PHONY: run test lint format migrate clean
+.PHONY: run test lint format migrate clean i18n
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ lint: $(VENV)/.installed
 
 migrate: $(VENV)/.installed
 	python -m backend db upgrade
+
+# Translations: extract every _() into the template, merge it into each language's
+# catalog (edit dashboard/translations/*/LC_MESSAGES/messages.po), then compile the .mo
+# files the app reads. Both .po and .mo are committed.
+i18n: $(VENV)/.installed
+	pybabel extract -F babel.cfg --no-location --sort-output -k _l -o dashboard/translations/messages.pot .
+	pybabel update -i dashboard/translations/messages.pot -d dashboard/translations --no-fuzzy-matching
+	pybabel compile -d dashboard/translations
 
 clean:
 	rm -rf var $(VENV)

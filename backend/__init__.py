@@ -14,7 +14,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from backend import cli
     from backend.desk import Desk
     from backend.ops import baseline, http_metrics, logs, tracing
-    from backend.web import api, auth, errors, health, outages, security
+    from backend.web import api, auth, errors, health, locale, outages, security, stream
     from backend.web.access import PUBLIC, grant
     from dashboard import init_dashboard
     from tasks.celery_app import celery_init_app
@@ -29,9 +29,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)
     outages.init_app(app)
     auth.init_app(app)
+    locale.init_app(app)
     logs.init_app(app)
     health.init_app(app)
     app.register_blueprint(api.bp)
+    stream.init_app(app)
     cli.register(app)
     dash_app = init_dashboard(app)
     security.init_headers(app, settings, dash_app.csp_hashes())

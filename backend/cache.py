@@ -34,6 +34,7 @@ class Cache(Protocol):
     def get_many(self, keys: list[str]) -> list[bytes | None]: ...
     def set(self, key: str, value: bytes | str, ttl: float) -> None: ...
     def add(self, key: str, value: bytes | str, ttl: float) -> bool: ...
+    def publish(self, channel: str, message: str) -> None: ...
     def ping(self) -> bool: ...
 
 
@@ -68,6 +69,9 @@ class LocalCache:
             return False
         self.set(key, value, ttl)
         return True
+
+    def publish(self, channel: str, message: str) -> None:
+        """Nobody else can listen to one process's memory: pages poll instead."""
 
     def ping(self) -> bool:
         return True
@@ -156,6 +160,12 @@ class RedisCache:
                 lambda: self.client.set(self.prefix + key, value, px=int(ttl * 1000), nx=True),
                 lambda: self.fallback.add(key, value, ttl),
             )
+        )
+
+    def publish(self, channel: str, message: str) -> None:
+        """Fire and forget: a lost announcement only delays a page to its next poll."""
+        self._call(
+            "publish", lambda: self.client.publish(self.prefix + channel, message), lambda: None
         )
 
     def ping(self) -> bool:

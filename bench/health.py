@@ -50,9 +50,15 @@ def _seconds(value: str) -> float:
     return float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
 
 
-def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
+def wrk(
+    url: str, duration: int, connections: int, script=None, headers: dict | None = None
+) -> dict[str, float]:
+    """One wrk run; ``script`` a Lua file (e.g. a POST body), ``headers`` sent as given."""
+    extra = [f"--script={script}"] if script else []
+    for name, value in (headers or {}).items():
+        extra += ["-H", f"{name}: {value}"]
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", *extra, url],
         capture_output=True,
         text=True,
         check=True,

@@ -8,18 +8,30 @@ Every Dash route and callback carries an access decision (see ``dashboard.access
 from __future__ import annotations
 
 import dash
-from dash import Dash, dcc, html
+import dash_bootstrap_components as dbc
+from dash import Dash, Input, Output, State, dcc, html
 from flask import Flask, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from backend.web import errors
 from backend.web.access import PUBLIC, VIEWER, grant
-from dashboard import access
+from dashboard import access, i18n
 from dashboard.components import banner
-from dashboard.pages import opportunities, prices, trades
+from dashboard.i18n import _, _l
+from dashboard.pages import market, opportunities, prices, rates, risk, system, trades
 
-PAGES = (prices, opportunities, trades)
+PAGES = (prices, opportunities, trades, rates, risk, system, market)
+# The header's links: path, id suffix, label (translated when the header is built).
+NAV = (
+    ("/", "prices", _l("Prices")),
+    ("/opportunities", "opportunities", _l("Opportunities")),
+    ("/trades", "trades", _l("Trades")),
+    ("/rates", "rates", _l("Rates")),
+    ("/risk", "risk", _l("Risk")),
+    ("/system", "system", _l("System")),
+)
+ROLE_NAMES = {"viewer": _l("viewer"), "trader": _l("trader"), "admin": _l("admin")}
 
 # Dash's own routes, by rule: its scripts and assets are public, everything else needs a
 # login; the callback route also checks the callback itself.
@@ -36,31 +48,92 @@ ROUTES = {
 }
 
 
+def _session_forms() -> list:
+    """Who is logged in, the language switch (ES/EN) and log out: plain POST forms."""
+    if not current_user.is_authenticated:
+        return []
+    token, here, role = generate_csrf(), i18n.locale(), current_user.role
+    return [
+        html.Span(
+            [current_user.username, " · ", dbc.Badge(str(ROLE_NAMES.get(role, role)))],
+            id="whoami",
+            className="whoami",
+        ),
+        html.Form(
+            [
+                dcc.Input(type="hidden", name="csrf_token", value=token),
+                dbc.ButtonGroup(
+                    [
+                        html.Button(
+                            code.upper(),
+                            type="submit",
+                            name="locale",
+                            value=code,
+                            id=f"locale-{code}",
+                            title=title,
+                            className="btn btn-sm "
+                            + ("btn-light" if code == here else "btn-outline-light"),
+                        )
+                        for code, title in (("es", "Español"), ("en", "English"))
+                    ],
+                    size="sm",
+                ),
+            ],
+            action="/locale",
+            method="POST",
+            id="locale-switch",
+        ),
+        html.Form(
+            [
+                dcc.Input(type="hidden", name="csrf_token", value=token),
+                html.Button(
+                    _("Log out"),
+                    type="submit",
+                    id="logout",
+                    className="btn btn-sm btn-outline-secondary",
+                ),
+            ],
+            action="/logout",
+            method="POST",
+        ),
+    ]
+
+
 def shell() -> html.Div:
-    """The frame of every page, built per request: it names who is logged in."""
-    who = f"{current_user.username} · {current_user.role}" if current_user.is_authenticated else ""
+    """The frame of every page, built per request: it names who is logged in, in the
+    language they chose."""
+    nav = [
+        dbc.NavItem(dbc.NavLink(str(label), href=path, active="exact", id=f"nav-{slug}"))
+        for path, slug, label in NAV
+    ]
     return html.Div(
         [
-            html.Header(
-                [
-                    html.Span("P2P Exchange Desk", className="brand"),
-                    html.Nav([dcc.Link(p.NAME, href=p.PATH, className="nav-link") for p in PAGES]),
-                    html.Form(
-                        [
-                            html.Span(who, id="whoami", className="whoami"),
-                            dcc.Input(type="hidden", name="csrf_token", value=generate_csrf()),
-                            html.Button("Log out", type="submit", id="logout", className="logout"),
-                        ],
-                        action="/logout",
-                        method="POST",
-                        className="session",
-                    ),
-                ],
+            dbc.Navbar(
+                dbc.Container(
+                    [
+                        dbc.NavbarBrand("P2P Exchange Desk", href="/", className="brand"),
+                        dbc.NavbarToggler(id="nav-toggle", n_clicks=0),
+                        dbc.Collapse(
+                            [
+                                dbc.Nav(nav, navbar=True, className="me-auto"),
+                                html.Div(_session_forms(), className="session"),
+                            ],
+                            id="nav-collapse",
+                            navbar=True,
+                            is_open=False,
+                        ),
+                    ],
+                    fluid=True,
+                ),
+                color="dark",
+                dark=True,
+                expand="lg",
                 className="topbar",
             ),
             banner.banner(),
-            html.Main(dash.page_container, className="content"),
-        ]
+            html.Main(dash.page_container, className="content container-fluid"),
+        ],
+        lang=i18n.locale(),
     )
 
 
@@ -70,11 +143,26 @@ def _known_pages_only(index):
     paths = {page.PATH for page in PAGES}
 
     def view(path: str):
-        if request.path.rstrip("/") not in paths:
+        here = request.path.rstrip("/") or "/"
+        if here not in paths and not market.known(here):
             errors.unmatched()
         return index(path=path)
 
     return view
+
+
+def _register_toggle(app: Dash) -> None:
+    @access.callback(
+        app,
+        Output("nav-collapse", "is_open"),
+        Input("nav-toggle", "n_clicks"),
+        State("nav-collapse", "is_open"),
+        prevent_initial_call=True,
+        role=VIEWER,
+    )
+    def toggle(_n, is_open):
+        """The menu folds behind a button on a phone."""
+        return not access.expect(is_open, bool, type(None), name="is_open")
 
 
 def init_dashboard(server: Flask) -> Dash:
@@ -88,11 +176,14 @@ def init_dashboard(server: Flask) -> Dash:
         update_title=None,
         suppress_callback_exceptions=True,
     )
+    app.index_string = app.index_string.replace("<html>", '<html data-bs-theme="dark">', 1)
     server.extensions["dash"] = app
     for order, page in enumerate(PAGES):
+        template = "<" in page.PATH
         dash.register_page(
             page.__name__,
-            path=page.PATH,
+            path=None if template else page.PATH,
+            path_template=page.PATH if template else None,
             name=page.NAME,
             title=page.NAME,
             layout=page.layout,
@@ -100,6 +191,7 @@ def init_dashboard(server: Flask) -> Dash:
         )
         page.register_callbacks(app)
     banner.register_callbacks(app)
+    _register_toggle(app)
     app.layout = shell
     for rule in server.url_map.iter_rules():
         if rule.rule in ROUTES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from backend import push
 from backend.desk import current_desk
 from backend.market import latest
 from backend.ops import metrics
@@ -30,4 +31,6 @@ def scan() -> int:
             limits.min_profit_usd,
             settings.paper_slippage,
         )
-        return opportunities.record_scan(session, found, now, settings.opportunity_ttl_seconds)
+        count = opportunities.record_scan(session, found, now, settings.opportunity_ttl_seconds)
+    push.announce(desk.cache, "opportunities")
+    return count

@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from backend import push
 from backend.desk import current_desk
 from backend.market import ingest as ingest_book
 from backend.market import latest
@@ -32,6 +33,7 @@ def ingest(market_key: str) -> None:
         with desk.sessions.begin() as session:
             latest.record_error(session, market_key, f"{type(exc).__name__}: {exc}")
         return
+    push.announce(desk.cache, "prices", market=market_key)
     # Debounce: one scan per half interval however many markets just landed.
     if desk.cache.add("scan:pending", "1", desk.settings.ingest_interval_seconds / 2):
         from tasks.arbitrage import scan

@@ -7,6 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 from flask import current_app
 
+from backend import push
 from backend.desk import current_desk
 from backend.trading import executor, outbox, trades
 from tasks.celery_app import DB_RETRY
@@ -31,6 +32,7 @@ def execute(self, trade_id: int) -> str:
     status = executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now, owner)
     if status == "executing":
         raise self.retry(countdown=desk.settings.trade_lease_seconds)
+    push.announce(desk.cache, "trades", id=trade_id, status=status)
     return status
 
 

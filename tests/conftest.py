@@ -46,7 +46,7 @@ SERVICES = {
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
 }
 START_HINT = (
-    "start it as DEVELOPERS.md says (PostgreSQL: pg_ctlcluster ... main start, "
+    "start it (PostgreSQL: pg_ctlcluster ... main start, "
     "Redis: redis-server --daemonize yes ..., RabbitMQ: rabbitmq-server -detached)"
 )
 

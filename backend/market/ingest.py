@@ -11,12 +11,19 @@ from sqlalchemy.orm import Session
 
 from backend.cache import Cache
 from backend.config import Settings
-from backend.market import filters, latest, snapshots
+from backend.market import board, filters, latest, snapshots
 from backend.market.book import Book, Market, Venue
 from backend.market.prices import usd_per_asset
 from backend.market.pricing import reference
 from backend.models import PriceTick
 from backend.ops import metrics
+
+
+def effective_at(row: dict, size: Decimal, side: str) -> Decimal | None:
+    """The board row's effective ``side`` price at ``size`` USD, if it priced that size."""
+    quote = next((q for q in row["sizes"] if Decimal(q["size_usd"]) == size), {})
+    value = quote.get(f"effective_{side}")
+    return None if value is None else Decimal(value)
 
 
 def store(session: Session, cache: Cache, settings: Settings, book: Book, now: datetime) -> int:
@@ -25,9 +32,10 @@ def store(session: Session, cache: Cache, settings: Settings, book: Book, now: d
     asset = book.market.asset
     spot = {} if asset == "USDT" else latest.get_many(session, cache, [f"spot:{asset}/USDT"])
     usd = usd_per_asset(asset, spot)
-    sizes = [settings.default_ticket_usd] if usd else []  # no USD value yet: no sized quote
-    ref = reference(book, sizes, usd or Decimal("1"), now, settings.stale_after_seconds)
-    quote = ref.sizes[0] if ref.sizes else None
+    row = board.entry(
+        book, settings.ticket_sizes_usd, usd, now, board.recent_mids(session, book.market.key)
+    )
+    ref = reference(book, [], Decimal("1"), now, settings.stale_after_seconds)
     session.execute(
         insert(PriceTick),
         [
@@ -38,8 +46,8 @@ def store(session: Session, cache: Cache, settings: Settings, book: Book, now: d
                 "best_bid": ref.best_bid,
                 "best_ask": ref.best_ask,
                 "mid": ref.mid,
-                "effective_bid": quote and quote.effective_bid,
-                "effective_ask": quote and quote.effective_ask,
+                "effective_bid": effective_at(row, settings.default_ticket_usd, "bid"),
+                "effective_ask": effective_at(row, settings.default_ticket_usd, "ask"),
                 "ticket_usd": settings.default_ticket_usd,
                 "bid_depth": ref.bid_depth_1pct,
                 "ask_depth": ref.ask_depth_1pct,
@@ -47,7 +55,7 @@ def store(session: Session, cache: Cache, settings: Settings, book: Book, now: d
         ],
     )
     written = snapshots.write(session, snapshots.rows(book, previous))
-    latest.put(session, cache, book, settings.book_ttl_seconds)
+    latest.put(session, cache, book, settings.book_ttl_seconds, board=row)
     metrics.PRICE_UPDATES.labels(
         asset=book.market.asset, fiat=book.market.fiat, source=book.source
     ).inc()

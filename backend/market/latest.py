@@ -19,14 +19,15 @@ from backend.ops import metrics
 PREFIX = "latest:"
 
 
-def put(session: Session, cache: Cache, book: Book, ttl: float) -> None:
+def put(session: Session, cache: Cache, book: Book, ttl: float, board: dict | None = None) -> None:
+    """Store the newest book; ``board`` (its precomputed Prices row) rides in the same row."""
     data = book.to_dict()
     session.merge(
         LatestBook(
             market=book.market.key,
             fetched_at=book.fetched_at,
             source=book.source,
-            book=data,
+            book=data | {"board": board} if board else data,
             error=None,
         )
     )

@@ -25,6 +25,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
@@ -208,9 +209,9 @@ def login():
             log.info("login %s (%s)", user.username, user.role)
             return redirect(safe_next(form.next.data))
         log.warning("failed login for %r from %s", name[:64], request.remote_addr)
-        error, status = "Wrong user name or password, or the user is disabled.", 401
+        error, status = _("Wrong user name or password, or the user is disabled."), 401
     elif request.method == "POST":
-        error, status = "The form expired or was incomplete; please try again.", 400
+        error, status = _("The form expired or was incomplete; please try again."), 400
     with desk.sessions() as db:
         no_admin = not users.admins_exist(db)
     return render_template("login.html", form=form, error=error, no_admin=no_admin), status

@@ -12,11 +12,25 @@ import logging
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, NotFound
 
 log = logging.getLogger(__name__)
 
 DASH_CATCH_ALL = "/<path:path>"  # Dash names its routes by their rule
+# The heading of the error page, in the reader's language.
+TITLES = {
+    400: _l("Bad request"),
+    401: _l("Log in first"),
+    403: _l("Not allowed"),
+    404: _l("Page not found"),
+    405: _l("Method not allowed"),
+    413: _l("Request too large"),
+    429: _l("Too many requests"),
+    500: _l("Internal error"),
+    503: _l("Temporarily unavailable"),
+}
 
 
 class SafeJSONProvider(DefaultJSONProvider):
@@ -36,13 +50,23 @@ def json_wanted() -> bool:
     )
 
 
+def page(status: int, message: str) -> Response:
+    """The HTML error page, titled in the reader's language."""
+    title = str(TITLES.get(status, ""))
+    return Response(
+        render_template("error.html", status=status, title=title, message=message),
+        mimetype="text/html",
+    )
+
+
+def not_found() -> NotFound:
+    if api():
+        return NotFound(f"no such API route: {request.path[:200]}")
+    return NotFound(_("no such page: %(path)s", path=request.path[:200]))
+
+
 def _answer(status: int, message: str, headers: dict | None = None) -> Response:
-    if json_wanted():
-        response = jsonify(error=message, status=status)
-    else:
-        response = Response(
-            render_template("error.html", status=status, message=message), mimetype="text/html"
-        )
+    response = jsonify(error=message, status=status) if json_wanted() else page(status, message)
     response.status_code = status
     response.headers.update(headers or {})
     return response
@@ -51,8 +75,8 @@ def _answer(status: int, message: str, headers: dict | None = None) -> Response:
 def _http_error(exc: HTTPException) -> Response:
     if isinstance(exc, MethodNotAllowed) and not real_methods():
         exc = NotFound()  # only Dash's catch-all (GET) knows this path: it does not exist
-    if isinstance(exc, NotFound) and not exc.description.startswith("no such"):
-        exc = NotFound(f"no such {'API route' if api() else 'page'}: {request.path[:200]}")
+    if isinstance(exc, NotFound) and exc.description == NotFound.description:
+        exc = not_found()
     headers = dict(exc.get_headers()) if exc.code in (405, 429) else {}
     headers.pop("Content-Type", None)
     if exc.code == 429:
@@ -93,7 +117,7 @@ def unmatched() -> None:
     methods = real_methods()
     if methods:
         raise MethodNotAllowed(valid_methods=sorted(methods | {"HEAD", "OPTIONS"}))
-    raise NotFound(f"no such {'API route' if api() else 'page'}: {request.path[:200]}")
+    raise not_found()
 
 
 def _honest_allow(response: Response) -> Response:

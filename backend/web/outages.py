@@ -13,9 +13,10 @@ import logging
 import kombu.exceptions
 import redis
 import sqlalchemy.exc
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, jsonify, request
 
 from backend.resilience import Unavailable
+from backend.web import errors
 from backend.web.errors import json_wanted
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def _outage(exc: Exception):
     if json_wanted():
         response = jsonify(error=message, status=503, component=component)
     else:
-        response = Response(render_template("error.html", status=503, message=message))
+        response = errors.page(503, message)
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

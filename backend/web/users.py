@@ -164,3 +164,10 @@ def admins_exist(session: Session) -> bool:
             .where(User.role == ADMIN, User.disabled_at.is_(None))
         )
     )
+
+
+def set_locale(session: Session, username: str, locale: str | None) -> User:
+    """The UI language this user chose; None goes back to the browser's preference."""
+    user = _get(session, username)
+    user.locale = locale
+    return user

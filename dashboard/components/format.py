@@ -1,19 +1,73 @@
-"""Number formatting for traders: prices at the precision their market quotes."""
+"""Numbers for traders: each currency at its own precision, always with its unit.
+
+BTC (and other coins) 8 decimals; dollar stablecoins at least 2 and up to 6, so a fee of
+0.000312 USDT is not shown as 0.00; fiat 2. Prices are quoted in their quote currency per
+unit of the base ("36.52 VES/USDT") with enough decimals that small quotes keep meaning.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from backend.market.book import Market
+from dashboard.i18n import decimal
 
-def number(value: str | Decimal | None, places: int = 2) -> str:
+COINS = frozenset({"BTC", "ETH", "BNB"})
+STABLES = frozenset({"USDT", "USDC", "FDUSD", "DAI"})
+MISSING = "—"
+
+
+def places(currency: str) -> tuple[int, int]:
+    """(least, most) decimals an amount of ``currency`` is shown with."""
+    if currency in COINS:
+        return 8, 8
+    if currency in STABLES:
+        return 2, 6
+    return 2, 2
+
+
+def amount(value: str | Decimal | None, currency: str) -> str:
+    """``value`` in ``currency``: "0.00012345 BTC", "1,250.50 VES"."""
     if value is None:
-        return "—"
-    return f"{Decimal(value):,.{places}f}"
+        return MISSING
+    return f"{decimal(value, *places(currency))} {currency}"
 
 
-def price(value: str | Decimal | None) -> str:
-    """Small prices (BRL, PEN, USD) need more decimals than VES or BTC/VES."""
+def price(value: str | Decimal | None, quote: str, base: str) -> str:
+    """A price of one ``base`` in ``quote``: quote's precision, more for small quotes."""
     if value is None:
-        return "—"
+        return MISSING
     d = Decimal(value)
-    return number(d, 4 if abs(d) < 10 else 2)
+    least, most = places(quote)
+    if quote not in COINS and abs(d) < 10:
+        least, most = max(least, 4), max(most, 4)
+    return f"{decimal(d, least, most)} {quote}/{base}"
+
+
+def usd(value: str | Decimal | None) -> str:
+    return amount(value, "USD")
+
+
+def number(value: str | Decimal | None, places: int = 2, unit: str = "") -> str:
+    """A plain quantity with a unit of its own (bps, %, s)."""
+    if value is None:
+        return MISSING
+    return decimal(value, places) + (f" {unit}" if unit else "")
+
+
+def bps(value: str | Decimal | None) -> str:
+    return number(value, 1, "bps")
+
+
+def percent(value: str | Decimal | None, places: int = 2) -> str:
+    return number(value, places, "%")
+
+
+def seconds(value: float | None) -> str:
+    return MISSING if value is None else number(Decimal(int(value)), 0, "s")
+
+
+def market_price(value: str | Decimal | None, market: str) -> str:
+    """A price on market ``p2p:USDT/VES``: VES per USDT."""
+    m = Market.parse(market)
+    return price(value, m.fiat, m.asset)

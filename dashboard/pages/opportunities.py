@@ -1,160 +1,495 @@
-"""Opportunities: cycles net of fees, sized to the books; Execute asks first, then queues."""
+"""Opportunities: cycles net of fees, sized to the books, most profitable first. Execute
+opens a dialog with every leg, re-priced on the server as the trader edits the size; after
+Confirm the dialog follows the trade until it is filled or rejected."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from decimal import Decimal
 
-from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+import dash_bootstrap_components as dbc
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask import current_app
 from flask_login import current_user
 
 from backend.desk import current_desk
-from backend.trading import opportunities, outbox, trades
+from backend.market import board
+from backend.market.book import Market
+from backend.models import Opportunity, Trade
+from backend.trading import opportunities, outbox, quotes, trades
+from backend.trading.preview import Preview, evaluate, gather, preview
 from backend.web.access import TRADER, VIEWER, allowed
 from backend.web.auth import current_actor
 from backend.web.security import trade_wait_seconds
 from dashboard.access import BadInput, callback, expect
-from dashboard.components.format import number
-from dashboard.components.table import table
+from dashboard.components import format as fmt
+from dashboard.components import grid, push
+from dashboard.i18n import _, _l
 
 PATH = "/opportunities"
 NAME = "Opportunities"
 
-STRATEGY_NAMES = {"crossed_book": "Crossed book", "spot_p2p": "Spot vs P2P", "triangle": "Triangle"}
+STRATEGY_NAMES = {
+    "crossed_book": _l("Crossed book"),
+    "spot_p2p": _l("Spot vs P2P"),
+    "triangle": _l("Triangle"),
+}
+FINAL = ("filled", "rejected", "failed")
+STATUS_NAMES = {
+    "requested": _l("requested"),
+    "queued": _l("queued"),
+    "executing": _l("executing"),
+    "filled": _l("filled"),
+    "rejected": _l("rejected"),
+    "failed": _l("failed"),
+}
 
 
-def layout(**_):
+def strategy_name(code: str) -> str:
+    return str(STRATEGY_NAMES.get(code, code))
+
+
+def columns() -> list[dict]:
+    return [
+        grid.number("id", "#", minWidth=70, maxWidth=80, sort=None),
+        grid.text("strategy", _("Strategy"), minWidth=110, maxWidth=140),
+        grid.text("route", _("Route"), minWidth=300, flex=2, wrapText=True, autoHeight=True),
+        grid.number("size", _("Size"), minWidth=110),
+        grid.number("profit", _("Profit"), minWidth=110, sort="desc"),
+        grid.number("bps", _("Return"), minWidth=90),
+        grid.number("liquidity", _("Liquidity"), minWidth=130, headerTooltip=str(LIQUIDITY)),
+        grid.number("age", _("Seen for"), minWidth=90),
+        grid.text(
+            "expires_at",
+            _("Expires in"),
+            cellRenderer="Countdown",
+            minWidth=100,
+            filter=False,
+        ),
+        grid.text(
+            "execute",
+            "",
+            cellRenderer="ExecuteButton",
+            minWidth=150,
+            sortable=False,
+            filter=False,
+            pinned="right",
+            autoHeight=True,
+        ),
+    ]
+
+
+LIQUIDITY = _l("The thinnest leg's depth within one percent of its best price, in USD")
+
+
+def layout(**_kw):
     return html.Div(
         [
-            html.H1("Opportunities"),
+            html.H1(_("Opportunities")),
             html.P(
-                "Each row is a closed cycle from USDT back to USDT, priced by walking every "
-                "leg's book at the size shown, after taker and transfer fees.",
+                _(
+                    "Each row is a closed cycle from USDT back to USDT, priced by walking "
+                    "every leg's book at the size shown, after taker and transfer fees."
+                ),
                 className="hint",
             ),
-            dcc.Interval(id="opps-tick", interval=2000),
-            dcc.Store(id="execute-pending"),
-            dcc.ConfirmDialog(id="execute-confirm"),
-            html.Div(id="execute-result", role="status"),
-            html.Div(id="opps-table", children=html.P("Scanning…")),
+            html.Div(id="execute-why-not"),
+            *push.listener("opps", ["opportunities", "prices", "trades"]),
+            grid.grid(
+                "opps-grid",
+                columns(),
+                row_id="key",
+                empty=_("No opportunity clears the minimum profit right now."),
+            ),
+            execute_modal(),
         ]
     )
 
 
+def execute_modal() -> dbc.Modal:
+    return dbc.Modal(
+        [
+            dbc.ModalHeader(dbc.ModalTitle(id="execute-title")),
+            dbc.ModalBody(
+                [
+                    dcc.Store(id="execute-pending"),
+                    dcc.Store(id="execute-trade"),
+                    dcc.Interval(id="execute-follow", interval=500, disabled=True),
+                    dbc.Row(
+                        [
+                            dbc.Col(
+                                [
+                                    dbc.Label(_("Size (USD)"), html_for="execute-size"),
+                                    dbc.Input(
+                                        id="execute-size",
+                                        type="number",
+                                        min=0,
+                                        step=0.01,
+                                        inputMode="decimal",
+                                    ),
+                                ],
+                                xs=12,
+                                md=4,
+                            ),
+                            dbc.Col(html.Div(id="execute-profit"), xs=12, md=8),
+                        ],
+                        className="g-2 mb-2 align-items-end",
+                    ),
+                    grid.grid("legs-grid", leg_columns(), row_id="key", empty="—"),
+                    html.Div(id="execute-problem"),
+                    html.Div(id="execute-status", role="status"),
+                ]
+            ),
+            dbc.ModalFooter(
+                [
+                    dbc.Button(_("Close"), id="execute-cancel", color="secondary"),
+                    dbc.Button(_("Confirm"), id="execute-confirm", color="primary"),
+                ]
+            ),
+        ],
+        id="execute-modal",
+        size="xl",
+        is_open=False,
+        scrollable=True,
+    )
+
+
+def leg_columns() -> list[dict]:
+    return [
+        grid.number("seq", "#", minWidth=50, maxWidth=60),
+        grid.text("market", _("Market"), minWidth=110),
+        grid.text("side", _("Side"), minWidth=120),
+        grid.text("method", _("Payment method"), minWidth=120),
+        grid.number("price", _("Price"), minWidth=150),
+        grid.number("paid", _("We pay"), minWidth=150),
+        grid.number("received", _("We receive"), minWidth=150),
+        grid.number("fee", _("Fee"), minWidth=120),
+    ]
+
+
 def describe(legs: list[dict]) -> str:
     return " → ".join(
-        f"{leg['side']} {leg['market'].split(':', 1)[1]}"
-        + (" spot" if leg["market"].startswith("spot:") else "")
+        f"{_side(leg)} {Market.parse(leg['market']).label}"
         + (f" ({leg['method']})" if leg.get("method") else "")
         for leg in legs
     )
 
 
-def render():
+def _side(leg: dict) -> str:
+    return _("buy") if leg["side"] == "BUY" else _("sell")
+
+
+def liquidity_usd(legs: list[dict], rows: dict[str, dict]) -> Decimal | None:
+    """The thinnest leg: depth within 1 % on the side it takes, valued in USD."""
+    values = []
+    for leg in legs:
+        row = rows.get(leg["market"]) or {}
+        depth = row.get("ask_depth_1pct" if leg["side"] == "BUY" else "bid_depth_1pct")
+        usd = _usd_per(Market.parse(leg["market"]).asset, rows)
+        if depth is None or usd is None:
+            return None
+        values.append(Decimal(depth) * usd)
+    return min(values) if values else None
+
+
+def _usd_per(asset: str, rows: dict[str, dict]) -> Decimal | None:
+    if asset in ("USDT", "USD"):
+        return Decimal(1)
+    mid = (rows.get(f"spot:{asset}/USDT") or {}).get("mid")
+    return Decimal(mid) if mid else None
+
+
+def why_not(role: str, kill_switch: bool) -> str | None:
+    """Why Execute is disabled for every row, if it is."""
+    if not allowed(role, TRADER):
+        return _("Executing needs the trader role; you are %(role)s.", role=role)
+    if kill_switch:
+        return _("The kill switch is on: no trade executes until an admin resumes.")
+    return None
+
+
+def row(opp: Opportunity, rows: dict[str, dict], now: datetime, reason: str | None) -> dict:
+    liquidity = liquidity_usd(opp.legs, rows)
+    age = (now - opp.first_seen).total_seconds()
+    return {
+        "key": str(opp.id),
+        "id": opp.id,
+        "id_text": f"#{opp.id}",
+        "strategy": strategy_name(opp.strategy),
+        "route": describe(opp.legs),
+        "size": float(opp.size_usd),
+        "size_text": fmt.usd(opp.size_usd),
+        "profit": float(opp.profit_usd),
+        "profit_text": fmt.usd(opp.profit_usd),
+        "bps": float(opp.profit_bps),
+        "bps_text": fmt.bps(opp.profit_bps),
+        "liquidity": liquidity and float(liquidity),
+        "liquidity_text": fmt.usd(liquidity and liquidity.quantize(Decimal(1))),
+        "age": age,
+        "age_text": fmt.seconds(age),
+        "expires_at": opp.expires_at.timestamp() * 1000,
+        "execute": _("Execute"),
+        "execute_disabled": reason is not None,
+        "execute_title": reason or _("Execute #%(id)s in paper mode", id=opp.id),
+    }
+
+
+def render() -> tuple[list[dict], object]:
+    """Each row with why Execute is off, if it is: the role, the kill switch, or the
+    executor's first refusal of it at its listed size (a stale book, a limit, a house
+    account short of what the trade pays)."""
     desk = current_desk()
+    now = desk.now()
     with desk.sessions() as session:
-        rows = opportunities.list_active(session, desk.now())
-    if not rows:
-        return html.P("No opportunity clears the minimum profit right now.", id="opps-empty")
-    may_trade = allowed(current_user.role, TRADER)
-    why_not = (
-        None if may_trade else f"Executing needs the trader role; you are {current_user.role}."
+        found = opportunities.list_active(session, now)
+        rows = {r["market"]: r for r in board.read(session, desk.settings, now)}
+        markets = {leg["market"] for opp in found for leg in opp.legs}
+        checks = gather(session, desk.cache, desk.settings, markets, now)
+    blocked = why_not(current_user.role, checks.limits.kill_switch)
+    banner = dbc.Alert(blocked, color="info", id="execute-why-not-text") if blocked else None
+    out = []
+    for opp in found:
+        refusals = evaluate(checks, opp.legs, opp.size_usd).refusals
+        out.append(row(opp, rows, now, blocked or (refusals[0] if refusals else None)))
+    return out, banner
+
+
+def leg_rows(result: Preview) -> list[dict]:
+    out = []
+    for seq, f in enumerate(result.fills, start=1):
+        m = Market.parse(f.leg.market)
+        out.append(
+            {
+                "key": str(seq),
+                "seq": seq,
+                "seq_text": str(seq),
+                "market": m.label,
+                "side": _("buy %(asset)s", asset=m.asset)
+                if f.leg.side == "BUY"
+                else _("sell %(asset)s", asset=m.asset),
+                "method": f.leg.method or "—",
+                "price": f.price and float(f.price),
+                "price_text": fmt.market_price(f.price, f.leg.market),
+                "paid": float(f.sell_amount),
+                "paid_text": fmt.amount(f.sell_amount, f.leg.src),
+                "received": float(f.buy_amount),
+                "received_text": fmt.amount(f.buy_amount, f.leg.dst)
+                + ("" if f.complete else " · " + _("partial")),
+                "fee": float(f.fee),
+                "fee_text": fmt.amount(f.fee, f.leg.dst),
+            }
+        )
+    return out
+
+
+def _pending(value: object) -> dict:
+    expect(value, dict, name="pending trade")
+    if set(value) != {"opportunity_id", "key"}:
+        raise BadInput("pending trade has unexpected fields")
+    expect(value["opportunity_id"], int, name="opportunity")
+    expect(value["key"], str, name="key")
+    return value
+
+
+def _size(raw: object) -> Decimal | None:
+    """The typed size, None while it is not a valid amount yet (the dialog says so)."""
+    expect(raw, int, float, str, type(None), name="size")
+    try:
+        return trades.parse_size(raw, current_desk().settings.min_ticket_usd)
+    except trades.TradeRequestError:
+        return None
+
+
+def status_view(trade: Trade) -> html.Div:
+    name = str(STATUS_NAMES.get(trade.status, trade.status))
+    parts = [html.Span(name, className=f"badge {trade.status}", id="execute-trade-status")]
+    if trade.status == "filled":
+        parts.append(
+            html.Span(
+                _("Realized profit: %(profit)s", profit=fmt.usd(trade.profit_usd)),
+                id="execute-realized",
+                className="ms-2",
+            )
+        )
+    elif trade.status in ("rejected", "failed"):
+        parts.append(html.Span(trade.error or "", id="execute-reason", className="ms-2"))
+    parts.append(dcc.Link(_("See it on Trades"), href="/trades", className="ms-3"))
+    return dbc.Alert(
+        [_("Trade #%(id)s", id=trade.id), " ", *parts],
+        color={"filled": "success", "rejected": "warning", "failed": "danger"}.get(
+            trade.status, "info"
+        ),
+        className="mt-3",
     )
-    body = [
-        [
-            f"#{row.id}",
-            STRATEGY_NAMES.get(row.strategy, row.strategy),
-            describe(row.legs),
-            number(row.size_usd, 0),
-            number(row.profit_usd, 2),
-            number(row.profit_bps, 1),
-            html.Button(
-                "Execute",
-                id={"type": "execute", "opportunity": row.id},
-                className="execute",
-                n_clicks=0,
-                disabled=not may_trade,
-                title=why_not or f"Execute #{row.id} in paper mode",
-            ),
-        ]
-        for row in rows
-    ]
-    grid = table(
-        ["#", "Strategy", "Legs", "Size USD", "Profit USD", "bps", ""],
-        body,
-        ["opp-row"] * len(rows),
-        table_id="opps-grid",
-    )
-    if why_not:
-        return html.Div([html.P(why_not, className="alert note", id="execute-why-not"), grid])
-    return grid
 
 
 def register_callbacks(app: Dash) -> None:
-    @callback(app, Output("opps-table", "children"), Input("opps-tick", "n_intervals"), role=VIEWER)
-    def refresh(_n):
+    push.register(app, "opps")
+
+    @callback(
+        app,
+        Output("opps-grid", "rowData"),
+        Output("execute-why-not", "children"),
+        Input("opps-tick", "n_intervals"),
+        Input("opps-push", "data"),
+        role=VIEWER,
+    )
+    def refresh(_n, _pushed):
         return render()
 
     @callback(
         app,
-        Output("execute-confirm", "displayed"),
-        Output("execute-confirm", "message"),
+        Output("execute-modal", "is_open"),
         Output("execute-pending", "data"),
-        Input({"type": "execute", "opportunity": ALL}, "n_clicks"),
+        Output("execute-size", "value"),
+        Output("execute-title", "children"),
+        Output("execute-trade", "data", allow_duplicate=True),
+        Output("execute-status", "children", allow_duplicate=True),
+        Input("opps-grid", "cellRendererData"),
+        Input("execute-cancel", "n_clicks"),
         prevent_initial_call=True,
         role=TRADER,
     )
-    def ask(_clicks):
-        trigger = ctx.triggered_id
-        if not trigger or not ctx.triggered[0]["value"]:
-            return no_update, no_update, no_update  # a refresh re-rendered the buttons
-        opp_id = expect(trigger.get("opportunity"), int, name="opportunity")
-        # The key is minted when the trader asks, so a double confirm stays one trade.
-        pending = {"opportunity_id": opp_id, "key": str(uuid.uuid4())}
-        return True, f"Execute opportunity #{opp_id} in paper mode?", pending
+    def open_dialog(clicked, _cancel):
+        if ctx.triggered_id == "execute-cancel":
+            return False, None, no_update, no_update, None, None
+        expect(clicked, dict, name="clicked cell")
+        opp_id = expect(clicked.get("value"), int, name="opportunity")
+        with current_desk().sessions() as session:
+            opp = session.get(Opportunity, opp_id)
+        if opp is None:
+            raise BadInput("unknown opportunity")
+        # The key is minted when the dialog opens, so a double Confirm stays one trade.
+        pending = {"opportunity_id": opp.id, "key": str(uuid.uuid4())}
+        title = _("Execute #%(id)s · %(strategy)s", id=opp.id, strategy=strategy_name(opp.strategy))
+        return True, pending, str(opp.size_usd), title, None, None
 
     @callback(
         app,
-        Output("execute-result", "children"),
-        Input("execute-confirm", "submit_n_clicks"),
+        Output("legs-grid", "rowData"),
+        Output("execute-profit", "children"),
+        Output("execute-problem", "children"),
+        Output("execute-confirm", "disabled", allow_duplicate=True),
+        Input("execute-size", "value"),
+        Input("execute-pending", "data"),
+        State("execute-trade", "data"),
+        prevent_initial_call=True,
+        role=TRADER,
+    )
+    def reprice(raw_size, pending, trade_id):
+        if not pending:
+            return [], None, None, True
+        pending = _pending(pending)
+        size = _size(raw_size)
+        desk = current_desk()
+        if size is None:
+            problem = _(
+                "Type a size in USD from %(min)s, with at most cents.",
+                min=fmt.usd(desk.settings.min_ticket_usd),
+            )
+            return [], None, dbc.Alert(problem, color="warning"), True
+        with desk.sessions() as session:
+            opp = session.get(Opportunity, pending["opportunity_id"])
+            if opp is None:
+                raise BadInput("unknown opportunity")
+            result = preview(session, desk.cache, desk.settings, opp.legs, size, desk.now())
+        profit = (
+            html.Div(
+                [
+                    html.Span(_("Expected profit") + ": ", className="text-muted"),
+                    html.Strong(fmt.usd(result.profit_usd), id="execute-expected"),
+                    html.Span(" (" + fmt.bps(result.profit_usd / size * 10000) + ")"),
+                ]
+            )
+            if result.complete
+            else html.Div(
+                _("The books cannot fill %(size)s.", size=fmt.usd(size)),
+                id="execute-expected",
+                className="text-warning",
+            )
+        )
+        problem = (
+            dbc.Alert(
+                [html.Div(_("The executor would refuse it:"))]
+                + [html.Div("• " + reason) for reason in result.refusals],
+                color="warning",
+                id="execute-refusals",
+            )
+            if result.refusals
+            else None
+        )
+        return leg_rows(result), profit, problem, bool(result.refusals) or trade_id is not None
+
+    @callback(
+        app,
+        Output("execute-trade", "data"),
+        Output("execute-follow", "disabled"),
+        Output("execute-status", "children"),
+        Output("execute-confirm", "disabled"),
+        Input("execute-confirm", "n_clicks"),
+        State("execute-size", "value"),
         State("execute-pending", "data"),
         prevent_initial_call=True,
         role=TRADER,
     )
-    def execute(_submitted, pending):
-        if not pending:
-            return no_update
-        expect(pending, dict, name="pending trade")
-        if set(pending) != {"opportunity_id", "key"}:
-            raise BadInput("pending trade has unexpected fields")
+    def confirm(clicks, raw_size, pending):
+        if not clicks or not pending:
+            return no_update, no_update, no_update, no_update
+        pending = _pending(pending)
+        expect(raw_size, int, float, str, type(None), name="size")
         desk = current_desk()
         wait = trade_wait_seconds(current_actor(), desk.settings.trade_rate_limit)
         if wait:
-            return html.Div(
-                f"Too many trade requests; try again in {wait} s.", className="alert error"
-            )
+            message = _("Too many trade requests; try again in %(s)s s.", s=wait)
+            return no_update, True, dbc.Alert(message, color="danger"), False
         try:
             with desk.sessions.begin() as session:
+                now = desk.now()
                 trade, created = trades.request_trade(
                     session,
                     opportunity_id=pending["opportunity_id"],
-                    size=None,
+                    size=raw_size if isinstance(raw_size, str) else _plain(raw_size),
                     key=pending["key"],
                     user=current_actor(),
-                    now=desk.now(),
+                    now=now,
                     min_size=desk.settings.min_ticket_usd,
+                    reprice=lambda legs, size: quotes.reprice(
+                        session, desk.cache, desk.settings, legs, size, now
+                    ),
                 )
                 trade_id = trade.id
         except trades.TradeRequestError as exc:
-            return html.Div(exc.message, className="alert error")
+            return no_update, True, dbc.Alert(exc.message, color="danger"), False
         if created:
             outbox.publish(current_app.extensions["celery"], desk, trade_id)
-        return html.Div(
-            [
-                "Trade ",
-                dcc.Link(f"#{trade_id}", href="/trades"),
-                " requested; follow it on the Trades page.",
-            ],
-            className="alert ok",
-            id="execute-ok",
-        )
+        with desk.sessions() as session:
+            view = status_view(session.get(Trade, trade_id))
+        return trade_id, False, view, True
+
+    @callback(
+        app,
+        Output("execute-status", "children", allow_duplicate=True),
+        Output("execute-follow", "disabled", allow_duplicate=True),
+        Input("execute-follow", "n_intervals"),
+        Input("opps-push", "data"),
+        State("execute-trade", "data"),
+        prevent_initial_call=True,
+        role=VIEWER,
+    )
+    def follow(_n, _pushed, trade_id):
+        if trade_id is None:
+            return no_update, True
+        expect(trade_id, int, name="trade")
+        with current_desk().sessions() as session:
+            trade = session.get(Trade, trade_id)
+            if trade is None:
+                raise BadInput("unknown trade")
+            return status_view(trade), trade.status in FINAL
+
+
+def _plain(value: int | float | None) -> str | None:
+    """A number from the size field as the text the trader typed (cents at most)."""
+    if value is None:
+        return None
+    return format(Decimal(str(value)).normalize(), "f")

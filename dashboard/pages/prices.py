@@ -1,162 +1,217 @@
-"""Prices: every market's best and ticket-size prices, refreshed every two seconds."""
+"""Prices: the board a trader watches all day, at the ticket size and payment method they
+pick. It reads the board ingest computed (``backend.market.board``); nothing is walked here.
+"""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
+from decimal import Decimal
+
+import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, dcc, html
 
 from backend.desk import current_desk
-from backend.market import candles, prices
+from backend.market import board
 from backend.market.book import Market
-from backend.market.latest import errors as latest_errors
 from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, expect
-from dashboard.components.format import number, price
-from dashboard.components.table import table
+from dashboard.components import format as fmt
+from dashboard.components import grid, push
+from dashboard.i18n import _, _l
 
 PATH = "/"
 NAME = "Prices"
+ANY = ""  # every payment method
+WITHIN = _l("Quantity quoted within one percent of the best price")
 
 
-def layout(**_):
+def href(key: str) -> str:
+    """/markets/p2p/USDT-VES: the market's detail page."""
+    m = Market.parse(key)
+    return f"/markets/{m.venue.value}/{m.asset}-{m.fiat}"
+
+
+def columns() -> list[dict]:
+    return [
+        grid.text("label", _("Market"), cellRenderer="Link", pinned="left", minWidth=125),
+        grid.number("best_bid", _("Best bid"), minWidth=160),
+        grid.number("best_ask", _("Best ask"), minWidth=160),
+        grid.number(
+            "spread",
+            _("Spread"),
+            minWidth=80,
+            cellClassRules={"crossed": {"function": "params.data.crossed"}},
+        ),
+        grid.number("eff_bid", _("Sell at size"), minWidth=160),
+        grid.number("eff_ask", _("Buy at size"), minWidth=160),
+        grid.number("bid_depth", _("Bid depth"), minWidth=140, headerTooltip=str(WITHIN)),
+        grid.number("ask_depth", _("Ask depth"), minWidth=140, headerTooltip=str(WITHIN)),
+        grid.badge("age", _("Age"), minWidth=90, filter="agNumberColumnFilter"),
+        grid.text(
+            "sparkline",
+            _("Last ticks"),
+            cellRenderer="Sparkline",
+            cellDataType=False,
+            sortable=False,
+            filter=False,
+            minWidth=100,
+        ),
+    ]
+
+
+def layout(**_kw):
+    settings = current_desk().settings
     return html.Div(
         [
-            html.H1("Prices"),
-            html.P(id="prices-ticket", className="hint"),
-            dcc.Interval(id="prices-tick", interval=2000),
-            html.Div(id="prices-table", children=html.P("Waiting for the first books…")),
-            html.Div(
+            html.H1(_("Prices")),
+            dbc.Row(
                 [
-                    html.H2("Mid price, 1-minute candles (last hour)"),
-                    dcc.Dropdown(
-                        id="chart-market",
-                        options=[],
-                        value="p2p:USDT/VES",
-                        clearable=False,
-                        className="market-picker",
+                    dbc.Col(
+                        [
+                            dbc.Label(_("Ticket size"), html_for="ticket-size"),
+                            dbc.RadioItems(
+                                id="ticket-size",
+                                options=[
+                                    {"label": fmt.number(size, 0, "USD"), "value": str(size)}
+                                    for size in settings.ticket_sizes_usd
+                                ],
+                                value=str(settings.default_ticket_usd),
+                                inline=True,
+                                className="btn-group flex-wrap",
+                                inputClassName="btn-check",
+                                labelClassName="btn btn-outline-info btn-sm",
+                                labelCheckedClassName="active",
+                            ),
+                        ],
+                        xs=12,
+                        lg="auto",
                     ),
-                    dcc.Interval(id="chart-tick", interval=10_000),
-                    dcc.Graph(
-                        id="chart", config={"displayModeBar": False}, style={"height": "320px"}
+                    dbc.Col(
+                        [
+                            dbc.Label(_("Payment method"), html_for="price-method"),
+                            dcc.Dropdown(
+                                id="price-method",
+                                options=[{"label": _("Any method"), "value": ANY}],
+                                value=ANY,
+                                clearable=False,
+                                className="method-picker",
+                            ),
+                        ],
+                        xs=12,
+                        lg=3,
                     ),
                 ],
-                className="chart-panel",
+                className="g-3 mb-2 align-items-end",
+            ),
+            html.P(id="prices-hint", className="hint"),
+            *push.listener("prices", ["prices"]),
+            grid.grid(
+                "prices-grid",
+                columns(),
+                row_id="market",
+                empty=_("Waiting for the first books…"),
             ),
         ]
     )
 
 
-def render() -> tuple[str, object]:
-    desk = current_desk()
-    ticket = desk.settings.default_ticket_usd
-    with desk.sessions() as session:
-        refs = prices.references(session, desk.cache, desk.settings, desk.now())
-        errors = latest_errors(session)
-    rows, classes = [], []
-    for key, ref in refs.items():
-        entry = prices.as_json(key, ref, errors.get(key))
-        sized = next((s for s in entry.get("sizes", []) if s["size_usd"] == str(ticket)), None)
-        status = "no data" if ref is None else ("stale" if entry["stale"] else "live")
-        rows.append(
-            [
-                entry["label"],
-                entry["source"] or "—",
-                price(entry["best_bid"]),
-                price(entry["best_ask"]),
-                number(entry.get("spread_pct"), 2) + " %" if entry.get("spread_pct") else "—",
-                price(sized and sized["effective_bid"]) if sized and sized["bid_fillable"] else "—",
-                price(sized and sized["effective_ask"]) if sized and sized["ask_fillable"] else "—",
-                number(entry.get("bid_depth_1pct"), 2),
-                number(entry.get("ask_depth_1pct"), 2),
-                f"{entry['age_seconds']:.0f} s" if ref else "—",
-                html.Span(
-                    status,
-                    className=f"badge {status.replace(' ', '-')}",
-                    title=entry["error"] or "",
-                ),
-            ]
-        )
-        classes.append("market-row " + status.replace(" ", "-"))
-    headers = [
-        "Market",
-        "Source",
-        "Best bid",
-        "Best ask",
-        "Spread",
-        f"Bid @ {ticket} USD",
-        f"Ask @ {ticket} USD",
-        "Bid depth ±1 %",
-        "Ask depth ±1 %",
-        "Age",
-        "Status",
-    ]
-    hint = (
-        f"Effective prices walk the book for a {ticket} USD ticket, honouring each ad's "
-        "limits. Bids: what we get selling; asks: what we pay buying."
-    )
-    return hint, table(headers, rows, classes, table_id="prices-grid")
+def _side(quote: dict | None, side: str, key: str) -> tuple[float | None, str]:
+    """The effective price at the ticket size and whether the book fills it."""
+    if quote is None:
+        return None, fmt.MISSING
+    value = quote.get(f"effective_{side}")
+    if value is None or not quote[f"{side}_fillable"]:
+        return None, _("does not fill")
+    return float(value), fmt.market_price(value, key)
 
 
-def chart(market: str) -> go.Figure:
+def row(entry: dict, size: str, method: str) -> dict:
+    """One grid row: numbers for sorting, text for reading."""
+    key = entry["market"]
+    m = Market.parse(key)
+    prices = entry
+    if method != ANY:
+        prices = next((x for x in entry["methods"] if x["method"] == method), None) or {}
+    quote = next((q for q in prices.get("sizes", []) if q["size_usd"] == size), None)
+    bid, ask = prices.get("best_bid"), prices.get("best_ask")
+    crossed = bid is not None and ask is not None and Decimal(bid) > Decimal(ask)
+    spread = prices.get("spread_pct")
+    eff_bid, eff_bid_text = _side(quote, "bid", key)
+    eff_ask, eff_ask_text = _side(quote, "ask", key)
+    age = entry.get("age_seconds")
+    if entry.get("source") is None:
+        status, cls = _("no data"), "no-data"
+    elif entry["stale"]:
+        status, cls = fmt.seconds(age) + " · " + _("stale"), "stale"
+    else:
+        status, cls = fmt.seconds(age), "live"
+    return {
+        "market": key,
+        "label": m.label,
+        "label_href": href(key),
+        "best_bid": bid and float(bid),
+        "best_bid_text": fmt.market_price(bid, key),
+        "best_ask": ask and float(ask),
+        "best_ask_text": fmt.market_price(ask, key),
+        "spread": spread and float(spread),
+        "spread_text": fmt.percent(spread),
+        "crossed": crossed,
+        "eff_bid": eff_bid,
+        "eff_bid_text": eff_bid_text,
+        "eff_ask": eff_ask,
+        "eff_ask_text": eff_ask_text,
+        "bid_depth": float(prices.get("bid_depth_1pct") or 0),
+        "bid_depth_text": fmt.amount(prices.get("bid_depth_1pct"), m.asset),
+        "ask_depth": float(prices.get("ask_depth_1pct") or 0),
+        "ask_depth_text": fmt.amount(prices.get("ask_depth_1pct"), m.asset),
+        "age": age,
+        "age_text": status,
+        "age_class": cls,
+        "age_title": " · ".join(
+            x
+            for x in (_("source: %(name)s", name=entry.get("source") or "—"), entry.get("error"))
+            if x
+        ),
+        "sparkline": [float(x) for x in entry.get("sparkline", [])],
+    }
+
+
+def rows(size: str, method: str) -> tuple[list[dict], list[str]]:
     desk = current_desk()
     with desk.sessions() as session:
-        rows = candles.minute_candles(session, market, candles.window(desk.now()))
-    fig = go.Figure(
-        go.Candlestick(
-            x=[c.bucket for c in rows],
-            open=[float(c.open) for c in rows],
-            high=[float(c.high) for c in rows],
-            low=[float(c.low) for c in rows],
-            close=[float(c.close) for c in rows],
-            name=market,
-        )
-    )
-    fig.update_layout(
-        template="plotly_dark",
-        margin={"l": 40, "r": 10, "t": 10, "b": 30},
-        xaxis_rangeslider_visible=False,
-        paper_bgcolor="#0f1419",
-        plot_bgcolor="#0f1419",
-    )
-    if not rows:
-        fig.add_annotation(
-            text="No ticks in the last hour yet",
-            showarrow=False,
-            font={"size": 14, "color": "#8a99a8"},
-        )
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
-    return fig
+        entries = board.read(session, desk.settings, desk.now())
+    methods = sorted({m["method"] for e in entries for m in e.get("methods", [])})
+    return [row(e, size, method) for e in entries], methods
 
 
 def register_callbacks(app: Dash) -> None:
-    @callback(
-        app, Output("chart-market", "options"), Input("chart-tick", "n_intervals"), role=VIEWER
-    )
-    def markets(_n):
-        return [
-            {"label": Market.parse(k).label, "value": k} for k in current_desk().settings.markets
-        ]
+    push.register(app, "prices")
 
     @callback(
         app,
-        Output("chart", "figure"),
-        Input("chart-market", "value"),
-        Input("chart-tick", "n_intervals"),
-        role=VIEWER,
-    )
-    def refresh_chart(market, _n):
-        expect(market, str, name="market")
-        if market not in current_desk().settings.markets:
-            raise BadInput("unknown market")
-        return chart(market)
-
-    @callback(
-        app,
-        Output("prices-ticket", "children"),
-        Output("prices-table", "children"),
+        Output("prices-grid", "rowData"),
+        Output("price-method", "options"),
+        Output("prices-hint", "children"),
+        Input("ticket-size", "value"),
+        Input("price-method", "value"),
         Input("prices-tick", "n_intervals"),
+        Input("prices-push", "data"),
         role=VIEWER,
     )
-    def refresh(_n):
-        return render()
+    def refresh(size, method, _n, _pushed):
+        expect(size, str, name="ticket size")
+        expect(method, str, name="payment method")
+        if size not in {str(s) for s in current_desk().settings.ticket_sizes_usd}:
+            raise BadInput("ticket size is not one the desk prices")
+        if len(method) > 64:
+            raise BadInput("payment method is too long")
+        data, methods = rows(size, method)
+        options = [{"label": _("Any method"), "value": ANY}] + [
+            {"label": m, "value": m} for m in methods
+        ]
+        hint = _(
+            "Sell at size and Buy at size walk the book for a %(size)s ticket, honouring each "
+            "ad's limits: what we get selling, what we pay buying. Open a market for its "
+            "depth, candles and ads.",
+            size=fmt.number(size, 0, "USD"),
+        )
+        return data, options, hint

@@ -9,7 +9,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.browser.conftest import csp_violations, login
 from tests.browser.test_trader_flow import wait_until
 
-PAGES = ["/", "/opportunities", "/trades"]
+PAGES = ["/", "/opportunities", "/trades", "/rates", "/risk", "/system"]
 
 
 def test_a_viewer_sees_execute_disabled_with_the_reason(browser, embedded_desk):
@@ -59,3 +59,25 @@ def test_no_page_breaks_the_content_security_policy(browser, embedded_desk):
         wait_until(browser, 20, lambda b: b.find_elements(By.CSS_SELECTOR, "main h1"), path)
         browser.execute_script("return new Promise(r => setTimeout(r, 2500))")
         assert csp_violations(browser) == [], path
+
+
+def test_the_desk_fits_a_laptop_and_folds_its_menu_on_a_phone(browser, embedded_desk):
+    login(browser, embedded_desk.url, "trader")
+    try:
+        for width, height in ((1366, 768), (390, 844)):
+            browser.set_window_size(width, height)
+            for path in PAGES:
+                browser.get(embedded_desk.url + path)
+                wait_until(browser, 20, lambda b: b.find_elements(By.CSS_SELECTOR, "main h1"), path)
+                overflow = browser.execute_script(
+                    "return document.documentElement.scrollWidth - window.innerWidth"
+                )
+                assert overflow <= 0, f"{path} is {overflow} px wider than {width} px"
+        toggle = browser.find_element(By.CLASS_NAME, "navbar-toggler")
+        assert toggle.is_displayed()  # the links fold behind it at 390 px
+        toggle.click()
+        wait_until(
+            browser, 5, lambda b: b.find_element(By.ID, "nav-trades").is_displayed(), "the menu"
+        )
+    finally:
+        browser.set_window_size(1440, 900)

@@ -1,57 +1,15 @@
-"""What a trader does: watch prices, execute an opportunity, see it filled — no reload."""
+"""What a trader does: execute an opportunity through its dialog at a size of their own,
+and watch it filled there with the realized profit."""
 
 from __future__ import annotations
 
-import os
-
-from selenium.common.exceptions import (
-    NoAlertPresentException,
-    StaleElementReferenceException,
-    TimeoutException,
-)
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import login
-
-
-def rows(browser, css: str) -> list:
-    return browser.find_elements(By.CSS_SELECTOR, css)
-
-
-def test_the_prices_page_shows_live_prices_for_every_market(browser, embedded_desk):
-    login(browser, embedded_desk.url, "trader")
-    wait_until(
-        browser,
-        20,
-        lambda b: len(rows(b, "#prices-grid tr.market-row.live")) >= 8,
-        "8 live markets",
-    )
-    first = prices(browser)
-    assert "USDT/VES" in first
-    # Advertisers re-price every few seconds: over 10 s at least 7 of the 11 simulated
-    # markets change their best or ticket-size prices (measured on the simulator).
-    wait_until(
-        browser,
-        12,
-        lambda b: sum(first[k] != v for k, v in prices(b).items()) >= 6,
-        "the prices of six markets to change",
-    )
-    wait_until(
-        browser, 15, lambda b: not rows(b, "#health-banner .banner"), "the health banner to go"
-    )
-    if os.environ.get("DESK_SCREENSHOT"):
-        browser.save_screenshot(os.environ["DESK_SCREENSHOT"])
-
-
-def prices(browser) -> dict[str, tuple[str, ...]]:
-    """Market -> its price cells (best bid, best ask, spread, ticket bid, ticket ask)."""
-    grid = browser.execute_script(  # one atomic read: the table re-renders every 2 s
-        "return Array.from(document.querySelectorAll('#prices-grid tr.market-row'))"
-        ".map(r => Array.from(r.cells).map(c => c.innerText))"
-    )
-    return {cells[0]: tuple(cells[2:7]) for cells in grid}
+from tests.browser.conftest import grid_rows, login
 
 
 def wait_until(browser, seconds: float, condition, what: str):
@@ -62,59 +20,67 @@ def wait_until(browser, seconds: float, condition, what: str):
         raise AssertionError(f"waited {seconds} s for {what}; the page shows:\n{text}") from None
 
 
-def final_row(browser, trade: str) -> list[str] | None:
-    """The trade's cells once its status is final (read atomically), else None."""
-    grid = browser.execute_script(
-        "return Array.from(document.querySelectorAll('#trades-grid tr.trade-row'))"
-        ".map(r => Array.from(r.cells).map(c => c.innerText))"
-    )
-    row = next((cells for cells in grid if cells[0].strip() == trade), None)
-    return row if row and row[5] in ("filled", "rejected", "failed") else None
-
-
-def accept_confirm(browser) -> bool:
-    try:
-        WebDriverWait(browser, 5).until(ec.alert_is_present())
-        browser.switch_to.alert.accept()
-        return True
-    except (TimeoutException, NoAlertPresentException):
-        return False
-
-
-def test_execute_asks_for_confirmation_and_the_trade_shows_filled_without_reload(
-    browser, embedded_desk
-):
-    login(browser, embedded_desk.url, "trader", path="/opportunities")
-    browser.execute_script("window.__sameDocument = true")
-    for _ in range(5):  # an opportunity may expire between display and click
-        try:  # the table re-renders every 2 s: a button can go stale under the cursor
+def open_execute_dialog(browser) -> None:
+    """Click the first enabled Execute (the grid refreshes every 2 s: retry a stale one)."""
+    for _ in range(10):
+        try:
             WebDriverWait(browser, 45).until(
                 ec.element_to_be_clickable((By.CSS_SELECTOR, "#opps-grid button.execute"))
             ).click()
-        except StaleElementReferenceException:
-            continue
-        if not accept_confirm(browser):
-            continue
-        try:
-            link = WebDriverWait(browser, 10).until(
-                ec.presence_of_element_located((By.CSS_SELECTOR, "#execute-ok a"))
+            WebDriverWait(browser, 5).until(
+                ec.visibility_of_element_located((By.ID, "execute-modal"))
             )
-        except TimeoutException:
+            return
+        except (StaleElementReferenceException, TimeoutException):
             continue
-        trade = link.text  # "#12"
-        link.click()  # client-side navigation to the Trades page
-        final = wait_until(
+    raise AssertionError("no Execute button could be clicked")
+
+
+def test_execute_through_the_dialog_with_an_edited_size_until_filled(browser, embedded_desk):
+    login(browser, embedded_desk.url, "trader", path="/opportunities")
+    for _ in range(5):  # an opportunity may vanish between display and confirm
+        open_execute_dialog(browser)
+        size = browser.find_element(By.ID, "execute-size")
+        listed = wait_until(
+            browser, 10, lambda b, size=size: size.get_attribute("value"), "the size"
+        )
+        before = wait_until(
+            browser, 10, lambda b: grid_rows(b, "legs-grid"), "the legs at the listed size"
+        )
+        edited = str(int(float(listed) * 0.95))
+        size.send_keys(Keys.CONTROL, "a")
+        size.send_keys(edited)
+        legs = wait_until(
+            browser,
+            10,
+            lambda b, before=before: (
+                (rows := grid_rows(b, "legs-grid")) and rows != before and rows
+            ),
+            "the legs re-priced at the edited size",
+        )
+        assert legs["1"]["paid"].replace(",", "").startswith(f"{edited}.00 USDT")
+        assert {"market", "side", "method", "price", "paid", "received", "fee"} <= set(legs["1"])
+        confirm = browser.find_element(By.ID, "execute-confirm")
+        if not confirm.is_enabled():  # the books moved against it: try another
+            browser.find_element(By.ID, "execute-cancel").click()
+            continue
+        confirm.click()
+        status = wait_until(
             browser,
             30,
-            lambda b, trade=trade: final_row(b, trade),
-            f"trade {trade} to reach a final status",
+            lambda b: (
+                (s := b.find_elements(By.ID, "execute-trade-status"))
+                and s[0].text in ("filled", "rejected", "failed")
+                and s[0].text
+            ),
+            "the trade to reach a final status in the dialog",
         )
-        if final[5] != "filled":
-            browser.get(embedded_desk.url + "/opportunities")
-            browser.execute_script("window.__sameDocument = true")
+        if status != "filled":
+            assert browser.find_element(By.ID, "execute-reason").text  # says why
+            browser.find_element(By.ID, "execute-cancel").click()
             continue
-        assert float(final[7].replace(",", "")) > 0  # realized profit
-        assert browser.execute_script("return window.__sameDocument === true")
-        assert browser.current_url.endswith("/trades")
+        realized = browser.find_element(By.ID, "execute-realized").text
+        assert realized.startswith("Realized profit: ") and realized.endswith(" USD")
+        assert float(realized.split(": ")[1].split()[0].replace(",", "")) > 0
         return
     raise AssertionError("no opportunity could be executed to filled in 5 attempts")

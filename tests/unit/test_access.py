@@ -9,7 +9,7 @@ from flask import jsonify
 from backend.web.access import required
 from tests.conftest import add_token, add_user, api_client, prepared_app
 
-PAGES = ["/", "/opportunities", "/trades"]
+PAGES = ["/", "/opportunities", "/trades", "/rates", "/risk", "/system", "/markets/p2p/USDT-VES"]
 READS = ["/api/v1/prices", "/api/v1/opportunities", "/api/v1/trades", "/api/v1/controls"]
 
 
@@ -27,13 +27,22 @@ def callback_body(output: str, inputs: list, state: list | None = None, outputs=
 
 
 EXECUTE = callback_body(
-    "execute-result.children",
-    [{"id": "execute-confirm", "property": "submit_n_clicks", "value": 1}],
-    [{"id": "execute-pending", "property": "data", "value": {"opportunity_id": 1, "key": "k1"}}],
+    "..execute-trade.data...execute-follow.disabled...execute-status.children"
+    "...execute-confirm.disabled..",
+    [{"id": "execute-confirm", "property": "n_clicks", "value": 1}],
+    [
+        {"id": "execute-size", "property": "value", "value": "500"},
+        {"id": "execute-pending", "property": "data", "value": {"opportunity_id": 1, "key": "k1"}},
+    ],
 )
 PRICES = callback_body(
-    "..prices-ticket.children...prices-table.children..",
-    [{"id": "prices-tick", "property": "n_intervals", "value": 1}],
+    "..prices-grid.rowData...price-method.options...prices-hint.children..",
+    [
+        {"id": "ticket-size", "property": "value", "value": "500"},
+        {"id": "price-method", "property": "value", "value": ""},
+        {"id": "prices-tick", "property": "n_intervals", "value": 1},
+        {"id": "prices-push", "property": "data", "value": '["prices"]'},
+    ],
 )
 
 
@@ -188,3 +197,8 @@ def test_trade_requests_are_throttled_per_user_with_retry_after(tmp_path):
     assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60
     assert "too many trade requests" in r.json["error"]
     assert request(other, "k4").status_code == 404  # another user's budget is untouched
+
+
+def test_without_redis_pages_poll_and_the_stream_says_so(client):
+    r = client.get("/api/v1/stream")
+    assert r.status_code == 503 and "need Redis" in r.json["error"]

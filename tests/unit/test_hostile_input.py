@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.models import Trade
-from tests.unit.test_access import EXECUTE, callback_body
+from tests.unit.test_access import EXECUTE, PRICES, callback_body
 
 
 def trades_count(desk) -> int:
@@ -94,12 +94,15 @@ def test_unknown_pages_are_404(client):
     assert r.status_code == 404 and "404" in r.text
 
 
-CHART = callback_body(
-    "chart.figure",
+MARKET = callback_body(
+    "..depth-chart.figure...candle-chart.figure...methods-grid.rowData...ads-grid.rowData"
+    "...market-age.children..",
     [
-        {"id": "chart-market", "property": "value", "value": "p2p:USDT/VES"},
-        {"id": "chart-tick", "property": "n_intervals", "value": 1},
+        {"id": "market-tick", "property": "n_intervals", "value": 1},
+        {"id": "candle-range", "property": "value", "value": "60"},
+        {"id": "market-push", "property": "data", "value": None},
     ],
+    [{"id": "market-key", "property": "data", "value": "p2p:USDT/VES"}],
 )
 
 
@@ -116,14 +119,18 @@ def with_value(body: dict, where: str, index: int, value) -> dict:
         ({"output": 7}, '"output"'),
         (callback_body("nobody.children", []), "unknown callback"),
         ({"output": "x" * 5000}, "unknown callback"),
-        (with_value(EXECUTE, "state", 0, "a string, not the pending trade"), "pending trade"),
-        (with_value(EXECUTE, "state", 0, {"opportunity_id": 1, "key": "k", "x": 1}), "fields"),
-        (with_value(CHART, "inputs", 0, {"market": "p2p:USDT/VES"}), "market"),
-        (with_value(CHART, "inputs", 0, "p2p:DOGE/XYZ"), "unknown market"),
-        (CHART | {"inputs": CHART["inputs"][:1]}, "inputs do not match"),
-        (CHART | {"inputs": [{"id": "evil", "property": "value"}] * 2}, "inputs do not match"),
-        (CHART | {"outputs": "chart.figure"}, "outputs do not match"),
-        (CHART | {"changedPropIds": [["nested"]]}, "changedPropIds"),
+        (with_value(EXECUTE, "state", 1, "a string, not the pending trade"), "pending trade"),
+        (with_value(EXECUTE, "state", 1, {"opportunity_id": 1, "key": "k", "x": 1}), "fields"),
+        (with_value(EXECUTE, "state", 0, ["500"]), "size"),
+        (with_value(MARKET, "state", 0, {"market": "p2p:USDT/VES"}), "market"),
+        (with_value(MARKET, "state", 0, "p2p:DOGE/XYZ"), "unknown market"),
+        (with_value(MARKET, "inputs", 1, "9999"), "unknown range"),
+        (with_value(PRICES, "inputs", 0, "7"), "ticket size"),
+        (with_value(PRICES, "inputs", 1, ["Banesco"]), "payment method"),
+        (MARKET | {"inputs": MARKET["inputs"][:1]}, "inputs do not match"),
+        (MARKET | {"inputs": [{"id": "evil", "property": "value"}] * 2}, "inputs do not match"),
+        (MARKET | {"outputs": "depth-chart.figure"}, "outputs do not match"),
+        (MARKET | {"changedPropIds": [["nested"]]}, "changedPropIds"),
     ],
 )
 def test_malformed_callback_payloads_get_400(app, client, desk, body, message):
@@ -135,7 +142,13 @@ def test_malformed_callback_payloads_get_400(app, client, desk, body, message):
 
 def test_a_huge_callback_body_is_refused_and_never_logged(client, desk, caplog):
     caplog.set_level(logging.DEBUG)
-    body = with_value(CHART, "inputs", 0, "p2p:USDT/VES" + "x" * 10_000_000)
+    body = with_value(MARKET, "state", 0, "p2p:USDT/VES" + "x" * 10_000_000)
     r = client.post("/_dash-update-component", json=body)
     assert r.status_code == 413
     assert max((len(rec.getMessage()) for rec in caplog.records), default=0) < 5000
+
+
+def test_a_market_the_desk_does_not_trade_has_no_page(client):
+    r = client.get("/markets/p2p/DOGE-XYZ", headers={"Accept": "text/html"})
+    assert r.status_code == 404
+    assert client.get("/markets/p2p/USDT-VES", headers={"Accept": "text/html"}).status_code == 200

@@ -1,0 +1,107 @@
+"""The Prices board, computed once when a book lands instead of on every request.
+
+Ingest walks the new book for every ticket size, overall and per payment method, adds the
+recent mids for a sparkline, and stores the result beside the latest book (the
+``latest_books`` row, under ``board``). The API and the Prices page then read one row per
+market and only add what depends on the clock: age and staleness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.market import prices
+from backend.market.book import Book
+from backend.market.pricing import Reference, reference
+from backend.models import LatestBook, PriceTick
+
+SPARK_POINTS = 30
+
+
+def _quote(ref: Reference) -> dict:
+    """The parts of ``prices.as_json`` that do not depend on the clock."""
+    entry = prices.as_json(ref.market, ref)
+    for key in ("error", "age_seconds", "stale"):
+        entry.pop(key)
+    return entry
+
+
+def by_method(book: Book) -> dict[str, Book]:
+    """One book per payment method: the ads that accept it (an ad naming none takes any)."""
+    methods = sorted({m for ad in (*book.asks, *book.bids) for m in ad.methods})
+    return {
+        m: replace(
+            book,
+            asks=tuple(a for a in book.asks if a.accepts(m)),
+            bids=tuple(b for b in book.bids if b.accepts(m)),
+        )
+        for m in methods
+    }
+
+
+def entry(
+    book: Book,
+    sizes_usd: list[Decimal],
+    usd_per_asset: Decimal | None,
+    now: datetime,
+    history: list[Decimal],
+) -> dict:
+    """The board row of one market; sizes are priced only when the asset has a USD value."""
+    sizes = sizes_usd if usd_per_asset else []
+    usd = usd_per_asset or Decimal("1")
+    ref = reference(book, sizes, usd, now, 0)
+    row = _quote(ref)
+    row["methods"] = [
+        {"method": method} | _pick(_quote(reference(sub, sizes, usd, now, 0)))
+        for method, sub in by_method(book).items()
+    ]
+    row["sparkline"] = [str(mid) for mid in [*history, ref.mid] if mid is not None][-SPARK_POINTS:]
+    return row
+
+
+def _pick(quote: dict) -> dict:
+    keep = ("best_bid", "best_ask", "mid", "spread_pct", "bid_depth_1pct", "ask_depth_1pct")
+    return {k: quote[k] for k in (*keep, "sizes")}
+
+
+def recent_mids(session: Session, market: str, limit: int = SPARK_POINTS - 1) -> list[Decimal]:
+    """The mids of the last ticks, oldest first (the index on (market, time) serves it)."""
+    rows = session.scalars(
+        select(PriceTick.mid)
+        .where(PriceTick.market == market, PriceTick.mid.is_not(None))
+        .order_by(PriceTick.time.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(rows))
+
+
+def read(session: Session, settings: Settings, now: datetime) -> list[dict]:
+    """Every configured market in order: its stored board row plus age, staleness and the
+    last poll's error; a market with no book yet says so."""
+    rows = {
+        market: (board, fetched_at, error)
+        for market, board, fetched_at, error in session.execute(
+            select(
+                LatestBook.market,
+                LatestBook.book["board"],
+                LatestBook.fetched_at,
+                LatestBook.error,
+            ).where(LatestBook.market.in_(settings.markets))
+        )
+    }
+    out = []
+    for key in settings.markets:
+        board, fetched_at, error = rows.get(key, (None, None, None))
+        if not board:
+            out.append(prices.as_json(key, None, error) | {"methods": [], "sparkline": []})
+            continue
+        age = max(0.0, (now - fetched_at).total_seconds())
+        stale = age > settings.stale_after_seconds or error is not None
+        out.append(board | {"error": error, "age_seconds": round(age, 2), "stale": stale})
+    return out

@@ -1,0 +1,287 @@
+"""One market in detail: its depth (cumulative fiat per side), 1-minute candles over a
+chosen range, the prices per payment method and the ads behind the price."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, State, dcc, html
+
+from backend.desk import current_desk
+from backend.market import board, candles, latest
+from backend.market.book import Ad, Book, Market
+from backend.web.access import VIEWER
+from dashboard.access import BadInput, callback, expect
+from dashboard.components import format as fmt
+from dashboard.components import grid, push
+from dashboard.i18n import _, _l, separators
+
+PATH = "/markets/<venue>/<pair>"
+NAME = "Market"
+RANGES = {"15": _l("15 min"), "60": _l("1 hour"), "360": _l("6 hours"), "1440": _l("24 hours")}
+CHART = {"displayModeBar": False, "responsive": True}
+
+
+def key_of(venue: str | None, pair: str | None) -> str | None:
+    """``p2p``, ``USDT-VES`` -> ``p2p:USDT/VES`` if the desk trades it, else None."""
+    key = f"{venue}:{(pair or '').replace('-', '/', 1)}"
+    return key if key in current_desk().settings.markets else None
+
+
+def known(path: str) -> bool:
+    parts = path.strip("/").split("/")
+    return len(parts) == 3 and parts[0] == "markets" and key_of(parts[1], parts[2]) is not None
+
+
+def layout(venue: str | None = None, pair: str | None = None, **_kw):
+    key = key_of(venue, pair)
+    if key is None:  # the route refuses unknown markets first; this is the layout's guard
+        return html.Div(html.H1(_("No such market")))
+    m = Market.parse(key)
+    return html.Div(
+        [
+            dcc.Store(id="market-key", data=key),
+            *push.listener("market", ["prices"]),
+            html.Div(
+                [
+                    dcc.Link("← " + _("Prices"), href="/", className="back-link"),
+                    html.H1(m.label, id="market-title"),
+                    html.Span(id="market-age", className="ms-2"),
+                ],
+                className="d-flex align-items-baseline gap-3 flex-wrap",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            html.H2(_("Depth: cumulative %(fiat)s per side", fiat=m.fiat)),
+                            dcc.Graph(id="depth-chart", config=CHART, style={"height": "340px"}),
+                        ],
+                        xs=12,
+                        lg=6,
+                    ),
+                    dbc.Col(
+                        [
+                            html.Div(
+                                [
+                                    html.H2(_("Mid price, 1-minute candles")),
+                                    dbc.RadioItems(
+                                        id="candle-range",
+                                        options=[
+                                            {"label": str(v), "value": k} for k, v in RANGES.items()
+                                        ],
+                                        value="60",
+                                        inline=True,
+                                        className="btn-group",
+                                        inputClassName="btn-check",
+                                        labelClassName="btn btn-outline-info btn-sm",
+                                        labelCheckedClassName="active",
+                                    ),
+                                ],
+                                className="d-flex justify-content-between flex-wrap gap-2",
+                            ),
+                            dcc.Graph(id="candle-chart", config=CHART, style={"height": "340px"}),
+                        ],
+                        xs=12,
+                        lg=6,
+                    ),
+                ],
+                className="g-3",
+            ),
+            html.H2(_("Prices per payment method")),
+            grid.grid("methods-grid", method_columns(), row_id="method", empty=_("No ads")),
+            html.H2(_("The ads behind the price")),
+            grid.grid(
+                "ads-grid",
+                ad_columns(),
+                row_id="id",
+                empty=_("No ads"),
+                grid_options={"domLayout": "normal", "pagination": True, "paginationPageSize": 20},
+                style={"height": "560px", "width": "100%"},
+            ),
+        ]
+    )
+
+
+def method_columns() -> list[dict]:
+    return [
+        grid.text("method", _("Payment method"), minWidth=140),
+        grid.number("best_bid", _("Best bid"), minWidth=150),
+        grid.number("best_ask", _("Best ask"), minWidth=150),
+        grid.number("spread", _("Spread"), minWidth=90),
+        grid.number("bid_depth", _("Bid depth"), minWidth=130),
+        grid.number("ask_depth", _("Ask depth"), minWidth=130),
+    ]
+
+
+def ad_columns() -> list[dict]:
+    return [
+        grid.badge("side", _("Side"), minWidth=110, maxWidth=130),
+        grid.text("advertiser", _("Advertiser"), minWidth=140),
+        grid.number("price", _("Price"), minWidth=150),
+        grid.text("methods", _("Payment methods"), minWidth=160),
+        grid.number("min_amount", _("Limits per order"), minWidth=250),
+        grid.number("quantity", _("Available"), minWidth=140),
+        grid.number("finish_rate", _("Completion"), minWidth=100),
+        grid.number("month_orders", _("Orders (30 d)"), minWidth=100),
+    ]
+
+
+def method_rows(entry: dict) -> list[dict]:
+    key, asset = entry["market"], Market.parse(entry["market"]).asset
+    return [
+        {
+            "method": m["method"],
+            "best_bid": m["best_bid"] and float(m["best_bid"]),
+            "best_bid_text": fmt.market_price(m["best_bid"], key),
+            "best_ask": m["best_ask"] and float(m["best_ask"]),
+            "best_ask_text": fmt.market_price(m["best_ask"], key),
+            "spread": m["spread_pct"] and float(m["spread_pct"]),
+            "spread_text": fmt.percent(m["spread_pct"]),
+            "bid_depth": float(m["bid_depth_1pct"]),
+            "bid_depth_text": fmt.amount(m["bid_depth_1pct"], asset),
+            "ask_depth": float(m["ask_depth_1pct"]),
+            "ask_depth_text": fmt.amount(m["ask_depth_1pct"], asset),
+        }
+        for m in entry.get("methods", [])
+    ]
+
+
+def ad_row(ad: Ad, side: str, m: Market) -> dict:
+    limits = f"{fmt.amount(ad.min_amount, m.fiat)} – " + (
+        fmt.amount(ad.max_amount, m.fiat) if ad.max_amount is not None else "∞"
+    )
+    merchant = " ✓" if ad.advertiser.user_type == "merchant" else ""
+    return {
+        "id": f"{side}:{ad.ad_no}",
+        "side": side,
+        "side_text": _("sells to us") if side == "ask" else _("buys from us"),
+        "side_class": "ask" if side == "ask" else "bid",
+        "advertiser": (ad.advertiser.nick or "—") + merchant,
+        "price": float(ad.price),
+        "price_text": fmt.market_price(ad.price, m.key),
+        "methods": ", ".join(ad.methods) or _("any"),
+        "min_amount": float(ad.min_amount),
+        "min_amount_text": limits,
+        "quantity": float(ad.quantity),
+        "quantity_text": fmt.amount(ad.quantity, m.asset),
+        "finish_rate": float(ad.advertiser.finish_rate),
+        "finish_rate_text": fmt.percent(ad.advertiser.finish_rate * 100, 1),
+        "month_orders": ad.advertiser.month_orders,
+        "month_orders_text": fmt.number(Decimal(ad.advertiser.month_orders), 0),
+    }
+
+
+def _dark(fig: go.Figure, x_title: str, y_title: str) -> go.Figure:
+    fig.update_layout(
+        template="plotly_dark",
+        margin={"l": 60, "r": 10, "t": 10, "b": 40},
+        paper_bgcolor="#0f1419",
+        plot_bgcolor="#0f1419",
+        legend={"orientation": "h", "y": 1.08},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        separators=separators(),
+    )
+    return fig
+
+
+def _empty(fig: go.Figure, message: str) -> go.Figure:
+    fig.add_annotation(text=message, showarrow=False, font={"size": 14, "color": "#8a99a8"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def depth_figure(book: Book | None, m: Market) -> go.Figure:
+    """Cumulative fiat each side quotes, walking out from the best price."""
+    fig = go.Figure()
+    for side, ads, colour, name in (
+        ("bid", book.bids if book else (), "#2fbf71", _("Bids")),
+        ("ask", book.asks if book else (), "#e5534b", _("Asks")),
+    ):
+        total, xs, ys = Decimal(0), [], []
+        for ad in ads:
+            total += ad.price * ad.quantity
+            xs.append(float(ad.price))
+            ys.append(float(total))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                name=name,
+                line_shape="hv" if side == "ask" else "vh",
+                mode="lines",
+                fill="tozeroy",
+                line={"color": colour},
+            )
+        )
+    _dark(fig, _("Price (%(unit)s)", unit=f"{m.fiat}/{m.asset}"), m.fiat)
+    return fig if book and (book.bids or book.asks) else _empty(fig, _("No book yet"))
+
+
+def candle_figure(rows: list[candles.Candle], m: Market) -> go.Figure:
+    fig = go.Figure(
+        go.Candlestick(
+            x=[c.bucket for c in rows],
+            open=[float(c.open) for c in rows],
+            high=[float(c.high) for c in rows],
+            low=[float(c.low) for c in rows],
+            close=[float(c.close) for c in rows],
+            name=m.label,
+        )
+    )
+    _dark(fig, _("Time (UTC)"), f"{m.fiat}/{m.asset}")
+    fig.update_layout(xaxis_rangeslider_visible=False, showlegend=False)
+    return fig if rows else _empty(fig, _("No ticks in this range yet"))
+
+
+def register_callbacks(app: Dash) -> None:
+    push.register(app, "market")
+
+    @callback(
+        app,
+        Output("depth-chart", "figure"),
+        Output("candle-chart", "figure"),
+        Output("methods-grid", "rowData"),
+        Output("ads-grid", "rowData"),
+        Output("market-age", "children"),
+        Input("market-tick", "n_intervals"),
+        Input("candle-range", "value"),
+        Input("market-push", "data"),
+        State("market-key", "data"),
+        role=VIEWER,
+    )
+    def refresh(_n, minutes, _pushed, key):
+        expect(key, str, name="market")
+        expect(minutes, str, name="range")
+        if key not in current_desk().settings.markets:
+            raise BadInput("unknown market")
+        if minutes not in RANGES:
+            raise BadInput("unknown range")
+        desk = current_desk()
+        m, now = Market.parse(key), desk.now()
+        with desk.sessions() as session:
+            book = latest.get(session, desk.cache, key)
+            entry = next(e for e in board.read(session, desk.settings, now) if e["market"] == key)
+            rows = candles.minute_candles(session, key, now - timedelta(minutes=int(minutes)))
+        sides = (("ask", book.asks), ("bid", book.bids)) if book else ()
+        ads = [ad_row(ad, side, m) for side, side_ads in sides for ad in side_ads]
+        age = (
+            dbc.Badge(
+                fmt.seconds(entry["age_seconds"]) + (" · " + _("stale") if entry["stale"] else ""),
+                color="warning" if entry["stale"] else "success",
+            )
+            if entry.get("source")
+            else dbc.Badge(_("no data"), color="secondary")
+        )
+        return (
+            depth_figure(book, m),
+            candle_figure(rows, m),
+            method_rows(entry),
+            ads,
+            age,
+        )

@@ -1,0 +1,66 @@
+"""Pushed updates through a real Redis: what ingest, the scan and the executor announce
+reaches an open stream at once, bursts arrive as one event, and a process never gives
+all its threads to streams."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from backend import push
+from backend.cache import RedisCache
+from tests.conftest import api_client, embedded_settings, prepared_app
+
+
+@pytest.fixture
+def cache(redis_url):
+    return RedisCache(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
+
+
+def collect(chunks, into: list, stop: threading.Event) -> None:
+    for chunk in chunks:
+        into.append(chunk)
+        if stop.is_set():
+            break
+
+
+def test_announcements_reach_the_stream_coalesced_and_filtered(cache):
+    got, stop = [], threading.Event()
+    reader = threading.Thread(
+        target=collect, args=(push.events(cache, {"prices", "trades"}, 3), got, stop)
+    )
+    reader.start()
+    time.sleep(0.3)  # subscribed
+    started = time.monotonic()
+    push.announce(cache, "prices", market="p2p:USDT/VES")
+    push.announce(cache, "trades", id=7, status="filled")
+    push.announce(cache, "opportunities")  # not asked for
+    while not any(c.startswith("data:") for c in got) and time.monotonic() - started < 2:
+        time.sleep(0.01)
+    latency = time.monotonic() - started
+    stop.set()
+    reader.join(5)
+    events = [c for c in got if c.startswith("data:")]
+    assert events == ['data: ["prices", "trades"]\n\n']
+    assert latency < 0.5
+    assert got[0].startswith("retry: 250")
+
+
+def test_the_stream_route_streams_with_redis_and_refuses_past_its_limit(tmp_path, redis_url):
+    app = prepared_app(
+        embedded_settings(tmp_path, redis_url=redis_url, push_max_streams=1, push_stream_seconds=1)
+    )
+    client = api_client(app, "viewer")
+    first = client.get("/api/v1/stream?kinds=prices", buffered=False)
+    assert first.status_code == 200 and first.mimetype == "text/event-stream"
+    assert next(first.response).startswith(b"retry:")
+    second = client.get("/api/v1/stream")
+    assert second.status_code == 503 and "poll" in second.json["error"]
+    first.close()  # the slot is given back
+    third = client.get("/api/v1/stream", buffered=False)
+    assert third.status_code == 200
+    third.close()
+    assert client.get("/api/v1/stream?kinds=gossip").status_code == 400

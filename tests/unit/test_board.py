@@ -1,0 +1,65 @@
+"""The Prices board is computed when a book lands: every ticket size, overall and per
+payment method, with a sparkline; readers add only age and staleness."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from backend.market import board, ingest
+from tests.conftest import embedded_settings, prepared_app
+from tests.factories import NOW, ad, book
+
+VES = book(
+    "p2p:USDT/VES",
+    asks=[
+        ad("36.50", "10", methods=("Banesco",)),
+        ad("36.60", "100", methods=("Mercantil",)),
+        ad("36.80", "1000", methods=("Banesco", "Mercantil")),
+    ],
+    bids=[ad("36.20", "20", methods=("Mercantil",)), ad("36.00", "500", methods=("Banesco",))],
+)
+
+
+def test_each_ticket_size_is_walked_once_overall_and_per_payment_method():
+    row = board.entry(VES, [Decimal("100"), Decimal("5000")], Decimal("1"), NOW, [])
+    assert (row["best_bid"], row["best_ask"]) == ("36.20", "36.50")
+    at_100 = row["sizes"][0]
+    # 10 at 36.50, 90 at 36.60: 365 + 3294 = 3659 VES for 100 USDT
+    assert Decimal(at_100["effective_ask"]) == Decimal("36.59")
+    assert at_100["ask_fillable"] and not row["sizes"][1]["ask_fillable"]
+    methods = {m["method"]: m for m in row["methods"]}
+    assert set(methods) == {"Banesco", "Mercantil"}
+    banesco = methods["Banesco"]
+    assert (banesco["best_bid"], banesco["best_ask"]) == ("36.00", "36.50")
+    # Banesco skips the Mercantil-only ad: 10 at 36.50, 90 at 36.80 = 3677 VES
+    assert Decimal(banesco["sizes"][0]["effective_ask"]) == Decimal("36.77")
+    assert methods["Mercantil"]["best_ask"] == "36.60"
+
+
+def test_an_asset_without_a_dollar_value_gets_best_prices_but_no_sizes():
+    row = board.entry(VES, [Decimal("100")], None, NOW, [])
+    assert row["best_ask"] == "36.50" and row["sizes"] == []
+
+
+def test_the_sparkline_ends_with_this_books_mid():
+    row = board.entry(VES, [], Decimal("1"), NOW, [Decimal("36.1"), Decimal("36.2")])
+    assert row["sparkline"] == ["36.1", "36.2", "36.35"]
+
+
+def test_readers_get_the_stored_board_with_its_age_and_staleness(tmp_path):
+    app = prepared_app(embedded_settings(tmp_path, markets="p2p:USDT/VES,p2p:USDT/COP"))
+    desk = app.extensions["desk"]
+    with desk.sessions.begin() as session:
+        ingest.store(session, desk.cache, desk.settings, VES, NOW)
+    later = NOW + timedelta(seconds=desk.settings.stale_after_seconds + 1)
+    with desk.sessions() as session:
+        fresh = board.read(session, desk.settings, NOW + timedelta(seconds=2))
+        old = board.read(session, desk.settings, later)
+    ves, cop = fresh
+    assert ves["market"] == "p2p:USDT/VES" and ves["best_ask"] == "36.50"
+    assert (ves["age_seconds"], ves["stale"]) == (2.0, False)
+    assert ves["sparkline"] == ["36.35"]
+    assert [m["method"] for m in ves["methods"]] == ["Banesco", "Mercantil"]
+    assert old[0]["stale"] is True
+    assert cop["best_bid"] is None and cop["stale"] is True and cop["methods"] == []

@@ -1,0 +1,105 @@
+"""Spanish or English: the browser's preference until the user picks one, which then
+follows them; numbers in each currency's precision and the locale's separators."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.components import format
+from tests.conftest import add_user
+from tests.unit.test_login import csrf_cookie, csrf_from, log_in
+
+
+@pytest.fixture
+def trader(app, desk):
+    add_user(desk, "tina", "trader")
+    return app.test_client()
+
+
+def signed_in(client):
+    log_in(client, "tina")
+    client.get("/trades")  # a signed-in page sets the CSRF cookie
+    return client
+
+
+def test_the_login_page_speaks_spanish_to_a_spanish_browser(anonymous):
+    page = anonymous.get("/login", headers={"Accept-Language": "es-VE,es;q=0.9,en;q=0.5"})
+    assert '<html lang="es"' in page.text
+    assert "Usuario" in page.text and "Contraseña" in page.text
+    english = anonymous.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert "User name" in english.text and "Usuario" not in english.text
+
+
+def test_a_wrong_password_is_explained_in_spanish(anonymous, desk):
+    es = {"Accept-Language": "es"}
+    token = csrf_from(anonymous.get("/login", headers=es).text)
+    r = anonymous.post(
+        "/login", data={"username": "nobody", "password": "x" * 12, "csrf_token": token}, headers=es
+    )
+    assert r.status_code == 401
+    assert "Usuario o contraseña incorrectos" in r.text
+
+
+def test_an_unknown_page_is_a_404_in_the_readers_language(trader):
+    log_in(trader, "tina")
+    r = trader.get("/no-such-page", headers={"Accept-Language": "es"})
+    assert r.status_code == 404
+    assert "Página no encontrada" in r.text and "no existe la página: /no-such-page" in r.text
+
+
+def test_the_language_switch_sticks_to_the_user_over_the_browser(trader, desk):
+    signed_in(trader)
+    r = trader.post(
+        "/locale",
+        data={"locale": "es", "csrf_token": csrf_cookie(trader)},
+        headers={"Referer": "http://localhost/trades"},
+    )
+    assert r.status_code == 302 and r.headers["Location"] == "/trades"
+    page = trader.get("/no-such-page", headers={"Accept-Language": "en"})
+    assert "Página no encontrada" in page.text
+    trader.post("/locale", data={"locale": "en", "csrf_token": csrf_cookie(trader)})
+    page = trader.get("/no-such-page", headers={"Accept-Language": "es"})
+    assert "Page not found" in page.text
+
+
+def test_an_unknown_language_is_refused_and_changes_nothing(trader):
+    signed_in(trader)
+    r = trader.post("/locale", data={"locale": "fr", "csrf_token": csrf_cookie(trader)})
+    assert r.status_code == 400
+    assert "Page not found" in trader.get("/x", headers={"Accept-Language": "en"}).text
+
+
+def test_the_language_switch_needs_the_csrf_token(trader):
+    signed_in(trader)
+    assert trader.post("/locale", data={"locale": "es"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "shown"),
+    [
+        ("0.000123456789", "BTC", "0.00012346 BTC"),
+        ("1", "BTC", "1.00000000 BTC"),
+        ("0.000312", "USDT", "0.000312 USDT"),
+        ("1250.5", "USDT", "1,250.50 USDT"),
+        ("12.3456789", "USDT", "12.345679 USDT"),
+        ("1250.456", "VES", "1,250.46 VES"),
+        ("-3.1", "USD", "-3.10 USD"),
+    ],
+)
+def test_amounts_keep_their_currencys_precision_and_unit(app, value, currency, shown):
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert format.amount(value, currency) == shown
+
+
+def test_spanish_groups_and_decimals_the_spanish_way(app):
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        assert format.amount("1250.5", "VES") == "1.250,50 VES"
+        assert format.amount("61250.5", "VES") == "61.250,50 VES"
+        assert format.market_price("36.5", "p2p:USDT/VES") == "36,50 VES/USDT"
+
+
+def test_small_prices_get_four_decimals_and_btc_quotes_eight(app):
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert format.market_price("5.4321", "p2p:USDT/BRL") == "5.4321 BRL/USDT"
+        assert format.market_price("0.0000152", "spot:ETH/BTC") == "0.00001520 BTC/ETH"
+        assert format.market_price(None, "p2p:USDT/VES") == "—"
