@@ -111,7 +111,7 @@ def test_admin_moves_are_entries_with_who_and_why(app, desk):
     assert bad.exit_code != 0 and "not binance:<CUR>, binance:spot:<CUR> or bank:" in bad.output
     assert run(app, "balances", "deposit", "binance:USDT", "1e5", "--reason", "x").exit_code != 0
     shown = run(app, "balances", "show").output
-    assert "bank:Banesco:VES" in shown and "1000.00 VES" in shown
+    assert "bank:Banesco:VES" in shown and " 1000 VES" in shown
     with desk.sessions() as session:
         entries = session.scalars(select(JournalEntry).order_by(JournalEntry.id)).all()
         assert [(e.kind, e.reason) for e in entries][-2:] == [
