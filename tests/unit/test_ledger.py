@@ -134,6 +134,7 @@ def test_ledger_check_names_each_mismatch_and_exits_non_zero(app, client, desk, 
     bad = run(app, "ledger", "check")
     assert bad.exit_code == 1
     assert f"entry {entry}: USDT postings sum to 1, not 0" in bad.output
+    assert f"trade {trade_id}: USDT postings sum to 1, not 0" in bad.output
     assert f"trade {trade_id}: profit 30 USD but its legs' cash flows sum to 29.69" in bad.output
     assert f"trade {trade_id}: profit 30 USD but its postings move 30.69 USDT" in bad.output
 
