@@ -233,6 +233,17 @@ def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
     return result.rowcount == 1
 
 
+def abandoned(session: Session, now: datetime, since: datetime) -> list[int]:
+    """Executing trades whose claim has lapsed (claimed after ``since``): their worker is
+    gone and no redelivery has taken them over yet."""
+    lapsed = Trade.lease_until.is_(None) | (Trade.lease_until < now)
+    return list(
+        session.scalars(
+            select(Trade.id).where(Trade.status == "executing", lapsed, Trade.updated_at >= since)
+        )
+    )
+
+
 def recent(session: Session, limit: int = 200) -> list[Trade]:
     return list(session.scalars(select(Trade).order_by(Trade.id.desc()).limit(limit)))
 
