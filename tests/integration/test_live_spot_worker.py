@@ -104,7 +104,7 @@ def test_a_spot_order_in_flight_when_the_worker_is_killed_is_found_not_placed_ag
             assert r.status_code == 201, r.json
             trade_id = r.json["id"]
             cid = f"desk-{trade_id}-1"
-            wait_until(lambda: stub.placements.get(cid), 60, "the order at the stub")
+            wait_until(lambda: stub.placements.get(cid), 120, "the order at the stub")
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(10)
             worker = start_worker(settings, logs)  # RabbitMQ delivers the unacked trade again
