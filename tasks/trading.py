@@ -14,6 +14,7 @@ from tasks.celery_app import DB_RETRY
 
 REPUBLISH_AFTER = timedelta(seconds=10)
 EXECUTING_TIMEOUT = timedelta(minutes=5)
+LEASE_GRACE = timedelta(seconds=5)  # a redelivery usually takes a lapsed trade over first
 
 
 @shared_task(
@@ -37,14 +38,20 @@ def execute(self, trade_id: int) -> str:
 
 @shared_task(name="tasks.trading.sweep", **DB_RETRY)
 def sweep() -> int:
-    """Publish requests the web could not queue; fail trades a lost worker left behind."""
+    """Publish requests the web could not queue; send again the trades whose worker's
+    lease lapsed with no redelivery taking them over (a message lost with the broker);
+    fail, as the last resort, trades left executing for 5 minutes."""
     desk = current_desk()
     now = desk.now()
     with desk.sessions() as session:
         waiting = trades.stuck(session, "requested", now - REPUBLISH_AFTER)
+        abandoned = trades.abandoned(session, now - LEASE_GRACE, now - EXECUTING_TIMEOUT)
         lost = trades.stuck(session, "executing", now - EXECUTING_TIMEOUT)
+    celery = current_app.extensions["celery"]
     for trade_id in waiting:
-        outbox.publish(current_app.extensions["celery"], desk, trade_id)
+        outbox.publish(celery, desk, trade_id)
+    for trade_id in abandoned:
+        outbox.send(celery, trade_id)
     with desk.sessions.begin() as session:
         for trade_id in lost:
             trades.transition(
@@ -57,4 +64,4 @@ def sweep() -> int:
                 actor="sweeper",
                 error="worker lost",
             )
-    return len(waiting) + len(lost)
+    return len(waiting) + len(abandoned) + len(lost)

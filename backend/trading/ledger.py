@@ -178,14 +178,16 @@ def deposit_lines(account: str, amount: Decimal) -> list[Line]:
 def check(session: Session) -> list[str]:
     """Every mismatch in the ledger, one sentence each; empty when it is sound.
 
-    Per entry and currency the postings sum to zero; per filled trade the profit equals
-    the legs' cash flows in the anchor, and so does the house's net in its postings.
+    Per entry, and per trade, the postings of each currency sum to zero; per filled trade
+    the profit equals the legs' cash flows in the anchor, and so does the house's net in
+    its postings.
     """
     from backend.models import Trade, TradeLeg
     from backend.trading.execution import ANCHOR
 
     problems = []
     per_entry: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    per_trade: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
     house: dict[int, Decimal] = defaultdict(Decimal)
     for entry_id, trade_id, account, currency, amount in session.execute(
         select(
@@ -193,11 +195,16 @@ def check(session: Session) -> list[str]:
         )
     ):
         per_entry[(entry_id, currency)] += amount
-        if trade_id is not None and currency == ANCHOR and accounts.kind_of(account) == "house":
-            house[trade_id] += amount
-    for (entry_id, currency), total in sorted(per_entry.items()):
-        if total != 0:
-            problems.append(f"entry {entry_id}: {currency} postings sum to {plain(total)}, not 0")
+        if trade_id is not None:
+            per_trade[(trade_id, currency)] += amount
+            if currency == ANCHOR and accounts.kind_of(account) == "house":
+                house[trade_id] += amount
+    for sums, label in ((per_entry, "entry"), (per_trade, "trade")):
+        for (number, currency), total in sorted(sums.items()):
+            if total != 0:
+                problems.append(
+                    f"{label} {number}: {currency} postings sum to {plain(total)}, not 0"
+                )
     flows: dict[int, Decimal] = defaultdict(Decimal)
     for trade_id, sell_cur, sell, buy_cur, buy in session.execute(
         select(

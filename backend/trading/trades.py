@@ -89,7 +89,9 @@ def request_trade(
         expected = reprice(opp.legs, wanted)
         if expected is None:
             raise TradeRequestError(
-                f"the books cannot fill {wanted} USD of opportunity {opportunity_id} now", 409
+                f"the books cannot fill {wanted} USD of opportunity {opportunity_id} now "
+                "(too thin, or stale)",
+                409,
             )
     trade = Trade(
         idempotency_key=key,
@@ -224,6 +226,17 @@ def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def abandoned(session: Session, now: datetime, since: datetime) -> list[int]:
+    """Executing trades whose claim has lapsed (claimed after ``since``): their worker is
+    gone and no redelivery has taken them over yet."""
+    lapsed = Trade.lease_until.is_(None) | (Trade.lease_until < now)
+    return list(
+        session.scalars(
+            select(Trade.id).where(Trade.status == "executing", lapsed, Trade.updated_at >= since)
+        )
+    )
 
 
 def recent(session: Session, limit: int = 200) -> list[Trade]:

@@ -417,7 +417,9 @@ def _switch(on: bool):
 
 
 def balances_json(session) -> dict:
-    return {"balances": [{**row, "balance": str(row["balance"])} for row in balances.show(session)]}
+    """Balances as plain decimal strings (PostgreSQL's NUMERIC(38,18) scale dropped)."""
+    rows = balances.show(session)
+    return {"balances": [{**row, "balance": ledger.plain(row["balance"])} for row in rows]}
 
 
 @bp.get("/balances")
