@@ -26,12 +26,15 @@ LEASE_GRACE = timedelta(seconds=5)  # a redelivery usually takes a lapsed trade 
 )
 def execute(self, trade_id: int) -> str:
     """The attempt is the owner (host, process, task id); a trade another live attempt
-    holds is looked at again once that attempt's lease could have lapsed."""
+    holds is looked at again just after that attempt's lease lapses (a live spot order's
+    lease covers its whole call)."""
     desk = current_desk()
     owner = f"{executor.default_owner()}:{self.request.id}"
     status = executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now, owner)
-    if status == "executing":
-        raise self.retry(countdown=desk.settings.trade_lease_seconds)
+    if status == "executing":  # held by another attempt, or a live order still in doubt
+        with desk.sessions() as session:
+            left = trades.lease_left(session, trade_id, desk.now())
+        raise self.retry(countdown=max(left, 0.0) + desk.settings.trade_lease_seconds / 5)
     push.announce(desk.cache, "trades", id=trade_id, status=status)
     return status
 

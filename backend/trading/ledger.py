@@ -40,30 +40,34 @@ def plain(amount: Decimal) -> str:
     return format(amount.normalize(), "f")
 
 
-def fill_lines(fills: list[LegFill]) -> list[Line]:
-    """Postings for a filled cycle, leg by leg: the house pays the counterparty, receives
-    the gross, pays the taker fee, then moves the proceeds (less the transfer fee) to the
-    account the next leg pays from."""
-    lines: list[Line] = []
-    for i, f in enumerate(fills):
-        leg = f.leg
-        venue = Market.parse(leg.market).venue.value
-        taker = f.fee - f.transfer
-        landed = f.buy_amount + f.transfer  # after the taker fee
+def leg_lines(f: LegFill, next_src: str | None = None) -> list[Line]:
+    """Postings for one filled leg: the house pays the counterparty, receives the gross,
+    pays the taker fee, then moves the proceeds (less the transfer fee) to ``next_src``,
+    the account the next leg pays from, when that is another account."""
+    leg = f.leg
+    venue = Market.parse(leg.market).venue.value
+    taker = f.fee - f.transfer
+    landed = f.buy_amount + f.transfer  # after the taker fee
+    lines = [
+        Line(f.src_account, -f.sell_amount),
+        Line(accounts.counterparty(leg.market, leg.src), f.sell_amount),
+        Line(accounts.counterparty(leg.market, leg.dst), -(landed + taker)),
+        Line(accounts.fees(venue, leg.dst), taker),
+        Line(f.dst_account, landed),
+    ]
+    if next_src is not None and next_src != f.dst_account:
         lines += [
-            Line(f.src_account, -f.sell_amount),
-            Line(accounts.counterparty(leg.market, leg.src), f.sell_amount),
-            Line(accounts.counterparty(leg.market, leg.dst), -(landed + taker)),
-            Line(accounts.fees(venue, leg.dst), taker),
-            Line(f.dst_account, landed),
+            Line(f.dst_account, -landed),
+            Line(accounts.fees("transfer", leg.dst), f.transfer),
+            Line(next_src, f.buy_amount),
         ]
-        if i + 1 < len(fills) and fills[i + 1].src_account != f.dst_account:
-            lines += [
-                Line(f.dst_account, -landed),
-                Line(accounts.fees("transfer", leg.dst), f.transfer),
-                Line(fills[i + 1].src_account, f.buy_amount),
-            ]
     return [line for line in lines if line.amount != 0]
+
+
+def fill_lines(fills: list[LegFill]) -> list[Line]:
+    """Postings for a filled cycle, leg by leg."""
+    nexts = [f.src_account for f in fills[1:]] + [None]
+    return [line for f, nxt in zip(fills, nexts, strict=True) for line in leg_lines(f, nxt)]
 
 
 def imbalances(lines: list[Line]) -> dict[str, Decimal]:

@@ -62,6 +62,7 @@ def request_trade(
     via: str = "session",
     min_size: Decimal = Decimal("0.01"),
     reprice: Callable[[list[dict], Decimal], Decimal | None] | None = None,
+    mode: str = "paper",
 ) -> tuple[Trade, bool]:
     """Store a trade request (the outbox row). Returns (trade, created).
 
@@ -97,7 +98,7 @@ def request_trade(
         idempotency_key=key,
         opportunity_id=opp.id,
         requested_by=user,
-        mode="paper",
+        mode=mode,
         strategy=opp.strategy,
         status="requested",
         size_usd=wanted or opp.size_usd,
@@ -213,6 +214,12 @@ def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
         )
     )
     return True
+
+
+def lease_left(session: Session, trade_id: int, now: datetime) -> float:
+    """Seconds until the claim on an executing trade lapses (0 when it has)."""
+    until = session.scalar(select(Trade.lease_until).where(Trade.id == trade_id))
+    return max(0.0, (until - now).total_seconds()) if until else 0.0
 
 
 def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float) -> bool:

@@ -222,6 +222,7 @@ def create_trade():
             reprice=lambda legs, size: quotes.reprice(
                 session, desk.cache, desk.settings, legs, size, now
             ),
+            mode=desk.settings.trading_mode,
         )
         trade_id = trade.id
     if created:
