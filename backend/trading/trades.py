@@ -90,7 +90,9 @@ def request_trade(
         expected = reprice(opp.legs, wanted)
         if expected is None:
             raise TradeRequestError(
-                f"the books cannot fill {wanted} USD of opportunity {opportunity_id} now", 409
+                f"the books cannot fill {wanted} USD of opportunity {opportunity_id} now "
+                "(too thin, or stale)",
+                409,
             )
     trade = Trade(
         idempotency_key=key,
