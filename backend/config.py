@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     trade_rate_limit: str = "30/minute"  # trade requests per user (API and UI together)
     metrics_token: str | None = None  # when set, /api/v1/metrics needs Bearer <it>
     grafana_url: str | None = None  # Grafana panels the pages may embed
+    prometheus_url: str | None = None  # Prometheus as people's browsers reach it
+    rabbitmq_ui_url: str | None = None  # RabbitMQ's management UI, for the System page
     # Pages listen for changes over server-sent events when Redis is configured; each open
     # stream holds a web thread, so a process serves at most this many (then pages poll).
     push_max_streams: int = Field(2, ge=0, le=64)

@@ -21,7 +21,8 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
-def upgrade(settings: Settings, revision: str = "head") -> None:
+def upgrade(settings: Settings, revision: str = "heads") -> None:
+    """Every head by default: independent branches (an index-only one) apply in any order."""
     with get_engine(settings).begin() as connection, unbounded(connection):
         config = alembic_config(settings)
         config.attributes["connection"] = connection

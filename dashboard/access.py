@@ -65,6 +65,15 @@ def callback(app: Dash, *dependencies, role: str, **kwargs) -> Callable:
     return register
 
 
+def clientside_callback(app: Dash, function, *dependencies, role: str, **kwargs) -> None:
+    """``app.clientside_callback`` with its access decision recorded: it runs in the
+    browser, but every callback in the map carries one (and the test checks)."""
+    before = set(app.callback_map)
+    app.clientside_callback(function, *dependencies, **kwargs)
+    for key in set(app.callback_map) - before:
+        registry(app.server)[key] = role
+
+
 def _is_dependency(item: object) -> bool:
     return (
         isinstance(item, dict)

@@ -13,7 +13,7 @@ db_cli = AppGroup("db", help="Schema migrations.")
 
 
 @db_cli.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 def db_upgrade(revision: str) -> None:
     """Apply migrations (TimescaleDB features only where the extension exists)."""
     migrate.upgrade(current_desk().settings, revision)

@@ -59,15 +59,19 @@ def from_amqp(conn: Connection) -> dict[str, tuple[int, int]]:
     return depths
 
 
-def record_depths(settings: Settings, conn: Connection) -> None:
-    """Update the gauges; a failure to read depths never fails the broker's health."""
+def record_depths(settings: Settings, conn: Connection) -> dict[str, dict[str, int]]:
+    """Update the gauges and return queue -> {ready, unacked}; a failure to read depths
+    never fails the broker's health (then nothing is returned)."""
     try:
         use_api = bool(settings.rabbitmq_management_url)
         depths = from_management(settings) if use_api else from_amqp(conn)
     except (requests.RequestException, ValueError, *conn.connection_errors) as exc:
         log.warning("could not read queue depths: %s", exc)
-        return
+        return {}
+    seen = {}
     for name in QUEUES:
         ready, unacked = depths.get(name, (0, 0))
         metrics.QUEUE_MESSAGES.labels(queue=name, state="ready").set(ready)
         metrics.QUEUE_MESSAGES.labels(queue=name, state="unacked").set(unacked)
+        seen[name] = {"ready": ready, "unacked": unacked}
+    return seen

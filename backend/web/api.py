@@ -9,12 +9,22 @@ import functools
 from pathlib import Path
 
 import yaml
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask_babel import gettext as _
 
 from backend.desk import current_desk
 from backend.market import board, rates
 from backend.models import Opportunity, Trade
-from backend.trading import balances, controls, ledger, opportunities, outbox, quotes, trades
+from backend.trading import (
+    balances,
+    controls,
+    ledger,
+    opportunities,
+    outbox,
+    quotes,
+    trade_history,
+    trades,
+)
 from backend.web.access import ADMIN, PUBLIC, TRADER, VIEWER, access
 from backend.web.auth import current_actor, via
 from backend.web.security import trade_wait_seconds
@@ -29,6 +39,11 @@ def _bad_request(exc: trades.TradeRequestError):
     if exc.retry_after:
         response.headers["Retry-After"] = str(exc.retry_after)
     return response, exc.status
+
+
+@bp.errorhandler(trade_history.FilterError)
+def _bad_filter(exc: trade_history.FilterError):
+    return jsonify(error=str(exc), status=422), 422
 
 
 def opportunity_json(row: Opportunity) -> dict:
@@ -72,6 +87,7 @@ def trade_json(row: Trade, with_events: list | None = None) -> dict:
                 "buy_currency": leg.buy_currency,
                 "buy_amount": str(leg.buy_amount),
                 "fee": str(leg.fee),
+                "price_after_slippage": _text(trade_history.price_after_slippage(leg)),
             }
             for leg in row.legs
         ],
@@ -88,6 +104,10 @@ def trade_json(row: Trade, with_events: list | None = None) -> dict:
             for e in with_events
         ]
     return body
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
 
 
 @functools.cache
@@ -213,9 +233,70 @@ def create_trade():
 @bp.get("/trades")
 @access(VIEWER)
 def list_trades():
+    """One sorted page of the history, filtered (see trade_history.TradeFilter)."""
     desk = current_desk()
+    flt = trade_history.TradeFilter.parse(request.args)
+    page = trade_history.Page.parse(request.args, default_limit=200)
     with desk.sessions() as session:
-        return jsonify(trades=[trade_json(t) for t in trades.recent(session)])
+        rows = trade_history.page(session, flt, page)
+        return jsonify(trades=[trade_json(t) for t in rows], offset=page.offset, limit=page.limit)
+
+
+@bp.get("/trades/summary")
+@access(VIEWER)
+def trades_summary():
+    """Totals of the filtered set and its cumulative realized profit over time."""
+    desk = current_desk()
+    flt = trade_history.TradeFilter.parse(request.args)
+    with desk.sessions() as session:
+        sums = trade_history.totals(session, flt)
+        curve = trade_history.cumulative_pnl(session, flt)
+    return jsonify(
+        count=sums.count,
+        by_status=sums.by_status,
+        size_usd=str(sums.size_usd),
+        expected_profit_usd=str(sums.expected_profit_usd),
+        profit_usd=str(sums.profit_usd),
+        pnl=[{"at": at.isoformat(), "profit_usd": str(total)} for at, total in curve],
+    )
+
+
+@bp.get("/trades/export.csv")
+@access(VIEWER)
+def export_trades():
+    """The filtered set as CSV, streamed row batch by row batch (any size, flat memory)."""
+    desk = current_desk()
+    flt = trade_history.TradeFilter.parse(request.args)
+    page = trade_history.Page.parse(request.args)
+    headers = export_headers()
+
+    def rows():
+        with desk.sessions() as session:
+            yield from trade_history.export_csv(session, flt, page, headers)
+
+    stamp = desk.now().strftime("%Y%m%dT%H%M%SZ")
+    return Response(
+        stream_with_context(rows()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="trades-{stamp}.csv"'},
+    )
+
+
+def export_headers() -> list[str]:
+    """The CSV's column titles in the reader's language."""
+    return [
+        _("Trade"),
+        _("Requested at (UTC)"),
+        _("Requested by"),
+        _("Strategy"),
+        _("Mode"),
+        _("Status"),
+        _("Size USD"),
+        _("Expected profit USD"),
+        _("Profit USD"),
+        _("Route"),
+        _("Error"),
+    ]
 
 
 @bp.get(f"/trades/<int(max={trades.MAX_ID}):trade_id>")
@@ -226,7 +307,17 @@ def get_trade(trade_id: int):
         trade = session.get(Trade, trade_id)
         if trade is None:
             return jsonify(error=f"trade {trade_id} does not exist"), 404
-        return jsonify(trade_json(trade, trades.events(session, trade_id)))
+        body = trade_json(trade, trades.events(session, trade_id))
+        body["postings"] = [
+            {
+                "at": p.at.isoformat(),
+                "account": p.account,
+                "currency": p.currency,
+                "amount": ledger.plain(p.amount),
+            }
+            for p in trade_history.postings(session, trade_id)
+        ]
+        return jsonify(body)
 
 
 @bp.get("/controls")

@@ -53,12 +53,11 @@ def probe_redis(desk: Desk) -> str:
     return "ok"
 
 
-def probe_rabbitmq(desk: Desk) -> str:
-    """Connect to the broker; the queue depths are read on the same visit."""
+def probe_rabbitmq(desk: Desk) -> dict:
+    """Connect to the broker; the queue depths are read on the same visit and reported."""
     with Connection(desk.settings.rabbitmq_url, connect_timeout=PROBE_TIMEOUT) as conn:
         conn.ensure_connection(max_retries=1)
-        queues.record_depths(desk.settings, conn)
-    return "ok"
+        return {"queues": queues.record_depths(desk.settings, conn)}
 
 
 def probe_celery(desk: Desk) -> str:
@@ -128,8 +127,8 @@ class Monitor:
                 continue
             start, future = self._running[name]
             try:
-                future.result(timeout=max(0.0, start + PROBE_TIMEOUT - time.monotonic()))
-                entry = {"status": "ok"}
+                found = future.result(timeout=max(0.0, start + PROBE_TIMEOUT - time.monotonic()))
+                entry = {"status": "ok"} | (found if isinstance(found, dict) else {})
             except TimeoutError:
                 entry = {"status": "down", "error": f"no answer within {PROBE_TIMEOUT:.0f} s"}
             except Exception as exc:  # any failure of a probe is the component being down

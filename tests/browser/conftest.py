@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
+from pathlib import Path
 
 import pytest
 from selenium import webdriver
@@ -70,6 +73,25 @@ def csp_violations(browser) -> list[str]:
         for entry in browser.get_log("browser")
         if "Content Security Policy" in entry["message"]
     ]
+
+
+def screenshot(browser, name: str) -> None:
+    """With DESK_SCREENSHOTS=docs/screenshots, save the whole page as it looks now in a
+    1366 px wide window (README)."""
+    folder = os.environ.get("DESK_SCREENSHOTS")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    size = browser.get_window_size()
+    browser.set_window_size(1366, 900)
+    time.sleep(1)  # charts and grids re-lay themselves out to the new width
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1366, min(height + 140, 2400))  # + the window's own frame
+    time.sleep(1)
+    try:
+        browser.save_screenshot(str(Path(folder) / f"{name}.png"))
+    finally:
+        browser.set_window_size(size["width"], size["height"])
 
 
 def grid_rows(browser, grid_id: str) -> dict[str, dict[str, str]]:

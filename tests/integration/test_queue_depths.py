@@ -49,7 +49,8 @@ def test_depths_per_queue_reach_the_gauges(broker, management, client):
             while queues.from_management(settings(broker, management)).get("trading", (0,))[0] < 3:
                 assert time.monotonic() < deadline, "the management API never counted 3"
                 time.sleep(0.5)
-        queues.record_depths(settings(broker, management), conn)
+        depths = queues.record_depths(settings(broker, management), conn)
+    assert depths["trading"]["ready"] == 3 and depths["default"]["ready"] == 0  # System page
     text = client.get("/api/v1/metrics").text
     assert sample(text, "celery_queue_messages", queue="trading", state="ready") == 3
     assert sample(text, "celery_queue_messages", queue="market", state="ready") == 1

@@ -1,0 +1,383 @@
+"""The whole trade history, searched on the server: filters, sorted pages, totals, the
+cumulative P&L and a streamed CSV export.
+
+Nothing here loads the history into memory: pages are LIMIT/OFFSET on an indexed order,
+totals and the P&L curve are aggregated by the database (PostgreSQL sums NUMERIC
+exactly; SQLite keeps money as text, so there the sums are done in Python with
+Decimal), and the export walks a server-side cursor in batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Float, Select, and_, cast, exists, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import Session
+
+from backend.models import Posting, Trade, TradeLeg
+
+MARKET = re.compile(r"(p2p|spot):[A-Z0-9]{2,10}/[A-Z0-9]{2,10}")
+WORD = re.compile(r"[a-z_]{1,20}")
+USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,63}")  # as backend.web.users.NAME
+# The orders with an index (migration 0006): any page of a million trades stays cheap.
+SORTABLE = {
+    "id": Trade.id,
+    "created_at": Trade.created_at,
+    "size_usd": Trade.size_usd,
+    "profit_usd": Trade.profit_usd,
+}
+MONEY = {"size_usd", "profit_usd"}
+NULLABLE = {"profit_usd"}
+MAX_PAGE = 500
+MAX_OFFSET = 10_000_000
+PNL_POINTS = 400  # at most this many buckets on the cumulative P&L curve
+BUCKETS = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)  # seconds
+EXPORT_BATCH = 2000
+PRICE_PLACES = Decimal("1e-8")
+
+
+class FilterError(ValueError):
+    """A search parameter no form would send; the message says what is expected."""
+
+
+@dataclass(frozen=True)
+class TradeFilter:
+    start: datetime | None = None  # inclusive
+    end: datetime | None = None  # exclusive; a range ending before it starts holds nothing
+    market: str | None = None  # any leg on this market
+    strategy: str | None = None
+    status: str | None = None
+    user: str | None = None
+
+    @classmethod
+    def parse(cls, args: Mapping[str, object]) -> TradeFilter:
+        """From query parameters ``from``, ``to`` (ISO dates or UTC datetimes; a date
+        ``to`` includes that whole day), ``market``, ``strategy``, ``status``, ``user``."""
+        start, end = _when(args.get("from"), "from"), _when(args.get("to"), "to")
+        market = _text(args.get("market"), "market")
+        if market and not MARKET.fullmatch(market):
+            raise FilterError("market must look like p2p:USDT/VES or spot:BTC/USDT")
+        strategy = _text(args.get("strategy"), "strategy")
+        status = _text(args.get("status"), "status")
+        for name, value in (("strategy", strategy), ("status", status)):
+            if value and not WORD.fullmatch(value):
+                raise FilterError(f"{name} is a lowercase word, e.g. filled or triangle")
+        user = _text(args.get("user"), "user")
+        if user and not USER.fullmatch(user):
+            raise FilterError("user is a login name: 2 to 64 of A-Z a-z 0-9 . _ @ -")
+        return cls(start, end, market, strategy, status, user)
+
+    def query_string(self) -> dict[str, str]:
+        """The parameters that rebuild this filter (a CSV link carries them)."""
+        values = {
+            "from": self.start and self.start.isoformat(),
+            "to": self.end and self.end.isoformat(),
+            "market": self.market,
+            "strategy": self.strategy,
+            "status": self.status,
+            "user": self.user,
+        }
+        return {k: v for k, v in values.items() if v}
+
+    def where(self, stmt: Select) -> Select:
+        conditions = []
+        if self.start:
+            conditions.append(Trade.created_at >= self.start)
+        if self.end:
+            conditions.append(Trade.created_at < self.end)
+        if self.strategy:
+            conditions.append(Trade.strategy == self.strategy)
+        if self.status:
+            conditions.append(Trade.status == self.status)
+        if self.user:
+            conditions.append(Trade.requested_by == self.user)
+        if self.market:
+            conditions.append(
+                exists().where(TradeLeg.trade_id == Trade.id, TradeLeg.market == self.market)
+            )
+        return stmt.where(and_(*conditions)) if conditions else stmt
+
+
+def _text(value: object, name: str) -> str | None:
+    """None when absent; given empty, it is a mistake (leave a parameter out instead)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 100:
+        raise FilterError(f"{name} must be a short text; leave it out to not filter on it")
+    return value
+
+
+def _when(value: object, name: str) -> datetime | None:
+    text = _text(value, name)
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day + timedelta(days=name == "to"), time(), UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise FilterError(f"{name} must be a date like 2026-11-28 or 2026-11-28T14:30Z") from None
+
+
+@dataclass(frozen=True)
+class Page:
+    sort: str = "created_at"  # newest first; ids follow time only roughly
+    descending: bool = True
+    offset: int = 0
+    limit: int = 100
+
+    @classmethod
+    def parse(cls, args: Mapping[str, object], default_limit: int = 100) -> Page:
+        sort = _text(args.get("sort"), "sort") or "created_at"
+        if sort not in SORTABLE:
+            raise FilterError(f"sort must be one of: {', '.join(SORTABLE)}")
+        order = _text(args.get("order"), "order") or "desc"
+        if order not in ("asc", "desc"):
+            raise FilterError("order must be asc or desc")
+        offset = _integer(args.get("offset"), "offset", 0, MAX_OFFSET, 0)
+        limit = _integer(args.get("limit"), "limit", 1, MAX_PAGE, default_limit)
+        return cls(sort, order == "desc", offset, limit)
+
+    def order_by(self, sqlite: bool = False) -> tuple:
+        """SQLite keeps money as text, where "1000" < "300": there amounts sort as REAL."""
+        column, tiebreak = SORTABLE[self.sort], Trade.id
+        if sqlite and self.sort in MONEY:
+            column = cast(column, Float)
+        if self.sort not in NULLABLE:  # NULLS clauses would keep PostgreSQL off the index
+            return (column.desc(), tiebreak.desc()) if self.descending else (column, tiebreak)
+        if self.descending:
+            return (column.desc().nulls_last(), tiebreak.desc())
+        return (column.asc().nulls_first(), tiebreak.asc())
+
+
+def _integer(value: object, name: str, low: int, high: int, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raise FilterError(f"{name} must be a whole number from {low} to {high}")
+    text = str(value)
+    if not text.isdigit() or len(text) > 9 or not low <= int(text) <= high:
+        raise FilterError(f"{name} must be a whole number from {low} to {high}")
+    return int(text)
+
+
+def page(session: Session, flt: TradeFilter, pg: Page) -> list[Trade]:
+    """One sorted page of the filtered history, legs loaded in one extra query."""
+    stmt = flt.where(select(Trade)).order_by(*pg.order_by(_sqlite(session)))
+    stmt = stmt.offset(pg.offset).limit(pg.limit)
+    return list(session.scalars(stmt))
+
+
+@dataclass
+class Totals:
+    count: int = 0
+    size_usd: Decimal = Decimal(0)
+    expected_profit_usd: Decimal = Decimal(0)
+    profit_usd: Decimal = Decimal(0)  # realized, over the trades that have one
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+def _sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def totals(session: Session, flt: TradeFilter) -> Totals:
+    """Count and sums of the filtered set, per status and overall."""
+    result = Totals()
+    if _sqlite(session):  # money is text there: add it up exactly in Python
+        stmt = flt.where(
+            select(Trade.status, Trade.size_usd, Trade.expected_profit_usd, Trade.profit_usd)
+        )
+        rows = ((s, 1, size, exp, p) for s, size, exp, p in session.execute(stmt))
+    else:
+        stmt = flt.where(
+            select(
+                Trade.status,
+                func.count(),
+                func.sum(Trade.size_usd),
+                func.sum(Trade.expected_profit_usd),
+                func.sum(Trade.profit_usd),
+            )
+        ).group_by(Trade.status)
+        rows = session.execute(stmt)
+    for status, count, size, expected, profit in rows:
+        result.count += count
+        result.by_status[status] = result.by_status.get(status, 0) + count
+        result.size_usd += size or 0
+        result.expected_profit_usd += expected or 0
+        result.profit_usd += profit or 0
+    return result
+
+
+def cumulative_pnl(session: Session, flt: TradeFilter) -> list[tuple[datetime, Decimal]]:
+    """Realized profit summed over time buckets (at most PNL_POINTS), then accumulated:
+    (end of bucket, profit to date)."""
+    realized = flt.where(select(Trade.created_at, Trade.profit_usd)).where(
+        Trade.profit_usd.is_not(None)
+    )
+    span = session.execute(
+        flt.where(select(func.min(Trade.created_at), func.max(Trade.created_at))).where(
+            Trade.profit_usd.is_not(None)
+        )
+    ).one()
+    if span[0] is None:
+        return []
+    first, last = (_utc(t) for t in span)
+    width = next(
+        (b for b in BUCKETS if (last - first).total_seconds() / b < PNL_POINTS), BUCKETS[-1]
+    )
+    sums: dict[int, Decimal] = {}
+    if _sqlite(session):
+        for at, profit in session.execute(realized):
+            key = int(_utc(at).timestamp()) // width
+            sums[key] = sums.get(key, Decimal(0)) + profit
+    else:
+        bucket = func.floor(func.extract("epoch", Trade.created_at) / width)
+        stmt = flt.where(select(bucket, func.sum(Trade.profit_usd))).where(
+            Trade.profit_usd.is_not(None)
+        )
+        sums = {int(b): p for b, p in session.execute(stmt.group_by(bucket))}
+    total, curve = Decimal(0), []
+    for key in sorted(sums):
+        total += sums[key]
+        curve.append((datetime.fromtimestamp((key + 1) * width, UTC), total))
+    return curve
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _route(session: Session):
+    """The trade's markets in leg order, ``p2p:USDT/VES > spot:BTC/USDT``, as one column."""
+    if _sqlite(session):
+        ordered = (
+            select(TradeLeg.market)
+            .where(TradeLeg.trade_id == Trade.id)
+            .order_by(TradeLeg.seq)
+            .correlate(Trade)
+            .subquery()
+        )
+        return select(func.group_concat(ordered.c.market, " > ")).scalar_subquery()
+    return (
+        select(func.string_agg(TradeLeg.market, aggregate_order_by(literal(" > "), TradeLeg.seq)))
+        .where(TradeLeg.trade_id == Trade.id)
+        .scalar_subquery()
+    )
+
+
+def _flat(session: Session) -> tuple:
+    """One row per trade, legs summarised as the route: what the grid and the CSV show."""
+    return (
+        Trade.id,
+        Trade.created_at,
+        Trade.requested_by,
+        Trade.strategy,
+        Trade.mode,
+        Trade.status,
+        Trade.size_usd,
+        Trade.expected_profit_usd,
+        Trade.profit_usd,
+        _route(session).label("route"),
+        Trade.error,
+    )
+
+
+def page_rows(session: Session, flt: TradeFilter, pg: Page) -> list:
+    """One sorted page as flat rows (no ORM objects, legs as the route): the grid's
+    block, in one query. The page's ids are chosen first, so rows skipped by the offset
+    never have their route built."""
+    order = pg.order_by(_sqlite(session))
+    ids = flt.where(select(Trade.id)).order_by(*order).offset(pg.offset).limit(pg.limit)
+    chosen = ids.subquery()
+    stmt = select(*_flat(session)).join(chosen, chosen.c.id == Trade.id).order_by(*order)
+    return list(session.execute(stmt))
+
+
+def _money(value: Decimal | None) -> str | None:
+    """``1000``, ``-0.4``: no exponent, no trailing zeros (PostgreSQL keeps 18 places)."""
+    return None if value is None else format(value.normalize(), "f")
+
+
+def _cell(text: str | None) -> str | None:
+    """Text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) is quoted."""
+    return "'" + text if text and text[0] in "=+-@\t\r" else text
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "requested_at",
+    "requested_by",
+    "strategy",
+    "mode",
+    "status",
+    "size_usd",
+    "expected_profit_usd",
+    "profit_usd",
+    "route",
+    "error",
+)
+
+
+def export_csv(
+    session: Session,
+    flt: TradeFilter,
+    pg: Page,
+    headers: Sequence[str],
+    batch: int = EXPORT_BATCH,
+) -> Iterator[bytes]:
+    """The filtered set as CSV (UTF-8), in batches from a server-side cursor, so memory
+    stays flat whatever the size. ``headers`` are the column titles, translated."""
+    if len(headers) != len(EXPORT_COLUMNS):
+        raise ValueError(f"{len(EXPORT_COLUMNS)} headers expected")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    stmt = flt.where(select(*_flat(session))).order_by(*pg.order_by(_sqlite(session)))
+    result = session.execute(stmt.execution_options(yield_per=batch))
+    for rows in result.partitions():
+        writer.writerows(
+            (
+                i,
+                _utc(at).isoformat(),
+                _cell(user),
+                strategy,
+                mode,
+                status,
+                *(_money(m) for m in money),
+                _cell(route),
+                _cell(error),
+            )
+            for i, at, user, strategy, mode, status, *money, route, error in rows
+        )
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def price_after_slippage(leg: TradeLeg) -> Decimal | None:
+    """What the leg really paid per unit of asset: the book's walk price moved by the
+    slippage haircut (fees apart), from the amounts that changed hands."""
+    gross = leg.buy_amount + leg.fee
+    if leg.side == "BUY":  # paid quote currency, received the asset
+        price = leg.sell_amount / gross if gross else None
+    else:
+        price = gross / leg.sell_amount if leg.sell_amount else None
+    return None if price is None else price.quantize(PRICE_PLACES)
+
+
+def postings(session: Session, trade_id: int) -> list[Posting]:
+    """The trade's ledger postings in the order they were written (leg by leg)."""
+    return list(
+        session.scalars(select(Posting).where(Posting.trade_id == trade_id).order_by(Posting.id))
+    )

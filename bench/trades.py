@@ -1,0 +1,280 @@
+"""Trades history benchmark: the Trades grid's paging callback and the CSV export with
+10^6 trades on PostgreSQL.
+
+    .venv/bin/python -m bench.trades [--trades 1000000] [--repeat 40] [--keep]
+                                     [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+Creates a throw-away database (kept with --keep, and then reused by the next run with the
+same --trades), fills it with COPY (two to three legs per trade, six users, three
+strategies, 90 % filled over 90 days), then posts the grid's block request to
+/_dash-update-component through the whole Flask stack (session guard, access check,
+callback, JSON) as a viewer, for the requests a trader makes: first block, a filter, a
+sort, a date range, a block deep in the history. A trivial callback (the menu toggle)
+is timed in the same run as the floor. The CSV export of every trade is then streamed
+in a child process that reports its time and its peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from backend import create_app, migrate
+from backend.config import Settings
+from backend.web import tokens, users
+
+USERS = ("ana", "ben", "carla", "dario", "elena", "fer")
+STRATEGIES = ("crossed_book", "spot_p2p", "triangle")
+ROUTES = {
+    "crossed_book": ("p2p:USDT/VES", "p2p:USDT/VES"),
+    "spot_p2p": ("p2p:USDT/BRL", "spot:USDT/BRL"),
+    "triangle": ("p2p:USDT/VES", "spot:BTC/USDT", "p2p:BTC/VES"),
+}
+START = datetime(2026, 8, 30, tzinfo=UTC)
+
+
+def database(admin_url: str, n: int, keep: bool) -> tuple[str, bool]:
+    """(URL, already filled) of the benchmark's database."""
+    name = f"desk_bench_trades_{n}" if keep else f"desk_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + f"/{name}", bool(exists)
+
+
+def fill(url: str, n: int) -> float:
+    """COPY n trades and their legs; returns seconds taken."""
+    rng = random.Random(7)
+    started = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO opportunities (id, fingerprint, strategy, legs, size_usd, profit_usd, "
+            "profit_bps, status, first_seen, last_seen, expires_at) VALUES (1, 'bench', "
+            "'crossed_book', '[]', 500, 1, 20, 'expired', now(), now(), now())"
+        )
+        step = timedelta(days=90) / n
+        with conn.cursor().copy(
+            "COPY trades (id, idempotency_key, opportunity_id, requested_by, strategy, mode, "
+            "status, size_usd, expected_profit_usd, profit_usd, error, created_at, updated_at) "
+            "FROM STDIN"
+        ) as copy:
+            for i in range(1, n + 1):
+                at = START + step * i
+                filled = rng.random() < 0.9
+                strategy = rng.choice(STRATEGIES)
+                copy.write_row(
+                    (
+                        i,
+                        f"bench-{i}",
+                        1,
+                        rng.choice(USERS),
+                        strategy,
+                        "paper",
+                        "filled" if filled else "rejected",
+                        rng.choice((100, 250, 500, 1000, 2500)),
+                        f"{rng.uniform(0.1, 9):.2f}",
+                        f"{rng.uniform(-2, 9):.6f}" if filled else None,
+                        None if filled else "books moved: profit below the minimum",
+                        at,
+                        at,
+                    )
+                )
+        with conn.cursor().copy(
+            "COPY trade_legs (trade_id, seq, market, side, method, price, sell_currency, "
+            "sell_amount, buy_currency, buy_amount, fee, filled_at) FROM STDIN"
+        ) as copy:
+            rng = random.Random(7)
+            for i in range(1, n + 1):
+                rng.random()
+                for seq, market in enumerate(ROUTES[rng.choice(STRATEGIES)]):
+                    copy.write_row(
+                        (
+                            i,
+                            seq,
+                            market,
+                            "BUY" if seq % 2 == 0 else "SELL",
+                            "Banesco",
+                            "320.5",
+                            "VES",
+                            "160250",
+                            "USDT",
+                            "499.75",
+                            "0.25",
+                            START + step * i,
+                        )
+                    )
+        conn.execute("SELECT setval('trades_id_seq', %s)", (n,))
+        conn.commit()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE trades")
+        conn.execute("VACUUM ANALYZE trade_legs")
+    return time.perf_counter() - started
+
+
+def grid_request(start: int, sort: list | None = None, args: dict | None = None) -> dict:
+    request = {"startRow": start, "endRow": start + 100, "sortModel": sort or []}
+    return {
+        "output": "trades-grid.getRowsResponse",
+        "outputs": {"id": "trades-grid", "property": "getRowsResponse"},
+        "inputs": [{"id": "trades-grid", "property": "getRowsRequest", "value": request}],
+        "state": [{"id": "trades-filter", "property": "data", "value": args or {}}],
+        "changedPropIds": ["trades-grid.getRowsRequest"],
+    }
+
+
+TRIVIAL = {
+    "output": "nav-collapse.is_open",
+    "outputs": {"id": "nav-collapse", "property": "is_open"},
+    "inputs": [{"id": "nav-toggle", "property": "n_clicks", "value": 1}],
+    "state": [{"id": "nav-collapse", "property": "is_open", "value": False}],
+    "changedPropIds": ["nav-toggle.n_clicks"],
+}
+CASES = {
+    "trivial callback (menu toggle)": TRIVIAL,
+    "first block, newest first": grid_request(0),
+    "status = rejected": grid_request(0, args={"status": "rejected"}),
+    "user = carla": grid_request(0, args={"user": "carla"}),
+    "market = spot:BTC/USDT": grid_request(0, args={"market": "spot:BTC/USDT"}),
+    "one day (2026-10-15)": grid_request(0, args={"from": "2026-10-15", "to": "2026-10-15"}),
+    "sorted by profit, highest first": grid_request(0, [{"colId": "profit_usd", "sort": "desc"}]),
+    "block 10 (rows 1000-1099)": grid_request(1000),
+    "block 5000 (rows 500000-500099)": grid_request(500_000),
+}
+
+
+def time_callbacks(client, repeat: int) -> dict[str, tuple[float, float, int]]:
+    """Case -> (median ms, p95 ms, response bytes), rounds interleaved across cases."""
+    samples: dict[str, list[float]] = {case: [] for case in CASES}
+    sizes = {}
+    for case, body in CASES.items():  # warm each once (plans, caches, connections)
+        reply = client.post("/_dash-update-component", json=body)
+        assert reply.status_code == 200, (case, reply.status_code, reply.text[:300])
+        sizes[case] = len(reply.data)
+    for _ in range(repeat):
+        for case, body in CASES.items():
+            started = time.perf_counter()
+            client.post("/_dash-update-component", json=body)
+            samples[case].append((time.perf_counter() - started) * 1000)
+    return {
+        case: (
+            statistics.median(times),
+            statistics.quantiles(times, n=20, method="inclusive")[18],
+            sizes[case],
+        )
+        for case, times in samples.items()
+    }
+
+
+def settings_for(url: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=url.replace("postgresql://", "postgresql+psycopg://"),
+        secret_key="bench-only-secret-key",
+        log_level="WARNING",
+    )
+
+
+def viewer_client(app):
+    """A test client acting as a viewer's script (a new token each run)."""
+    desk = app.extensions["desk"]
+    with desk.sessions.begin() as session:
+        if users.find(session, "bench-viewer") is None:
+            users.create(
+                session, "bench-viewer", "viewer", uuid.uuid4().hex, actor="bench", now=desk.now()
+            )
+        token = tokens.create(
+            session,
+            f"bench-{uuid.uuid4().hex[:8]}",
+            "bench-viewer",
+            None,
+            actor="bench",
+            now=desk.now(),
+        )
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+def export_child(url: str) -> None:
+    """Runs in its own process: stream the whole export, print time, rows, peak RSS."""
+    client = viewer_client(create_app(settings_for(url)))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    reply = client.get("/api/v1/trades/export.csv", buffered=False)
+    rows = size = 0
+    for chunk in reply.response:
+        rows += chunk.count(b"\n")
+        size += len(chunk)
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "rows": rows - 1,
+                "bytes": size,
+                "rss_before_kb": before,
+                "rss_peak_kb": after,
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--trades", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the database")
+    parser.add_argument("--export-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.export_child:
+        return export_child(args.export_child)
+
+    url, filled = database(args.admin_url, args.trades, args.keep)
+    settings = settings_for(url)
+    migrate.upgrade(settings)
+    if not filled:
+        print(f"filled {args.trades:,} trades in {fill(url, args.trades):.0f} s")
+    app = create_app(settings)
+    desk = app.extensions["desk"]
+    client = viewer_client(app)
+
+    print(f"\nTrades grid callback, {args.trades:,} trades, {args.repeat} rounds")
+    print("| Request | median | p95 | response |\n|---|---|---|---|")
+    for case, (median, p95, size) in time_callbacks(client, args.repeat).items():
+        print(f"| {case} | {median:.1f} ms | {p95:.1f} ms | {size / 1024:.1f} KB |")
+
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.trades", "--export-child", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(child.stdout.strip().splitlines()[-1])
+    rows, seconds = found["rows"], found["seconds"]
+    peak, before = found["rss_peak_kb"] / 1024, found["rss_before_kb"] / 1024
+    print(
+        f"\nCSV export of every trade: {rows:,} rows, {found['bytes'] / 2**20:.0f} MB in "
+        f"{seconds:.1f} s ({rows / seconds:,.0f} rows/s); peak RSS {peak:.0f} MB, "
+        f"{peak - before:.0f} MB above the process before the export (sampled every chunk)"
+    )
+    if not args.keep:
+        desk.sessions.kw["bind"].dispose()
+        with psycopg.connect(args.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

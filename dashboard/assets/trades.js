@@ -1,0 +1,22 @@
+// Trades page: the grid's cache emptied when the filter changes (purge: it asks again
+// from the first row) or re-read on the refresh tick (refresh: live statuses).
+(function () {
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.trades = {
+    reload: function (filter, tick) {
+      const api = window.dash_ag_grid && window.dash_ag_grid.getApi("trades-grid");
+      if (api) {
+        const byFilter = (window.dash_clientside.callback_context.triggered || []).some(
+          function (t) { return t.prop_id === "trades-filter.data"; }
+        );
+        if (byFilter) {
+          api.deselectAll();
+          api.purgeInfiniteCache();
+        } else {
+          api.refreshInfiniteCache();
+        }
+      }
+      return window.dash_clientside.no_update;
+    },
+  };
+})();

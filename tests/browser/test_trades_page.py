@@ -1,0 +1,149 @@
+"""Trades as a person uses it: find trades by filter in a history larger than one block,
+open one to read its legs and audit trail, and download the filtered CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from backend.config import Settings
+from backend.desk import Desk
+from backend.models import TradeEvent
+from tasks import heartbeat
+from tests.browser.conftest import csp_violations, grid_rows, login, screenshot
+from tests.browser.test_trader_flow import wait_until
+from tests.conftest import web_only
+from tests.factories import _at, recorded_trade
+
+HISTORY = 260  # more than two of the grid's 100-row blocks
+
+
+def loaded_ids(browser) -> list[str]:
+    """Ids of the rows the grid holds (rendered or not), in grid order."""
+    return browser.execute_script(
+        "const ids = []; dash_ag_grid.getApi('trades-grid').forEachNode("
+        "node => { if (node.data) ids.push(String(node.data.id)); }); return ids;"
+    )
+
+
+@pytest.fixture(scope="module")
+def history_desk(tmp_path_factory):
+    home = tmp_path_factory.mktemp("trades-desk")
+    with web_only(home, users=[("viewer", "viewer")]) as (url, _tokens):
+        desk = Desk(Settings(_env_file=None, database_url=f"sqlite:///{home / 'desk.sqlite3'}"))
+        start = _at("2026-11-20 08:00")
+        with desk.sessions.begin() as session:
+            for i in range(HISTORY):
+                trade = recorded_trade(
+                    session,
+                    at=start + timedelta(minutes=30 * i),
+                    user="carla" if i % 13 == 0 else "ana",
+                    status="rejected" if i % 10 == 9 else "filled",
+                    profit=None if i % 10 == 9 else f"{i % 7}.25",
+                )
+                session.add(
+                    TradeEvent(
+                        trade_id=trade.id,
+                        at=trade.created_at,
+                        from_status=None,
+                        to_status="requested",
+                        detail="requested by " + trade.requested_by,
+                        actor=trade.requested_by,
+                    )
+                )
+        yield url, desk.sessions
+
+
+def test_a_viewer_finds_trades_by_user_reads_one_and_downloads_the_csv(browser, history_desk):
+    url, sessions = history_desk
+    login(browser, url, "viewer", path="/trades")
+    wait_until(
+        browser,
+        20,
+        lambda b: len(list(grid_rows(b, "trades-grid").values())) >= 10,
+        "the first rows",
+    )
+    assert grid_rows(browser, "trades-grid")["0"]["id"] == str(HISTORY)  # newest first
+    wait_until(
+        browser, 10, lambda b: "260" in b.find_element(By.ID, "trades-sums").text, "the totals"
+    )
+
+    user = browser.find_element(By.ID, "trades-user")
+    user.send_keys("carla", Keys.ENTER)
+    carla = [str(i + 1) for i in range(HISTORY) if i % 13 == 0][::-1]  # 20 trades
+    wait_until(
+        browser,
+        15,
+        lambda b: loaded_ids(b) == carla,
+        "only carla's 20 trades",
+    )
+    assert browser.find_element(By.ID, "trades-sums").text.startswith("20 ")
+
+    browser.find_element(By.CSS_SELECTOR, "#trades-grid .ag-row[row-index='0'] .ag-cell").click()
+    detail = wait_until(
+        browser, 10, lambda b: b.find_elements(By.ID, "trade-detail"), "the trade's detail"
+    )[0]
+    assert f"#{carla[0]}" in detail.text and "Banesco" in detail.text
+    assert "carla" in browser.find_element(By.ID, "trade-events").text
+    if os.environ.get("DESK_SCREENSHOTS"):  # no worker here: stand in for its heartbeat,
+        with sessions.begin() as session:  # so the picture shows the page, not the banner
+            heartbeat.record(session, datetime.now(UTC))
+        time.sleep(5.5)  # the health banner's next refresh
+        screenshot(browser, "trades")
+
+    href = browser.find_element(By.ID, "trades-csv").get_attribute("href")
+    assert "user=carla" in href
+    text = browser.execute_async_script(  # the link, fetched with the browser's session
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(r => r.text()).then(done);",
+        href,
+    )
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:3] == ["Trade", "Requested at (UTC)", "Requested by"]
+    assert [r[0] for r in rows[1:]] == carla
+    assert {r[2] for r in rows[1:]} == {"carla"}
+    assert csp_violations(browser) == []
+
+
+def test_the_grid_never_receives_more_than_a_block_of_rows(browser, history_desk):
+    login(browser, history_desk[0], "viewer", path="/trades")
+    wait_until(
+        browser,
+        20,
+        lambda b: len(list(grid_rows(b, "trades-grid").values())) >= 10,
+        "the first rows",
+    )
+    assert 0 < len(loaded_ids(browser)) <= 100  # one block of the 260, not the history
+
+
+def test_in_spanish_the_grid_totals_and_csv_speak_spanish(browser, history_desk):
+    url, _sessions = history_desk
+    login(browser, url, "viewer", path="/trades")
+    browser.find_element(By.ID, "locale-es").click()
+    wait_until(browser, 15, lambda b: b.find_element(By.TAG_NAME, "h1").text == "Operaciones", "ES")
+    try:
+        headers = browser.find_element(By.CSS_SELECTOR, "#trades-grid .ag-header").text
+        assert "Solicitada (UTC)" in headers and "Ganancia" in headers
+        wait_until(
+            browser,
+            10,
+            lambda b: b.find_element(By.ID, "trades-sums").text.startswith("260 operaciones"),
+            "the totals in Spanish",
+        )
+        assert "130.000,00 USD" in browser.find_element(By.ID, "trades-sums").text  # 260 × 500
+        text = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[0]).then(r => r.text()).then(done);",
+            browser.find_element(By.ID, "trades-csv").get_attribute("href"),
+        )
+        assert text.splitlines()[0].startswith("Operación,Solicitada el (UTC),Solicitada por")
+    finally:
+        browser.find_element(By.ID, "locale-en").click()  # the choice sticks to the user
+        wait_until(browser, 15, lambda b: b.find_element(By.TAG_NAME, "h1").text == "Trades", "EN")

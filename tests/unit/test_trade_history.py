@@ -1,0 +1,169 @@
+"""The trade history searched on the server: filters, sorting, paging, totals, the P&L
+curve and the CSV export, on the embedded SQLite (PostgreSQL: tests/integration)."""
+
+import csv
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from backend.trading import trade_history as th
+from tests.factories import FIVE_TRADES, recorded_trade
+
+D = Decimal
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def history(desk):
+    with desk.sessions.begin() as session:
+        return [recorded_trade(session, **spec).id for spec in FIVE_TRADES]
+
+
+def ids(desk, args, **page):
+    with desk.sessions() as session:
+        rows = th.page(session, th.TradeFilter.parse(args), th.Page(**page))
+        return [t.id for t in rows]
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        ({"user": "ana"}, [3, 1]),
+        ({"status": "filled"}, [4, 2, 1]),
+        ({"market": "spot:BTC/USDT"}, [4]),
+        ({"market": "p2p:USDT/BRL", "status": "filled"}, [2]),
+        ({"strategy": "crossed_book", "user": "ben"}, [5]),
+        ({"from": "2026-11-26", "to": "2026-11-26"}, [3, 2]),  # a date "to" is the whole day
+        ({"from": "2026-11-26T09:00Z", "to": "2026-11-27T00:00:00+00:00"}, [3, 2]),  # to excluded
+        ({"from": "2026-11-27T01:00+01:00"}, [5, 4]),  # offsets are converted to UTC
+        ({"user": "nobody"}, []),
+        ({"from": "2026-11-28", "to": "2026-11-27"}, []),  # ends before it starts
+    ],
+)
+def test_filters_select_exactly_the_matching_trades(desk, history, args, expected):
+    assert ids(desk, args) == [history[i - 1] for i in expected]
+
+
+def test_sorting_by_profit_puts_trades_without_one_first_and_pages_do_not_overlap(desk, history):
+    order = [
+        ids(desk, {}, sort="profit_usd", descending=False, offset=o, limit=2) for o in (0, 2, 4)
+    ]
+    assert [i for chunk in order for i in chunk] == [history[i - 1] for i in (3, 5, 4, 1, 2)]
+
+
+def test_totals_are_exact_sums_of_the_filtered_set(desk, history):
+    with desk.sessions() as session:
+        filled = th.totals(session, th.TradeFilter.parse({"status": "filled"}))
+        everything = th.totals(session, th.TradeFilter())
+    assert (filled.count, filled.size_usd, filled.profit_usd) == (3, D("1800"), D("2.95"))
+    assert filled.expected_profit_usd == D("3.30")
+    assert everything.by_status == {"filled": 3, "rejected": 1, "failed": 1}
+    assert everything.size_usd == D("2100")
+
+
+def test_the_pnl_curve_accumulates_realized_profit_in_time_order(desk, history):
+    with desk.sessions() as session:
+        curve = th.cumulative_pnl(session, th.TradeFilter())
+    assert [total for _, total in curve] == [D("1.25"), D("3.35"), D("2.95")]
+    times = [t for t, _ in curve]
+    assert times == sorted(times) and times[0] > at("2026-11-25 10:00")
+
+
+def test_the_csv_export_holds_the_filtered_rows_with_routes_in_leg_order(desk, history):
+    flt = th.TradeFilter.parse({"status": "filled"})
+    headers = [f"h{i}" for i in range(len(th.EXPORT_COLUMNS))]
+    with desk.sessions() as session:
+        chunks = list(
+            th.export_csv(session, flt, th.Page(sort="id", descending=False), headers, batch=2)
+        )
+    assert len(chunks) > 2  # written batch by batch, not built whole
+    rows = list(csv.reader(io.StringIO(b"".join(chunks).decode())))
+    assert rows[0] == headers
+    assert [r[0] for r in rows[1:]] == [str(history[i]) for i in (0, 1, 3)]
+    triangle = rows[3]
+    assert triangle[1] == "2026-11-27T00:00:00+00:00"
+    assert triangle[2] == "'=cmd"  # a spreadsheet must not run it as a formula
+    assert triangle[6:9] == ["300", "1.1", "-0.4"]
+    assert triangle[9] == "p2p:USDT/VES > spot:BTC/USDT > p2p:BTC/VES"
+
+
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("from=yesterday", "from must be a date"),
+        ("to=2026-02-30", "to must be a date"),
+        ("market=x'%20OR%201=1", "market must look like"),
+        ("status=FILLED;DROP", "status is a lowercase word"),
+        ("sort=password_hash", "sort must be one of"),
+        ("order=sideways", "order must be asc or desc"),
+        ("limit=100000", "limit must be a whole number from 1 to 500"),
+        ("offset=-1", "offset must be a whole number"),
+        ("user=" + "u" * 65, "user is a login name"),
+        ("user=", "leave it out"),
+        ("status=%20filled", "status is a lowercase word"),
+    ],
+)
+def test_hostile_search_parameters_get_a_422_with_a_message(client, history, query, message):
+    for path in ("/api/v1/trades", "/api/v1/trades/summary", "/api/v1/trades/export.csv"):
+        r = client.get(f"{path}?{query}")
+        if path.endswith("summary") and query.startswith(("sort", "order", "limit", "offset")):
+            assert r.status_code == 200  # paging does not apply to totals
+            continue
+        assert r.status_code == 422, (path, r.data[:200])
+        assert message in r.json["error"]
+
+
+def test_the_api_pages_filters_and_summarises(client, history):
+    r = client.get("/api/v1/trades?user=ben&sort=size_usd&order=asc&limit=1")
+    assert [t["id"] for t in r.json["trades"]] == [history[4]]
+    summary = client.get("/api/v1/trades/summary?from=2026-11-26&to=2026-11-27").json
+    assert (summary["count"], D(summary["profit_usd"])) == (3, D("1.70"))
+    assert [D(p["profit_usd"]) for p in summary["pnl"]] == [D("2.10"), D("1.70")]
+
+
+def test_a_viewer_downloads_the_filtered_csv(app, history):
+    from tests.conftest import api_client
+
+    r = api_client(app, "viewer").get("/api/v1/trades/export.csv?market=spot:BTC/USDT")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert r.headers["Content-Disposition"].startswith('attachment; filename="trades-')
+    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert rows[0][:3] == ["Trade", "Requested at (UTC)", "Requested by"]
+    assert [r[0] for r in rows[1:]] == [str(history[3])]
+
+
+def test_nobody_logged_out_reads_the_history(anonymous, history):
+    assert anonymous.get("/api/v1/trades/export.csv").status_code == 401
+    assert anonymous.get("/api/v1/trades/summary").status_code == 401
+
+
+def test_the_trade_detail_shows_each_legs_price_after_slippage(client, desk, opportunity):
+    from backend.trading import executor
+
+    r = client.post(
+        "/api/v1/trades", json={"opportunity_id": opportunity.id}, headers={"Idempotency-Key": "d"}
+    )
+    executor.execute(desk.sessions, desk.cache, desk.settings, r.json["id"], desk.now)
+    detail = client.get(f"/api/v1/trades/{r.json['id']}").json
+    sell, buy = detail["legs"]
+    usdt = sum(D(p["amount"]) for p in detail["postings"] if p["account"] == "binance:USDT")
+    assert usdt == D(detail["profit_usd"])  # the house's USDT moved by exactly the profit
+    # PAPER_SLIPPAGE 0.0005 moves the 330 bid down and the ask walked at ~320 up, fees
+    # apart; the venue rounds what the buy received down to its step, so that price sits
+    # a hair above price / (1 - slippage), never below it.
+    assert (sell["price"], sell["price_after_slippage"]) == ("330", "329.83500000")
+    ideal = D(buy["price"]) / (1 - D("0.0005"))
+    after = D(buy["price_after_slippage"])
+    assert ideal <= after < ideal * (1 + D("0.00001"))
+
+
+def test_the_csv_headers_are_in_the_readers_language(client, history):
+    r = client.get("/api/v1/trades/export.csv?status=rejected", headers={"Accept-Language": "es"})
+    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert rows[0][:3] == ["Operación", "Solicitada el (UTC)", "Solicitada por"]
+    assert [row[0] for row in rows[1:]] == [str(history[2])]
