@@ -103,3 +103,13 @@ def test_small_prices_get_four_decimals_and_btc_quotes_eight(app):
         assert format.market_price("5.4321", "p2p:USDT/BRL") == "5.4321 BRL/USDT"
         assert format.market_price("0.0000152", "spot:ETH/BTC") == "0.00001520 BTC/ETH"
         assert format.market_price(None, "p2p:USDT/VES") == "—"
+
+
+def test_the_grids_own_words_follow_the_language(app):
+    from dashboard.components import grid
+
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        words = grid.grid("g", [], empty="Nada").dashGridOptions["localeText"]
+        assert (words["page"], words["noRowsToShow"]) == ("Página", "Nada")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert grid.grid("g", []).dashGridOptions["localeText"] == {"noRowsToShow": "—"}
