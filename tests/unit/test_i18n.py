@@ -113,3 +113,23 @@ def test_the_grids_own_words_follow_the_language(app):
         assert (words["page"], words["noRowsToShow"]) == ("Página", "Nada")
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert grid.grid("g", []).dashGridOptions["localeText"] == {"noRowsToShow": "—"}
+
+
+@pytest.mark.parametrize(
+    ("reason", "spanish"),
+    [
+        ("kill switch is on", "el interruptor de emergencia está activo"),
+        ("stale prices: p2p:USDT/VES", "precios desactualizados: p2p:USDT/VES"),
+        (
+            "insufficient balance: binance:USDT holds 100 USDT, the trade pays 1000 from it "
+            "(floor 0)",
+            "saldo insuficiente: binance:USDT tiene 100 USDT, la operación paga 1000 (mínimo 0)",
+        ),
+        ("a reason of a new shape", "a reason of a new shape"),
+    ],
+)
+def test_the_executors_reasons_read_in_spanish(app, reason, spanish):
+    from dashboard.components import reasons
+
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        assert reasons.translate(reason) == spanish
