@@ -243,7 +243,7 @@ def render() -> tuple[list[dict], object]:
     now = desk.now()
     with desk.sessions() as session:
         found = opportunities.list_active(session, now)
-        rows = {r["market"]: r for r in board.read(session, desk.settings, now)}
+        rows = {r["market"]: r for r in board.read(session, desk.settings, now, desk.boards)}
         markets = {leg["market"] for opp in found for leg in opp.legs}
         checks = gather(session, desk.cache, desk.settings, markets, now)
     blocked = why_not(current_user.role, checks.limits.kill_switch)
