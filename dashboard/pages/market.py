@@ -142,9 +142,9 @@ def method_rows(entry: dict) -> list[dict]:
             "spread": m["spread_pct"] and float(m["spread_pct"]),
             "spread_text": fmt.percent(m["spread_pct"]),
             "bid_depth": float(m["bid_depth_1pct"]),
-            "bid_depth_text": fmt.amount(m["bid_depth_1pct"], asset),
+            "bid_depth_text": fmt.depth(m["bid_depth_1pct"], asset),
             "ask_depth": float(m["ask_depth_1pct"]),
-            "ask_depth_text": fmt.amount(m["ask_depth_1pct"], asset),
+            "ask_depth_text": fmt.depth(m["ask_depth_1pct"], asset),
         }
         for m in entry.get("methods", [])
     ]
@@ -266,7 +266,11 @@ def register_callbacks(app: Dash) -> None:
         m, now = Market.parse(key), desk.now()
         with desk.sessions() as session:
             book = latest.get(session, desk.cache, key)
-            entry = next(e for e in board.read(session, desk.settings, now) if e["market"] == key)
+            entry = next(
+                e
+                for e in board.read(session, desk.settings, now, desk.boards)
+                if e["market"] == key
+            )
             rows = candles.minute_candles(session, key, now - timedelta(minutes=int(minutes)))
         sides = (("ask", book.asks), ("bid", book.bids)) if book else ()
         ads = [ad_row(ad, side, m) for side, side_ads in sides for ad in side_ads]

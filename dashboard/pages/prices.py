@@ -160,9 +160,9 @@ def row(entry: dict, size: str, method: str) -> dict:
         "eff_ask": eff_ask,
         "eff_ask_text": eff_ask_text,
         "bid_depth": float(prices.get("bid_depth_1pct") or 0),
-        "bid_depth_text": fmt.amount(prices.get("bid_depth_1pct"), m.asset),
+        "bid_depth_text": fmt.depth(prices.get("bid_depth_1pct"), m.asset),
         "ask_depth": float(prices.get("ask_depth_1pct") or 0),
-        "ask_depth_text": fmt.amount(prices.get("ask_depth_1pct"), m.asset),
+        "ask_depth_text": fmt.depth(prices.get("ask_depth_1pct"), m.asset),
         "age": age,
         "age_text": status,
         "age_class": cls,
@@ -178,7 +178,7 @@ def row(entry: dict, size: str, method: str) -> dict:
 def rows(size: str, method: str) -> tuple[list[dict], list[str]]:
     desk = current_desk()
     with desk.sessions() as session:
-        entries = board.read(session, desk.settings, desk.now())
+        entries = board.read(session, desk.settings, desk.now(), desk.boards)
     methods = sorted({m["method"] for e in entries for m in e.get("methods", [])})
     return [row(e, size, method) for e in entries], methods
 
