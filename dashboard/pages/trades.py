@@ -33,6 +33,8 @@ STATUSES = {
     "filled": _l("filled"),
     "rejected": _l("rejected"),
     "failed": _l("failed"),
+    "awaiting_operator": _l("awaiting operator"),  # a live P2P leg's ticket is open
+    "cancelled": _l("cancelled"),
 }
 STRATEGIES = {
     "crossed_book": _l("Crossed book"),
