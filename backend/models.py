@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from backend.types import Money, UTCDateTime
@@ -196,9 +196,10 @@ class LiquidityTake(Base):
     executions see the ad reduced by it until a fresher book replaces that one."""
 
     __tablename__ = "liquidity_takes"
+    __table_args__ = (Index("ix_liquidity_takes_market_fetched_at", "market", "fetched_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    market: Mapped[str] = mapped_column(String(32), index=True)
+    market: Mapped[str] = mapped_column(String(32))
     side: Mapped[str] = mapped_column(String(4))  # the taker's side: BUY takes asks
     ad_no: Mapped[str] = mapped_column(String(40))
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)

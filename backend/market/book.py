@@ -8,6 +8,7 @@ them, dearest first); the inversion lives in the Binance client alone.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +29,10 @@ class Market:
     @classmethod
     def parse(cls, key: str) -> Market:
         """``p2p:USDT/VES`` -> Market; raises ValueError with the expected shape."""
+        return _parse(key)
+
+    @classmethod
+    def _from_key(cls, key: str) -> Market:
         venue, sep, pair = key.partition(":")
         asset, slash, fiat = pair.partition("/")
         if not (sep and slash and asset and fiat) or venue not in Venue.__members__.values():
@@ -47,6 +52,12 @@ class Market:
     def symbol(self) -> str:
         """Binance spot symbol, e.g. BTCUSDT."""
         return f"{self.asset}{self.fiat}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(key: str) -> Market:
+    """Markets are parsed in every leg of every cycle the scan tries: once per key is enough."""
+    return Market._from_key(key)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,19 @@ def _distinct_books(legs: tuple[Leg, ...]) -> bool:
     return len(sides) == len(set(sides))
 
 
+def best_rate(legs: tuple[Leg, ...], books: dict[str, Book]) -> Decimal:
+    """Units out per unit in at each leg's best price its method can take: no size, fee or
+    slippage does better, so a cycle whose best rate is not above 1 cannot profit."""
+    rate = Decimal(1)
+    for leg in legs:
+        prices = [ad.price for ad in books[leg.market].side(leg.side) if ad.accepts(leg.method)]
+        prices = [p for p in prices if p > 0]
+        if not prices:
+            return Decimal(0)
+        rate *= 1 / min(prices) if leg.side == "BUY" else max(prices)
+    return rate
+
+
 def scan(
     books: dict[str, Book],
     sizes_usd: list[Decimal],
@@ -103,7 +116,7 @@ def scan(
         hops = [graph[(a, b)] for a, b in itertools.pairwise(path)]
         best: Opportunity | None = None
         for legs in itertools.product(*hops):
-            if not _distinct_books(legs):
+            if not _distinct_books(legs) or best_rate(legs, books) <= 1:
                 continue
             for size in sizes_usd:
                 fills = run_cycle(legs, books, size, fees, slippage)

@@ -16,8 +16,9 @@ from backend.models import JournalEntry
 from backend.trading import accounts, ledger
 
 
-class Overdraw(ValueError):
-    """The account holds less than what would be taken out."""
+class Refused(ValueError):
+    """A well-formed move the ledger refuses: more than the account holds, or a transfer
+    between accounts that cannot exchange money."""
 
 
 AMOUNT = re.compile(r"-?\d{1,12}(\.\d{1,18})?")
@@ -53,7 +54,7 @@ def move(
         ledger.lock(session, {account})
         held = ledger.balances(session, {account}).get(account, Decimal("0"))
         if held + delta < 0:
-            raise Overdraw(f"{account} holds {held}; cannot take out {-delta}")
+            raise Refused(f"{account} holds {held}; cannot take out {-delta}")
     return ledger.post(
         session, kind, ledger.deposit_lines(account, delta), actor=actor, now=now,
         reason=reason.strip()[:500],
@@ -69,14 +70,14 @@ def transfer(
     accounts.parse_house(src)
     accounts.parse_house(dst)
     if accounts.currency_of(src) != accounts.currency_of(dst) or src == dst:
-        raise ValueError("a transfer goes between two different accounts of one currency")
+        raise Refused("a transfer goes between two different accounts of one currency")
     amount = parse_amount(raw_amount, "transfer")
     if not reason or not reason.strip():
         raise ValueError("a reason is required")
     ledger.lock(session, {src})
     held = ledger.balances(session, {src}).get(src, Decimal("0"))
     if held < amount:
-        raise Overdraw(f"{src} holds {held}; cannot take out {amount}")
+        raise Refused(f"{src} holds {held}; cannot take out {amount}")
     lines = [ledger.Line(src, -amount), ledger.Line(dst, amount)]
     return ledger.post(
         session, "transfer", lines, actor=actor, now=now, reason=reason.strip()[:500]

@@ -19,6 +19,8 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.cache import Cache
@@ -26,6 +28,7 @@ from backend.config import Settings
 from backend.market import latest
 from backend.models import Opportunity, Trade, TradeLeg
 from backend.ops import metrics
+from backend.resilience import Unavailable
 from backend.trading import controls, ledger, liquidity, risk, trades
 from backend.trading.arbitrage import strategy_of
 from backend.trading.execution import Leg, profit_usd, run_cycle
@@ -69,6 +72,8 @@ def execute(
     except LostClaim:
         with sessions() as session:
             return _status(session, trade_id)
+    except (OperationalError, PoolTimeout, Unavailable):
+        raise  # the database, not the trade: nothing was committed; the task retries it
     except Exception as exc:
         log.exception("trade %s failed", trade_id)
         with sessions.begin() as session:

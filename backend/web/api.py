@@ -465,7 +465,7 @@ def transfer():
             balances.transfer(session, *fields, actor=current_actor(), reason=reason,
                               now=desk.now())  # fmt: skip
     except ValueError as exc:
-        return jsonify(error=str(exc)[:300]), 409 if isinstance(exc, balances.Overdraw) else 422
+        return jsonify(error=str(exc)[:300]), 409 if isinstance(exc, balances.Refused) else 422
     with desk.sessions() as session:
         return jsonify(balances_json(session))
 
@@ -486,7 +486,7 @@ def _move(kind: str):
             balances.move(session, kind, account, amount, actor=current_actor(),
                           reason=reason, now=desk.now())  # fmt: skip
     except ValueError as exc:
-        return jsonify(error=str(exc)[:300]), 409 if isinstance(exc, balances.Overdraw) else 422
+        return jsonify(error=str(exc)[:300]), 409 if isinstance(exc, balances.Refused) else 422
     with desk.sessions() as session:
         return jsonify(balances_json(session))
 

@@ -1,5 +1,6 @@
-"""Twenty executions at once on PostgreSQL against a funding wallet that pays for three:
-the account lock lets three fill and refuses the rest for balance, never overdrawing."""
+"""Twenty executions at once on PostgreSQL: against a funding wallet that pays for three,
+the account lock lets three fill and refuses the rest for balance, never overdrawing;
+against books that hold three, the book lock lets three take liquidity, not twenty."""
 
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from backend import create_app, migrate, seed
 from backend.config import Settings
 from backend.market import ingest
-from backend.models import Opportunity, Trade
+from backend.models import LiquidityTake, Opportunity, Trade
 from backend.trading import balances, executor, ledger, trades
 from tasks.arbitrage import scan
 from tests.factories import ad, book
@@ -17,7 +18,9 @@ from tests.factories import ad, book
 D = Decimal
 
 
-def test_twenty_concurrent_trades_against_balances_for_three(make_pg_database):
+def desk_with(make_pg_database, usdt: str, spot_asks: int):
+    """A desk on a fresh database holding ``usdt`` in the funding wallet, whose only
+    opportunity sells USDT on P2P for BRL and buys it back on spot (1000 USD each)."""
     settings = Settings(
         _env_file=None,
         database_url=make_pg_database(),
@@ -34,10 +37,10 @@ def test_twenty_concurrent_trades_against_balances_for_three(make_pg_database):
     now = desk.now()
     with desk.sessions.begin() as session:
         seed.seed(session, settings, now)
-        balances.move(session, "deposit", "binance:USDT", "3000", actor="t", reason="r", now=now)
-        for b in (  # sell USDT on P2P for BRL, buy it back cheaper on spot: 1000 USD each
+        balances.move(session, "deposit", "binance:USDT", usdt, actor="t", reason="r", now=now)
+        for b in (
             book("p2p:USDT/BRL", fetched_at=now, bids=[ad(5.55, 100000, methods=("PIX",))]),
-            book("spot:USDT/BRL", fetched_at=now, asks=[ad(5.45, 100000, methods=())]),
+            book("spot:USDT/BRL", fetched_at=now, asks=[ad(5.45, spot_asks, methods=())]),
         ):
             ingest.store(session, desk.cache, settings, b, now)
     with app.app_context():
@@ -51,14 +54,22 @@ def test_twenty_concurrent_trades_against_balances_for_three(make_pg_database):
             )[0].id
             for i in range(20)
         ]
+    return desk, ids
 
+
+def run_all(desk, ids) -> list[str]:
     def run(i: int) -> str:
         return executor.execute(
-            desk.sessions, desk.cache, settings, ids[i], desk.now, owner=f"thread-{i}"
+            desk.sessions, desk.cache, desk.settings, ids[i], desk.now, owner=f"thread-{i}"
         )
 
-    with ThreadPoolExecutor(20) as pool:
-        statuses = list(pool.map(run, range(20)))
+    with ThreadPoolExecutor(len(ids)) as pool:
+        return list(pool.map(run, range(len(ids))))
+
+
+def test_twenty_concurrent_trades_against_balances_for_three(make_pg_database):
+    desk, ids = desk_with(make_pg_database, "3000", 100000)
+    statuses = run_all(desk, ids)
     assert statuses.count("filled") == 3
     assert statuses.count("rejected") == 17
     with desk.sessions() as session:
@@ -69,3 +80,19 @@ def test_twenty_concurrent_trades_against_balances_for_three(make_pg_database):
         # 5544.44 / 5.45 -> 1017.32 x 0.9995 -> 1016.81, spot fee 1.02 -> 1015.79 USDT
         assert held == {"binance:USDT": D(0), "binance:spot:USDT": 3 * D("1015.79")}
         assert ledger.check(session) == []
+
+
+def test_twenty_concurrent_trades_of_one_opportunity_take_only_what_the_books_hold(
+    make_pg_database,
+):
+    """3100 USDT of spot asks: three cycles take 3 x 1017.32 = 3051.96, none can take more."""
+    desk, ids = desk_with(make_pg_database, "50000", 3100)
+    statuses = run_all(desk, ids)
+    assert statuses.count("filled") == 3
+    with desk.sessions() as session:
+        errors = {t.error for t in session.scalars(select(Trade)) if t.status == "rejected"}
+        taken = session.scalars(
+            select(LiquidityTake.quantity).where(LiquidityTake.market == "spot:USDT/BRL")
+        ).all()
+    assert errors == {"books cannot fill this size any more"}
+    assert sum(taken) == D("3051.96")

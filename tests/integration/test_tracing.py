@@ -39,7 +39,7 @@ def test_a_trade_request_and_its_execution_share_one_trace(
     desk = app.extensions["desk"]
     now = desk.now()
     with desk.sessions.begin() as session:
-        seed.seed(session, settings, desk.now())
+        seed.seed(session, settings, desk.now(), paper=True)
         ingest.store(
             session,
             desk.cache,

@@ -112,3 +112,36 @@ def test_the_final_status_change_failing_rolls_the_fill_back(
         assert session.scalar(select(func.count()).where(TradeLeg.trade_id == trade_id)) == 0
         assert session.scalar(select(func.count()).where(Posting.trade_id == trade_id)) == 0
         assert session.get(Trade, trade_id).profit_usd is None
+
+
+def test_a_database_error_mid_fill_leaves_the_trade_to_the_tasks_retry(
+    client, desk, opportunity, monkeypatch
+):
+    """A lock timeout or a dropped connection is the database's fault, not the trade's:
+    nothing was committed, the trade stays claimed, and the task's retry fills it."""
+    from sqlalchemy.exc import OperationalError
+
+    from backend.trading import ledger
+
+    trade_id = request(client, opportunity)
+    real, calls = ledger.post, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("INSERT INTO postings", {}, Exception("lock timeout"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "post", flaky)
+
+    def run():
+        return executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now,
+                                "host:1:task-x")  # fmt: skip
+
+    with pytest.raises(OperationalError):
+        run()
+    with desk.sessions() as session:
+        row = session.get(Trade, trade_id)
+        assert (row.status, row.claimed_by, row.error) == ("executing", "host:1:task-x", None)
+        assert session.scalar(select(func.count()).where(TradeLeg.trade_id == trade_id)) == 0
+    assert run() == "filled"

@@ -47,8 +47,8 @@ def test_buy_walks_the_asks_at_size_as_computed_by_hand(run, httpserver):
     httpserver.expect_request(SEARCH_PATH, method="POST").respond_with_json(ASKS)
     out = snapshot(run, "--side", "BUY", "--size", "300")
 
-    # The cheapest ask, 59.79, has 349.80 tradable and 21000 RUB max per order
-    # (351.23 USDT): 300 USDT fit in it, for 17937 RUB, above its 10000 RUB minimum.
+    # The cheapest ask, 59.79, has 349.80 tradable and 20914.55 RUB max per order now
+    # (349.80 USDT): 300 USDT fit in it, for 17937 RUB, above its 10000 RUB minimum.
     assert out["best_price"] == "59.79"
     assert Decimal(out["effective_price"]) == Decimal("59.79")
     assert out["fillable"] is True
@@ -81,7 +81,7 @@ def test_json_lists_the_ads_with_decimals_as_strings(run, httpserver):
         "price": "59.79",
         "quantity": "349.80",
         "min_amount": "10000.00",
-        "max_amount": "21000.00",
+        "max_amount": "20914.55",  # dynamicMaxSingleTransAmount: what one order can take now
         "methods": ["RUBfiatbalance"],
         "advertiser": {
             "nick": "NONSTOPVV",

@@ -59,12 +59,15 @@ def upgrade() -> None:
     op.create_table(
         "liquidity_takes",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("market", sa.String(32), nullable=False, index=True),
+        sa.Column("market", sa.String(32), nullable=False),
         sa.Column("side", sa.String(4), nullable=False),
         sa.Column("ad_no", sa.String(40), nullable=False),
         sa.Column("fetched_at", UTCDateTime, nullable=False),
         sa.Column("quantity", Money, nullable=False),
         sa.Column("trade_id", sa.Integer, sa.ForeignKey("trades.id"), nullable=False, index=True),
+    )
+    op.create_index(
+        "ix_liquidity_takes_market_fetched_at", "liquidity_takes", ["market", "fetched_at"]
     )
 
 

@@ -1,12 +1,8 @@
 """Indexes the trade history is searched and sorted by, so a page of the Trades grid
 costs the same with a million trades as with a hundred.
 
-A branch of its own off 0002 (it only adds indexes to tables 0001 made), so it applies
-whatever order the trading day (0003) and tickets (0005) land in; ``db upgrade`` goes to
-every head.
-
 Revision ID: 0006
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-28
 """
 
@@ -14,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
