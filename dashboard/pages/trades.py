@@ -464,9 +464,8 @@ def register_callbacks(app: Dash) -> None:
             raise BadInput(str(exc)) from None
         desk = current_desk()
         with desk.sessions() as session:
-            sums = trade_history.totals(session, flt)
-            curve = trade_history.cumulative_pnl(session, flt)
-        return totals_view(sums), pnl_figure(curve)
+            found = trade_history.summary(session, desk.cache, flt)
+        return totals_view(found.totals), pnl_figure(found.pnl)
 
     @callback(
         app,
