@@ -442,7 +442,7 @@ def register_callbacks(app: Dash) -> None:
         wait = trade_wait_seconds(current_actor(), desk.settings.trade_rate_limit)
         if wait:
             message = _("Too many trade requests; try again in %(s)s s.", s=wait)
-            return no_update, True, dbc.Alert(message, color="danger"), False
+            return no_update, True, dbc.Alert(message, color="danger", id="execute-error"), False
         try:
             with desk.sessions.begin() as session:
                 now = desk.now()
@@ -460,7 +460,12 @@ def register_callbacks(app: Dash) -> None:
                 )
                 trade_id = trade.id
         except trades.TradeRequestError as exc:
-            return no_update, True, dbc.Alert(exc.message, color="danger"), False
+            return (
+                no_update,
+                True,
+                dbc.Alert(exc.message, color="danger", id="execute-error"),
+                False,
+            )
         if created:
             outbox.publish(current_app.extensions["celery"], desk, trade_id)
         with desk.sessions() as session:

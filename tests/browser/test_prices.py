@@ -3,11 +3,9 @@ reprices the board, and a market's detail with its depth, candles and ads."""
 
 from __future__ import annotations
 
-import os
-
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import grid_rows, login
+from tests.browser.conftest import grid_rows, login, screenshot
 from tests.browser.test_trader_flow import wait_until
 
 
@@ -39,8 +37,7 @@ def test_the_board_shows_live_prices_for_every_market_and_they_move(browser, emb
         lambda b: sum(first[k] != v for k, v in grid_rows(b, "prices-grid").items()) >= 6,
         "the prices of six markets to change",
     )
-    if os.environ.get("DESK_SCREENSHOT"):
-        browser.save_screenshot(os.environ["DESK_SCREENSHOT"])
+    screenshot(browser, "prices")
 
 
 def test_a_bigger_ticket_size_reprices_the_board(browser, embedded_desk):
@@ -97,5 +94,6 @@ def test_a_market_opens_with_its_depth_candles_and_ads(browser, embedded_desk):
         "return document.querySelectorAll('#depth-chart .scatterlayer .trace').length"
     )
     assert traces == 2  # cumulative bids and asks
+    screenshot(browser, "market")
     browser.get(embedded_desk.url + "/markets/p2p/DOGE-XYZ")
     assert "404" in browser.find_element(By.TAG_NAME, "h1").text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import grid_rows, login
+from tests.browser.conftest import grid_rows, login, screenshot
 from tests.browser.test_trader_flow import wait_until
 
 
@@ -35,6 +35,7 @@ def test_the_language_switch_turns_labels_and_numbers_spanish_and_sticks(browser
         # Spanish numbers: a comma before the decimals, points between thousands.
         number = ves["best_ask"].removesuffix(" VES/USDT")
         assert number[-3] == "," and "." not in number[-3:], number
+        screenshot(browser, "prices-es")
         login(browser, embedded_desk.url, "admin", embedded_desk.admin_password)
         assert browser.find_element(By.ID, "nav-prices").text == "Precios"  # it stuck
     finally:

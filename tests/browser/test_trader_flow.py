@@ -9,7 +9,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import grid_rows, login
+from tests.browser.conftest import grid_rows, login, screenshot
 
 
 def wait_until(browser, seconds: float, condition, what: str):
@@ -38,6 +38,8 @@ def open_execute_dialog(browser) -> None:
 
 def test_execute_through_the_dialog_with_an_edited_size_until_filled(browser, embedded_desk):
     login(browser, embedded_desk.url, "trader", path="/opportunities")
+    wait_until(browser, 45, lambda b: grid_rows(b, "opps-grid"), "an opportunity")
+    screenshot(browser, "opportunities")
     for _ in range(5):  # an opportunity may vanish between display and confirm
         open_execute_dialog(browser)
         size = browser.find_element(By.ID, "execute-size")
@@ -82,5 +84,6 @@ def test_execute_through_the_dialog_with_an_edited_size_until_filled(browser, em
         realized = browser.find_element(By.ID, "execute-realized").text
         assert realized.startswith("Realized profit: ") and realized.endswith(" USD")
         assert float(realized.split(": ")[1].split()[0].replace(",", "")) > 0
+        screenshot(browser, "execute")
         return
     raise AssertionError("no opportunity could be executed to filled in 5 attempts")
