@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.cache import Cache, make_cache
 from backend.config import Settings
 from backend.db import session_factory
+from backend.market.board import Boards
 from backend.market.sources import Source, make_source
 
 
@@ -19,6 +20,8 @@ class Desk:
     settings: Settings
     cache: Cache = field(init=False)
     _sources: dict[str, Source] = field(init=False, default_factory=dict)
+    # The Prices board rows this process has read, refreshed once per ingest.
+    boards: Boards = field(init=False, default_factory=Boards)
 
     def __post_init__(self) -> None:
         self.cache = make_cache(self.settings)

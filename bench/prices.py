@@ -6,7 +6,8 @@ trivial route, same server, same run (goal: ≥ 0.5× the trivial route's reques
 gunicorn as production runs it on a throw-away embedded desk holding a book for each of
 the 11 default markets (stored by ``ingest.store``, which computes the board once per
 book); the callback is posted as Dash's renderer posts it (ticket size, payment method),
-with a viewer's bearer token. ``wrk -t2 -cN`` alternates between the three URLs.
+with a viewer's bearer token. ``wrk -t2 -cN`` alternates between the URLs; the trivial
+route is timed public and behind the same token, to show what authentication costs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import requests
 
+from bench.health import bench_app as health_app
 from bench.health import wrk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +47,21 @@ CALLBACK = {
     "changedPropIds": ["prices-tick.n_intervals"],
     "state": [],
 }
+
+
+def bench_app():
+    """The desk plus ``/bench/trivial`` (public) and ``/bench/trivial-viewer`` (the same
+    "ok" behind a viewer's token: what authentication alone costs)."""
+    from backend.web.access import VIEWER, access
+
+    app = health_app()
+
+    @app.get("/bench/trivial-viewer")
+    @access(VIEWER)
+    def trivial_viewer():
+        return "ok"
+
+    return app
 
 
 def seed_books(database_url: str) -> None:
@@ -105,7 +122,7 @@ def main() -> None:
     token = desk("tokens", "create", "bench", "--user", "bench").strip()
     seed_books(database_url)
     server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--config", "backend/gunicorn_conf.py", "bench.health:bench_app()"],
+        [str(BIN / "gunicorn"), "--config", "backend/gunicorn_conf.py", "bench.prices:bench_app()"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
@@ -114,6 +131,7 @@ def main() -> None:
     script = post_script(home, token)
     urls = {
         "/bench/trivial": (base + "/bench/trivial", None),
+        "/bench/trivial-viewer": (base + "/bench/trivial-viewer", None),
         "/api/v1/prices": (base + "/api/v1/prices", None),
         "Prices callback": (base + "/_dash-update-component", script),
     }

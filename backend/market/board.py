@@ -81,23 +81,44 @@ def recent_mids(session: Session, market: str, limit: int = SPARK_POINTS - 1) ->
     return list(reversed(rows))
 
 
-def read(session: Session, settings: Settings, now: datetime) -> list[dict]:
+class Boards:
+    """The board rows this process has read, by market, with the fetch they belong to: a
+    reader asks the table only which books are new (no JSON), and reads and parses the
+    board of those alone, once per ingest and process."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[datetime, dict]] = {}
+
+    def current(self, session: Session, heads: dict[str, datetime]) -> dict[str, dict]:
+        new = [m for m, at in heads.items() if self.rows.get(m, (None,))[0] != at]
+        if new:
+            for market, at, board in session.execute(
+                select(LatestBook.market, LatestBook.fetched_at, LatestBook.book["board"]).where(
+                    LatestBook.market.in_(new)
+                )
+            ):
+                self.rows[market] = (at, board)
+        return {m: self.rows[m][1] for m in heads if m in self.rows}
+
+
+def read(
+    session: Session, settings: Settings, now: datetime, boards: Boards | None = None
+) -> list[dict]:
     """Every configured market in order: its stored board row plus age, staleness and the
     last poll's error; a market with no book yet says so."""
-    rows = {
-        market: (board, fetched_at, error)
-        for market, board, fetched_at, error in session.execute(
-            select(
-                LatestBook.market,
-                LatestBook.book["board"],
-                LatestBook.fetched_at,
-                LatestBook.error,
-            ).where(LatestBook.market.in_(settings.markets))
+    heads = {
+        market: (fetched_at, error)
+        for market, fetched_at, error in session.execute(
+            select(LatestBook.market, LatestBook.fetched_at, LatestBook.error).where(
+                LatestBook.market.in_(settings.markets)
+            )
         )
     }
+    stored = (boards or Boards()).current(session, {m: at for m, (at, _) in heads.items()})
     out = []
     for key in settings.markets:
-        board, fetched_at, error = rows.get(key, (None, None, None))
+        fetched_at, error = heads.get(key, (None, None))
+        board = stored.get(key)
         if not board:
             out.append(prices.as_json(key, None, error) | {"methods": [], "sparkline": []})
             continue

@@ -127,7 +127,7 @@ def openapi_json():
 def list_prices():
     desk = current_desk()
     with desk.sessions() as session:
-        return jsonify(prices=board.read(session, desk.settings, desk.now()))
+        return jsonify(prices=board.read(session, desk.settings, desk.now(), desk.boards))
 
 
 @bp.get("/rates")

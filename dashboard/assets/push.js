@@ -11,6 +11,11 @@
       window.dash_clientside.set_props(id, props);
     }
   }
+  function mark(target, live) {  // for people and tests: is this page's stream open?
+    document.querySelectorAll('[data-target="' + target + '"]').forEach(function (el) {
+      el.setAttribute("data-live", live ? "true" : "false");
+    });
+  }
   function sync() {
     const wanted = {};
     document.querySelectorAll("[data-stream][data-target]").forEach(function (el) {
@@ -26,10 +31,13 @@
       if (open[target] || !wanted[target]) return;
       const source = new EventSource(wanted[target]);
       open[target] = { source: source, wanted: wanted[target] };
-      source.onopen = function () { set(target + "-live", { data: true }); };
+      source.onopen = function () { mark(target, true); set(target + "-live", { data: true }); };
       source.onmessage = function (event) { set(target, { data: event.data }); };
       source.onerror = function () {
-        if (source.readyState === EventSource.CLOSED) set(target + "-live", { data: false });
+        if (source.readyState === EventSource.CLOSED) {
+          mark(target, false);
+          set(target + "-live", { data: false });
+        }
       };
     });
   }

@@ -9,7 +9,24 @@ in ``assets/grid.js`` (no inline script: the CSP forbids it).
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
+
 import dash_ag_grid as dag
+
+from dashboard.i18n import locale
+
+# AG Grid's own words (filter menus, paging) in Spanish: AG_GRID_LOCALE_ES from the
+# @ag-grid-community/locale npm package of the grid's version (35.3), as JSON.
+GRID_WORDS = {"es": Path(__file__).parents[1] / "translations" / "ag-grid-es.json"}
+
+
+@functools.cache
+def grid_words(code: str) -> dict:
+    path = GRID_WORDS.get(code)
+    return json.loads(path.read_text()) if path else {}
+
 
 THEME = (
     "agGrid.themeQuartz.withPart(agGrid.colorSchemeDarkBlue)"
@@ -28,7 +45,7 @@ def grid(grid_id: str, columns: list[dict], row_id: str = "id", **options) -> da
         dashGridOptions={
             "domLayout": "autoHeight",
             "suppressCellFocus": True,
-            "localeText": {"noRowsToShow": options.pop("empty", "—")},
+            "localeText": grid_words(locale()) | {"noRowsToShow": options.pop("empty", "—")},
             "theme": {"function": THEME},
         }
         | options.pop("grid_options", {}),

@@ -266,7 +266,11 @@ def register_callbacks(app: Dash) -> None:
         m, now = Market.parse(key), desk.now()
         with desk.sessions() as session:
             book = latest.get(session, desk.cache, key)
-            entry = next(e for e in board.read(session, desk.settings, now) if e["market"] == key)
+            entry = next(
+                e
+                for e in board.read(session, desk.settings, now, desk.boards)
+                if e["market"] == key
+            )
             rows = candles.minute_candles(session, key, now - timedelta(minutes=int(minutes)))
         sides = (("ask", book.asks), ("bid", book.bids)) if book else ()
         ads = [ad_row(ad, side, m) for side, side_ads in sides for ad in side_ads]

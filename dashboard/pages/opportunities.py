@@ -24,7 +24,7 @@ from backend.web.auth import current_actor
 from backend.web.security import trade_wait_seconds
 from dashboard.access import BadInput, callback, expect
 from dashboard.components import format as fmt
-from dashboard.components import grid, push
+from dashboard.components import grid, push, reasons
 from dashboard.i18n import _, _l
 
 PATH = "/opportunities"
@@ -243,7 +243,7 @@ def render() -> tuple[list[dict], object]:
     now = desk.now()
     with desk.sessions() as session:
         found = opportunities.list_active(session, now)
-        rows = {r["market"]: r for r in board.read(session, desk.settings, now)}
+        rows = {r["market"]: r for r in board.read(session, desk.settings, now, desk.boards)}
         markets = {leg["market"] for opp in found for leg in opp.legs}
         checks = gather(session, desk.cache, desk.settings, markets, now)
     blocked = why_not(current_user.role, checks.limits.kill_switch)
@@ -251,7 +251,8 @@ def render() -> tuple[list[dict], object]:
     out = []
     for opp in found:
         refusals = evaluate(checks, opp.legs, opp.size_usd).refusals
-        out.append(row(opp, rows, now, blocked or (refusals[0] if refusals else None)))
+        first = reasons.translate(refusals[0]) if refusals else None
+        out.append(row(opp, rows, now, blocked or first))
     return out, banner
 
 
@@ -412,7 +413,7 @@ def register_callbacks(app: Dash) -> None:
         problem = (
             dbc.Alert(
                 [html.Div(_("The executor would refuse it:"))]
-                + [html.Div("• " + reason) for reason in result.refusals],
+                + [html.Div("• " + reasons.translate(reason)) for reason in result.refusals],
                 color="warning",
                 id="execute-refusals",
             )

@@ -178,7 +178,7 @@ def row(entry: dict, size: str, method: str) -> dict:
 def rows(size: str, method: str) -> tuple[list[dict], list[str]]:
     desk = current_desk()
     with desk.sessions() as session:
-        entries = board.read(session, desk.settings, desk.now())
+        entries = board.read(session, desk.settings, desk.now(), desk.boards)
     methods = sorted({m["method"] for e in entries for m in e.get("methods", [])})
     return [row(e, size, method) for e in entries], methods
 

@@ -9,7 +9,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.browser.conftest import csp_violations, login
 from tests.browser.test_trader_flow import wait_until
 
-PAGES = ["/", "/opportunities", "/trades", "/rates", "/risk", "/system"]
+PAGES = ["/", "/opportunities", "/trades", "/rates", "/risk", "/system", "/markets/p2p/USDT-VES"]
 
 
 def test_a_viewer_sees_execute_disabled_with_the_reason(browser, embedded_desk):

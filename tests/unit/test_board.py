@@ -3,6 +3,7 @@ payment method, with a sparkline; readers add only age and staleness."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -63,3 +64,21 @@ def test_readers_get_the_stored_board_with_its_age_and_staleness(tmp_path):
     assert [m["method"] for m in ves["methods"]] == ["Banesco", "Mercantil"]
     assert old[0]["stale"] is True
     assert cop["best_bid"] is None and cop["stale"] is True and cop["methods"] == []
+
+
+def test_a_reader_parses_each_board_once_per_ingest(tmp_path):
+    app = prepared_app(embedded_settings(tmp_path, markets="p2p:USDT/VES"))
+    desk = app.extensions["desk"]
+    boards = board.Boards()
+    with desk.sessions.begin() as session:
+        ingest.store(session, desk.cache, desk.settings, VES, NOW)
+    with desk.sessions() as session:
+        first = board.read(session, desk.settings, NOW, boards)[0]
+        boards.rows["p2p:USDT/VES"][1]["best_ask"] = "kept"  # what this process parsed
+        assert board.read(session, desk.settings, NOW, boards)[0]["best_ask"] == "kept"
+    later = replace(VES, fetched_at=NOW + timedelta(seconds=1))
+    with desk.sessions.begin() as session:
+        ingest.store(session, desk.cache, desk.settings, later, NOW)
+    with desk.sessions() as session:
+        again = board.read(session, desk.settings, NOW + timedelta(seconds=1), boards)[0]
+    assert first["best_ask"] == again["best_ask"] == "36.50"  # a new book: read again

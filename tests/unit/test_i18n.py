@@ -103,3 +103,33 @@ def test_small_prices_get_four_decimals_and_btc_quotes_eight(app):
         assert format.market_price("5.4321", "p2p:USDT/BRL") == "5.4321 BRL/USDT"
         assert format.market_price("0.0000152", "spot:ETH/BTC") == "0.00001520 BTC/ETH"
         assert format.market_price(None, "p2p:USDT/VES") == "—"
+
+
+def test_the_grids_own_words_follow_the_language(app):
+    from dashboard.components import grid
+
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        words = grid.grid("g", [], empty="Nada").dashGridOptions["localeText"]
+        assert (words["page"], words["noRowsToShow"]) == ("Página", "Nada")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert grid.grid("g", []).dashGridOptions["localeText"] == {"noRowsToShow": "—"}
+
+
+@pytest.mark.parametrize(
+    ("reason", "spanish"),
+    [
+        ("kill switch is on", "el interruptor de emergencia está activo"),
+        ("stale prices: p2p:USDT/VES", "precios desactualizados: p2p:USDT/VES"),
+        (
+            "insufficient balance: binance:USDT holds 100 USDT, the trade pays 1000 from it "
+            "(floor 0)",
+            "saldo insuficiente: binance:USDT tiene 100 USDT, la operación paga 1000 (mínimo 0)",
+        ),
+        ("a reason of a new shape", "a reason of a new shape"),
+    ],
+)
+def test_the_executors_reasons_read_in_spanish(app, reason, spanish):
+    from dashboard.components import reasons
+
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        assert reasons.translate(reason) == spanish
