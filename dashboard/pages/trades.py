@@ -20,6 +20,7 @@ from backend.models import Trade
 from backend.trading import trade_history, trades
 from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, clientside_callback, expect
+from dashboard.components import push
 from dashboard.components.format import MISSING, amount, market_price, usd
 from dashboard.i18n import _, _l, locale, when
 
@@ -157,7 +158,7 @@ def layout(**_kw):
                 ),
                 **{"data-ag-theme-mode": "dark"},
             ),
-            dcc.Interval(id="trades-refresh", interval=5000),
+            *push.listener("trades", ["trades"]),
             dbc.Row(
                 [
                     dbc.Col(html.Div(id="trades-detail"), lg=7),
@@ -451,10 +452,11 @@ def register_callbacks(app: Dash) -> None:
         Output("trades-totals", "children"),
         Output("trades-pnl", "figure"),
         Input("trades-filter", "data"),
-        Input("trades-refresh", "n_intervals"),
+        Input("trades-push", "data"),
+        Input("trades-tick", "n_intervals"),
         role=VIEWER,
     )
-    def summary(args, _n):
+    def summary(args, _pushed, _n):
         args = expect(args or {}, dict, name="filter")
         if args.get("invalid"):
             return None, pnl_figure([])
@@ -494,12 +496,15 @@ def register_callbacks(app: Dash) -> None:
             )
 
     # In the browser (assets/trades.js): a new filter empties the grid's cache (it asks
-    # again from the first row); the tick re-reads the blocks it holds, for live statuses.
+    # again from the first row); a pushed trade change (or the poll without Redis)
+    # re-reads the blocks it holds, so statuses move live.
     clientside_callback(
         app,
         ClientsideFunction("trades", "reload"),
         Output("trades-reloaded", "data"),
         Input("trades-filter", "data"),
-        Input("trades-refresh", "n_intervals"),
+        Input("trades-push", "data"),
+        Input("trades-tick", "n_intervals"),
         role=VIEWER,
     )
+    push.register(app, "trades")
