@@ -14,7 +14,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from backend import cli
     from backend.desk import Desk
     from backend.ops import baseline, http_metrics, logs, tracing
-    from backend.web import api, auth, errors, health, locale, outages, security, stream
+    from backend.web import api, auth, errors, health, locale, outages, security, stream, tickets
     from backend.web.access import PUBLIC, grant
     from dashboard import init_dashboard
     from tasks.celery_app import celery_init_app
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.init_app(app)
     health.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(tickets.bp)
     stream.init_app(app)
     cli.register(app)
     dash_app = init_dashboard(app)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse_many
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backend.market.rates import Corridor
@@ -192,6 +192,24 @@ class Settings(BaseSettings):
     )
     corridor_margin: Decimal = Field(Decimal("0.02"), ge=0, lt=1)
 
+    # Trading: "paper" fills every leg on the latest books; "live" sends spot legs to
+    # Binance's signed REST API and turns P2P legs into operator tickets.
+    trading_mode: Literal["paper", "live"] = "paper"
+    # Where live spot orders go (Binance's spot testnet: https://testnet.binance.vision).
+    binance_trade_url: str = "https://api.binance.com"
+    binance_api_key: SecretStr | None = None  # never logged, never shown
+    binance_api_secret: SecretStr | None = None
+    binance_recv_window_ms: int = Field(5000, ge=1, le=60000)
+    live_order_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    # newClientOrderId = PREFIX-TRADE-LEG: unique per desk sharing one Binance account.
+    live_order_prefix: str = Field("desk", pattern=r"^[A-Za-z0-9_]{1,12}$")
+    # LOT_SIZE step per spot symbol: sell quantities are cut down to it.
+    spot_lot_steps: Annotated[dict[str, Decimal], NoDecode] = Field(
+        default_factory=lambda: {"BTCUSDT": Decimal("0.00001"), "USDTBRL": Decimal("0.1")}
+    )
+    # An operator ticket still open after this long raises the tickets alert.
+    ticket_alert_seconds: float = Field(900.0, gt=0)
+
     # Defaults for the database-held settings (seeded once; operators change them in the DB).
     min_profit_usd: Decimal = Decimal("0.50")
     max_trade_usd: Decimal = Decimal("10000")
@@ -223,6 +241,11 @@ class Settings(BaseSettings):
                 for fiat, methods in pairs.items()
             }
         return pairs
+
+    @field_validator("spot_lot_steps", mode="before")
+    @classmethod
+    def _split_steps(cls, value: object) -> object:
+        return _per_fiat(value)
 
     @field_validator("p2p_trans_amount", mode="before")
     @classmethod

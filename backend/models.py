@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from backend.types import Money, UTCDateTime
@@ -104,7 +104,7 @@ class Trade(Base):
     requested_by: Mapped[str] = mapped_column(String(64))
     strategy: Mapped[str] = mapped_column(String(20))
     mode: Mapped[str] = mapped_column(String(10), default="paper")
-    status: Mapped[str] = mapped_column(String(12), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
     size_usd: Mapped[Decimal] = mapped_column(Money)
     expected_profit_usd: Mapped[Decimal] = mapped_column(Money)
     profit_usd: Mapped[Decimal | None] = mapped_column(Money)
@@ -114,6 +114,9 @@ class Trade(Base):
     # while executing: the worker attempt that owns it, and until when its claim holds
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # live: the highest leg sent to a venue (committed before the call), so a takeover
+    # neither checks the trade again nor forgets that an order may already exist
+    legs_sent: Mapped[int] = mapped_column(Integer, default=0)
 
     legs: Mapped[list[TradeLeg]] = relationship(order_by="TradeLeg.seq", lazy="selectin")
 
@@ -144,8 +147,8 @@ class TradeEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    from_status: Mapped[str | None] = mapped_column(String(12))
-    to_status: Mapped[str] = mapped_column(String(12))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str | None] = mapped_column(String(64))  # a user, or "worker"/"sweeper"
 
@@ -276,3 +279,33 @@ class ControlChange(Base):
     new_value: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class OperatorTicket(Base):
+    """A live P2P leg an operator carries out by hand: Binance has no API to place P2P
+    orders. ``instructions`` holds the ads to take; the operator confirms what really
+    happened (amounts, a reference) or cancels. One ticket per trade leg."""
+
+    __tablename__ = "operator_tickets"
+    __table_args__ = (UniqueConstraint("trade_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    market: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))  # BUY: pay fiat, get the asset
+    method: Mapped[str | None] = mapped_column(String(40))
+    sell_currency: Mapped[str] = mapped_column(String(10))
+    buy_currency: Mapped[str] = mapped_column(String(10))
+    planned_sell: Mapped[Decimal] = mapped_column(Money)  # fiat to pay or asset to release
+    planned_buy: Mapped[Decimal] = mapped_column(Money)
+    instructions: Mapped[list] = mapped_column(JSON)  # the ads: advertiser, price, limits...
+    status: Mapped[str] = mapped_column(String(12), index=True)  # open|confirmed|cancelled
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    sell_amount: Mapped[Decimal | None] = mapped_column(Money)  # as confirmed
+    buy_amount: Mapped[Decimal | None] = mapped_column(Money)
+    fee: Mapped[Decimal | None] = mapped_column(Money)
+    reference: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -14,7 +14,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend.resilience import Unavailable
 
-TASK_MODULES = ["tasks.market", "tasks.arbitrage", "tasks.trading", "tasks.heartbeat"]
+TASK_MODULES = [
+    "tasks.market",
+    "tasks.arbitrage",
+    "tasks.trading",
+    "tasks.tickets",
+    "tasks.heartbeat",
+]
 
 QUEUES = ("market", "trading", "default")
 ROUTES = {
@@ -54,6 +60,11 @@ def beat_schedule(markets: list[str], interval: float) -> dict:
         "options": {"expires": HEARTBEAT_SECONDS},
     }
     schedule["trade outbox sweep"] = {"task": "tasks.trading.sweep", "schedule": SWEEP_SECONDS}
+    schedule["operator tickets watch"] = {
+        "task": "tasks.tickets.watch",
+        "schedule": SWEEP_SECONDS,
+        "options": {"expires": SWEEP_SECONDS},
+    }
     return schedule
 
 

@@ -14,6 +14,7 @@ from tasks.celery_app import DB_RETRY
 
 REPUBLISH_AFTER = timedelta(seconds=10)
 EXECUTING_TIMEOUT = timedelta(minutes=5)
+LEASE_GRACE = timedelta(seconds=5)  # a redelivery usually takes a lapsed trade over first
 
 
 @shared_task(
@@ -25,26 +26,35 @@ EXECUTING_TIMEOUT = timedelta(minutes=5)
 )
 def execute(self, trade_id: int) -> str:
     """The attempt is the owner (host, process, task id); a trade another live attempt
-    holds is looked at again once that attempt's lease could have lapsed."""
+    holds is looked at again just after that attempt's lease lapses (a live spot order's
+    lease covers its whole call)."""
     desk = current_desk()
     owner = f"{executor.default_owner()}:{self.request.id}"
     status = executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now, owner)
-    if status == "executing":
-        raise self.retry(countdown=desk.settings.trade_lease_seconds)
+    if status == "executing":  # held by another attempt, or a live order still in doubt
+        with desk.sessions() as session:
+            left = trades.lease_left(session, trade_id, desk.now())
+        raise self.retry(countdown=max(left, 0.0) + desk.settings.trade_lease_seconds / 5)
     push.announce(desk.cache, "trades", id=trade_id, status=status)
     return status
 
 
 @shared_task(name="tasks.trading.sweep", **DB_RETRY)
 def sweep() -> int:
-    """Publish requests the web could not queue; fail trades a lost worker left behind."""
+    """Publish requests the web could not queue; send again the trades whose worker's
+    lease lapsed with no redelivery taking them over (a message lost with the broker);
+    fail, as the last resort, trades left executing for 5 minutes."""
     desk = current_desk()
     now = desk.now()
     with desk.sessions() as session:
         waiting = trades.stuck(session, "requested", now - REPUBLISH_AFTER)
+        abandoned = trades.abandoned(session, now - LEASE_GRACE, now - EXECUTING_TIMEOUT)
         lost = trades.stuck(session, "executing", now - EXECUTING_TIMEOUT)
+    celery = current_app.extensions["celery"]
     for trade_id in waiting:
-        outbox.publish(current_app.extensions["celery"], desk, trade_id)
+        outbox.publish(celery, desk, trade_id)
+    for trade_id in abandoned:
+        outbox.send(celery, trade_id)
     with desk.sessions.begin() as session:
         for trade_id in lost:
             trades.transition(
@@ -57,4 +67,4 @@ def sweep() -> int:
                 actor="sweeper",
                 error="worker lost",
             )
-    return len(waiting) + len(lost)
+    return len(waiting) + len(abandoned) + len(lost)

@@ -24,7 +24,8 @@ def balances_show() -> None:
     if not rows:
         click.echo("no balances yet: `balances deposit binance:USDT 10000 --reason ...`")
     for row in rows:
-        click.echo(f"{row['account']:<32} {row['balance']:>28} {row['currency']}")
+        amount = ledger.plain(row["balance"])
+        click.echo(f"{row['account']:<32} {amount:>28} {row['currency']}")
 
 
 def _mover(kind: str, help_text: str):

@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,15 +49,16 @@ def record_line(book: Book, source: str, now: datetime) -> str:
     )
 
 
-def load(path: Path) -> dict[str, list[Book]]:
-    """Books per market key, in file order; unreadable lines are skipped and counted."""
-    books: dict[str, list[Book]] = defaultdict(list)
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
+def lines(path: Path) -> Iterator[tuple[datetime, Book]]:
+    """(recorded_at, book) per readable line, in file order; bad lines skipped and counted."""
+    with path.open(encoding="utf-8") as text:
+        for number, line in enumerate(text, 1):
             if not line.strip():
                 continue
             try:
-                book = Book.from_dict(json.loads(line)["book"])
+                item = json.loads(line)
+                book = Book.from_dict(item["book"])
+                at = datetime.fromisoformat(item.get("recorded_at") or book.fetched_at.isoformat())
             except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
                 log.warning(
                     "replay %s line %d skipped: %s: %s", path, number, type(exc).__name__, exc
@@ -66,7 +67,14 @@ def load(path: Path) -> dict[str, list[Book]]:
                     upstream="replay", scope="reply", reason="bad_line"
                 ).inc()
                 continue
-            books[book.market.key].append(book)
+            yield (at if at.tzinfo else at.replace(tzinfo=UTC)), book
+
+
+def load(path: Path) -> dict[str, list[Book]]:
+    """Books per market key, in file order."""
+    books: dict[str, list[Book]] = defaultdict(list)
+    for _, book in lines(path):
+        books[book.market.key].append(book)
     return dict(books)
 
 

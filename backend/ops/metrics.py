@@ -56,6 +56,17 @@ ACTIVE_OPPORTUNITIES = Gauge(
     ["strategy"],
     multiprocess_mode="mostrecent",
 )
+# Live P2P legs waiting for an operator, and those open past TICKET_ALERT_SECONDS.
+OPERATOR_TICKETS_OPEN = Gauge(
+    "operator_tickets_open",
+    "Operator tickets not yet confirmed or cancelled",
+    multiprocess_mode="mostrecent",
+)
+OPERATOR_TICKETS_OVERDUE = Gauge(
+    "operator_tickets_overdue",
+    "Operator tickets open longer than TICKET_ALERT_SECONDS",
+    multiprocess_mode="mostrecent",
+)
 PRICE_UPDATES = Counter("price_updates_total", "Books ingested", ["asset", "fiat", "source"])
 # Best prices (fiat per unit) and the spread of each market's latest book, for dashboards.
 MARKET_PRICE = Gauge(

@@ -92,6 +92,23 @@ def fill_leg(
     return LegFill(leg, fill.price, spent, gross - fee, fee, fill.complete, takes=fill.takes)
 
 
+def with_transfer(filled: LegFill, nxt: Leg | None, fees: Fees) -> LegFill:
+    """``filled`` less the fee of a bank transfer to where ``nxt`` pays from, if any."""
+    leg = filled.leg
+    if nxt is None or not accounts.transfer_costs(
+        filled.dst_account, accounts.house(nxt.market, nxt.method, leg.dst)
+    ):
+        return filled
+    step = precision.of(Market.parse(leg.market)).step(Market.parse(leg.market), leg.dst)
+    transfer = precision.up(filled.buy_amount * fees.transfer, step)
+    return replace(
+        filled,
+        buy_amount=filled.buy_amount - transfer,
+        fee=filled.fee + transfer,
+        transfer=transfer,
+    )
+
+
 def run_cycle(
     legs: tuple[Leg, ...],
     books: dict[str, Book],
@@ -104,19 +121,7 @@ def run_cycle(
     amount = start
     for i, leg in enumerate(legs):
         filled = fill_leg(leg, books[leg.market], amount, fees.taker(leg), slippage)
-        nxt = legs[i + 1] if i + 1 < len(legs) else None
-        landed = filled.dst_account
-        if nxt is not None and accounts.transfer_costs(
-            landed, accounts.house(nxt.market, nxt.method, leg.dst)
-        ):  # a bank transfer to where the next leg pays from
-            step = precision.of(Market.parse(leg.market)).step(Market.parse(leg.market), leg.dst)
-            transfer = precision.up(filled.buy_amount * fees.transfer, step)
-            filled = replace(
-                filled,
-                buy_amount=filled.buy_amount - transfer,
-                fee=filled.fee + transfer,
-                transfer=transfer,
-            )
+        filled = with_transfer(filled, legs[i + 1] if i + 1 < len(legs) else None, fees)
         fills.append(filled)
         if not filled.complete:
             break

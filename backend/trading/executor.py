@@ -1,5 +1,7 @@
-"""Paper execution of a stored trade: re-price on the latest books less what earlier
-fills took, check risk and balances, fill the legs and post them to the ledger.
+"""Execution of a stored trade: re-price on the latest books less what earlier fills
+took, check risk and balances, fill the legs and post them to the ledger. On paper (the
+default) every leg fills on the books in one transaction; with ``TRADING_MODE=live``,
+``live.advance`` takes the legs one by one to Binance or an operator's ticket.
 
 Runs inside the Celery trading task. Claiming is its own committed step and carries a
 lease: a second delivery while the claim holds does nothing; a redelivery after the
@@ -26,13 +28,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.cache import Cache
 from backend.config import Settings
 from backend.market import latest
-from backend.models import Opportunity, Trade, TradeLeg
+from backend.market.book import Book
+from backend.models import Opportunity, Trade
 from backend.ops import metrics
 from backend.resilience import Unavailable
-from backend.trading import controls, ledger, liquidity, risk, trades
+from backend.trading import controls, ledger, legs, liquidity, risk, trades
 from backend.trading.arbitrage import strategy_of
-from backend.trading.execution import Leg, profit_usd, run_cycle
+from backend.trading.execution import Leg, LegFill, profit_usd, run_cycle
 from backend.trading.quotes import fees_from
+from backend.trading.venues import LegVenue
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,17 @@ class Outcome:
     profit: Decimal | None = None
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """The trade priced on the books as they are, and every reason to refuse it."""
+
+    books: dict[str, Book]
+    fills: list[LegFill]
+    profit: Decimal | None
+    lines: list[ledger.Line]
+    reasons: list[str]
+
+
 def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -59,16 +74,22 @@ def execute(
     trade_id: int,
     clock: Callable[[], datetime],
     owner: str | None = None,
+    spot: Callable[[], LegVenue] | None = None,
 ) -> str:
     """Run one trade to a final status and return it; "executing" means another live
-    attempt holds it (the caller may try again once the lease could have lapsed)."""
+    attempt holds it, or a live order's answer is still awaited (the caller may try again
+    once the lease could have lapsed); "awaiting_operator" that a ticket is open.
+    ``spot`` builds the live spot venue (Binance, from the settings, by default)."""
     owner = owner or default_owner()
     with sessions.begin() as session:
         if not trades.claim(session, trade_id, owner, clock(), settings.trade_lease_seconds):
             return _status(session, trade_id)
     try:
-        with sessions.begin() as session:
-            outcome = _fill(session, cache, settings, trade_id, clock, owner)
+        if settings.trading_mode == "live":
+            outcome = _live(sessions, cache, settings, trade_id, clock, owner, spot)
+        else:
+            with sessions.begin() as session:
+                outcome = _fill(session, cache, settings, trade_id, clock, owner)
     except LostClaim:
         with sessions() as session:
             return _status(session, trade_id)
@@ -92,8 +113,10 @@ def execute(
             with sessions() as session:
                 return _status(session, trade_id)
         outcome = Outcome("failed")
+    if outcome.status in ("executing", "awaiting_operator"):
+        return outcome.status  # not final: counted when the trade ends
     metrics.TRADES_EXECUTED.labels(
-        strategy=outcome.strategy, mode="paper", status=outcome.status
+        strategy=outcome.strategy, mode=settings.trading_mode, status=outcome.status
     ).inc()
     if outcome.status == "filled":
         metrics.TRADE_PROFIT.labels(strategy=outcome.strategy).observe(float(outcome.profit))
@@ -118,25 +141,22 @@ def today(session: Session, now: datetime) -> risk.Day:
     )
 
 
-def _fill(
-    session: Session, cache: Cache, settings: Settings, trade_id: int, clock, owner: str
-) -> Outcome:
-    now = clock()
-    if not trades.renew(session, trade_id, owner, now, settings.trade_lease_seconds):
-        raise LostClaim(trade_id)
-    trade = session.get(Trade, trade_id)
-    opp = session.get(Opportunity, trade.opportunity_id)
-    legs = tuple(Leg.from_dict(d) for d in opp.legs)
-    strategy = strategy_of(legs)
-    markets = sorted({leg.market for leg in legs})
+def assess(
+    session: Session, cache: Cache, settings: Settings, trade: Trade, cycle: tuple[Leg, ...], now
+) -> Assessment:
+    """Price the whole cycle at the trade's size and check limits and balances (the
+    accounts about to pay stay locked until the transaction ends)."""
+    markets = sorted({leg.market for leg in cycle})
     liquidity.lock(session, markets)
     books = latest.get_many(session, cache, markets)
     stale = sorted(latest.stale(session, books, markets, now, settings.stale_after_seconds))
     books = liquidity.remaining(session, books)
     fills, profit = [], None
     if not stale:
-        fills = run_cycle(legs, books, trade.size_usd, fees_from(settings), settings.paper_slippage)
-        if len(fills) == len(legs) and fills[-1].complete:
+        fills = run_cycle(
+            cycle, books, trade.size_usd, fees_from(settings), settings.paper_slippage
+        )
+        if len(fills) == len(cycle) and fills[-1].complete:
             profit = profit_usd(fills)
     limits = controls.load(session, settings)
     reasons = risk.refusals(limits, trade.size_usd, profit, stale, today(session, now))
@@ -146,33 +166,45 @@ def _fill(
         ledger.lock(session, paying)
         held = ledger.balances(session, paying)
         reasons = risk.overdrafts(limits, held, [(ln.account, ln.amount) for ln in lines])
-    if reasons:
-        detail = "; ".join(reasons)
+    return Assessment(books, fills, profit, lines, reasons)
+
+
+def _live(sessions, cache, settings, trade_id, clock, owner, spot) -> Outcome:
+    from backend.trading import live
+    from backend.trading.venues.live_spot import LiveSpotVenue
+
+    def reasons(session, trade, cycle, now) -> list[str]:
+        return assess(session, cache, settings, trade, cycle, now).reasons
+
+    status, strategy, profit = live.advance(
+        sessions, cache, settings, trade_id, clock, owner,
+        assess=reasons, spot=spot or (lambda: LiveSpotVenue(settings)),
+    )  # fmt: skip
+    return Outcome(status, strategy, profit)
+
+
+def _fill(
+    session: Session, cache: Cache, settings: Settings, trade_id: int, clock, owner: str
+) -> Outcome:
+    now = clock()
+    if not trades.renew(session, trade_id, owner, now, settings.trade_lease_seconds):
+        raise LostClaim(trade_id)
+    trade = session.get(Trade, trade_id)
+    cycle = tuple(Leg.from_dict(d) for d in session.get(Opportunity, trade.opportunity_id).legs)
+    strategy = strategy_of(cycle)
+    found = assess(session, cache, settings, trade, cycle, now)
+    if found.reasons:
+        detail = "; ".join(found.reasons)
         if not trades.transition(
             session, trade_id, ("executing",), "rejected", now, detail,
             actor="worker", owner=owner, error=detail,
         ):  # fmt: skip
             raise LostClaim(trade_id)
         return Outcome("rejected", strategy)
-    for seq, f in enumerate(fills, start=1):
-        session.add(
-            TradeLeg(
-                trade_id=trade_id,
-                seq=seq,
-                market=f.leg.market,
-                side=f.leg.side,
-                method=f.leg.method,
-                price=f.price,
-                sell_currency=f.leg.src,
-                sell_amount=f.sell_amount,
-                buy_currency=f.leg.dst,
-                buy_amount=f.buy_amount,
-                fee=f.fee,
-                filled_at=now,
-            )
-        )
-    liquidity.record(session, trade_id, fills, books, now)
-    ledger.post(session, "fill", lines, actor="worker", now=now, trade_id=trade_id)
+    session.add_all(legs.row(trade_id, seq, f, now) for seq, f in enumerate(found.fills, 1))
+    liquidity.record(session, trade_id, found.fills, found.books, now)
+    ledger.post(session, "fill", found.lines, actor="worker", now=now, trade_id=trade_id)
+    profit = found.profit
     if not trades.transition(
         session, trade_id, ("executing",), "filled", now, f"paper fill, profit {profit:.2f} USD",
         actor="worker", owner=owner, profit_usd=profit, lease_until=None,

@@ -40,30 +40,34 @@ def plain(amount: Decimal) -> str:
     return format(amount.normalize(), "f")
 
 
-def fill_lines(fills: list[LegFill]) -> list[Line]:
-    """Postings for a filled cycle, leg by leg: the house pays the counterparty, receives
-    the gross, pays the taker fee, then moves the proceeds (less the transfer fee) to the
-    account the next leg pays from."""
-    lines: list[Line] = []
-    for i, f in enumerate(fills):
-        leg = f.leg
-        venue = Market.parse(leg.market).venue.value
-        taker = f.fee - f.transfer
-        landed = f.buy_amount + f.transfer  # after the taker fee
+def leg_lines(f: LegFill, next_src: str | None = None) -> list[Line]:
+    """Postings for one filled leg: the house pays the counterparty, receives the gross,
+    pays the taker fee, then moves the proceeds (less the transfer fee) to ``next_src``,
+    the account the next leg pays from, when that is another account."""
+    leg = f.leg
+    venue = Market.parse(leg.market).venue.value
+    taker = f.fee - f.transfer
+    landed = f.buy_amount + f.transfer  # after the taker fee
+    lines = [
+        Line(f.src_account, -f.sell_amount),
+        Line(accounts.counterparty(leg.market, leg.src), f.sell_amount),
+        Line(accounts.counterparty(leg.market, leg.dst), -(landed + taker)),
+        Line(accounts.fees(venue, leg.dst), taker),
+        Line(f.dst_account, landed),
+    ]
+    if next_src is not None and next_src != f.dst_account:
         lines += [
-            Line(f.src_account, -f.sell_amount),
-            Line(accounts.counterparty(leg.market, leg.src), f.sell_amount),
-            Line(accounts.counterparty(leg.market, leg.dst), -(landed + taker)),
-            Line(accounts.fees(venue, leg.dst), taker),
-            Line(f.dst_account, landed),
+            Line(f.dst_account, -landed),
+            Line(accounts.fees("transfer", leg.dst), f.transfer),
+            Line(next_src, f.buy_amount),
         ]
-        if i + 1 < len(fills) and fills[i + 1].src_account != f.dst_account:
-            lines += [
-                Line(f.dst_account, -landed),
-                Line(accounts.fees("transfer", leg.dst), f.transfer),
-                Line(fills[i + 1].src_account, f.buy_amount),
-            ]
     return [line for line in lines if line.amount != 0]
+
+
+def fill_lines(fills: list[LegFill]) -> list[Line]:
+    """Postings for a filled cycle, leg by leg."""
+    nexts = [f.src_account for f in fills[1:]] + [None]
+    return [line for f, nxt in zip(fills, nexts, strict=True) for line in leg_lines(f, nxt)]
 
 
 def imbalances(lines: list[Line]) -> dict[str, Decimal]:
@@ -178,14 +182,16 @@ def deposit_lines(account: str, amount: Decimal) -> list[Line]:
 def check(session: Session) -> list[str]:
     """Every mismatch in the ledger, one sentence each; empty when it is sound.
 
-    Per entry and currency the postings sum to zero; per filled trade the profit equals
-    the legs' cash flows in the anchor, and so does the house's net in its postings.
+    Per entry, and per trade, the postings of each currency sum to zero; per filled trade
+    the profit equals the legs' cash flows in the anchor, and so does the house's net in
+    its postings.
     """
     from backend.models import Trade, TradeLeg
     from backend.trading.execution import ANCHOR
 
     problems = []
     per_entry: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    per_trade: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
     house: dict[int, Decimal] = defaultdict(Decimal)
     for entry_id, trade_id, account, currency, amount in session.execute(
         select(
@@ -193,11 +199,16 @@ def check(session: Session) -> list[str]:
         )
     ):
         per_entry[(entry_id, currency)] += amount
-        if trade_id is not None and currency == ANCHOR and accounts.kind_of(account) == "house":
-            house[trade_id] += amount
-    for (entry_id, currency), total in sorted(per_entry.items()):
-        if total != 0:
-            problems.append(f"entry {entry_id}: {currency} postings sum to {plain(total)}, not 0")
+        if trade_id is not None:
+            per_trade[(trade_id, currency)] += amount
+            if currency == ANCHOR and accounts.kind_of(account) == "house":
+                house[trade_id] += amount
+    for sums, label in ((per_entry, "entry"), (per_trade, "trade")):
+        for (number, currency), total in sorted(sums.items()):
+            if total != 0:
+                problems.append(
+                    f"{label} {number}: {currency} postings sum to {plain(total)}, not 0"
+                )
     flows: dict[int, Decimal] = defaultdict(Decimal)
     for trade_id, sell_cur, sell, buy_cur, buy in session.execute(
         select(

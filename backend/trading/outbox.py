@@ -15,11 +15,19 @@ log = logging.getLogger(__name__)
 EXECUTE_TASK = "tasks.trading.execute"
 
 
-def publish(celery: Celery, desk: Desk, trade_id: int) -> bool:
+def send(celery: Celery, trade_id: int) -> bool:
+    """Put one execute message for the trade on the trading queue; False if the broker
+    would not take it (the sweeper tries again)."""
     try:
         celery.send_task(EXECUTE_TASK, args=[trade_id], queue="trading")
     except Exception as exc:  # kombu raises several kinds when the broker is unreachable
         log.warning("could not queue trade %s, the sweeper will retry: %s", trade_id, exc)
+        return False
+    return True
+
+
+def publish(celery: Celery, desk: Desk, trade_id: int) -> bool:
+    if not send(celery, trade_id):
         return False
     with desk.sessions.begin() as session:
         trades.transition(

@@ -62,6 +62,7 @@ def request_trade(
     via: str = "session",
     min_size: Decimal = Decimal("0.01"),
     reprice: Callable[[list[dict], Decimal], Decimal | None] | None = None,
+    mode: str = "paper",
 ) -> tuple[Trade, bool]:
     """Store a trade request (the outbox row). Returns (trade, created).
 
@@ -89,13 +90,15 @@ def request_trade(
         expected = reprice(opp.legs, wanted)
         if expected is None:
             raise TradeRequestError(
-                f"the books cannot fill {wanted} USD of opportunity {opportunity_id} now", 409
+                f"the books cannot fill {wanted} USD of opportunity {opportunity_id} now "
+                "(too thin, or stale)",
+                409,
             )
     trade = Trade(
         idempotency_key=key,
         opportunity_id=opp.id,
         requested_by=user,
-        mode="paper",
+        mode=mode,
         strategy=opp.strategy,
         status="requested",
         size_usd=wanted or opp.size_usd,
@@ -213,6 +216,12 @@ def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
     return True
 
 
+def lease_left(session: Session, trade_id: int, now: datetime) -> float:
+    """Seconds until the claim on an executing trade lapses (0 when it has)."""
+    until = session.scalar(select(Trade.lease_until).where(Trade.id == trade_id))
+    return max(0.0, (until - now).total_seconds()) if until else 0.0
+
+
 def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float) -> bool:
     """Extend ``owner``'s lease; False when the trade is no longer its to run. On
     PostgreSQL the row stays locked until the caller's transaction ends, so nobody takes
@@ -224,6 +233,17 @@ def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def abandoned(session: Session, now: datetime, since: datetime) -> list[int]:
+    """Executing trades whose claim has lapsed (claimed after ``since``): their worker is
+    gone and no redelivery has taken them over yet."""
+    lapsed = Trade.lease_until.is_(None) | (Trade.lease_until < now)
+    return list(
+        session.scalars(
+            select(Trade.id).where(Trade.status == "executing", lapsed, Trade.updated_at >= since)
+        )
+    )
 
 
 def recent(session: Session, limit: int = 200) -> list[Trade]:

@@ -222,6 +222,7 @@ def create_trade():
             reprice=lambda legs, size: quotes.reprice(
                 session, desk.cache, desk.settings, legs, size, now
             ),
+            mode=desk.settings.trading_mode,
         )
         trade_id = trade.id
     if created:
@@ -417,7 +418,9 @@ def _switch(on: bool):
 
 
 def balances_json(session) -> dict:
-    return {"balances": [{**row, "balance": str(row["balance"])} for row in balances.show(session)]}
+    """Balances as plain decimal strings (PostgreSQL's NUMERIC(38,18) scale dropped)."""
+    rows = balances.show(session)
+    return {"balances": [{**row, "balance": ledger.plain(row["balance"])} for row in rows]}
 
 
 @bp.get("/balances")

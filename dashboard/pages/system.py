@@ -46,13 +46,19 @@ def layout(**_kw):
             dcc.Interval(id="system-tick", interval=3000),
             dbc.Row(
                 [
-                    dbc.Col([html.H2(_("Components")), html.Div(id="system-components")], lg=6),
+                    dbc.Col(
+                        [
+                            html.H2(_("Components")),
+                            html.Div(id="system-components", className="scroll-x"),
+                        ],
+                        lg=6,
+                    ),
                     dbc.Col(
                         [
                             html.H2(_("Workers")),
-                            html.Div(id="system-workers"),
+                            html.Div(id="system-workers", className="scroll-x"),
                             html.H2(_("Queues")),
-                            html.Div(id="system-queues"),
+                            html.Div(id="system-queues", className="scroll-x"),
                         ],
                         lg=6,
                     ),

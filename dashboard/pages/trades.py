@@ -20,7 +20,7 @@ from backend.models import Trade
 from backend.trading import trade_history, trades
 from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, clientside_callback, expect
-from dashboard.components import push
+from dashboard.components import push, tickets
 from dashboard.components.format import MISSING, amount, market_price, usd
 from dashboard.i18n import _, _l, locale, when
 
@@ -132,6 +132,7 @@ def layout(**_kw):
                 _("Every trade ever requested. Filter, sort by any column, click a row."),
                 className="hint",
             ),
+            tickets.panel(),
             filters,
             dcc.Store(id="trades-filter", data={}),
             dcc.Store(id="trades-reloaded"),
@@ -409,6 +410,8 @@ def detail_view(trade: Trade, events: list, postings: list) -> html.Div:
 
 
 def register_callbacks(app: Dash) -> None:
+    tickets.register_callbacks(app)
+
     @callback(
         app,
         Output("trades-filter", "data"),

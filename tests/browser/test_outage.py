@@ -36,7 +36,7 @@ def alert(browser) -> str | None:
 def test_a_database_outage_is_named_on_the_page_until_it_is_back(browser, desk_and_db):
     desk, db = desk_and_db
     login(browser, desk.url, "live", path="/trades")
-    WebDriverWait(browser, 15).until(lambda b: b.find_elements(By.ID, "trades-table"))
+    WebDriverWait(browser, 15).until(lambda b: b.find_elements(By.ID, "trades-grid"))
     assert alert(browser) is None
     db.set("cut")
     WebDriverWait(browser, 30).until(lambda b: alert(b))

@@ -14,7 +14,10 @@ from tests.browser.conftest import grid_rows, login, screenshot
 
 def wait_until(browser, seconds: float, condition, what: str):
     try:
-        return WebDriverWait(browser, seconds).until(condition)
+        # the dialog re-renders as prices move: an element read mid-render is read again
+        return WebDriverWait(
+            browser, seconds, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(condition)
     except TimeoutException:
         text = browser.find_element(By.TAG_NAME, "body").text[:2000]
         raise AssertionError(f"waited {seconds} s for {what}; the page shows:\n{text}") from None

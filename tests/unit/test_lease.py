@@ -145,3 +145,24 @@ def test_a_database_error_mid_fill_leaves_the_trade_to_the_tasks_retry(
         assert (row.status, row.claimed_by, row.error) == ("executing", "host:1:task-x", None)
         assert session.scalar(select(func.count()).where(TradeLeg.trade_id == trade_id)) == 0
     assert run() == "filled"
+
+
+def test_the_sweeper_sends_again_a_trade_whose_lease_lapsed_unclaimed(
+    app, client, desk, opportunity, monkeypatch
+):
+    """The message died with the broker (or its retry could not be published): after the
+    lease and a grace of 5 s the sweeper queues the trade again, long before 5 minutes."""
+    from backend.trading import outbox
+    from tasks.trading import sweep
+
+    lapsed, live = request(client, opportunity, "lapsed"), request(client, opportunity, "live")
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        assert trades.claim(session, lapsed, "gone", now - timedelta(seconds=10), 4)  # 6 s ago
+        assert trades.claim(session, live, "busy", now, 4)
+    sent = []
+    monkeypatch.setattr(outbox, "send", lambda celery, trade_id: sent.append(trade_id) or True)
+    with app.app_context():
+        sweep.run()
+    assert sent == [lapsed]
+    assert executor.execute(desk.sessions, desk.cache, desk.settings, lapsed, desk.now) == "filled"

@@ -1,0 +1,63 @@
+"""A filled leg as the desk keeps it: its trade_legs row and its ledger entry, together.
+
+Paper fills, live spot orders and confirmed operator tickets all end here, so a leg is
+never stored without its postings (nor the other way round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from backend.models import TradeLeg
+from backend.trading import accounts, ledger
+from backend.trading.execution import ANCHOR, Leg, LegFill
+
+
+def row(trade_id: int, seq: int, fill: LegFill, now: datetime) -> TradeLeg:
+    leg = fill.leg
+    return TradeLeg(
+        trade_id=trade_id,
+        seq=seq,
+        market=leg.market,
+        side=leg.side,
+        method=leg.method,
+        price=fill.price,
+        sell_currency=leg.src,
+        sell_amount=fill.sell_amount,
+        buy_currency=leg.dst,
+        buy_amount=fill.buy_amount,
+        fee=fill.fee,
+        filled_at=now,
+    )
+
+
+def store(
+    session: Session,
+    trade_id: int,
+    seq: int,
+    fill: LegFill,
+    next_leg: Leg | None,
+    now: datetime,
+    *,
+    actor: str,
+) -> None:
+    """Write leg ``seq`` and post it, its move to the account ``next_leg`` pays from too."""
+    session.add(row(trade_id, seq, fill, now))
+    next_src = None
+    if next_leg is not None:
+        next_src = accounts.house(next_leg.market, next_leg.method, fill.leg.dst)
+    lines = ledger.leg_lines(fill, next_src)
+    ledger.post(session, "fill", lines, actor=actor, now=now, trade_id=trade_id)
+
+
+def profit(rows: Iterable[TradeLeg]) -> Decimal:
+    """The anchor's net flow over stored legs: what a trade made, done or stopped halfway."""
+    total = Decimal("0")
+    for leg in rows:
+        total += leg.buy_amount if leg.buy_currency == ANCHOR else 0
+        total -= leg.sell_amount if leg.sell_currency == ANCHOR else 0
+    return total

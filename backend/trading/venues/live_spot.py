@@ -1,0 +1,251 @@
+"""Live spot legs: MARKET orders through Binance's signed REST API.
+
+The client is ``binance-sdk-spot``, Binance's own maintained modular SDK: it signs with
+HMAC-SHA256, takes any base URL (the spot testnet works, and so does the test stub), keeps
+Binance's error ``code`` and ``Retry-After`` on typed exceptions, and serializes Decimal
+amounts exactly. ``binance-connector`` is deprecated in its favour, and ccxt's unified
+layer hides the client order id and error codes this executor relies on.
+
+The SDK's own retries are off; throttling (429, 418) is retried here with tenacity,
+waiting what ``Retry-After`` says and giving up past ``HTTP_RETRY_MAX_WAIT_SECONDS``.
+
+Every order's ``newClientOrderId`` is derived from the trade and the leg, and the order
+is looked up by it before it is placed, so a timeout, a worker killed mid-call or a
+redelivered message finds the order Binance already has instead of placing a second one
+(Binance only refuses a duplicate id while the first order is still open, and a MARKET
+order never is). A placement whose answer never came and that a lookup cannot find yet is
+``OrderInDoubt``: the task is retried later and looks again. Fills, the average price
+and the commission come from Binance's reply (``fills``, ``executedQty``,
+``cummulativeQuoteQty``), or from ``myTrades`` for an order found by lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+from binance_common import errors
+from binance_common.configuration import ConfigurationRestAPI
+from binance_sdk_spot.spot import Spot
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+from backend.config import Settings
+from backend.market.book import Market
+from backend.trading.execution import LegFill
+from backend.trading.venues import LegOrder, LegRefused
+
+log = logging.getLogger(__name__)
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")  # Binance's newClientOrderId pattern
+QUOTE_STEP = Decimal("0.01")  # quote amounts are spent in cents, rounded down
+NOT_FOUND = -2013  # "Order does not exist."
+THROTTLED = (errors.TooManyRequestsError, errors.RateLimitBanError)
+UNANSWERED = (errors.NetworkError, errors.ServerError)
+# a reply that is not the JSON Binance documents: what happened stays unknown
+UNREADABLE = (ValueError, KeyError, TypeError, ArithmeticError)
+
+
+class OrderInDoubt(Exception):
+    """A placement got no answer and the order is not visible yet: look again later."""
+
+
+class SpotUnavailable(Exception):
+    """Binance throttled past the longest wait allowed, or could not be reached."""
+
+
+def client_order_id(prefix: str, trade_id: int, seq: int) -> str:
+    """The same for every attempt at one leg: ``desk-42-2``."""
+    cid = f"{prefix}-{trade_id}-{seq}"
+    if not CLIENT_ID.fullmatch(cid):
+        raise ValueError(f"client order id {cid!r} does not match {CLIENT_ID.pattern}")
+    return cid
+
+
+@dataclass(frozen=True)
+class SpotOrder:
+    """What Binance says an order did."""
+
+    client_order_id: str
+    order_id: int
+    symbol: str
+    side: str
+    status: str
+    executed_qty: Decimal  # base asset
+    quote_qty: Decimal  # quote asset (cummulativeQuoteQty)
+    commissions: dict[str, Decimal] = field(default_factory=dict)  # asset -> total
+
+    @property
+    def price(self) -> Decimal | None:
+        return self.quote_qty / self.executed_qty if self.executed_qty else None
+
+    @classmethod
+    def from_reply(cls, body: dict, trades: list[dict] | None = None) -> SpotOrder:
+        """A ``FULL`` new-order reply (``fills``), or a queried order plus its ``myTrades``."""
+        commissions: dict[str, Decimal] = defaultdict(Decimal)
+        for fill in body.get("fills") or trades or ():
+            commissions[fill["commissionAsset"]] += Decimal(fill["commission"])
+        return cls(
+            client_order_id=body["clientOrderId"],
+            order_id=int(body["orderId"]),
+            symbol=body["symbol"],
+            side=body["side"],
+            status=body["status"],
+            executed_qty=Decimal(body["executedQty"]),
+            quote_qty=Decimal(body["cummulativeQuoteQty"]),
+            commissions=dict(commissions),
+        )
+
+
+def _retry_after(settings: Settings):
+    def wait(state) -> float:
+        exc = state.outcome.exception()
+        return float(exc.retry_after or settings.http_retry_backoff_seconds)
+
+    def too_long(state) -> bool:
+        exc = state.outcome.exception()
+        return (exc.retry_after or 0) > settings.http_retry_max_wait_seconds
+
+    return wait, too_long
+
+
+class BinanceSpotTrader:
+    """Signed spot calls: place a MARKET order once, find it again by its client id."""
+
+    def __init__(self, settings: Settings, client: Spot | None = None) -> None:
+        self.settings = settings
+        self.client = client or Spot(config_rest_api=rest_config(settings))
+        wait, too_long = _retry_after(settings)
+        self._retrying = dict(
+            retry=retry_if_exception_type(THROTTLED),
+            wait=wait,
+            stop=stop_after_attempt(settings.http_retry_attempts) | too_long,
+            reraise=True,
+        )
+
+    def _call(self, name: str, **params) -> object:
+        method = getattr(self.client.rest_api, name)
+        try:
+            for attempt in Retrying(**self._retrying):
+                with attempt:
+                    return method(recv_window=self.settings.binance_recv_window_ms, **params).data()
+        except THROTTLED as exc:
+            raise SpotUnavailable(
+                f"Binance throttled {name} (code {exc.status_code}, retry after "
+                f"{exc.retry_after} s): {exc.error_message}"
+            ) from None
+
+    def find(self, cid: str, symbol: str) -> SpotOrder | None:
+        """The order placed with client id ``cid``, with its fills' commissions; None if none."""
+        try:
+            order = _plain(self._call("get_order", symbol=symbol, orig_client_order_id=cid))
+            trades = _plain(self._call("my_trades", symbol=symbol, order_id=int(order["orderId"])))
+            return SpotOrder.from_reply(order, trades)
+        except errors.BadRequestError as exc:
+            if exc.status_code == NOT_FOUND:
+                return None
+            raise
+        except (*UNANSWERED, *UNREADABLE) as exc:  # whether it exists stays unknown
+            why = getattr(exc, "error_message", None) or f"{type(exc).__name__}: {exc}"
+            raise OrderInDoubt(f"spot order {cid} could not be looked up: {why}") from None
+
+    def market_order(
+        self,
+        cid: str,
+        symbol: str,
+        side: str,
+        *,
+        quantity: Decimal | None = None,
+        quote_qty: Decimal | None = None,
+    ) -> SpotOrder:
+        """Place a MARKET order unless one with ``cid`` exists; either way, what it did."""
+        existing = self.find(cid, symbol)
+        if existing is not None:
+            log.info("spot order %s already at Binance (order %s)", cid, existing.order_id)
+            return existing
+        try:
+            reply = self._call(
+                "new_order",
+                symbol=symbol,
+                side=side,
+                type="MARKET",
+                quantity=quantity,
+                quote_order_qty=quote_qty,
+                new_client_order_id=cid,
+                new_order_resp_type="FULL",
+            )
+            return SpotOrder.from_reply(_plain(reply))
+        except (*UNANSWERED, *UNREADABLE) as exc:
+            why = getattr(exc, "error_message", None) or f"{type(exc).__name__}: {exc}"
+            log.warning("spot order %s unanswered (%s); looking it up", cid, why)
+        found = self.find(cid, symbol)
+        if found is None:
+            raise OrderInDoubt(f"spot order {cid} unanswered and not found yet")
+        return found
+
+
+class LiveSpotVenue:
+    """A spot leg as a MARKET order: BUY spends quote (``quoteOrderQty``), SELL base."""
+
+    mode = "live"
+
+    def __init__(self, settings: Settings, trader: BinanceSpotTrader | None = None) -> None:
+        self.settings = settings
+        self.trader = trader or BinanceSpotTrader(settings)
+
+    def fill(self, order: LegOrder) -> LegFill:
+        leg = order.leg
+        market = Market.parse(leg.market)
+        cid = client_order_id(self.settings.live_order_prefix, order.trade_id, order.seq)
+        if leg.side == "BUY":
+            kw = {"quote_qty": order.amount.quantize(QUOTE_STEP, ROUND_DOWN)}
+        else:
+            step = self.settings.spot_lot_steps.get(market.symbol, Decimal("0.00000001"))
+            kw = {"quantity": (order.amount / step).to_integral_value(ROUND_DOWN) * step}
+        try:
+            done = self.trader.market_order(cid, market.symbol, leg.side, **kw)
+        except errors.Error as exc:  # a 4xx: Binance said no, nothing was placed
+            code = getattr(exc, "status_code", None)
+            raise LegRefused(
+                f"Binance refused {cid}: {code} {getattr(exc, 'error_message', exc)}"
+            ) from None
+        return to_leg_fill(order, market, done)
+
+
+def to_leg_fill(order: LegOrder, market: Market, done: SpotOrder) -> LegFill:
+    """Cash flows as Binance settled them: paid what it spent, got what it credited."""
+    leg = order.leg
+    spent, got = (
+        (done.quote_qty, done.executed_qty)
+        if leg.side == "BUY"
+        else (done.executed_qty, done.quote_qty)
+    )
+    fee = done.commissions.get(leg.dst, Decimal("0"))
+    others = {a: v for a, v in done.commissions.items() if a != leg.dst and v}
+    if others:  # e.g. paid in BNB: not a flow of this cycle's currencies
+        log.warning("spot order %s paid commission in %s", done.client_order_id, others)
+    return LegFill(leg, done.price, spent, got - fee, fee, done.status == "FILLED")
+
+
+def rest_config(settings: Settings) -> ConfigurationRestAPI:
+    """Keys come from the settings (SecretStr) and go nowhere but the signer."""
+    key, secret = settings.binance_api_key, settings.binance_api_secret
+    if key is None or secret is None:
+        raise LegRefused("TRADING_MODE=live needs BINANCE_API_KEY and BINANCE_API_SECRET")
+    return ConfigurationRestAPI(
+        api_key=key.get_secret_value(),
+        api_secret=secret.get_secret_value(),
+        base_path=settings.binance_trade_url.rstrip("/"),
+        timeout=int(settings.live_order_timeout_seconds * 1000),
+        retries=0,
+        compression=False,
+    )
+
+
+def _plain(data: object) -> object:
+    """SDK models back to Binance's JSON (its field names, amounts as strings)."""
+    if isinstance(data, list):
+        return [_plain(item) for item in data]
+    return data.to_dict() if hasattr(data, "to_dict") else data

@@ -1,0 +1,215 @@
+"""Live spot legs against the local Binance stub: one order per leg, whatever happens."""
+
+import logging
+import time
+from decimal import Decimal as D
+
+import pytest
+
+from backend.config import Settings
+from backend.trading.execution import Leg
+from backend.trading.venues import LegOrder, LegRefused, choose
+from backend.trading.venues.live_spot import (
+    BinanceSpotTrader,
+    LiveSpotVenue,
+    OrderInDoubt,
+    SpotUnavailable,
+    client_order_id,
+)
+from tests.binance_spot_stub import SpotStub, Symbol
+
+BUY_BTC = Leg("spot:BTC/USDT", "BUY", None, "USDT", "BTC")
+SELL_BTC = Leg("spot:BTC/USDT", "SELL", None, "BTC", "USDT")
+
+
+@pytest.fixture
+def stub():
+    book = Symbol(
+        "BTC",
+        "USDT",
+        asks=[(D("60000"), D("0.001")), (D("60100"), D("1"))],
+        bids=[(D("59900"), D("0.002")), (D("59800"), D("1"))],
+    )
+    with SpotStub(balances={"USDT": D("1000"), "BTC": D("0.01")}, symbols={"BTCUSDT": book}) as s:
+        yield s
+
+
+def settings_for(stub, **kw) -> Settings:
+    values = dict(
+        trading_mode="live",
+        binance_trade_url=stub.url,
+        binance_api_key=stub.api_key,
+        binance_api_secret=stub.secret,
+        live_order_timeout_seconds=0.5,
+        http_retry_attempts=3,
+        http_retry_backoff_seconds=0,
+        http_retry_max_wait_seconds=2,
+    )
+    return Settings(**{**values, **kw})
+
+
+def test_a_buy_leg_spends_quote_and_is_credited_the_base_net_of_binances_commission(stub):
+    venue = LiveSpotVenue(settings_for(stub))
+    fill = venue.fill(LegOrder(42, 2, BUY_BTC, D("120.457")))
+    # quoteOrderQty 120.45 (cents, rounded down): 0.001 at 60000, then 60.45 / 60100 =
+    # 0.0010058 cut to the 0.00001 step: 0.001 at 60100; 120.10 spent, 0.35 left unspent
+    assert fill.sell_amount == D("120.10")
+    assert fill.fee == D("0.00000100") * 2  # 0.1 % of each fill, in BTC
+    assert fill.buy_amount == D("0.002") - D("0.000002")
+    assert fill.complete and fill.price == D("60050")
+    assert stub.balances == {"USDT": D("879.90"), "BTC": D("0.01") + fill.buy_amount}
+    assert stub.placements == {"desk-42-2": 1}
+
+
+def test_a_sell_leg_is_cut_to_the_lot_step_and_its_commission_is_in_the_quote(stub):
+    venue = LiveSpotVenue(settings_for(stub))
+    fill = venue.fill(LegOrder(7, 1, SELL_BTC, D("0.0030099")))
+    assert fill.sell_amount == D("0.003")  # step 0.00001, rounded down
+    proceeds = D("59900") * D("0.002") + D("59800") * D("0.001")  # 179.6
+    assert fill.buy_amount + fill.fee == proceeds
+    assert fill.fee == D("0.11980000") + D("0.05980000")  # 0.1 % of each fill
+    assert stub.balances["USDT"] == D("1000") + proceeds - fill.fee
+
+
+def test_the_client_order_id_is_derived_from_trade_and_leg():
+    assert client_order_id("desk", 42, 2) == "desk-42-2"
+    with pytest.raises(ValueError):
+        client_order_id("no spaces", 1, 1)
+
+
+def test_a_redelivered_leg_finds_its_order_instead_of_placing_it_again(stub):
+    venue = LiveSpotVenue(settings_for(stub))
+    first = venue.fill(LegOrder(9, 1, BUY_BTC, D("60")))
+    again = venue.fill(LegOrder(9, 1, BUY_BTC, D("60")))
+    assert again == first and stub.placements == {"desk-9-1": 1}
+    assert again.fee == D("0.00000100")  # the commission comes back from myTrades
+
+
+def test_an_order_accepted_then_stalled_is_found_by_its_client_id(stub):
+    stub.fail_next("stall", "/api/v3/order", method="POST", seconds=1.5)
+    trader = BinanceSpotTrader(settings_for(stub))
+    started = time.monotonic()
+    done = trader.market_order("desk-5-1", "BTCUSDT", "BUY", quote_qty=D("60"))
+    assert time.monotonic() - started < 1.4  # the timeout, then a lookup; not the stall
+    assert (done.status, done.executed_qty, stub.placements) == (
+        "FILLED",
+        D("0.001"),
+        {"desk-5-1": 1},
+    )
+
+
+def test_a_lookup_that_fails_is_in_doubt_and_nothing_is_placed(stub):
+    stub.fail_next("error", "/api/v3/order", status=503, body={"code": -1001, "msg": "down"})
+    trader = BinanceSpotTrader(settings_for(stub))
+    # the lookup before placing is answered 503: it is not placed blind
+    with pytest.raises(OrderInDoubt, match="could not be looked up"):
+        trader.market_order("desk-6-1", "BTCUSDT", "BUY", quote_qty=D("60"))
+    assert not stub.placements
+
+
+def test_a_placement_answered_503_and_not_found_is_in_doubt(stub, monkeypatch):
+    trader = BinanceSpotTrader(settings_for(stub))
+    calls = []
+    real = trader._call
+
+    def flaky(name, **params):
+        calls.append(name)
+        if name == "new_order":
+            from binance_common.errors import ServerError
+
+            raise ServerError("Server error: 503", 503)
+        return real(name, **params)
+
+    monkeypatch.setattr(trader, "_call", flaky)
+    with pytest.raises(OrderInDoubt):
+        trader.market_order("desk-6-2", "BTCUSDT", "BUY", quote_qty=D("60"))
+    assert calls == ["get_order", "new_order", "get_order"] and not stub.placements
+
+
+def test_insufficient_balance_refuses_the_leg_with_binances_code(stub):
+    venue = LiveSpotVenue(settings_for(stub))
+    with pytest.raises(LegRefused, match="-2010"):
+        venue.fill(LegOrder(3, 1, BUY_BTC, D("5000")))
+    assert not stub.orders
+
+
+def test_a_wrong_secret_is_refused_with_1022(stub):
+    venue = LiveSpotVenue(settings_for(stub, binance_api_secret="wrong"))
+    with pytest.raises(LegRefused, match="-1022"):
+        venue.fill(LegOrder(3, 1, BUY_BTC, D("60")))
+
+
+def test_a_clock_behind_the_recv_window_is_refused_with_1021(stub):
+    stub.clock_skew_ms = 7000
+    venue = LiveSpotVenue(settings_for(stub))
+    with pytest.raises(LegRefused, match="-1021"):
+        venue.fill(LegOrder(3, 1, BUY_BTC, D("60")))
+    wide = LiveSpotVenue(settings_for(stub, binance_recv_window_ms=10000))
+    assert wide.fill(LegOrder(3, 1, BUY_BTC, D("60"))).complete
+
+
+@pytest.mark.parametrize("kind", ["429", "418"])
+def test_throttling_waits_what_retry_after_says_then_goes_on(stub, kind):
+    stub.fail_next(kind, seconds=1)
+    trader = BinanceSpotTrader(settings_for(stub))
+    started = time.monotonic()
+    done = trader.market_order("desk-4-1", "BTCUSDT", "BUY", quote_qty=D("60"))
+    assert time.monotonic() - started >= 1.0
+    assert done.status == "FILLED" and stub.placements == {"desk-4-1": 1}
+
+
+def test_a_retry_after_longer_than_allowed_gives_up_at_once(stub):
+    stub.fail_next("429", seconds=30)
+    trader = BinanceSpotTrader(settings_for(stub))
+    started = time.monotonic()
+    with pytest.raises(SpotUnavailable, match="retry after 30 s"):
+        trader.market_order("desk-4-2", "BTCUSDT", "BUY", quote_qty=D("60"))
+    assert time.monotonic() - started < 1 and not stub.placements
+
+
+def test_live_mode_needs_both_keys(stub):
+    with pytest.raises(LegRefused, match="BINANCE_API_KEY"):
+        LiveSpotVenue(settings_for(stub, binance_api_secret=None))
+
+
+def test_the_keys_are_never_logged_nor_shown(stub, caplog):
+    settings = settings_for(stub, binance_api_key="KEY-abc123", binance_api_secret="SECRET-xyz789")
+    caplog.set_level(logging.DEBUG)
+    venue = LiveSpotVenue(settings)
+    with pytest.raises(LegRefused) as refused:
+        venue.fill(LegOrder(3, 1, BUY_BTC, D("60")))
+    shown = caplog.text + str(refused.value) + repr(settings) + repr(venue.trader.client.__dict__)
+    assert "KEY-abc123" not in shown and "SECRET-xyz789" not in shown
+    assert "-2015" in str(refused.value)
+
+
+def test_paper_mode_fills_everything_on_paper_and_live_splits_by_venue():
+    paper, spot, p2p = object(), object(), object()
+    p2p_leg = Leg("p2p:USDT/VES", "SELL", "Banesco", "USDT", "VES")
+    assert choose("paper", BUY_BTC, paper=paper, spot=spot, p2p=p2p) is paper
+    assert choose("live", BUY_BTC, paper=paper, spot=spot, p2p=p2p) is spot
+    assert choose("live", p2p_leg, paper=paper, spot=spot, p2p=p2p) is p2p
+
+
+def test_an_order_answered_with_an_unreadable_page_is_looked_up_not_placed_again(stub):
+    stub.fail_next("garble", "/api/v3/order", method="POST")
+    done = BinanceSpotTrader(settings_for(stub)).market_order(
+        "desk-10-1", "BTCUSDT", "BUY", quote_qty=D("60")
+    )
+    assert (done.executed_qty, done.commissions) == (D("0.001"), {"BTC": D("0.000001")})
+    assert stub.placements == {"desk-10-1": 1}
+
+
+@pytest.mark.parametrize(
+    "status, body",
+    [
+        (400, {"code": -1013, "msg": "Filter failure: NOTIONAL"}),
+        (403, None),  # the WAF: an unknown error code
+        (409, {"code": -2026, "msg": "Order was canceled or expired."}),
+    ],
+)
+def test_other_refusals_refuse_the_leg_and_place_nothing(stub, status, body):
+    stub.fail_next("error", "/api/v3/order", method="POST", status=status, body=body)
+    with pytest.raises(LegRefused, match="Binance refused desk-11-1"):
+        LiveSpotVenue(settings_for(stub)).fill(LegOrder(11, 1, BUY_BTC, D("60")))
+    assert not stub.placements

@@ -1,0 +1,312 @@
+"""Operator tickets: what the operator is told to do, and a leg settled exactly once."""
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal as D
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.market.book import Advertiser
+from backend.models import OperatorTicket, Trade, TradeLeg
+from backend.trading import ledger, tickets, trades
+from backend.trading.execution import Fees, Leg
+from backend.trading.venues import LegOrder, LegRefused
+from tests.conftest import api_client
+from tests.factories import ad, book
+
+SELL_USDT = Leg("p2p:USDT/VES", "SELL", "Mercantil", "USDT", "VES")
+BUY_USDT = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
+FEES = Fees(p2p_taker=D("0.001"))
+MOVING = Fees(p2p_taker=D("0.001"), transfer=D("0.0005"))  # Mercantil -> Banesco costs 0.05 %
+
+
+def ves_book():
+    rich = Advertiser(nick="CambiosRich", user_type="merchant", month_orders=900)
+    bids = [
+        ad(331, 200, min_amount=1000, max_amount=66200, methods=("Mercantil",), ad_no="B1"),
+        ad(330, 5000, methods=("Mercantil",), ad_no="B2"),
+    ]
+    asks = [ad(320, 5000, max_amount=2_000_000, methods=("Banesco",), ad_no="A1")]
+    return book("p2p:USDT/VES", asks=asks, bids=[replace(b, advertiser=rich) for b in bids])
+
+
+@pytest.fixture
+def awaiting_trade(desk, opportunity):
+    """A live trade waiting for its first leg's operator."""
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        trade, _ = trades.request_trade(
+            session, opportunity_id=opportunity.id, size="1000", key="k1", user="ana", now=now
+        )
+        for to in ("executing", tickets.AWAITING):
+            assert trades.transition(
+                session, trade.id, (trade.status, "requested", "executing"), to, now, actor="worker"
+            )
+        return trade.id
+
+
+def open_sell(desk, trade_id, amount="500", max_open=None):
+    with desk.sessions.begin() as session:
+        return tickets.open_ticket(
+            session,
+            LegOrder(trade_id, 1, SELL_USDT, D(amount)),
+            ves_book(),
+            FEES,
+            desk.now(),
+            max_open,
+        )
+
+
+def test_a_sell_ticket_names_each_ad_its_advertiser_price_limits_and_what_to_release(
+    desk, awaiting_trade
+):
+    waiting = open_sell(desk, awaiting_trade)
+    with desk.sessions() as session:
+        t = session.get(OperatorTicket, waiting.ticket_id)
+        assert (t.status, t.planned_sell, t.sell_currency, t.buy_currency) == (
+            "open",
+            D("500"),
+            "USDT",
+            "VES",
+        )
+        # 200 USDT at 331 (its max 66,200 VES), 300 at 330; 0.1 % taker fee on the VES
+        assert t.planned_buy == (D("66200") + D("99000")) * D("0.999")
+        assert t.instructions == [
+            {
+                "ad_no": "B1",
+                "advertiser": "CambiosRich",
+                "advertiser_type": "merchant",
+                "price": "331",
+                "method": "Mercantil",
+                "min_amount": "1000",
+                "max_amount": "66200",
+                "release": "200",
+                "receive": "66200",
+            },
+            {
+                "ad_no": "B2",
+                "advertiser": "CambiosRich",
+                "advertiser_type": "merchant",
+                "price": "330",
+                "method": "Mercantil",
+                "min_amount": "0",
+                "max_amount": None,
+                "release": "300",
+                "receive": "99000",
+            },
+        ]
+
+
+def test_a_buy_ticket_says_how_much_fiat_to_pay(desk, awaiting_trade):
+    with desk.sessions.begin() as session:
+        waiting = tickets.open_ticket(
+            session,
+            LegOrder(awaiting_trade, 1, BUY_USDT, D("160000")),
+            ves_book(),
+            FEES,
+            desk.now(),
+        )
+        t = session.get(OperatorTicket, waiting.ticket_id)
+        assert [(s["pay"], s["receive"]) for s in t.instructions] == [("160000", "500")]
+        assert t.planned_buy == D("500") * D("0.999")
+
+
+def test_a_redelivered_leg_gets_its_existing_ticket(desk, awaiting_trade):
+    assert open_sell(desk, awaiting_trade) == open_sell(desk, awaiting_trade)
+    with desk.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OperatorTicket)) == 1
+
+
+def test_the_max_open_tickets_limit_refuses_the_next_leg(desk, awaiting_trade):
+    open_sell(desk, awaiting_trade, max_open=1)
+    with (
+        desk.sessions.begin() as session,
+        pytest.raises(LegRefused, match=r"max open operator tickets \(1\)"),
+    ):
+        tickets.open_ticket(
+            session,
+            LegOrder(awaiting_trade, 2, SELL_USDT, D("10")),
+            ves_book(),
+            FEES,
+            desk.now(),
+            1,
+        )
+
+
+def test_a_book_that_cannot_fill_the_leg_opens_no_ticket(desk, awaiting_trade):
+    with pytest.raises(LegRefused, match="no longer holds 9000 USDT"):
+        open_sell(desk, awaiting_trade, amount="9000")
+
+
+def confirm(desk, ticket_id, **kw):
+    body = dict(
+        sold="500",
+        bought="164800",
+        fee="0",
+        reference="BN-123",
+        actor="ana",
+        now=desk.now(),
+        fees=MOVING,
+    )
+    body.update(kw)
+    with desk.sessions.begin() as session:
+        return tickets.confirm(session, ticket_id, **body)
+
+
+def test_confirming_writes_the_leg_as_done_and_requests_the_trade_again(desk, awaiting_trade):
+    t = confirm(
+        desk, open_sell(desk, awaiting_trade).ticket_id, sold="400", bought="131900", fee="100"
+    )
+    assert (t.status, t.closed_by, t.reference) == ("confirmed", "ana", "BN-123")
+    with desk.sessions() as session:
+        leg = session.scalars(select(TradeLeg)).one()
+        # 131,900 VES landed at Mercantil; moving them to Banesco (where leg 2 pays from)
+        # costs 0.05 %: 65.95 VES
+        assert (leg.seq, leg.sell_amount, leg.buy_amount, leg.fee) == (
+            1,
+            D("400"),
+            D("131834.05"),
+            D("165.95"),
+        )
+        assert leg.price == D("132000") / D("400")  # gross VES per USDT
+        assert ledger.balances(session, {"bank:Banesco:VES", "fees:transfer:VES"}) == {
+            "bank:Banesco:VES": D("131834.05"),
+            "fees:transfer:VES": D("65.95"),
+        }
+        assert ledger.check(session) == []
+        assert session.get(Trade, awaiting_trade).status == "requested"
+        assert (
+            "confirmed leg 1 (partial), ref BN-123"
+            in trades.events(session, awaiting_trade)[-1].detail
+        )
+
+
+def test_confirming_twice_posts_once(desk, awaiting_trade):
+    ticket_id = open_sell(desk, awaiting_trade).ticket_id
+    confirm(desk, ticket_id)
+    with pytest.raises(tickets.TicketError, match="already confirmed") as second:
+        confirm(desk, ticket_id, bought="1")
+    assert second.value.status == 409
+    with desk.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(TradeLeg)) == 1
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("sold", "501", "more than the ticket's 500 USDT"),
+        ("sold", "0", "more than zero"),
+        ("bought", "1e400", "not an amount"),
+        ("bought", "NaN", "not an amount"),
+        ("bought", "12,5", "not a number"),
+        ("fee", "-1", "zero or more"),
+        ("sold", 500, "decimal string"),
+        ("reference", "", "reference must be"),
+    ],
+)
+def test_bad_confirmations_change_nothing(desk, awaiting_trade, field, value, message):
+    ticket_id = open_sell(desk, awaiting_trade).ticket_id
+    with pytest.raises(tickets.TicketError, match=message):
+        confirm(desk, ticket_id, **{field: value})
+    with desk.sessions() as session:
+        assert session.get(OperatorTicket, ticket_id).status == "open"
+        assert session.get(Trade, awaiting_trade).status == tickets.AWAITING
+
+
+def test_cancelling_the_first_leg_ends_the_trade_cancelled_with_no_profit(desk, awaiting_trade):
+    ticket_id = open_sell(desk, awaiting_trade).ticket_id
+    with desk.sessions.begin() as session:
+        tickets.cancel(session, ticket_id, reason="advertiser gone", actor="ana", now=desk.now())
+    with desk.sessions() as session:
+        trade = session.get(Trade, awaiting_trade)
+        assert (trade.status, trade.profit_usd) == ("cancelled", D("0"))
+        with pytest.raises(tickets.TicketError, match="already cancelled"):
+            tickets.cancel(session, ticket_id, reason="again", actor="ana", now=desk.now())
+
+
+def test_overdue_counts_open_tickets_past_the_alert_time(desk, awaiting_trade):
+    open_sell(desk, awaiting_trade)
+    with desk.sessions() as session:
+        assert tickets.overdue(session, desk.now(), 900) == 0
+        assert tickets.overdue(session, desk.now() + timedelta(seconds=901), 900) == 1
+
+
+# -- JSON API and CLI --------------------------------------------------------------
+
+
+def test_the_api_lists_confirms_and_refuses_a_second_confirmation(
+    app, desk, client, awaiting_trade
+):
+    ticket_id = open_sell(desk, awaiting_trade).ticket_id
+    listed = client.get("/api/v1/tickets?status=open").json["tickets"]
+    assert [t["id"] for t in listed] == [ticket_id] and listed[0]["instructions"][0][
+        "ad_no"
+    ] == "B1"
+    body = {"sold": "500", "bought": "164800", "reference": "BN-9"}
+    viewer = api_client(app, "viewer")
+    assert viewer.post(f"/api/v1/tickets/{ticket_id}/confirm", json=body).status_code == 403
+    r = client.post(f"/api/v1/tickets/{ticket_id}/confirm", json=body)
+    assert r.status_code == 200 and r.json["status"] == "confirmed" and r.json["bought"] == "164800"
+    again = client.post(f"/api/v1/tickets/{ticket_id}/confirm", json=body)
+    assert again.status_code == 409 and "already confirmed" in again.json["error"]
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (None, 400),
+        ({"sold": "1"}, 400),
+        ({"reason": "x", "extra": 1}, 400),
+        ({"sold": "x", "bought": "1", "reference": "r"}, 422),
+    ],
+)
+def test_the_api_answers_bad_input_with_a_clear_4xx(desk, client, awaiting_trade, body, status):
+    ticket_id = open_sell(desk, awaiting_trade).ticket_id
+    r = client.post(f"/api/v1/tickets/{ticket_id}/confirm", json=body)
+    assert r.status_code == status and r.json["error"]
+    assert client.post("/api/v1/tickets/999/cancel", json={"reason": "x"}).status_code == 404
+    assert client.get("/api/v1/tickets?status=bogus").status_code == 422
+
+
+def test_the_cli_lists_and_cancels(app, desk, awaiting_trade):
+    ticket_id = open_sell(desk, awaiting_trade).ticket_id
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["tickets", "list"]).output
+    assert f"#{ticket_id} trade {awaiting_trade} leg 1 SELL p2p:USDT/VES" in listed
+    assert "ad B1 by CambiosRich at 331" in listed and "release 200" in listed
+    out = runner.invoke(args=["tickets", "cancel", str(ticket_id), "--reason", "no answer"])
+    assert out.exit_code == 0 and f"ticket {ticket_id} cancelled" in out.output
+    again = runner.invoke(args=["tickets", "cancel", str(ticket_id), "--reason", "no answer"])
+    assert again.exit_code == 1 and "already cancelled" in again.output
+
+
+def test_the_cli_confirms(app, desk, awaiting_trade):
+    ticket_id = open_sell(desk, awaiting_trade).ticket_id
+    args = [
+        "tickets",
+        "confirm",
+        str(ticket_id),
+        "--sold",
+        "500",
+        "--bought",
+        "164800",
+        "--reference",
+        "R1",
+    ]
+    out = app.test_cli_runner().invoke(args=args)
+    assert out.exit_code == 0 and f"ticket {ticket_id} confirmed" in out.output
+
+
+def test_the_watch_task_sets_the_gauges_the_overdue_alert_reads(app, desk, awaiting_trade):
+    from backend.ops import metrics
+    from tasks.tickets import watch
+
+    open_sell(desk, awaiting_trade)
+    with app.app_context():
+        assert watch.run() == 0
+    assert metrics.OPERATOR_TICKETS_OPEN._value.get() == 1
+    desk.settings.ticket_alert_seconds = 0.001
+    with app.app_context():
+        assert watch.run() == 1
+    assert metrics.OPERATOR_TICKETS_OVERDUE._value.get() == 1
