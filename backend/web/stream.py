@@ -1,10 +1,11 @@
 """GET /api/v1/stream: server-sent events telling an open page what changed (prices,
-opportunities, trades), so it refreshes at once instead of on its next poll."""
+opportunities, trades), so it refreshes at once instead of on its next poll. Without
+Redis, or with every stream of the process taken, it answers 204 (no reconnect)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, request, stream_with_context
-from werkzeug.exceptions import BadRequest, ServiceUnavailable
+from werkzeug.exceptions import BadRequest
 
 from backend import push
 from backend.desk import current_desk
@@ -27,10 +28,10 @@ def stream():
     kinds = _kinds()
     desk = current_desk()
     if not push.available(desk.cache):
-        raise ServiceUnavailable("pushed updates need Redis (REDIS_URL); poll instead")
+        return _no_stream("pushed updates need Redis (REDIS_URL); poll instead")
     slots: push.Streams = current_app.extensions["push_streams"]
     if not slots.acquire():
-        raise ServiceUnavailable("every push stream of this process is taken; poll instead")
+        return _no_stream("every push stream of this process is taken; poll instead")
 
     def body():
         try:
@@ -43,6 +44,11 @@ def stream():
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _no_stream(why: str) -> Response:
+    """204 is how server-sent events say "do not reconnect": the page polls instead."""
+    return Response(status=204, headers={"X-Push-Unavailable": why})
 
 
 def init_app(app: Flask) -> None:

@@ -2,7 +2,7 @@
 // (a URL) and data-target (a dcc.Store id) asks for it; each message lands in the store's
 // `data`, and the store `<target>-live` says whether the stream is open (else the page
 // polls). The element leaving the page closes its stream. Server-sent events reconnect
-// by themselves when a stream ends; a refused one (503: no Redis, or the process is full)
+// by themselves when a stream ends; a refused one (204: no Redis, or the process is full)
 // stays closed.
 (function () {
   const open = {};

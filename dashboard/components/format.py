@@ -33,6 +33,13 @@ def amount(value: str | Decimal | None, currency: str) -> str:
     return f"{decimal(value, *places(currency))} {currency}"
 
 
+def depth(value: str | Decimal | None, currency: str) -> str:
+    """A quantity on offer: the currency's fewest decimals (USDT 2, BTC 8), its unit."""
+    if value is None:
+        return MISSING
+    return f"{decimal(value, places(currency)[0])} {currency}"
+
+
 def price(value: str | Decimal | None, quote: str, base: str) -> str:
     """A price of one ``base`` in ``quote``: quote's precision, more for small quotes."""
     if value is None:

@@ -40,7 +40,14 @@ def grid(grid_id: str, columns: list[dict], row_id: str = "id", **options) -> da
         columnDefs=columns,
         rowData=[],
         getRowId=f"params.data.{row_id}",
-        defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90},
+        defaultColDef={
+            "sortable": True,
+            "filter": True,
+            "resizable": True,
+            "minWidth": 90,
+            "wrapHeaderText": True,  # Spanish headers are longer: wrap, do not cut
+            "autoHeaderHeight": True,
+        },
         columnSize="responsiveSizeToFit",
         dashGridOptions={
             "domLayout": "autoHeight",

@@ -142,9 +142,9 @@ def method_rows(entry: dict) -> list[dict]:
             "spread": m["spread_pct"] and float(m["spread_pct"]),
             "spread_text": fmt.percent(m["spread_pct"]),
             "bid_depth": float(m["bid_depth_1pct"]),
-            "bid_depth_text": fmt.amount(m["bid_depth_1pct"], asset),
+            "bid_depth_text": fmt.depth(m["bid_depth_1pct"], asset),
             "ask_depth": float(m["ask_depth_1pct"]),
-            "ask_depth_text": fmt.amount(m["ask_depth_1pct"], asset),
+            "ask_depth_text": fmt.depth(m["ask_depth_1pct"], asset),
         }
         for m in entry.get("methods", [])
     ]

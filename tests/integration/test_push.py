@@ -58,7 +58,7 @@ def test_the_stream_route_streams_with_redis_and_refuses_past_its_limit(tmp_path
     assert first.status_code == 200 and first.mimetype == "text/event-stream"
     assert next(first.response).startswith(b"retry:")
     second = client.get("/api/v1/stream")
-    assert second.status_code == 503 and "poll" in second.json["error"]
+    assert second.status_code == 204 and "poll" in second.headers["X-Push-Unavailable"]
     first.close()  # the slot is given back
     third = client.get("/api/v1/stream", buffered=False)
     assert third.status_code == 200

@@ -201,4 +201,4 @@ def test_trade_requests_are_throttled_per_user_with_retry_after(tmp_path):
 
 def test_without_redis_pages_poll_and_the_stream_says_so(client):
     r = client.get("/api/v1/stream")
-    assert r.status_code == 503 and "need Redis" in r.json["error"]
+    assert r.status_code == 204 and "need Redis" in r.headers["X-Push-Unavailable"]

@@ -133,3 +133,9 @@ def test_the_executors_reasons_read_in_spanish(app, reason, spanish):
 
     with app.test_request_context(headers={"Accept-Language": "es"}):
         assert reasons.translate(reason) == spanish
+
+
+def test_depth_shows_the_currencys_fewest_decimals(app):
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert format.depth("224757.967607", "USDT") == "224,757.97 USDT"
+        assert format.depth("0.2393659212", "BTC") == "0.23936592 BTC"
