@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -251,6 +252,46 @@ def cumulative_pnl(session: Session, flt: TradeFilter) -> list[tuple[datetime, D
         total += sums[key]
         curve.append((datetime.fromtimestamp((key + 1) * width, UTC), total))
     return curve
+
+
+SUMMARY_TTL = 15.0  # seconds a filter's totals and curve are shared by every page
+
+
+@dataclass(frozen=True)
+class Summary:
+    totals: Totals
+    pnl: list[tuple[datetime, Decimal]]
+
+
+def summary(session: Session, cache, flt: TradeFilter, ttl: float = SUMMARY_TTL) -> Summary:
+    """Totals and the P&L curve of ``flt``, kept in the cache for ``ttl`` seconds: over a
+    million trades they take a second to add up, and every open Trades page asks again
+    every few seconds."""
+    key = "trades:summary:" + json.dumps(flt.query_string(), sort_keys=True)
+    kept = cache.get(key)
+    if kept is not None:
+        data = json.loads(kept)
+        sums = Totals(
+            data["count"],
+            Decimal(data["size_usd"]),
+            Decimal(data["expected_profit_usd"]),
+            Decimal(data["profit_usd"]),
+            data["by_status"],
+        )
+        curve = [(datetime.fromisoformat(at), Decimal(v)) for at, v in data["pnl"]]
+        return Summary(sums, curve)
+    found = Summary(totals(session, flt), cumulative_pnl(session, flt))
+    sums = found.totals
+    data = {
+        "count": sums.count,
+        "size_usd": str(sums.size_usd),
+        "expected_profit_usd": str(sums.expected_profit_usd),
+        "profit_usd": str(sums.profit_usd),
+        "by_status": sums.by_status,
+        "pnl": [(at.isoformat(), str(v)) for at, v in found.pnl],
+    }
+    cache.set(key, json.dumps(data), ttl)
+    return found
 
 
 def _utc(value: datetime) -> datetime:

@@ -250,8 +250,8 @@ def trades_summary():
     desk = current_desk()
     flt = trade_history.TradeFilter.parse(request.args)
     with desk.sessions() as session:
-        sums = trade_history.totals(session, flt)
-        curve = trade_history.cumulative_pnl(session, flt)
+        found = trade_history.summary(session, desk.cache, flt)
+    sums, curve = found.totals, found.pnl
     return jsonify(
         count=sums.count,
         by_status=sums.by_status,

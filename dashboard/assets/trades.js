@@ -1,9 +1,9 @@
 // Trades page: the grid's cache emptied when the filter changes (purge: it asks again
-// from the first row) or re-read on the refresh tick (refresh: live statuses).
+// from the first row) or re-read when trades change (refresh: live statuses).
 (function () {
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.trades = {
-    reload: function (filter, tick) {
+    reload: function (filter, pushed, tick) {
       const api = window.dash_ag_grid && window.dash_ag_grid.getApi("trades-grid");
       if (api) {
         const byFilter = (window.dash_clientside.callback_context.triggered || []).some(

@@ -20,6 +20,7 @@ from backend.models import Trade
 from backend.trading import trade_history, trades
 from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, clientside_callback, expect
+from dashboard.components import push, tickets
 from dashboard.components.format import MISSING, amount, market_price, usd
 from dashboard.i18n import _, _l, locale, when
 
@@ -33,6 +34,8 @@ STATUSES = {
     "filled": _l("filled"),
     "rejected": _l("rejected"),
     "failed": _l("failed"),
+    "awaiting_operator": _l("awaiting operator"),  # a live P2P leg's ticket is open
+    "cancelled": _l("cancelled"),
 }
 STRATEGIES = {
     "crossed_book": _l("Crossed book"),
@@ -129,6 +132,7 @@ def layout(**_kw):
                 _("Every trade ever requested. Filter, sort by any column, click a row."),
                 className="hint",
             ),
+            tickets.panel(),
             filters,
             dcc.Store(id="trades-filter", data={}),
             dcc.Store(id="trades-reloaded"),
@@ -155,7 +159,7 @@ def layout(**_kw):
                 ),
                 **{"data-ag-theme-mode": "dark"},
             ),
-            dcc.Interval(id="trades-refresh", interval=5000),
+            *push.listener("trades", ["trades"]),
             dbc.Row(
                 [
                     dbc.Col(html.Div(id="trades-detail"), lg=7),
@@ -406,6 +410,8 @@ def detail_view(trade: Trade, events: list, postings: list) -> html.Div:
 
 
 def register_callbacks(app: Dash) -> None:
+    tickets.register_callbacks(app)
+
     @callback(
         app,
         Output("trades-filter", "data"),
@@ -449,10 +455,11 @@ def register_callbacks(app: Dash) -> None:
         Output("trades-totals", "children"),
         Output("trades-pnl", "figure"),
         Input("trades-filter", "data"),
-        Input("trades-refresh", "n_intervals"),
+        Input("trades-push", "data"),
+        Input("trades-tick", "n_intervals"),
         role=VIEWER,
     )
-    def summary(args, _n):
+    def summary(args, _pushed, _n):
         args = expect(args or {}, dict, name="filter")
         if args.get("invalid"):
             return None, pnl_figure([])
@@ -462,9 +469,8 @@ def register_callbacks(app: Dash) -> None:
             raise BadInput(str(exc)) from None
         desk = current_desk()
         with desk.sessions() as session:
-            sums = trade_history.totals(session, flt)
-            curve = trade_history.cumulative_pnl(session, flt)
-        return totals_view(sums), pnl_figure(curve)
+            found = trade_history.summary(session, desk.cache, flt)
+        return totals_view(found.totals), pnl_figure(found.pnl)
 
     @callback(
         app,
@@ -493,12 +499,15 @@ def register_callbacks(app: Dash) -> None:
             )
 
     # In the browser (assets/trades.js): a new filter empties the grid's cache (it asks
-    # again from the first row); the tick re-reads the blocks it holds, for live statuses.
+    # again from the first row); a pushed trade change (or the poll without Redis)
+    # re-reads the blocks it holds, so statuses move live.
     clientside_callback(
         app,
         ClientsideFunction("trades", "reload"),
         Output("trades-reloaded", "data"),
         Input("trades-filter", "data"),
-        Input("trades-refresh", "n_intervals"),
+        Input("trades-push", "data"),
+        Input("trades-tick", "n_intervals"),
         role=VIEWER,
     )
+    push.register(app, "trades")

@@ -10,6 +10,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.conftest import csp_violations, grid_rows, login, screenshot
 from tests.browser.test_trader_flow import wait_until
+from tests.conftest import web_only
 
 
 def test_the_rates_board_quotes_every_corridor_and_copies_the_spanish_message(
@@ -96,3 +97,34 @@ def test_the_system_page_shows_every_component_and_a_live_worker(browser, embedd
     assert browser.find_element(By.ID, "system-no-panels")  # no GRAFANA_URL on this desk
     screenshot(browser, "system")
     assert csp_violations(browser) == []
+
+
+def test_grafana_panels_are_embedded_when_grafana_url_is_set(browser, tmp_path, monkeypatch):
+    """A stand-in Grafana (the real one is not on this machine) answers /d-solo/ panels:
+    the System page frames them and the CSP lets exactly that origin in."""
+    from pytest_httpserver import HTTPServer
+
+    with HTTPServer(host="127.0.0.1") as grafana:
+        grafana.expect_request("/d-solo/p2p-system-overview/_").respond_with_data(
+            "<html><body>panel</body></html>", content_type="text/html"
+        )
+        monkeypatch.setenv("GRAFANA_URL", grafana.url_for("/").rstrip("/"))
+        monkeypatch.setenv("PROMETHEUS_URL", "http://prometheus.example:9090")
+        with web_only(tmp_path) as (url, _tokens):
+            login(browser, url, "viewer", path="/system")
+            frames = WebDriverWait(browser, 15).until(
+                lambda b: b.find_elements(By.CSS_SELECTOR, "#system-panels iframe")
+            )
+            assert len(frames) == 4
+            assert "/d-solo/p2p-system-overview/_?orgId=1" in frames[0].get_attribute("src")
+            browser.switch_to.frame(frames[0])
+            try:
+                WebDriverWait(browser, 10).until(
+                    lambda b: b.find_element(By.TAG_NAME, "body").text == "panel"
+                )
+            finally:
+                browser.switch_to.default_content()
+            links = browser.find_element(By.ID, "system-links")
+            alerts = links.find_element(By.LINK_TEXT, "Prometheus alerts")
+            assert alerts.get_attribute("href") == "http://prometheus.example:9090/alerts"
+            assert csp_violations(browser) == []

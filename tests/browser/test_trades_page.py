@@ -147,3 +147,57 @@ def test_in_spanish_the_grid_totals_and_csv_speak_spanish(browser, history_desk)
     finally:
         browser.find_element(By.ID, "locale-en").click()  # the choice sticks to the user
         wait_until(browser, 15, lambda b: b.find_element(By.TAG_NAME, "h1").text == "Trades", "EN")
+
+
+def test_a_trader_confirms_the_operator_ticket_pinned_on_top(browser, tmp_path):
+    from decimal import Decimal
+
+    from backend import seed
+    from backend.models import OperatorTicket, Opportunity
+    from backend.trading import tickets
+    from backend.trading.venues import LegOrder
+    from tests.unit.test_tickets import FEES, SELL_USDT, ves_book
+
+    with web_only(tmp_path, users=[("tina", "trader")]) as (url, _tokens):
+        settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'desk.sqlite3'}")
+        desk = Desk(settings)
+        with desk.sessions.begin() as session:
+            seed.seed(
+                session, settings, datetime.now(UTC)
+            )  # the house's wallets: the ticket releases USDT
+            trade = recorded_trade(
+                session, at=datetime.now(UTC), status=tickets.AWAITING, profit=None, markets=()
+            )
+            session.get(Opportunity, trade.opportunity_id).legs = [  # sell USDT, buy it back
+                {"market": "p2p:USDT/VES", "side": "SELL", "method": "Mercantil", "src": "USDT",
+                 "dst": "VES"},
+                {"market": "p2p:USDT/VES", "side": "BUY", "method": "Banesco", "src": "VES",
+                 "dst": "USDT"},
+            ]  # fmt: skip
+            order = LegOrder(trade.id, 1, SELL_USDT, Decimal("500"))
+            ticket_id = tickets.open_ticket(
+                session, order, ves_book(), FEES, datetime.now(UTC), None
+            ).ticket_id
+        login(browser, url, "tina", path="/trades")
+        pinned = wait_until(
+            browser, 15, lambda b: b.find_elements(By.ID, "tickets-open"), "the pinned ticket"
+        )[0]
+        assert "CambiosRich" in pinned.text and "release" in pinned.text
+
+        def field(kind):
+            return browser.find_element(By.XPATH, f"//input[contains(@id, '\"{kind}\"')]")
+
+        field("ticket-sold").send_keys("500")
+        field("ticket-bought").send_keys("164800")
+        field("ticket-reference").send_keys("BN-42")
+        browser.find_element(By.XPATH, "//button[contains(@id, '\"ticket-confirm\"')]").click()
+        wait_until(browser, 15, lambda b: b.find_elements(By.ID, "tickets-done"), "confirmed")
+        with desk.sessions() as session:
+            ticket = session.get(OperatorTicket, ticket_id)
+            assert (ticket.status, ticket.reference, ticket.closed_by) == (
+                "confirmed",
+                "BN-42",
+                "tina",
+            )
+        assert not browser.find_elements(By.ID, "tickets-open")  # nothing left to confirm
+        assert csp_violations(browser) == []

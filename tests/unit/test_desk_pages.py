@@ -113,3 +113,25 @@ def test_the_risk_page_shows_todays_use_of_the_daily_limits_and_each_account(app
     assert "1,250.00 USD of 250,000.00 USD" in text  # traded today / MAX_DAILY_NOTIONAL_USD
     assert "3.40 USD of 500.00 USD" in text  # the day's loss / MAX_DAILY_LOSS_USD
     assert "binance:USDT" in text and "50,000.00 USDT" in text  # the seeded wallet
+
+
+def rates_body(size):
+    return callback_body(
+        "..rates-grid.rowData...rates-message.children..",
+        [
+            {"id": "rates-size", "property": "value", "value": size},
+            {"id": "rates-tick", "property": "n_intervals", "value": 1},
+        ],
+    )
+
+
+def test_the_rates_board_lists_every_corridor_and_refuses_an_unoffered_size(app, desk):
+    viewer = api_client(app, "viewer")
+    r = viewer.post("/_dash-update-component", json=rates_body("500"))
+    rows = r.json["response"]["rates-grid"]["rowData"]
+    assert [row["corridor"] for row in rows] == desk.settings.corridors
+    assert {row["state_class"] for row in rows} == {"stale"}  # no books ingested here
+    message = r.json["response"]["rates-message"]["children"]
+    assert message.startswith("Ahora no podemos cotizar")  # nothing live to quote
+    for size in ("501", "1e3", 500):
+        assert viewer.post("/_dash-update-component", json=rates_body(size)).status_code == 400

@@ -167,3 +167,24 @@ def test_the_csv_headers_are_in_the_readers_language(client, history):
     rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
     assert rows[0][:3] == ["Operación", "Solicitada el (UTC)", "Solicitada por"]
     assert [row[0] for row in rows[1:]] == [str(history[2])]
+
+
+def test_a_filters_summary_is_shared_from_the_cache_until_it_expires(desk, history):
+    from backend.cache import LocalCache
+
+    clock = [0.0]
+    cache = LocalCache(clock=lambda: clock[0])
+    flt = th.TradeFilter.parse({"status": "filled"})
+    with desk.sessions() as session:
+        first = th.summary(session, cache, flt)
+    with desk.sessions.begin() as session:
+        recorded_trade(session, at=at("2026-11-28 13:00"), profit="5.00")
+    with desk.sessions() as session:
+        again = th.summary(session, cache, flt)  # from the cache, equal to what was computed
+        other = th.summary(session, cache, th.TradeFilter.parse({"user": "ana"}))
+        clock[0] = th.SUMMARY_TTL + 1
+        later = th.summary(session, cache, flt)
+    assert again == first and again.totals.profit_usd == D("2.95")
+    assert other.totals.count == 3  # another filter is its own entry: the new trade counts
+    assert (later.totals.count, later.totals.profit_usd) == (4, D("7.95"))
+    assert later.pnl[-1][1] == D("7.95")
