@@ -52,7 +52,9 @@ def proxied_desk(tmp_path_factory, make_pg_database, redis_url, rabbitmq_url):  
         behind(proxies["redis"], redis_url),
         behind(proxies["rabbitmq"], vhost),
         web_threads=2,
-        extra_env={"REDIS_PREFIX": prefix},
+        # Books stay tradeable through the seconds a fault lasts, so a request made while
+        # the broker is cut is stored and must be queued later, not refused as stale.
+        extra_env={"REDIS_PREFIX": prefix, "STALE_AFTER_SECONDS": "120"},
     )
     direct = {"db": database, "redis": redis_url, "rabbitmq": vhost, "prefix": prefix}
     yield desk, proxies, direct
