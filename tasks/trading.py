@@ -43,13 +43,14 @@ def execute(self, trade_id: int) -> str:
 def sweep() -> int:
     """Publish requests the web could not queue; send again the trades whose worker's
     lease lapsed with no redelivery taking them over (a message lost with the broker);
-    fail, as the last resort, trades left executing for 5 minutes."""
+    fail, as the last resort, trades left executing for 5 minutes that sent no order to a
+    venue (one that did is sent again, to be looked up, however old)."""
     desk = current_desk()
     now = desk.now()
     with desk.sessions() as session:
         waiting = trades.stuck(session, "requested", now - REPUBLISH_AFTER)
         abandoned = trades.abandoned(session, now - LEASE_GRACE, now - EXECUTING_TIMEOUT)
-        lost = trades.stuck(session, "executing", now - EXECUTING_TIMEOUT)
+        lost = trades.lost(session, now - EXECUTING_TIMEOUT)
     celery = current_app.extensions["celery"]
     for trade_id in waiting:
         outbox.publish(celery, desk, trade_id)

@@ -236,12 +236,26 @@ def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
 
 
 def abandoned(session: Session, now: datetime, since: datetime) -> list[int]:
-    """Executing trades whose claim has lapsed (claimed after ``since``): their worker is
-    gone and no redelivery has taken them over yet."""
+    """Executing trades whose claim has lapsed: their worker is gone and no redelivery has
+    taken them over yet. Those claimed after ``since``, and those with a leg already sent
+    to a venue at any age: an order may exist there, so only a lookup may settle them."""
     lapsed = Trade.lease_until.is_(None) | (Trade.lease_until < now)
+    recent_or_sent = (Trade.updated_at >= since) | (Trade.legs_sent > 0)
+    return list(
+        session.scalars(select(Trade.id).where(Trade.status == "executing", lapsed, recent_or_sent))
+    )
+
+
+def lost(session: Session, older_than: datetime) -> list[int]:
+    """Executing trades untouched since ``older_than`` that sent nothing to a venue: failing
+    them loses nothing. A trade with a leg sent is never failed blind (see ``abandoned``)."""
     return list(
         session.scalars(
-            select(Trade.id).where(Trade.status == "executing", lapsed, Trade.updated_at >= since)
+            select(Trade.id).where(
+                Trade.status == "executing",
+                Trade.updated_at < older_than,
+                Trade.legs_sent == 0,
+            )
         )
     )
 

@@ -166,3 +166,27 @@ def test_the_sweeper_sends_again_a_trade_whose_lease_lapsed_unclaimed(
         sweep.run()
     assert sent == [lapsed]
     assert executor.execute(desk.sessions, desk.cache, desk.settings, lapsed, desk.now) == "filled"
+
+
+def test_the_sweeper_never_fails_blind_a_trade_with_an_order_sent(
+    app, client, desk, opportunity, monkeypatch
+):
+    """Five minutes without news: a trade that sent nothing is failed (nothing is lost); one
+    whose leg went to Binance may have an order there, so it is sent again to be looked up."""
+    from backend.trading import outbox
+    from tasks.trading import sweep
+
+    quiet, sent_leg = request(client, opportunity, "quiet"), request(client, opportunity, "sent")
+    long_ago = desk.now() - timedelta(minutes=6)
+    with desk.sessions.begin() as session:
+        assert trades.claim(session, quiet, "gone", long_ago, 4)
+        assert trades.claim(session, sent_leg, "gone", long_ago, 4)
+        session.get(Trade, sent_leg).legs_sent = 1
+    sent = []
+    monkeypatch.setattr(outbox, "send", lambda celery, trade_id: sent.append(trade_id) or True)
+    with app.app_context():
+        sweep.run()
+    with desk.sessions() as session:
+        assert session.get(Trade, quiet).status == "failed"
+        assert session.get(Trade, sent_leg).status == "executing"
+    assert sent == [sent_leg]
