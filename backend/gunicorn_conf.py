@@ -5,6 +5,7 @@ a graceful stop: on SIGTERM a worker finishes what it is serving (``graceful_tim
 """
 
 import os
+import signal
 
 from prometheus_client import multiprocess
 
@@ -25,8 +26,17 @@ logconfig_dict = gunicorn_logconfig(
 
 
 def post_worker_init(worker):
-    """Probe the dependencies before the first health check asks."""
+    """Probe the dependencies before the first health check asks; on SIGTERM, end the
+    open push streams first, so the graceful stop waits for real requests only."""
     worker.wsgi.extensions["health"].start()
+    streams = worker.wsgi.extensions["push_streams"]
+    stop = signal.getsignal(signal.SIGTERM)  # gunicorn's own handler, set just before
+
+    def end_streams_then_stop(signum, frame):
+        streams.closing.set()
+        stop(signum, frame)
+
+    signal.signal(signal.SIGTERM, end_streams_then_stop)
 
 
 def child_exit(server, worker):

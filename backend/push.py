@@ -28,15 +28,18 @@ def announce(cache: Cache, kind: str, **detail) -> None:
 
 
 class Streams:
-    """A per-process count of open streams, so they never take every web thread."""
+    """A per-process count of open streams, so they never take every web thread, and the
+    process's stop: a worker told to stop ends its streams at once instead of holding its
+    graceful shutdown for a stream's whole lifetime."""
 
     def __init__(self, limit: int):
         self.limit, self.open = limit, 0
+        self.closing = threading.Event()
         self._lock = threading.Lock()
 
     def acquire(self) -> bool:
         with self._lock:
-            if self.open >= self.limit:
+            if self.open >= self.limit or self.closing.is_set():
                 return False
             self.open += 1
             return True
@@ -50,15 +53,19 @@ def available(cache: Cache) -> bool:
     return isinstance(cache, RedisCache)
 
 
-def events(cache: RedisCache, kinds: set[str], lifetime: float) -> Iterator[str]:
+def events(
+    cache: RedisCache, kinds: set[str], lifetime: float, closing: threading.Event | None = None
+) -> Iterator[str]:
     """The SSE body: one ``data:`` line per burst of announcements of ``kinds`` (the kinds
-    that changed, as JSON), comments to keep the connection alive, then the end."""
+    that changed, as JSON), comments to keep the connection alive, then the end (after
+    ``lifetime`` seconds, or within a second of ``closing`` being set)."""
+    closing = closing or threading.Event()
     pubsub = cache.client.pubsub(ignore_subscribe_messages=True)
     try:
         pubsub.subscribe(cache.prefix + CHANNEL)
         yield "retry: 250\n: listening\n\n"  # reconnect quickly; headers go out now
         end, quiet_since = time.monotonic() + lifetime, time.monotonic()
-        while time.monotonic() < end:
+        while time.monotonic() < end and not closing.is_set():
             message = pubsub.get_message(timeout=min(1.0, max(0.0, end - time.monotonic())))
             if message is None:
                 if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:

@@ -35,7 +35,9 @@ def stream():
 
     def body():
         try:
-            yield from push.events(desk.cache, kinds, desk.settings.push_stream_seconds)
+            yield from push.events(
+                desk.cache, kinds, desk.settings.push_stream_seconds, slots.closing
+            )
         finally:
             slots.release()
 

@@ -74,12 +74,19 @@ def test_execute_through_the_dialog_with_an_edited_size_until_filled(browser, em
             browser,
             30,
             lambda b: (
-                (s := b.find_elements(By.ID, "execute-trade-status"))
-                and s[0].text in ("filled", "rejected", "failed")
-                and s[0].text
+                ("refused" if b.find_elements(By.ID, "execute-error") else None)
+                or (
+                    (s := b.find_elements(By.ID, "execute-trade-status"))
+                    and s[0].text in ("filled", "rejected", "failed")
+                    and s[0].text
+                )
             ),
-            "the trade to reach a final status in the dialog",
+            "the trade to reach a final status in the dialog, or its request refused",
         )
+        if status == "refused":  # expired or used up between display and Confirm: says so
+            assert browser.find_element(By.ID, "execute-error").text
+            browser.find_element(By.ID, "execute-cancel").click()
+            continue
         if status != "filled":
             assert browser.find_element(By.ID, "execute-reason").text  # says why
             browser.find_element(By.ID, "execute-cancel").click()

@@ -64,3 +64,21 @@ def test_the_stream_route_streams_with_redis_and_refuses_past_its_limit(tmp_path
     assert third.status_code == 200
     third.close()
     assert client.get("/api/v1/stream?kinds=gossip").status_code == 400
+
+
+def test_a_stopping_process_ends_its_streams_within_a_second(cache):
+    """gunicorn's SIGTERM sets ``closing`` (backend/gunicorn_conf.py): an open stream must
+    not hold the graceful stop for its whole lifetime."""
+    streams = push.Streams(2)
+    assert streams.acquire()
+    got, never = [], threading.Event()
+    reader = threading.Thread(
+        target=collect, args=(push.events(cache, {"prices"}, 60, streams.closing), got, never)
+    )
+    reader.start()
+    time.sleep(0.3)
+    streams.closing.set()
+    started = time.monotonic()
+    reader.join(5)
+    assert not reader.is_alive() and time.monotonic() - started < 1.5
+    assert not streams.acquire()  # no new stream in a stopping process
