@@ -37,8 +37,8 @@ migrate: $(VENV)/.installed
 # catalog (edit dashboard/translations/*/LC_MESSAGES/messages.po), then compile the .mo
 # files the app reads. Both .po and .mo are committed.
 i18n: $(VENV)/.installed
-	pybabel extract -F babel.cfg --no-location --sort-output -k _l -o dashboard/translations/messages.pot .
-	pybabel update -i dashboard/translations/messages.pot -d dashboard/translations --no-fuzzy-matching
+	pybabel extract -F babel.cfg --no-location --sort-output -k _l -k N_ -o dashboard/translations/messages.pot .
+	pybabel update -i dashboard/translations/messages.pot -d dashboard/translations --no-fuzzy-matching --ignore-obsolete
 	pybabel compile -d dashboard/translations
 
 clean:

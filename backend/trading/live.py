@@ -26,7 +26,7 @@ from backend.config import Settings
 from backend.market import latest
 from backend.market.book import Market, Venue
 from backend.models import Opportunity, Trade, TradeLeg
-from backend.trading import controls, legs, liquidity, tickets, trades
+from backend.trading import controls, legs, liquidity, refusals, tickets, trades
 from backend.trading.arbitrage import strategy_of
 from backend.trading.execution import Leg, with_transfer
 from backend.trading.executor import LostClaim
@@ -109,7 +109,7 @@ def _refusals(session, settings, trade, cycle, now, assess) -> list[str]:
     tickets_needed = sum(Market.parse(leg.market).venue is Venue.P2P for leg in cycle)
     limit = controls.load(session, settings).max_open_tickets
     if tickets_needed and tickets.open_count(session) + 1 > limit:
-        reasons.append(f"max open operator tickets ({limit}) reached")
+        reasons.append(refusals.OPEN_TICKETS(limit=limit))
     return reasons
 
 

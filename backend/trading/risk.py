@@ -1,5 +1,5 @@
 """Pre-trade checks: pure data in, reasons to refuse out (an empty list means go).
-Each reason names the limit and the numbers that broke it."""
+Each reason names the limit and the numbers that broke it (templates in ``refusals``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from backend.trading import accounts
+from backend.trading import refusals as reason
 from backend.trading.controls import Controls
 
 
@@ -32,30 +33,29 @@ def refusals(
 ) -> list[str]:
     reasons = []
     if controls.kill_switch:
-        reasons.append("kill switch is on")
+        reasons.append(reason.KILL_SWITCH())
     if size_usd > controls.max_trade_usd:
-        reasons.append(f"size {size_usd} USD exceeds the {controls.max_trade_usd} USD limit")
+        reasons.append(reason.MAX_TRADE(size=size_usd, limit=controls.max_trade_usd))
     if day.notional_usd + size_usd > controls.max_daily_notional_usd:
         reasons.append(
-            f"daily notional {day.notional_usd} + {size_usd} USD exceeds the "
-            f"{controls.max_daily_notional_usd} USD daily limit"
+            reason.DAILY_NOTIONAL(
+                today=day.notional_usd, size=size_usd, limit=controls.max_daily_notional_usd
+            )
         )
     if day.loss_usd >= controls.max_daily_loss_usd > 0 or (
         repriced_profit_usd is not None
         and day.loss_usd - min(repriced_profit_usd, Decimal("0")) > controls.max_daily_loss_usd
     ):
         reasons.append(
-            f"realized loss today {day.loss_usd:.2f} USD reaches the "
-            f"{controls.max_daily_loss_usd} USD daily loss limit"
+            reason.DAILY_LOSS(loss=f"{day.loss_usd:.2f}", limit=controls.max_daily_loss_usd)
         )
     if stale_markets:
-        reasons.append("stale prices: " + ", ".join(sorted(stale_markets)))
+        reasons.append(reason.STALE(markets=", ".join(sorted(stale_markets))))
     if repriced_profit_usd is None:
-        reasons.append("books cannot fill this size any more")
+        reasons.append(reason.UNFILLABLE())
     elif repriced_profit_usd <= 0 or repriced_profit_usd < controls.min_profit_usd:
         reasons.append(
-            f"profit at current books {repriced_profit_usd:.2f} USD is below the "
-            f"{controls.min_profit_usd} USD minimum (and must be above zero)"
+            reason.MIN_PROFIT(profit=f"{repriced_profit_usd:.2f}", limit=controls.min_profit_usd)
         )
     return reasons
 
@@ -77,9 +77,13 @@ def overdrafts(
             if running[account] < controls.floor(account):
                 short.add(account)
     return [
-        f"insufficient balance: {account} holds {_plain(held.get(account, Decimal('0')))} "
-        f"{accounts.currency_of(account)}, the trade pays {_plain(paid[account])} from it "
-        f"(floor {_plain(controls.floor(account))})"
+        reason.BALANCE(
+            account=account,
+            held=_plain(held.get(account, Decimal("0"))),
+            currency=accounts.currency_of(account),
+            paid=_plain(paid[account]),
+            floor=_plain(controls.floor(account)),
+        )
         for account in sorted(short)
     ]
 

@@ -26,7 +26,7 @@ from backend.market.book import Book
 from backend.market.pricing import walk, walk_amount
 from backend.models import OperatorTicket, Opportunity, Trade, TradeLeg
 from backend.ops import metrics
-from backend.trading import legs, trades
+from backend.trading import legs, refusals, trades
 from backend.trading.execution import Fees, Leg, LegFill, fill_leg, with_transfer
 from backend.trading.ledger import plain
 from backend.trading.venues import Awaiting, LegOrder, LegRefused
@@ -113,7 +113,7 @@ def open_ticket(
     if found is not None:
         return Awaiting(found)
     if max_open is not None and open_count(session) >= max_open:
-        raise LegRefused(f"max open operator tickets ({max_open}) reached")
+        raise LegRefused(refusals.OPEN_TICKETS(limit=max_open))
     steps, planned_buy = instructions(order, book, fees)
     leg = order.leg
     ticket = OperatorTicket(

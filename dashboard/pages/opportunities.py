@@ -314,7 +314,9 @@ def status_view(trade: Trade) -> html.Div:
             )
         )
     elif trade.status in ("rejected", "failed"):
-        parts.append(html.Span(trade.error or "", id="execute-reason", className="ms-2"))
+        parts.append(
+            html.Span(reasons.translate(trade.error or ""), id="execute-reason", className="ms-2")
+        )
     parts.append(dcc.Link(_("See it on Trades"), href="/trades", className="ms-3"))
     return dbc.Alert(
         [_("Trade #%(id)s", id=trade.id), " ", *parts],

@@ -20,7 +20,7 @@ from backend.models import Trade
 from backend.trading import trade_history, trades
 from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, clientside_callback, expect
-from dashboard.components import push, tickets
+from dashboard.components import push, reasons, tickets
 from dashboard.components.format import MISSING, amount, market_price, usd
 from dashboard.i18n import _, _l, locale, when
 
@@ -248,7 +248,7 @@ def row_of(row, money: Callable[[Decimal | None], str], names: dict[str, str]) -
         "expected_profit_usd": money(row.expected_profit_usd),
         "profit_usd": money(row.profit_usd),
         "route": route_text(row.route),
-        "error": row.error or "",
+        "error": reasons.translate(row.error or ""),
     }
 
 
@@ -386,7 +386,7 @@ def detail_view(trade: Trade, events: list, postings: list) -> html.Div:
                     ),
                     " ",
                     _("profit %(profit)s", profit=usd(trade.profit_usd)),
-                    f" · {trade.error}" if trade.error else "",
+                    f" · {reasons.translate(trade.error)}" if trade.error else "",
                 ]
             ),
             html.Div(
