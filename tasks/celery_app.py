@@ -19,6 +19,7 @@ TASK_MODULES = [
     "tasks.arbitrage",
     "tasks.trading",
     "tasks.tickets",
+    "tasks.balances",
     "tasks.heartbeat",
 ]
 
@@ -62,6 +63,11 @@ def beat_schedule(markets: list[str], interval: float) -> dict:
     schedule["trade outbox sweep"] = {"task": "tasks.trading.sweep", "schedule": SWEEP_SECONDS}
     schedule["operator tickets watch"] = {
         "task": "tasks.tickets.watch",
+        "schedule": SWEEP_SECONDS,
+        "options": {"expires": SWEEP_SECONDS},
+    }
+    schedule["house balances watch"] = {
+        "task": "tasks.balances.watch",
         "schedule": SWEEP_SECONDS,
         "options": {"expires": SWEEP_SECONDS},
     }

@@ -67,6 +67,19 @@ OPERATOR_TICKETS_OVERDUE = Gauge(
     "Operator tickets open longer than TICKET_ALERT_SECONDS",
     multiprocess_mode="mostrecent",
 )
+# The house's money as the ledger sums it, and the floor each account must not cross.
+ACCOUNT_BALANCE = Gauge(
+    "account_balance",
+    "House account balance: the sum of its ledger postings, in the account's currency",
+    ["account", "currency"],
+    multiprocess_mode="mostrecent",
+)
+ACCOUNT_FLOOR = Gauge(
+    "account_floor",
+    "The balance a house account must keep (floor:<account> control), in its currency",
+    ["account", "currency"],
+    multiprocess_mode="mostrecent",
+)
 PRICE_UPDATES = Counter("price_updates_total", "Books ingested", ["asset", "fiat", "source"])
 # Best prices (fiat per unit) and the spread of each market's latest book, for dashboards.
 MARKET_PRICE = Gauge(
