@@ -126,8 +126,10 @@ class Settings(BaseSettings):
     prometheus_url: str | None = None  # Prometheus as people's browsers reach it
     rabbitmq_ui_url: str | None = None  # RabbitMQ's management UI, for the System page
     # Pages listen for changes over server-sent events when Redis is configured; each open
-    # stream holds a web thread, so a process serves at most this many (then pages poll).
-    push_max_streams: int = Field(2, ge=0, le=64)
+    # stream holds an idle thread of the web process's stream lane (not one of its
+    # WEB_THREADS) and a Redis connection, so a process serves at most this many (then
+    # pages poll).
+    push_max_streams: int = Field(16, ge=0, le=64)
     push_stream_seconds: float = Field(15.0, gt=0, le=300)  # then the browser reconnects
 
     markets: Annotated[list[str], NoDecode] = Field(default_factory=lambda: _csv(DEFAULT_MARKETS))

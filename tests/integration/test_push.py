@@ -82,3 +82,36 @@ def test_a_stopping_process_ends_its_streams_within_a_second(cache):
     reader.join(5)
     assert not reader.is_alive() and time.monotonic() - started < 1.5
     assert not streams.acquire()  # no new stream in a stopping process
+
+
+def test_open_streams_leave_the_apps_threads_to_requests(tmp_path, redis_url, monkeypatch):
+    """gunicorn with one app thread and three pages listening: a request is still answered
+    at once, because streams run in a lane of their own (backend/web/lane.py)."""
+    import requests
+
+    from tests.conftest import web_only
+
+    for name, value in {
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": f"test-{uuid.uuid4().hex[:8]}:",
+        "WEB_CONCURRENCY": "1",
+        "WEB_THREADS": "1",
+        "PUSH_STREAM_SECONDS": "30",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with web_only(tmp_path) as (url, tokens):
+        auth = {"Authorization": f"Bearer {tokens['viewer']}"}
+        requests.get(f"{url}/api/v1/prices", headers=auth, timeout=30)  # warm
+        streams = [
+            requests.get(f"{url}/api/v1/stream", headers=auth, stream=True, timeout=10)
+            for _ in range(3)
+        ]
+        try:
+            assert [s.status_code for s in streams] == [200, 200, 200]
+            started = time.monotonic()
+            answer = requests.get(f"{url}/api/v1/prices", headers=auth, timeout=10)
+            assert answer.status_code == 200
+            assert time.monotonic() - started < 3
+        finally:
+            for s in streams:
+                s.close()
