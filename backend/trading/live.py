@@ -77,7 +77,8 @@ def advance(
             if first and (reasons := _refusals(session, settings, trade, cycle, now, assess)):
                 return _stop(session, trade_id, 1, "; ".join(reasons), now, owner, strategy)
             leg, nxt = cycle[seq - 1], cycle[seq] if seq < len(cycle) else None
-            order = LegOrder(trade_id, seq, leg, done[-1].buy_amount if done else trade.size_usd)
+            amount = done[-1].buy_amount if done else trade.size_usd
+            order = LegOrder(trade_id, seq, leg, amount, resent=trade.legs_sent >= seq)
             if Market.parse(leg.market).venue is Venue.P2P:
                 return _ticket(session, cache, settings, order, fees, now, owner, strategy)
             _renew(session, trade_id, owner, now, call_lease)
