@@ -151,3 +151,16 @@ def test_no_cycle_starts_without_room_for_its_ticket(live, stub):
     with desk.sessions() as session:
         assert "max open operator tickets (0) reached" in session.get(Trade, trade_id).error
     assert not stub.placements
+
+
+def test_a_sent_leg_whose_next_lookup_is_refused_stays_executing_not_failed(live, stub):
+    trade_id = request(live)
+    stub.fail_next("stall", "/api/v3/order", method="POST", seconds=1.5)  # placed, no answer
+    busy = {"code": -1001, "msg": "Internal error; unable to process your request."}
+    stub.fail_next("error", "/api/v3/order", method="GET", skip=1, status=503, body=busy)
+    assert run(live, trade_id) == "executing"
+    clock = {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."}
+    stub.fail_next("error", "/api/v3/order", method="GET", status=400, body=clock)
+    assert run(live, trade_id) == "executing"  # a 4xx on the lookup says nothing of the order
+    assert run(live, trade_id) == tickets.AWAITING
+    assert stub.placements == {f"desk-{trade_id}-1": 1}
