@@ -26,7 +26,7 @@ from backend.market.book import Book
 from backend.market.pricing import walk, walk_amount
 from backend.models import OperatorTicket, Opportunity, Trade, TradeLeg
 from backend.ops import metrics
-from backend.trading import legs, trades
+from backend.trading import legs, liquidity, trades
 from backend.trading.execution import Fees, Leg, LegFill, fill_leg, with_transfer
 from backend.trading.ledger import plain
 from backend.trading.venues import Awaiting, LegOrder, LegRefused
@@ -94,6 +94,17 @@ def _takes(side: str, ads: dict, amount: Decimal, method: str | None):
     book_side = tuple(ads.values())
     walked = walk_amount if side == "BUY" else walk
     return walked(book_side, amount, method).takes
+
+
+def confirmed_takes(
+    instructions: list[dict], side: str, planned: Decimal, sold: Decimal
+) -> list[tuple[str, Decimal]]:
+    """(ad_no, asset quantity) taken from each ad the ticket named, pro rata to what was
+    confirmed sold: the operator does not say which ads they took, only how much."""
+    share = sold / planned
+    key = "receive" if side == "BUY" else "release"  # the asset's side of each step
+    quantum = Decimal(1).scaleb(-MAX_DIGITS)
+    return [(s["ad_no"], (Decimal(s[key]) * share).quantize(quantum)) for s in instructions]
 
 
 def open_ticket(
@@ -219,6 +230,10 @@ def confirm(
         LegFill(cycle[ticket.seq - 1], price, sold_v, bought_v, fee_v, True), nxt, fees
     )
     legs.store(session, ticket.trade_id, ticket.seq, fill, nxt, now, actor=actor)
+    fetched = liquidity.latest_fetch(session, ticket.market)
+    if fetched is not None:  # the book the desk lists now still shows those ads
+        takes = confirmed_takes(ticket.instructions, ticket.side, ticket.planned_sell, sold_v)
+        liquidity.take(session, ticket.trade_id, ticket.market, ticket.side, fetched, takes)
     partial = " (partial)" if sold_v < ticket.planned_sell else ""
     trades.transition(
         session,
