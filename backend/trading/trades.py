@@ -273,6 +273,11 @@ def lost(session: Session, older_than: datetime) -> list[int]:
     )
 
 
+def stranded(session: Session) -> list[int]:
+    """Trades whose unwind is stranded: each holds what its filled legs bought."""
+    return list(session.scalars(select(Trade.id).where(Trade.status == STRANDED)))
+
+
 def recent(session: Session, limit: int = 200) -> list[Trade]:
     return list(session.scalars(select(Trade).order_by(Trade.id.desc()).limit(limit)))
 
