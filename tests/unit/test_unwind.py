@@ -4,7 +4,14 @@ from dataclasses import dataclass
 from decimal import Decimal as D
 
 from backend.trading.execution import Fees, Leg
-from backend.trading.unwind import next_step, reverse, reverse_legs
+from backend.trading.unwind import (
+    STRANDED,
+    UNWINDING,
+    UNWOUND,
+    next_step,
+    reverse,
+    reverse_legs,
+)
 
 SELL_SPOT = Leg("spot:USDT/BRL", "SELL", None, "USDT", "BRL")
 BUY_PIX = Leg("p2p:USDT/BRL", "BUY", "Pix", "BRL", "USDT")
@@ -68,3 +75,18 @@ def test_a_holding_moved_to_a_bank_comes_back_at_the_transfer_fee():
     assert step.move_fee == D("5.49175")  # 0.1 %, in Binance spot's BRL step (1e-8)
     assert step.amount == D("5486.25825") and step.held == D("5491.75")
     assert step.leg == reverse(SELL_SPOT)
+
+
+def test_the_trades_page_names_and_badges_every_unwind_status_in_both_languages():
+    from pathlib import Path
+
+    from babel.support import Translations
+
+    from dashboard.pages.trades import STATUSES
+
+    root = Path(__file__).resolve().parents[2] / "dashboard"
+    css = (root / "assets" / "style.css").read_text()
+    spanish = Translations.load(root / "translations", ["es"])
+    for status in (UNWINDING, UNWOUND, STRANDED):
+        assert status in STATUSES and f".badge.{status} " in css
+        assert spanish.gettext(status) != status
