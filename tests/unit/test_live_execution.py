@@ -44,22 +44,25 @@ def live(tmp_path, stub):
     return prepared_app(settings)
 
 
-def request(app, size="1000", key="k1") -> int:
-    """Sell USDT on spot at 5.50 BRL, buy it back on P2P at 5.30 (Pix)."""
+def request(app, size="1000", key="k1", p2p=((5.30, "PIX1"), (5.00, None)), first="spot") -> int:
+    """Sell USDT on spot at 5.50 BRL, buy it back on P2P at 5.30 (Pix); or the cycle that
+    starts on ``first`` over the P2P (ask, bid) given as (price, ad number)."""
     desk = app.extensions["desk"]
     now = desk.now()
+    (ask, ask_no), (bid, bid_no) = p2p
     with desk.sessions.begin() as session:
         spot = book("spot:USDT/BRL", asks=[ad(5.60, 100000, methods=())],
                     bids=[ad(5.50, 100000, methods=())], fetched_at=now)  # fmt: skip
-        p2p = book("p2p:USDT/BRL", asks=[ad(5.30, 5000, methods=("Pix",), ad_no="PIX1")],
-                   bids=[ad(5.00, 5000, methods=("Pix",))], fetched_at=now)  # fmt: skip
+        pix = ("Pix",)
+        p2p = book("p2p:USDT/BRL", asks=[ad(ask, 5000, methods=pix, ad_no=ask_no)],
+                   bids=[ad(bid, 5000, methods=pix, ad_no=bid_no)], fetched_at=now)  # fmt: skip
         for b in (spot, p2p):
             ingest.store(session, desk.cache, desk.settings, b, now)
     with app.app_context():
         scan.run()
     with desk.sessions.begin() as session:
         found = opportunities.list_active(session, now)
-        opp = next(o for o in found if o.legs[0]["market"] == "spot:USDT/BRL")
+        opp = next(o for o in found if o.legs[0]["market"] == f"{first}:USDT/BRL")
         trade, _ = trades.request_trade(
             session, opportunity_id=opp.id, size=size, key=key, user="ana", now=now, mode="live"
         )
@@ -259,25 +262,7 @@ def test_a_refused_unwind_order_strands_the_trade_and_places_nothing_more(live, 
 
 def request_p2p_first(app) -> int:
     """Sell USDT on P2P at 5.80 BRL (Pix), buy it back on spot at 5.60."""
-    desk = app.extensions["desk"]
-    now = desk.now()
-    with desk.sessions.begin() as session:
-        spot = book("spot:USDT/BRL", asks=[ad(5.60, 100000, methods=())],
-                    bids=[ad(5.50, 100000, methods=())], fetched_at=now)  # fmt: skip
-        pix = ("Pix",)
-        p2p = book("p2p:USDT/BRL", asks=[ad(5.90, 5000, methods=pix, ad_no="PIXA")],
-                   bids=[ad(5.80, 5000, methods=pix, ad_no="PIXB")], fetched_at=now)  # fmt: skip
-        for b in (spot, p2p):
-            ingest.store(session, desk.cache, desk.settings, b, now)
-    with app.app_context():
-        scan.run()
-    with desk.sessions.begin() as session:
-        found = opportunities.list_active(session, now)
-        opp = next(o for o in found if o.legs[0]["market"] == "p2p:USDT/BRL")
-        trade, _ = trades.request_trade(
-            session, opportunity_id=opp.id, size="1000", key="p1", user="ana", now=now, mode="live"
-        )
-        return trade.id
+    return request(app, key="p1", p2p=((5.90, "PIXA"), (5.80, "PIXB")), first="p2p")
 
 
 def confirm_open(app, sold, bought, reference="P2P-1"):
