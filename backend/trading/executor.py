@@ -130,11 +130,12 @@ def _status(session: Session, trade_id: int) -> str:
 
 
 def today(session: Session, now: datetime) -> risk.Day:
-    """Notional and realized profit of the trades filled since midnight UTC."""
+    """Notional and realized profit of the trades filled (or unwound: their loss is the
+    day's too) since midnight UTC."""
     midnight = datetime.combine(now.date(), time(), tzinfo=UTC)
     rows = session.execute(
         select(Trade.size_usd, Trade.profit_usd).where(
-            Trade.status == "filled", Trade.updated_at >= midnight
+            Trade.status.in_(("filled", unwind.UNWOUND)), Trade.updated_at >= midnight
         )
     ).all()
     return risk.Day(

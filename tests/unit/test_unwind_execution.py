@@ -56,6 +56,8 @@ def test_on_paper_the_unwind_fills_on_the_books_records_its_takes_and_balances(
         assert ledger.check(session) == []
         takes = session.scalars(select(LiquidityTake).where(LiquidityTake.side == "BUY")).all()
         assert sum(t.quantity for t in takes) > 0  # the next scan sees the asks taken
+        # the day's realized profit (the daily loss limit reads it) counts the unwind
+        assert executor.today(session, desk.now()).profit_usd == trade.profit_usd
 
 
 def test_the_sweeper_sends_unwinding_trades_at_any_age_and_stranded_ones_every_5_minutes(
