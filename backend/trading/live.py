@@ -36,7 +36,7 @@ from backend.trading.executor import LostClaim
 from backend.trading.ledger import plain
 from backend.trading.quotes import fees_from
 from backend.trading.venues import LegOrder, LegRefused, LegVenue
-from backend.trading.venues.live_spot import OrderInDoubt, SpotUnavailable
+from backend.trading.venues.live_spot import OrderInDoubt, SpotUnavailable, in_flight_seconds
 from backend.trading.venues.operator import OperatorVenue
 from backend.trading.venues.paper import PaperVenue
 
@@ -62,8 +62,7 @@ def advance(
     call_lease = (
         settings.trade_lease_seconds
         + settings.live_order_timeout_seconds * (3 + settings.http_retry_attempts)
-        + settings.binance_recv_window_ms / 1000
-        + 1
+        + in_flight_seconds(settings)
     )  # a lookup, the order, two lookups around its recvWindow, throttled retries
     while True:
         with sessions.begin() as session:
@@ -122,8 +121,11 @@ def advance(
             return ended
         except (OrderInDoubt, SpotUnavailable) as exc:
             log.warning("trade %s leg %s: %s; the next attempt looks it up", trade_id, seq, exc)
-            with sessions.begin() as session:  # the call is over: the next attempt soon
-                _renew(session, trade_id, owner, clock(), settings.trade_lease_seconds)
+            # the call is over: the next attempt soon, but not before a request still in
+            # flight would be refused for its recvWindow, so "does not exist" is final then
+            window = in_flight_seconds(settings)
+            with sessions.begin() as session:
+                _renew(session, trade_id, owner, clock(), max(settings.trade_lease_seconds, window))
             return trade.status, run.strategy, None
         with sessions.begin() as session:
             now = clock()

@@ -144,6 +144,22 @@ def test_an_order_in_doubt_keeps_the_trade_executing_until_the_order_is_found(li
     assert stub.requests.count(("POST", "/api/v3/order")) == 1
 
 
+def test_a_leg_in_doubt_is_not_looked_at_again_before_its_recv_window_has_passed(
+    live, stub, monkeypatch
+):
+    """Else "does not exist" could be told of a request still on its way, placed twice."""
+    desk = live.extensions["desk"]
+    monkeypatch.setattr(desk.settings, "binance_recv_window_ms", 40000)
+    trade_id = request(live)
+    stub.fail_next("late", "/api/v3/order", method="POST", seconds=1.0)  # not there yet
+    busy = {"code": -1001, "msg": "Internal error; unable to process your request."}
+    stub.fail_next("error", "/api/v3/order", method="GET", skip=1, status=503, body=busy)
+    assert run(live, trade_id) == "executing"
+    with desk.sessions() as session:
+        assert trades.lease_left(session, trade_id, desk.now()) > 39  # 40 s + 1, not 15
+    assert run(live, trade_id, owner="w2") == "executing"  # another attempt keeps off
+
+
 def test_no_cycle_starts_without_room_for_its_ticket(live, stub):
     desk = live.extensions["desk"]
     with desk.sessions.begin() as session:

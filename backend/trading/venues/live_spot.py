@@ -62,6 +62,12 @@ class SpotUnavailable(Exception):
     """Binance throttled past the longest wait allowed, or could not be reached."""
 
 
+def in_flight_seconds(settings: Settings) -> float:
+    """How long after sending a request Binance may still accept it: ``recvWindow``, plus
+    the second a timestamp may be ahead of Binance's clock."""
+    return settings.binance_recv_window_ms / 1000 + 1.0
+
+
 def client_order_id(prefix: str, trade_id: int, seq: int) -> str:
     """The same for every attempt at one leg: ``desk-42-2``."""
     cid = f"{prefix}-{trade_id}-{seq}"
@@ -199,7 +205,7 @@ class BinanceSpotTrader:
             log.warning("spot order %s unanswered (%s); looking it up", cid, why)
         found = self.find(cid, symbol)
         if found is None:  # believed only once Binance would refuse the request if it came
-            time.sleep(max(0.0, sent + self._window_seconds() - time.monotonic()))
+            time.sleep(max(0.0, sent + in_flight_seconds(self.settings) - time.monotonic()))
             found = self.find(cid, symbol)
         if found is None:
             raise OrderInDoubt(
@@ -207,11 +213,6 @@ class BinanceSpotTrader:
                 "the next attempt places it"
             )
         return found
-
-    def _window_seconds(self) -> float:
-        """How long after sending a request Binance may still accept it: ``recvWindow``,
-        plus the second a timestamp may be ahead of Binance's clock."""
-        return self.settings.binance_recv_window_ms / 1000 + 1.0
 
 
 class LiveSpotVenue:
