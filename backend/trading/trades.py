@@ -216,7 +216,9 @@ def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
             at=now,
             from_status=previous.status,
             to_status=previous.status,
-            detail=f"taken over by {owner}: the lease of {previous.claimed_by} lapsed",
+            detail=f"taken over by {owner}: the lease of {previous.claimed_by} lapsed"
+            if previous.claimed_by
+            else detail,
             actor="worker",
         )
     )
