@@ -76,7 +76,7 @@ def ticket_card(t, now, may_confirm: bool) -> dbc.Card:
                 ),
                 _field("ticket-reason", t.id, _("Why cancel")),
                 dbc.Button(
-                    _("Cancel the trade"),
+                    _("Cancel this leg"),
                     id={"type": "ticket-cancel", "ticket": t.id},
                     color="danger",
                     size="sm",
