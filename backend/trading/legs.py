@@ -68,11 +68,10 @@ def store_reverse(
     """Write an unwind leg; the first also moves the holding to the account it pays from
     (at the transfer fee when a bank is on either side)."""
     if step.moves:
-        pays_from = accounts.house(step.leg.market, step.leg.method, step.leg.src)
         lines = [
             ledger.Line(step.held_at, -step.held),
             ledger.Line(accounts.fees("transfer", step.leg.src), step.move_fee),
-            ledger.Line(pays_from, step.amount),
+            ledger.Line(step.pays_from, step.amount),
         ]
         lines = [line for line in lines if line.amount]
         ledger.post(session, "transfer", lines, actor=actor, now=now, trade_id=trade_id)

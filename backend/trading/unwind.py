@@ -67,8 +67,12 @@ class Step:
     move_fee: Decimal = Decimal("0")  # the transfer fee of that move, if a bank is on a side
 
     @property
+    def pays_from(self) -> str:
+        return _pays_from(self.leg)
+
+    @property
     def moves(self) -> bool:
-        return self.held_at != accounts.house(self.leg.market, self.leg.method, self.leg.src)
+        return self.held_at != self.pays_from
 
 
 def held_at(cycle: Sequence[Leg], kept: int) -> str:
@@ -97,7 +101,7 @@ def next_step(cycle: Sequence[Leg], rows: Sequence[Stored], fees: Fees) -> Step 
         return Step(n + i + 1, leg, held, nxt, legs[i:], held, _pays_from(leg))
     held = kept[-1].buy_amount
     step = Step(n + 1, leg, held, nxt, legs, held, where)
-    if step.moves and accounts.transfer_costs(where, _pays_from(leg)):
+    if step.moves and accounts.transfer_costs(where, step.pays_from):
         market = Market.parse(leg.market)
         unit = precision.of(market).step(market, leg.src)
         fee = precision.up(held * fees.transfer, unit)
