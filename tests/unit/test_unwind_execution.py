@@ -84,3 +84,28 @@ def test_the_sweeper_sends_unwinding_trades_at_any_age_and_stranded_ones_every_5
     with desk.sessions() as session:
         assert session.get(Trade, old).status == "unwinding"  # never failed blind
         assert trades.stranded(session) == [fresh, stuck]
+
+
+def test_a_reverse_leg_moves_its_proceeds_to_where_the_next_one_pays_at_the_transfer_fee(
+    client, desk, opportunity
+):
+    from backend.trading.execution import Fees, LegFill
+    from backend.trading.unwind import Step
+
+    trade_id = stopped_after_leg_1(client, desk, opportunity, "move")
+    sell = Leg("p2p:USDT/VES", "SELL", "Mercantil", "USDT", "VES")
+    buy = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
+    # held at binance:USDT already (where it pays from): nothing moves before it
+    step = Step(4, sell, D("100"), buy, (sell, buy), D("100"), "binance:USDT")
+    fill = LegFill(sell, D("330"), D("100"), D("33000"), D("0"), True)
+    with desk.sessions.begin() as session:
+        before = ledger.balances(session, {"bank:Banesco:VES", "fees:transfer:VES"})
+        legs.store_reverse(
+            session, trade_id, step, fill, Fees(transfer=D("0.0005")), desk.now(), actor="w"
+        )
+    with desk.sessions() as session:
+        after = ledger.balances(session, {"bank:Banesco:VES", "fees:transfer:VES"})
+        assert after["bank:Banesco:VES"] - before.get("bank:Banesco:VES", 0) == D("32983.50")
+        assert after["fees:transfer:VES"] - before.get("fees:transfer:VES", 0) == D("16.50")
+        row = session.scalars(select(TradeLeg).where(TradeLeg.seq == 4)).one()
+        assert (row.buy_amount, row.fee) == (D("32983.50"), D("16.50"))
