@@ -31,7 +31,7 @@ def execute(self, trade_id: int) -> str:
     desk = current_desk()
     owner = f"{executor.default_owner()}:{self.request.id}"
     status = executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now, owner)
-    if status == "executing":  # held by another attempt, or a live order still in doubt
+    if status in trades.RUNNING:  # held by another attempt, or a live order still in doubt
         with desk.sessions() as session:
             left = trades.lease_left(session, trade_id, desk.now())
         raise self.retry(countdown=max(left, 0.0) + desk.settings.trade_lease_seconds / 5)

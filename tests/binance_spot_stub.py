@@ -19,8 +19,10 @@ checks on a signed (``TRADE``/``USER_DATA``) call and answers what Binance answe
 - ``GET /api/v3/myTrades?orderId=`` (each fill with its commission);
 - ``GET /api/v3/account`` and ``GET /api/v3/time``;
 - scripted failures for the next matching calls: 429 with ``Retry-After`` (``-1003``),
-  418 (banned), and ``stall``: the order is accepted and filled, then the reply is held
-  past the client's timeout.
+  418 (banned), ``stall``: the order is accepted and filled, then the reply is held
+  past the client's timeout, and ``late``: the request reaches the matching engine only
+  after ``seconds`` (then checked like any other, so past its ``recvWindow`` it is
+  refused ``-1021`` and never placed).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class Symbol:
 
 @dataclass
 class Fault:
-    kind: str  # "429" | "418" | "stall" | "garble" | "error"
+    kind: str  # "429" | "418" | "stall" | "late" | "garble" | "error"
     path: str | None  # only calls to this path (None: any)
     seconds: float = 1.0  # Retry-After, or how long a stall holds the reply
     body: dict | None = None  # for "error": the JSON answered
@@ -102,7 +104,8 @@ class SpotStub:
     # -- scripting -----------------------------------------------------------------
     def fail_next(self, kind: str, path: str | None = None, **kw) -> None:
         """Queue a fault for the next call to ``path`` (and ``method=``, if given):
-        ``429``, ``418``, ``stall`` (answer after ``seconds``), ``garble`` (done, then an
+        ``429``, ``418``, ``stall`` (answer after ``seconds``), ``late`` (arrive after
+        ``seconds``), ``garble`` (done, then an
         HTML page instead of JSON) or ``error`` (``status``,
         ``body``); ``skip=N`` lets the first N matching calls through."""
         with self.lock:
@@ -140,8 +143,10 @@ class SpotStub:
             self.requests.append((request.method, request.path))
         try:
             fault = self._take_fault(request.method, request.path)
-            if fault is not None and fault.kind not in ("stall", "garble"):
+            if fault is not None and fault.kind not in ("stall", "late", "garble"):
                 raise self._fault_error(fault)
+            if fault is not None and fault.kind == "late":
+                time.sleep(fault.seconds)  # held on the way in: the client gave up waiting
             body = self._route(request)
             if fault is not None and fault.kind == "stall":
                 time.sleep(fault.seconds)  # accepted and done; the client has given up waiting

@@ -51,7 +51,7 @@ def _settle(work) -> None:
         with desk.sessions.begin() as session:
             ticket = work(session, desk)
             line = f"ticket {ticket.id} {ticket.status}; trade {ticket.trade_id}"
-            trade_id, requeue = ticket.trade_id, ticket.status == tickets.CONFIRMED
+            trade_id, requeue = ticket.trade_id, tickets.requeues(session, ticket)
     except tickets.TicketError as exc:
         raise click.ClickException(exc.message) from None
     if requeue:
@@ -86,7 +86,7 @@ def tickets_confirm(ticket_id: int, sold: str, bought: str, fee: str, reference:
 @click.argument("ticket_id", type=int)
 @click.option("--reason", required=True)
 def tickets_cancel(ticket_id: int, reason: str) -> None:
-    """Nothing was done on this leg: the trade ends cancelled."""
+    """Nothing was done on this leg: the trade ends cancelled, or unwinds earlier legs."""
     _settle(
         lambda session, desk: tickets.cancel(
             session, ticket_id, reason=reason, actor=_actor(), now=desk.now()

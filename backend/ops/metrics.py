@@ -80,6 +80,13 @@ ACCOUNT_FLOOR = Gauge(
     ["account", "currency"],
     multiprocess_mode="mostrecent",
 )
+# Trades whose unwind cannot go on (books stale or thin, a venue's refusal): they hold an
+# intermediate currency a trader must look at.
+TRADES_STRANDED = Gauge(
+    "trades_stranded",
+    "Trades stopped halfway whose unwind is stranded, holding what their legs bought",
+    multiprocess_mode="mostrecent",
+)
 PRICE_UPDATES = Counter("price_updates_total", "Books ingested", ["asset", "fiat", "source"])
 # Best prices (fiat per unit) and the spread of each market's latest book, for dashboards.
 MARKET_PRICE = Gauge(

@@ -32,7 +32,7 @@ from backend.market.book import Book
 from backend.models import Opportunity, Trade
 from backend.ops import metrics
 from backend.resilience import Unavailable
-from backend.trading import controls, ledger, legs, liquidity, risk, trades
+from backend.trading import controls, ledger, legs, liquidity, risk, trades, unwind
 from backend.trading.arbitrage import strategy_of
 from backend.trading.execution import Leg, LegFill, profit_usd, run_cycle
 from backend.trading.quotes import fees_from
@@ -76,16 +76,18 @@ def execute(
     owner: str | None = None,
     spot: Callable[[], LegVenue] | None = None,
 ) -> str:
-    """Run one trade to a final status and return it; "executing" means another live
-    attempt holds it, or a live order's answer is still awaited (the caller may try again
-    once the lease could have lapsed); "awaiting_operator" that a ticket is open.
+    """Run one trade to a final status and return it; "executing" (or "unwinding") means
+    another live attempt holds it, or a live order's answer is still awaited (the caller
+    may try again once the lease could have lapsed); "awaiting_operator" that a ticket is
+    open; "stranded" that its unwind waits for books it can be priced on.
     ``spot`` builds the live spot venue (Binance, from the settings, by default)."""
     owner = owner or default_owner()
     with sessions.begin() as session:
         if not trades.claim(session, trade_id, owner, clock(), settings.trade_lease_seconds):
             return _status(session, trade_id)
+        unwinding = _status(session, trade_id) == unwind.UNWINDING
     try:
-        if settings.trading_mode == "live":
+        if settings.trading_mode == "live" or unwinding:  # an unwind runs leg by leg
             outcome = _live(sessions, cache, settings, trade_id, clock, owner, spot)
         else:
             with sessions.begin() as session:
@@ -113,7 +115,7 @@ def execute(
             with sessions() as session:
                 return _status(session, trade_id)
         outcome = Outcome("failed")
-    if outcome.status in ("executing", "awaiting_operator"):
+    if outcome.status in (*trades.RUNNING, "awaiting_operator", unwind.STRANDED):
         return outcome.status  # not final: counted when the trade ends
     metrics.TRADES_EXECUTED.labels(
         strategy=outcome.strategy, mode=settings.trading_mode, status=outcome.status
@@ -128,11 +130,12 @@ def _status(session: Session, trade_id: int) -> str:
 
 
 def today(session: Session, now: datetime) -> risk.Day:
-    """Notional and realized profit of the trades filled since midnight UTC."""
+    """Notional and realized profit of the trades filled (or unwound: their loss is the
+    day's too) since midnight UTC."""
     midnight = datetime.combine(now.date(), time(), tzinfo=UTC)
     rows = session.execute(
         select(Trade.size_usd, Trade.profit_usd).where(
-            Trade.status == "filled", Trade.updated_at >= midnight
+            Trade.status.in_(("filled", unwind.UNWOUND)), Trade.updated_at >= midnight
         )
     ).all()
     return risk.Day(

@@ -182,12 +182,13 @@ def deposit_lines(account: str, amount: Decimal) -> list[Line]:
 def check(session: Session) -> list[str]:
     """Every mismatch in the ledger, one sentence each; empty when it is sound.
 
-    Per entry, and per trade, the postings of each currency sum to zero; per filled trade
-    the profit equals the legs' cash flows in the anchor, and so does the house's net in
-    its postings.
+    Per entry, and per trade, the postings of each currency sum to zero; per filled (or
+    unwound) trade the profit equals the legs' cash flows in the anchor, and so does the
+    house's net in its postings.
     """
     from backend.models import Trade, TradeLeg
     from backend.trading.execution import ANCHOR
+    from backend.trading.unwind import UNWOUND
 
     problems = []
     per_entry: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
@@ -221,7 +222,9 @@ def check(session: Session) -> list[str]:
     ):
         flows[trade_id] += (buy if buy_cur == ANCHOR else 0) - (sell if sell_cur == ANCHOR else 0)
     for trade_id, profit in session.execute(
-        select(Trade.id, Trade.profit_usd).where(Trade.status == "filled").order_by(Trade.id)
+        select(Trade.id, Trade.profit_usd)
+        .where(Trade.status.in_(("filled", UNWOUND)))
+        .order_by(Trade.id)
     ):
         if profit != flows.get(trade_id, ZERO):
             problems.append(

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from backend.models import TradeLeg
 from backend.trading import accounts, ledger
-from backend.trading.execution import ANCHOR, Leg, LegFill
+from backend.trading.execution import ANCHOR, Fees, Leg, LegFill, with_transfer
+from backend.trading.unwind import Step
 
 
 def row(trade_id: int, seq: int, fill: LegFill, now: datetime) -> TradeLeg:
@@ -52,6 +53,37 @@ def store(
         next_src = accounts.house(next_leg.market, next_leg.method, fill.leg.dst)
     lines = ledger.leg_lines(fill, next_src)
     ledger.post(session, "fill", lines, actor=actor, now=now, trade_id=trade_id)
+
+
+def store_reverse(
+    session: Session,
+    trade_id: int,
+    step: Step,
+    fill: LegFill,
+    fees: Fees,
+    now: datetime,
+    *,
+    actor: str,
+) -> None:
+    """Write an unwind leg; the first also moves the holding to the account it pays from
+    (at the transfer fee when a bank is on either side)."""
+    if step.moves:
+        lines = [
+            ledger.Line(step.held_at, -step.held),
+            ledger.Line(accounts.fees("transfer", step.leg.src), step.move_fee),
+            ledger.Line(step.pays_from, step.amount),
+        ]
+        lines = [line for line in lines if line.amount]
+        ledger.post(session, "transfer", lines, actor=actor, now=now, trade_id=trade_id)
+    store(
+        session,
+        trade_id,
+        step.seq,
+        with_transfer(fill, step.next, fees),
+        step.next,
+        now,
+        actor=actor,
+    )
 
 
 def profit(rows: Iterable[TradeLeg]) -> Decimal:

@@ -5,6 +5,7 @@ a fresher book (fetched after them) replaces it."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -68,14 +69,34 @@ def record(
     session: Session, trade_id: int, fills: list[LegFill], books: dict[str, Book], now: datetime
 ) -> None:
     for f in fills:
-        for ad_no, _price, quantity in f.takes:
-            session.add(
-                LiquidityTake(
-                    market=f.leg.market,
-                    side=f.leg.side,
-                    ad_no=ad_no,
-                    fetched_at=books[f.leg.market].fetched_at,
-                    quantity=quantity,
-                    trade_id=trade_id,
-                )
-            )
+        takes = [(ad_no, quantity) for ad_no, _price, quantity in f.takes]
+        take(session, trade_id, f.leg.market, f.leg.side, books[f.leg.market].fetched_at, takes)
+
+
+def take(
+    session: Session,
+    trade_id: int,
+    market: str,
+    side: str,
+    fetched_at: datetime,
+    takes: Iterable[tuple[str, Decimal]],
+) -> None:
+    """Record what ``side`` took from each ad (``(ad_no, quantity)``) of the book of
+    ``market`` fetched at ``fetched_at``."""
+    session.add_all(
+        LiquidityTake(
+            market=market,
+            side=side,
+            ad_no=ad_no,
+            fetched_at=fetched_at,
+            quantity=quantity,
+            trade_id=trade_id,
+        )
+        for ad_no, quantity in takes
+        if quantity > 0
+    )
+
+
+def latest_fetch(session: Session, market: str) -> datetime | None:
+    """When the newest book of ``market`` was fetched (None: never)."""
+    return session.scalar(select(LatestBook.fetched_at).where(LatestBook.market == market))

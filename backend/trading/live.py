@@ -8,13 +8,16 @@ with the claim's lease stretched over the call; its client order id makes a late
 attempt find the order instead of placing it again. The fill is stored with its postings
 in a short transaction that first renews the claim. A P2P leg opens an operator ticket
 and the trade waits in ``awaiting_operator``; confirming the ticket stores that leg and
-requests the trade again, which comes back here for the next leg.
+requests the trade again, which comes back here for the next leg. A leg refused after
+others filled unwinds them (``unwind``): the reverse legs run here the same way, on paper
+in paper mode.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -26,14 +29,16 @@ from backend.config import Settings
 from backend.market import latest
 from backend.market.book import Market, Venue
 from backend.models import Opportunity, Trade, TradeLeg
-from backend.trading import controls, legs, liquidity, refusals, tickets, trades
+from backend.trading import controls, legs, liquidity, refusals, tickets, trades, unwind
 from backend.trading.arbitrage import strategy_of
-from backend.trading.execution import Leg, with_transfer
+from backend.trading.execution import Fees, Leg, LegFill, run_cycle, with_transfer
 from backend.trading.executor import LostClaim
+from backend.trading.ledger import plain
 from backend.trading.quotes import fees_from
 from backend.trading.venues import LegOrder, LegRefused, LegVenue
-from backend.trading.venues.live_spot import OrderInDoubt, SpotUnavailable
+from backend.trading.venues.live_spot import OrderInDoubt, SpotUnavailable, in_flight_seconds
 from backend.trading.venues.operator import OperatorVenue
+from backend.trading.venues.paper import PaperVenue
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +56,14 @@ def advance(
     assess: Assess,
     spot: Callable[[], LegVenue],
 ) -> tuple[str, str, Decimal | None]:
-    """Run the trade's next legs; (status, strategy, profit) where it stopped."""
+    """Run the trade's next legs, or its unwind's; (status, strategy, profit) where it
+    stopped."""
     fees = fees_from(settings)
-    call_lease = settings.trade_lease_seconds + settings.live_order_timeout_seconds * (
-        2 + settings.http_retry_attempts
-    )  # a lookup, the order, a lookup after it, throttled retries
+    call_lease = (
+        settings.trade_lease_seconds
+        + settings.live_order_timeout_seconds * (3 + settings.http_retry_attempts)
+        + in_flight_seconds(settings)
+    )  # a lookup, the order, two lookups around its recvWindow, throttled retries
     while True:
         with sessions.begin() as session:
             now = clock()
@@ -64,22 +72,41 @@ def advance(
             cycle = tuple(
                 Leg.from_dict(d) for d in session.get(Opportunity, trade.opportunity_id).legs
             )
-            strategy = strategy_of(cycle)
+            run = Run(trade_id, owner, strategy_of(cycle), cycle, fees)
             done = list(
                 session.scalars(
                     select(TradeLeg).where(TradeLeg.trade_id == trade_id).order_by(TradeLeg.seq)
                 )
             )
-            if len(done) == len(cycle):
-                return _finish(session, trade_id, done, now, owner, strategy)
-            seq = len(done) + 1
-            first = not done and not trade.legs_sent  # nothing sent yet: check it as on paper
-            if first and (reasons := _refusals(session, settings, trade, cycle, now, assess)):
-                return _stop(session, trade_id, 1, "; ".join(reasons), now, owner, strategy)
-            leg, nxt = cycle[seq - 1], cycle[seq] if seq < len(cycle) else None
-            order = LegOrder(trade_id, seq, leg, done[-1].buy_amount if done else trade.size_usd)
+            step = None
+            if trade.status == unwind.UNWINDING:
+                step = unwind.next_step(cycle, done, fees)
+                if step is None:
+                    return _unwound(session, run, done, now)
+                books, why = _unwind_books(session, cache, settings, step, fees, now)
+                if why:
+                    return _strand(session, run, step, why, now)
+                seq, leg, amount = step.seq, step.leg, step.amount
+            else:
+                if len(done) == len(cycle):
+                    return _finish(session, trade_id, done, now, owner, run.strategy)
+                seq = len(done) + 1
+                first = not done and not trade.legs_sent  # nothing sent yet: check it as on paper
+                if first and (reasons := _refusals(session, settings, trade, cycle, now, assess)):
+                    return _stop(session, run, done, 1, "; ".join(reasons), now)
+                leg = cycle[seq - 1]
+                amount = done[-1].buy_amount if done else trade.size_usd
+            order = LegOrder(trade_id, seq, leg, amount, resent=trade.legs_sent >= seq)
+            if step is not None and settings.trading_mode == "paper":
+                fill = PaperVenue(books, fees, settings.paper_slippage).fill(order)
+                liquidity.record(session, trade_id, [fill], books, now)
+                _keep(session, run, step, seq, fill, now)
+                continue
             if Market.parse(leg.market).venue is Venue.P2P:
-                return _ticket(session, cache, settings, order, fees, now, owner, strategy)
+                ended = _ticket(session, cache, settings, run, done, step, order, now)
+                if ended is None:
+                    continue
+                return ended
             _renew(session, trade_id, owner, now, call_lease)
             trade.legs_sent = max(trade.legs_sent, seq)
         try:
@@ -88,18 +115,66 @@ def advance(
             with sessions.begin() as session:
                 now = clock()
                 _renew(session, trade_id, owner, now, settings.trade_lease_seconds)
-                return _stop(session, trade_id, seq, str(exc), now, owner, strategy)
+                ended = _refuse(session, run, done, step, seq, str(exc), now)
+            if ended is None:
+                continue
+            return ended
         except (OrderInDoubt, SpotUnavailable) as exc:
             log.warning("trade %s leg %s: %s; the next attempt looks it up", trade_id, seq, exc)
-            with sessions.begin() as session:  # the call is over: the next attempt soon
-                _renew(session, trade_id, owner, clock(), settings.trade_lease_seconds)
-            return "executing", strategy, None
+            # the call is over: the next attempt soon, but not before a request still in
+            # flight would be refused for its recvWindow, so "does not exist" is final then
+            window = in_flight_seconds(settings)
+            with sessions.begin() as session:
+                _renew(session, trade_id, owner, clock(), max(settings.trade_lease_seconds, window))
+            return trade.status, run.strategy, None
         with sessions.begin() as session:
             now = clock()
             _renew(session, trade_id, owner, now, settings.trade_lease_seconds)
-            legs.store(
-                session, trade_id, seq, with_transfer(fill, nxt, fees), nxt, now, actor="worker"
-            )
+            _keep(session, run, step, seq, fill, now)
+
+
+@dataclass(frozen=True)
+class Run:
+    """The trade one attempt is running, and what it needs to store or stop a leg."""
+
+    trade_id: int
+    owner: str
+    strategy: str
+    cycle: tuple[Leg, ...]
+    fees: Fees
+
+
+def _keep(session, run: Run, step: unwind.Step | None, seq: int, fill: LegFill, now) -> None:
+    """Store a filled leg of the cycle, or of its unwind."""
+    if step is not None:
+        legs.store_reverse(session, run.trade_id, step, fill, run.fees, now, actor="worker")
+        return
+    nxt = run.cycle[seq] if seq < len(run.cycle) else None
+    fill = with_transfer(fill, nxt, run.fees)
+    legs.store(session, run.trade_id, seq, fill, nxt, now, actor="worker")
+
+
+def _refuse(session, run: Run, done, step, seq, reason, now):
+    """A venue refused a leg: the unwind is stranded, or the cycle stops (None: it unwinds
+    now, in this attempt)."""
+    if step is not None:
+        return _strand(session, run, step, reason, now)
+    return _stop(session, run, done, seq, reason, now)
+
+
+def _unwind_books(session, cache, settings, step: unwind.Step, fees, now):
+    """The books the rest of the unwind fills on, and why it cannot (None if it can)."""
+    markets = sorted({leg.market for leg in step.rest})
+    liquidity.lock(session, markets)
+    books = latest.get_many(session, cache, markets)
+    stale = sorted(latest.stale(session, books, markets, now, settings.stale_after_seconds))
+    if stale:
+        return books, f"books stale or missing: {', '.join(stale)}"
+    books = liquidity.remaining(session, books)
+    fills = run_cycle(step.rest, books, step.amount, fees)
+    if len(fills) < len(step.rest) or not fills[-1].complete:
+        return books, f"the books cannot take {plain(step.amount)} {step.leg.src} back"
+    return books, None
 
 
 def _refusals(session, settings, trade, cycle, now, assess) -> list[str]:
@@ -118,33 +193,75 @@ def _renew(session: Session, trade_id: int, owner: str, now: datetime, seconds: 
         raise LostClaim(trade_id)
 
 
-def _ticket(session, cache, settings, order, fees, now, owner, strategy):
-    """The P2P leg's operator ticket; the trade waits for it."""
+def _ticket(session, cache, settings, run: Run, done, step, order, now):
+    """The P2P leg's operator ticket; the trade waits for it (None: it unwinds now)."""
     books = liquidity.remaining(session, latest.get_many(session, cache, [order.leg.market]))
     limit = controls.load(session, settings).max_open_tickets
     try:
-        waiting = OperatorVenue(session, books, fees, now, limit).fill(order)
+        waiting = OperatorVenue(session, books, run.fees, now, limit).fill(order)
     except LegRefused as exc:
-        return _stop(session, order.trade_id, order.seq, str(exc), now, owner, strategy)
+        return _refuse(session, run, done, step, order.seq, str(exc), now)
     detail = f"leg {order.seq} waits for operator ticket {waiting.ticket_id}"
+    if step is not None:
+        detail = f"unwind {detail}"
     if not trades.transition(
-        session, order.trade_id, ("executing",), tickets.AWAITING, now, detail,
-        actor="worker", owner=owner, lease_until=None,
+        session, order.trade_id, trades.RUNNING, tickets.AWAITING, now, detail,
+        actor="worker", owner=run.owner, lease_until=None,
     ):  # fmt: skip
         raise LostClaim(order.trade_id)
-    return tickets.AWAITING, strategy, None
+    return tickets.AWAITING, run.strategy, None
 
 
-def _stop(session, trade_id, seq, reason, now, owner, strategy):
-    """Refused before anything moved: rejected. Refused later: failed, legs kept."""
-    status = "rejected" if seq == 1 else "failed"
-    detail = reason if seq == 1 else f"leg {seq} refused after legs 1-{seq - 1}: {reason}"
+def _stop(session, run: Run, done, seq, reason, now):
+    """Refused before anything moved: rejected. Refused later: what the filled legs
+    bought is unwound (None: the caller goes on with it)."""
+    if seq == 1:
+        if not trades.transition(
+            session, run.trade_id, ("executing",), "rejected", now, reason,
+            actor="worker", owner=run.owner, error=reason[:500], lease_until=None,
+        ):  # fmt: skip
+            raise LostClaim(run.trade_id)
+        return "rejected", run.strategy, None
+    detail = f"leg {seq} refused after legs 1-{seq - 1}: {reason}; " + unwinding(
+        run.cycle, done, run.fees
+    )
     if not trades.transition(
-        session, trade_id, ("executing",), status, now, detail,
-        actor="worker", owner=owner, error=detail[:500], lease_until=None,
+        session, run.trade_id, ("executing",), unwind.UNWINDING, now, detail,
+        actor="worker", owner=run.owner, error=detail[:500],
     ):  # fmt: skip
-        raise LostClaim(trade_id)
-    return status, strategy, None
+        raise LostClaim(run.trade_id)
+    return None
+
+
+def unwinding(cycle, done, fees) -> str:
+    """What the unwind starts from, for the trade's history."""
+    step = unwind.next_step(cycle, done, fees)
+    return f"unwinding {plain(step.held)} {step.leg.src} ({step.held_at}) back to {cycle[0].src}"
+
+
+def _strand(session, run: Run, step: unwind.Step, why: str, now):
+    """The unwind cannot go on: the trade says what it holds and where."""
+    detail = (
+        f"cannot unwind leg {step.seq}: {why}; holds {plain(step.held)} {step.leg.src} "
+        f"at {step.held_at}"
+    )
+    if not trades.transition(
+        session, run.trade_id, trades.RUNNING, unwind.STRANDED, now, detail,
+        actor="worker", owner=run.owner, error=detail[:500], lease_until=None,
+    ):  # fmt: skip
+        raise LostClaim(run.trade_id)
+    return unwind.STRANDED, run.strategy, None
+
+
+def _unwound(session, run: Run, done, now):
+    profit = legs.profit(done)
+    if not trades.transition(
+        session, run.trade_id, (unwind.UNWINDING,), unwind.UNWOUND, now,
+        f"unwound back to {run.cycle[0].src}, profit {profit:.2f} USD",
+        actor="worker", owner=run.owner, profit_usd=profit, lease_until=None,
+    ):  # fmt: skip
+        raise LostClaim(run.trade_id)
+    return unwind.UNWOUND, run.strategy, profit
 
 
 def _finish(session, trade_id, done, now, owner, strategy):

@@ -8,10 +8,14 @@ allowed, a reference) or cancels. Both are one conditional ``UPDATE ... WHERE st
 'open'``: of two confirmations, even at the same instant, one wins and the other is
 told the ticket is already closed; only the winner writes the leg.
 
-A confirmed ticket becomes the trade's leg and the trade goes back to ``requested`` (the
-outbox: published now, or by the sweeper) for the executor to go on with the next leg;
-a cancelled one ends the trade ``cancelled`` with the legs already done (what they
-bought stays in the desk's balances).
+A confirmed ticket becomes the trade's leg, records what it took from the ads it named
+(so the desk does not list that liquidity again), and the trade goes back to
+``requested`` (the outbox: published now, or by the sweeper) for the executor to go on
+with the next leg. A cancelled first leg ends the trade ``cancelled``; a cancelled later
+leg sends the trade ``unwinding``: the executor turns what the earlier legs bought back
+into the starting currency (``unwind``), through new tickets for P2P legs. A ticket of
+the unwind itself (its seq past the cycle's legs) goes back to ``unwinding`` when
+confirmed; cancelled, it leaves the trade ``stranded``, naming what it holds.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from backend.market.book import Book
 from backend.market.pricing import walk, walk_amount
 from backend.models import OperatorTicket, Opportunity, Trade, TradeLeg
 from backend.ops import metrics
-from backend.trading import legs, refusals, trades
+from backend.trading import legs, liquidity, refusals, trades, unwind
 from backend.trading.execution import Fees, Leg, LegFill, fill_leg, with_transfer
 from backend.trading.ledger import plain
 from backend.trading.venues import Awaiting, LegOrder, LegRefused
@@ -96,6 +100,17 @@ def _takes(side: str, ads: dict, amount: Decimal, method: str | None):
     return walked(book_side, amount, method).takes
 
 
+def confirmed_takes(
+    instructions: list[dict], side: str, planned: Decimal, sold: Decimal
+) -> list[tuple[str, Decimal]]:
+    """(ad_no, asset quantity) taken from each ad the ticket named, pro rata to what was
+    confirmed sold: the operator does not say which ads they took, only how much."""
+    share = sold / planned
+    key = "receive" if side == "BUY" else "release"  # the asset's side of each step
+    quantum = Decimal(1).scaleb(-MAX_DIGITS)
+    return [(s["ad_no"], (Decimal(s[key]) * share).quantize(quantum)) for s in instructions]
+
+
 def open_ticket(
     session: Session,
     order: LegOrder,
@@ -105,13 +120,15 @@ def open_ticket(
     max_open: int | None = None,
 ) -> Awaiting:
     """The leg's ticket (the existing one on a redelivery); refused past ``max_open``."""
-    found = session.scalar(
-        select(OperatorTicket.id).where(
+    found = session.execute(
+        select(OperatorTicket.id, OperatorTicket.status).where(
             OperatorTicket.trade_id == order.trade_id, OperatorTicket.seq == order.seq
         )
-    )
+    ).first()
+    if found is not None and found.status == CANCELLED:
+        raise LegRefused(f"operator ticket {found.id} for leg {order.seq} was cancelled")
     if found is not None:
-        return Awaiting(found)
+        return Awaiting(found.id)
     if max_open is not None and open_count(session) >= max_open:
         raise LegRefused(refusals.OPEN_TICKETS(limit=max_open))
     steps, planned_buy = instructions(order, book, fees)
@@ -214,17 +231,26 @@ def confirm(
     gross = bought_v + fee_v
     price = sold_v / gross if ticket.side == "BUY" else gross / sold_v
     cycle = _cycle(session, ticket.trade_id)
-    nxt = cycle[ticket.seq] if ticket.seq < len(cycle) else None
-    fill = with_transfer(
-        LegFill(cycle[ticket.seq - 1], price, sold_v, bought_v, fee_v, True), nxt, fees
-    )
-    legs.store(session, ticket.trade_id, ticket.seq, fill, nxt, now, actor=actor)
+    if ticket.seq > len(cycle):  # a leg of the trade's unwind
+        step = unwind.next_step(cycle, _stored(session, ticket.trade_id), fees)
+        fill = LegFill(step.leg, price, sold_v, bought_v, fee_v, True)
+        legs.store_reverse(session, ticket.trade_id, step, fill, fees, now, actor=actor)
+    else:
+        nxt = cycle[ticket.seq] if ticket.seq < len(cycle) else None
+        fill = with_transfer(
+            LegFill(cycle[ticket.seq - 1], price, sold_v, bought_v, fee_v, True), nxt, fees
+        )
+        legs.store(session, ticket.trade_id, ticket.seq, fill, nxt, now, actor=actor)
+    fetched = liquidity.latest_fetch(session, ticket.market)
+    if fetched is not None:  # the book the desk lists now still shows those ads
+        takes = confirmed_takes(ticket.instructions, ticket.side, ticket.planned_sell, sold_v)
+        liquidity.take(session, ticket.trade_id, ticket.market, ticket.side, fetched, takes)
     partial = " (partial)" if sold_v < ticket.planned_sell else ""
     trades.transition(
         session,
         ticket.trade_id,
         (AWAITING,),
-        "requested",
+        unwind.UNWINDING if ticket.seq > len(cycle) else "requested",
         now,
         f"operator confirmed leg {ticket.seq}{partial}, ref {ref}",
         actor=actor,
@@ -235,31 +261,58 @@ def confirm(
 
 
 def cancel(
-    session: Session, ticket_id: int, *, reason: object, actor: str, now: datetime
+    session: Session,
+    ticket_id: int,
+    *,
+    reason: object,
+    actor: str,
+    now: datetime,
 ) -> OperatorTicket:
-    """Nothing was done on this leg: the trade ends ``cancelled`` with the legs before it."""
+    """Nothing was done on this leg. The first leg: the trade ends ``cancelled``. A later
+    one: what the legs before it bought is unwound. One of the unwind: ``stranded``."""
     ticket = _closing(session, ticket_id)
     why = _text(reason, "reason", 500)
     _close(session, ticket_id, CANCELLED, closed_at=now, closed_by=actor, note=why)
-    profit = legs.profit(
-        session.scalars(select(TradeLeg).where(TradeLeg.trade_id == ticket.trade_id))
-    )
-    trades.transition(
-        session,
-        ticket.trade_id,
-        (AWAITING,),
-        "cancelled",
-        now,
-        f"operator cancelled leg {ticket.seq}: {why}",
-        actor=actor,
-        profit_usd=profit,
-        error=f"leg {ticket.seq} cancelled by the operator",
-    )
-    trade = session.get(Trade, ticket.trade_id)
-    metrics.TRADES_EXECUTED.labels(strategy=trade.strategy, mode="live", status="cancelled").inc()
+    cycle, done = _cycle(session, ticket.trade_id), _stored(session, ticket.trade_id)
+    said = f"operator cancelled leg {ticket.seq}: {why}"
+    step = unwind.next_step(cycle, done, Fees())  # what is held, before any transfer
+    if step is not None:
+        held = f"{plain(step.held)} {step.leg.src} ({step.held_at})"
+        unwinds = ticket.seq <= len(cycle)
+        to = unwind.UNWINDING if unwinds else unwind.STRANDED
+        detail = f"{said}; " + (
+            f"unwinding {held} back to {cycle[0].src}" if unwinds else f"holds {held}"
+        )
+        trades.transition(
+            session, ticket.trade_id, (AWAITING,), to, now, detail, actor=actor,
+            error=detail[:500],
+        )  # fmt: skip
+    else:
+        trades.transition(
+            session, ticket.trade_id, (AWAITING,), "cancelled", now, said, actor=actor,
+            profit_usd=legs.profit(done), error=f"leg {ticket.seq} cancelled by the operator",
+        )  # fmt: skip
+        trade = session.get(Trade, ticket.trade_id)
+        metrics.TRADES_EXECUTED.labels(
+            strategy=trade.strategy, mode="live", status="cancelled"
+        ).inc()
     session.flush()
     session.refresh(ticket)
     return ticket
+
+
+def requeues(session: Session, ticket: OperatorTicket) -> bool:
+    """Whether the ticket's trade goes on (next leg, or its unwind): publish it."""
+    status = session.scalar(select(Trade.status).where(Trade.id == ticket.trade_id))
+    return status in ("requested", unwind.UNWINDING)
+
+
+def _stored(session: Session, trade_id: int) -> list[TradeLeg]:
+    return list(
+        session.scalars(
+            select(TradeLeg).where(TradeLeg.trade_id == trade_id).order_by(TradeLeg.seq)
+        )
+    )
 
 
 def _cycle(session: Session, trade_id: int) -> tuple[Leg, ...]:

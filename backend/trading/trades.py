@@ -17,9 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.models import Opportunity, Trade, TradeEvent
+from backend.trading.unwind import STRANDED, UNWINDING
 
 MAX_SIZE_USD = Decimal("1000000")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+RUNNING = ("executing", UNWINDING)  # a worker attempt holds them under a lease
 SIZE = re.compile(r"\d{1,7}(\.\d{1,2})?")  # USD with at most cents, no exponent or "_"
 
 
@@ -189,15 +191,20 @@ def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
     if transition(session, trade_id, ("requested", "queued"), "executing", now, detail,
                   actor="worker", **lease):  # fmt: skip
         return True
+    if transition(session, trade_id, (STRANDED,), UNWINDING, now, f"unwind tried again, {detail}",
+                  actor="worker", **lease):  # fmt: skip
+        return True
     previous = session.execute(
-        select(Trade.claimed_by, Trade.lease_until).where(Trade.id == trade_id)
+        select(Trade.status, Trade.claimed_by, Trade.lease_until).where(Trade.id == trade_id)
     ).first()
+    if previous is None or previous.status not in RUNNING:
+        return False
     lapsed = (
         Trade.lease_until.is_(None) | (Trade.lease_until <= now) | (Trade.claimed_by == owner)
     )  # the same attempt again: a task retry after a database error
     result = session.execute(
         update(Trade)
-        .where(Trade.id == trade_id, Trade.status == "executing", lapsed)
+        .where(Trade.id == trade_id, Trade.status == previous.status, lapsed)
         .values(updated_at=now, **lease)
         .execution_options(synchronize_session=False)
     )
@@ -207,9 +214,11 @@ def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
         TradeEvent(
             trade_id=trade_id,
             at=now,
-            from_status="executing",
-            to_status="executing",
-            detail=f"taken over by {owner}: the lease of {previous.claimed_by} lapsed",
+            from_status=previous.status,
+            to_status=previous.status,
+            detail=f"taken over by {owner}: the lease of {previous.claimed_by} lapsed"
+            if previous.claimed_by
+            else detail,
             actor="worker",
         )
     )
@@ -228,7 +237,7 @@ def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
     the trade over while it is being filled (on SQLite this write takes the database's)."""
     result = session.execute(
         update(Trade)
-        .where(Trade.id == trade_id, Trade.status == "executing", Trade.claimed_by == owner)
+        .where(Trade.id == trade_id, Trade.status.in_(RUNNING), Trade.claimed_by == owner)
         .values(lease_until=now + timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False)
     )
@@ -238,11 +247,17 @@ def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
 def abandoned(session: Session, now: datetime, since: datetime) -> list[int]:
     """Executing trades whose claim has lapsed: their worker is gone and no redelivery has
     taken them over yet. Those claimed after ``since``, and those with a leg already sent
-    to a venue at any age: an order may exist there, so only a lookup may settle them."""
+    to a venue at any age: an order may exist there, so only a lookup may settle them.
+    Unwinding ones at any age (they hold money); stranded ones untouched since ``since``,
+    to try their unwind again."""
     lapsed = Trade.lease_until.is_(None) | (Trade.lease_until < now)
     recent_or_sent = (Trade.updated_at >= since) | (Trade.legs_sent > 0)
+    executing = (Trade.status == "executing") & recent_or_sent
+    stranded = (Trade.status == STRANDED) & (Trade.updated_at < since)
     return list(
-        session.scalars(select(Trade.id).where(Trade.status == "executing", lapsed, recent_or_sent))
+        session.scalars(
+            select(Trade.id).where(lapsed, executing | (Trade.status == UNWINDING) | stranded)
+        )
     )
 
 
@@ -258,6 +273,11 @@ def lost(session: Session, older_than: datetime) -> list[int]:
             )
         )
     )
+
+
+def stranded(session: Session) -> list[int]:
+    """Trades whose unwind is stranded: each holds what its filled legs bought."""
+    return list(session.scalars(select(Trade.id).where(Trade.status == STRANDED)))
 
 
 def recent(session: Session, limit: int = 200) -> list[Trade]:

@@ -1,7 +1,8 @@
 """Operator tickets over JSON: list them, confirm what was done, or cancel.
 
 Confirming and cancelling need the trader role; a confirmation puts the trade back on
-the trading queue so the executor goes on with the next leg.
+the trading queue so the executor goes on with the next leg, and so does a cancellation
+that unwinds the trade.
 """
 
 from __future__ import annotations
@@ -75,11 +76,16 @@ def confirm(ticket_id: int):
 @bp.post(f"/<int(max={trades.MAX_ID}):ticket_id>/cancel")
 @access(TRADER)
 def cancel(ticket_id: int):
-    """Body ``{"reason": "advertiser did not answer"}``: the trade ends cancelled."""
+    """Body ``{"reason": "advertiser did not answer"}``: the trade ends cancelled, or
+    unwinds what its earlier legs bought."""
     body = _body({"reason"}, {"reason"})
     desk = current_desk()
     with desk.sessions.begin() as session:
         ticket = tickets.cancel(
             session, ticket_id, reason=body["reason"], actor=current_actor(), now=desk.now()
         )
-        return jsonify(tickets.as_json(ticket, desk.now()))
+        trade_id, answer = ticket.trade_id, tickets.as_json(ticket, desk.now())
+        unwinds = tickets.requeues(session, ticket)
+    if unwinds:
+        outbox.publish(current_app.extensions["celery"], desk, trade_id)
+    return jsonify(answer)

@@ -76,7 +76,7 @@ def ticket_card(t, now, may_confirm: bool) -> dbc.Card:
                 ),
                 _field("ticket-reason", t.id, _("Why cancel")),
                 dbc.Button(
-                    _("Cancel the trade"),
+                    _("Cancel this leg"),
                     id={"type": "ticket-cancel", "ticket": t.id},
                     color="danger",
                     size="sm",
@@ -200,10 +200,10 @@ def register_callbacks(app: Dash) -> None:
                         now=desk.now(),
                     )
                     said = _("Ticket %(id)s cancelled.", id=ticket_id)
-                trade_id, confirmed = ticket.trade_id, ticket.status == tickets.CONFIRMED
+                trade_id, requeue = ticket.trade_id, tickets.requeues(session, ticket)
         except tickets.TicketError as exc:
             return dbc.Alert(exc.message, color="warning"), no_update, no_update
-        if confirmed:
+        if requeue:
             outbox.publish(current_app.extensions["celery"], desk, trade_id)
         panel_children, ids = render(True, [])
         return dbc.Alert(said, color="success", id="tickets-done"), panel_children, ids

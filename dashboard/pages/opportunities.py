@@ -43,6 +43,11 @@ STATUS_NAMES = {
     "filled": _l("filled"),
     "rejected": _l("rejected"),
     "failed": _l("failed"),
+    "awaiting_operator": _l("awaiting operator"),
+    "cancelled": _l("cancelled"),
+    "unwinding": _l("unwinding"),
+    "unwound": _l("unwound"),
+    "stranded": _l("stranded"),
 }
 
 
@@ -305,7 +310,7 @@ def _size(raw: object) -> Decimal | None:
 def status_view(trade: Trade) -> html.Div:
     name = str(STATUS_NAMES.get(trade.status, trade.status))
     parts = [html.Span(name, className=f"badge {trade.status}", id="execute-trade-status")]
-    if trade.status == "filled":
+    if trade.status in ("filled", "unwound"):
         parts.append(
             html.Span(
                 _("Realized profit: %(profit)s", profit=fmt.usd(trade.profit_usd)),
@@ -313,16 +318,20 @@ def status_view(trade: Trade) -> html.Div:
                 className="ms-2",
             )
         )
-    elif trade.status in ("rejected", "failed"):
+    elif trade.status in ("rejected", "failed", "unwinding", "stranded"):
         parts.append(
             html.Span(reasons.translate(trade.error or ""), id="execute-reason", className="ms-2")
         )
     parts.append(dcc.Link(_("See it on Trades"), href="/trades", className="ms-3"))
     return dbc.Alert(
         [_("Trade #%(id)s", id=trade.id), " ", *parts],
-        color={"filled": "success", "rejected": "warning", "failed": "danger"}.get(
-            trade.status, "info"
-        ),
+        color={
+            "filled": "success",
+            "rejected": "warning",
+            "failed": "danger",
+            "unwound": "warning",
+            "stranded": "danger",
+        }.get(trade.status, "info"),
         className="mt-3",
     )
 

@@ -36,6 +36,9 @@ STATUSES = {
     "failed": _l("failed"),
     "awaiting_operator": _l("awaiting operator"),  # a live P2P leg's ticket is open
     "cancelled": _l("cancelled"),
+    "unwinding": _l("unwinding"),  # stopped halfway: turning what it holds back
+    "unwound": _l("unwound"),
+    "stranded": _l("stranded"),  # its unwind cannot go on: it holds what its legs bought
 }
 STRATEGIES = {
     "crossed_book": _l("Crossed book"),

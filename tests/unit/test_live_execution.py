@@ -5,7 +5,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import func, select
 
-from backend.market import ingest
+from backend.market import ingest, latest
 from backend.models import OperatorTicket, Trade, TradeLeg
 from backend.trading import controls, executor, ledger, opportunities, tickets, trades
 from backend.trading.quotes import fees_from
@@ -44,22 +44,25 @@ def live(tmp_path, stub):
     return prepared_app(settings)
 
 
-def request(app, size="1000", key="k1") -> int:
-    """Sell USDT on spot at 5.50 BRL, buy it back on P2P at 5.30 (Pix)."""
+def request(app, size="1000", key="k1", p2p=((5.30, "PIX1"), (5.00, None)), first="spot") -> int:
+    """Sell USDT on spot at 5.50 BRL, buy it back on P2P at 5.30 (Pix); or the cycle that
+    starts on ``first`` over the P2P (ask, bid) given as (price, ad number)."""
     desk = app.extensions["desk"]
     now = desk.now()
+    (ask, ask_no), (bid, bid_no) = p2p
     with desk.sessions.begin() as session:
         spot = book("spot:USDT/BRL", asks=[ad(5.60, 100000, methods=())],
                     bids=[ad(5.50, 100000, methods=())], fetched_at=now)  # fmt: skip
-        p2p = book("p2p:USDT/BRL", asks=[ad(5.30, 5000, methods=("Pix",), ad_no="PIX1")],
-                   bids=[ad(5.00, 5000, methods=("Pix",))], fetched_at=now)  # fmt: skip
+        pix = ("Pix",)
+        p2p = book("p2p:USDT/BRL", asks=[ad(ask, 5000, methods=pix, ad_no=ask_no)],
+                   bids=[ad(bid, 5000, methods=pix, ad_no=bid_no)], fetched_at=now)  # fmt: skip
         for b in (spot, p2p):
             ingest.store(session, desk.cache, desk.settings, b, now)
     with app.app_context():
         scan.run()
     with desk.sessions.begin() as session:
         found = opportunities.list_active(session, now)
-        opp = next(o for o in found if o.legs[0]["market"] == "spot:USDT/BRL")
+        opp = next(o for o in found if o.legs[0]["market"] == f"{first}:USDT/BRL")
         trade, _ = trades.request_trade(
             session, opportunity_id=opp.id, size=size, key=key, user="ana", now=now, mode="live"
         )
@@ -141,6 +144,22 @@ def test_an_order_in_doubt_keeps_the_trade_executing_until_the_order_is_found(li
     assert stub.requests.count(("POST", "/api/v3/order")) == 1
 
 
+def test_a_leg_in_doubt_is_not_looked_at_again_before_its_recv_window_has_passed(
+    live, stub, monkeypatch
+):
+    """Else "does not exist" could be told of a request still on its way, placed twice."""
+    desk = live.extensions["desk"]
+    monkeypatch.setattr(desk.settings, "binance_recv_window_ms", 40000)
+    trade_id = request(live)
+    stub.fail_next("late", "/api/v3/order", method="POST", seconds=1.0)  # not there yet
+    busy = {"code": -1001, "msg": "Internal error; unable to process your request."}
+    stub.fail_next("error", "/api/v3/order", method="GET", skip=1, status=503, body=busy)
+    assert run(live, trade_id) == "executing"
+    with desk.sessions() as session:
+        assert trades.lease_left(session, trade_id, desk.now()) > 39  # 40 s + 1, not 15
+    assert run(live, trade_id, owner="w2") == "executing"  # another attempt keeps off
+
+
 def test_no_cycle_starts_without_room_for_its_ticket(live, stub):
     desk = live.extensions["desk"]
     with desk.sessions.begin() as session:
@@ -151,3 +170,175 @@ def test_no_cycle_starts_without_room_for_its_ticket(live, stub):
     with desk.sessions() as session:
         assert "max open operator tickets (0) reached" in session.get(Trade, trade_id).error
     assert not stub.placements
+
+
+def test_a_sent_leg_whose_next_lookup_is_refused_stays_executing_not_failed(live, stub):
+    trade_id = request(live)
+    stub.fail_next("stall", "/api/v3/order", method="POST", seconds=1.5)  # placed, no answer
+    busy = {"code": -1001, "msg": "Internal error; unable to process your request."}
+    stub.fail_next("error", "/api/v3/order", method="GET", skip=1, status=503, body=busy)
+    assert run(live, trade_id) == "executing"
+    clock = {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."}
+    stub.fail_next("error", "/api/v3/order", method="GET", status=400, body=clock)
+    assert run(live, trade_id) == "executing"  # a 4xx on the lookup says nothing of the order
+    assert run(live, trade_id) == tickets.AWAITING
+    assert stub.placements == {f"desk-{trade_id}-1": 1}
+
+
+# -- unwinding a cycle stopped halfway ------------------------------------------------
+
+
+def cancel_ticket(app, reason="advertiser gone"):
+    desk = app.extensions["desk"]
+    with desk.sessions.begin() as session:
+        ticket = session.scalars(
+            select(OperatorTicket).where(OperatorTicket.status == "open")
+        ).one()
+        tickets.cancel(session, ticket.id, reason=reason, actor="ana", now=desk.now())
+        return ticket.id
+
+
+def history(app, trade_id) -> list[tuple[str, str]]:
+    desk = app.extensions["desk"]
+    with desk.sessions() as session:
+        return [(e.to_status, e.detail) for e in trades.events(session, trade_id)]
+
+
+def test_a_cancelled_second_leg_unwinds_the_first_on_spot_and_the_loss_is_its_legs_flows(
+    live, stub
+):
+    trade_id = request(live)
+    assert run(live, trade_id) == tickets.AWAITING  # leg 1 sold 1000 USDT on spot
+    cancel_ticket(live)
+    desk = live.extensions["desk"]
+    with desk.sessions() as session:
+        assert session.get(Trade, trade_id).status == "unwinding"
+        assert tickets.requeues(session, session.scalars(select(OperatorTicket)).one())
+    assert "unwinding 5491.75275 BRL (bank:Pix:BRL) back to USDT" in history(live, trade_id)[-1][1]
+    assert run(live, trade_id) == "unwound"
+    with desk.sessions() as session:
+        trade = session.get(Trade, trade_id)
+        back = session.scalars(select(TradeLeg).where(TradeLeg.seq == 3)).one()
+        # the BRL come back from Pix to spot at 0.05 % (2.74587638); 5489.00 of the
+        # 5489.00687362 BRL buy 980.1 USDT at 5.60 (lot 0.1), less 0.1 % commission
+        assert (back.market, back.side, back.sell_currency, back.buy_currency) == (
+            "spot:USDT/BRL", "BUY", "BRL", "USDT",
+        )  # fmt: skip
+        assert (back.sell_amount, back.buy_amount, back.fee) == (
+            D("5488.56"), D("979.1199"), D("0.9801"),
+        )  # fmt: skip
+        assert trade.profit_usd == D("979.1199") - D("1000")  # every leg's USDT flow
+        assert ledger.check(session) == []
+        assert ledger.balances(session, {"bank:Pix:BRL", "binance:spot:BRL"}) == {
+            "bank:Pix:BRL": D("0"),
+            "binance:spot:BRL": D("0.44687362"),  # less than the cent Binance spends by
+        }
+    assert stub.placements == {f"desk-{trade_id}-1": 1, f"desk-{trade_id}-3": 1}
+    assert [s for s, _ in history(live, trade_id)][-2:] == ["unwinding", "unwound"]
+
+
+def test_an_unwind_that_cannot_be_priced_is_stranded_naming_what_it_holds_then_tried_again(
+    live, stub
+):
+    trade_id = request(live)
+    run(live, trade_id)
+    cancel_ticket(live)
+    desk = live.extensions["desk"]
+    with desk.sessions.begin() as session:
+        latest.record_error(session, "spot:USDT/BRL", "HTTP 503 from Binance")
+    assert run(live, trade_id) == "stranded"
+    with desk.sessions() as session:
+        trade = session.get(Trade, trade_id)
+        assert "books stale or missing: spot:USDT/BRL" in trade.error
+        assert "holds 5491.75275 BRL at bank:Pix:BRL" in trade.error
+        assert trade.profit_usd is None and ledger.check(session) == []
+        assert trades.stranded(session) == [trade_id]  # what the gauge and its alert count
+    assert stub.placements == {f"desk-{trade_id}-1": 1}
+    with desk.sessions.begin() as session:  # the books come back
+        spot = book("spot:USDT/BRL", asks=[ad(5.60, 100000, methods=())],
+                    bids=[ad(5.50, 100000, methods=())], fetched_at=desk.now())  # fmt: skip
+        ingest.store(session, desk.cache, desk.settings, spot, desk.now())
+    assert run(live, trade_id) == "unwound"
+    assert "unwind tried again" in " ".join(d for _, d in history(live, trade_id))
+
+
+def test_a_refused_unwind_order_strands_the_trade_and_places_nothing_more(live, stub):
+    trade_id = request(live)
+    run(live, trade_id)
+    cancel_ticket(live)
+    stub.balances["BRL"] = D("0")  # Binance answers -2010
+    assert run(live, trade_id) == "stranded"
+    desk = live.extensions["desk"]
+    with desk.sessions() as session:
+        error = session.get(Trade, trade_id).error
+        assert "-2010" in error and "holds 5491.75275 BRL at bank:Pix:BRL" in error
+        assert ledger.check(session) == []
+    assert stub.placements == {f"desk-{trade_id}-1": 1}
+
+
+def request_p2p_first(app) -> int:
+    """Sell USDT on P2P at 5.80 BRL (Pix), buy it back on spot at 5.60."""
+    return request(app, key="p1", p2p=((5.90, "PIXA"), (5.80, "PIXB")), first="p2p")
+
+
+def confirm_open(app, sold, bought, reference="P2P-1"):
+    desk = app.extensions["desk"]
+    with desk.sessions.begin() as session:
+        ticket = session.scalars(
+            select(OperatorTicket).where(OperatorTicket.status == "open")
+        ).one()
+        tickets.confirm(
+            session, ticket.id, sold=sold, bought=bought, reference=reference,
+            actor="ana", now=desk.now(), fees=fees_from(desk.settings),
+        )  # fmt: skip
+        return ticket
+
+
+def test_a_spot_leg_refused_after_a_p2p_leg_unwinds_it_through_a_new_operator_ticket(live, stub):
+    trade_id = request_p2p_first(live)
+    assert run(live, trade_id) == tickets.AWAITING
+    confirm_open(live, sold="1000", bought="5800")  # in binance:spot:BRL less 0.05 %
+    assert run(live, trade_id) == tickets.AWAITING  # the stub holds no BRL: -2010
+    events = history(live, trade_id)
+    assert ("unwinding" in [s for s, _ in events]) and "-2010" in " ".join(d for _, d in events)
+    desk = live.extensions["desk"]
+    with desk.sessions() as session:
+        ticket = session.scalars(
+            select(OperatorTicket).where(OperatorTicket.status == "open")
+        ).one()
+        # 5797.1 BRL held on spot come back to the Pix account at 0.05 % (2.89855, up to
+        # the cent P2P pays in: 2.90)
+        assert (ticket.seq, ticket.side, ticket.method) == (3, "BUY", "Pix")
+        assert ticket.planned_sell == D("5794.20")
+        assert ticket.instructions[0]["ad_no"] == "PIXA"
+    assert "unwind leg 3 waits for operator ticket" in events[-1][1]
+    confirm_open(live, sold="5794.00", bought="982.07")  # a partial fill
+    with desk.sessions() as session:
+        assert session.get(Trade, trade_id).status == "unwinding"
+    assert run(live, trade_id) == "unwound"
+    with desk.sessions() as session:
+        trade = session.get(Trade, trade_id)
+        assert trade.profit_usd == D("982.07") - D("1000")
+        assert ledger.check(session) == []
+        assert ledger.balances(session, {"bank:Pix:BRL", "binance:spot:BRL"}) == {
+            "bank:Pix:BRL": D("0.20"),  # what the operator did not spend
+            "binance:spot:BRL": D("0"),
+        }
+    assert stub.placements == {}  # the refused spot order placed nothing
+
+
+def test_a_cancelled_unwind_ticket_strands_the_trade(live, stub):
+    trade_id = request_p2p_first(live)
+    run(live, trade_id)
+    confirm_open(live, sold="1000", bought="5800")
+    run(live, trade_id)
+    cancel_ticket(live, reason="no seller on Pix")
+    desk = live.extensions["desk"]
+    with desk.sessions() as session:
+        trade = session.get(Trade, trade_id)
+        assert trade.status == "stranded"
+        assert "holds 5797.1 BRL (binance:spot:BRL)" in trade.error
+    # tried again later: its ticket was cancelled, so it stays stranded, opening no other
+    assert run(live, trade_id) == "stranded"
+    with desk.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OperatorTicket)) == 2

@@ -123,7 +123,8 @@ def test_a_placement_answered_503_and_not_found_is_in_doubt(stub, monkeypatch):
     monkeypatch.setattr(trader, "_call", flaky)
     with pytest.raises(OrderInDoubt):
         trader.market_order("desk-6-2", "BTCUSDT", "BUY", quote_qty=D("60"))
-    assert calls == ["get_order", "new_order", "get_order"] and not stub.placements
+    # looked up at once, then again once its recvWindow has surely passed
+    assert calls == ["get_order", "new_order", "get_order", "get_order"] and not stub.placements
 
 
 def test_insufficient_balance_refuses_the_leg_with_binances_code(stub):
@@ -212,4 +213,75 @@ def test_other_refusals_refuse_the_leg_and_place_nothing(stub, status, body):
     stub.fail_next("error", "/api/v3/order", method="POST", status=status, body=body)
     with pytest.raises(LegRefused, match="Binance refused desk-11-1"):
         LiveSpotVenue(settings_for(stub)).fill(LegOrder(11, 1, BUY_BTC, D("60")))
+    assert not stub.placements
+
+
+@pytest.mark.parametrize(
+    "kind, status, body",
+    [
+        (
+            "error",
+            400,
+            {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
+        ),
+        ("error", 403, None),  # the WAF
+        ("error", 404, None),
+        ("error", 502, None),
+        ("429", 429, None),
+    ],
+)
+def test_a_lookup_error_after_a_timeout_leaves_the_leg_in_doubt_never_refused(
+    stub, kind, status, body
+):
+    """The placement's answer was lost; the lookup's error says nothing about the order."""
+    stub.fail_next("stall", "/api/v3/order", method="POST", seconds=1.0)
+    # the lookup before placing goes through; the one after the timeout fails
+    stub.fail_next(
+        kind, "/api/v3/order", method="GET", skip=1, status=status, body=body, seconds=30
+    )
+    venue = LiveSpotVenue(settings_for(stub))
+    with pytest.raises((OrderInDoubt, SpotUnavailable)):
+        venue.fill(LegOrder(12, 1, BUY_BTC, D("60")))
+    time.sleep(1.0)  # the stalled reply is over
+    # the next attempt: its lookup fails the same way: still in doubt, nothing placed
+    stub.fail_next(kind, "/api/v3/order", method="GET", status=status, body=body, seconds=30)
+    with pytest.raises((OrderInDoubt, SpotUnavailable)):
+        venue.fill(LegOrder(12, 1, BUY_BTC, D("60"), resent=True))
+    assert stub.placements == {"desk-12-1": 1}
+    # once Binance answers, the order is found, not placed again
+    again = venue.fill(LegOrder(12, 1, BUY_BTC, D("60"), resent=True))
+    assert again.complete and again.buy_amount == D("0.000999")
+    assert stub.placements == {"desk-12-1": 1}
+
+
+def test_order_does_not_exist_is_believed_only_past_the_recv_window(stub):
+    """A request held on the way in lands after the client's timeout, within its window."""
+    stub.fail_next("late", "/api/v3/order", method="POST", seconds=0.8)
+    trader = BinanceSpotTrader(settings_for(stub, binance_recv_window_ms=1000))
+    started = time.monotonic()
+    done = trader.market_order("desk-13-1", "BTCUSDT", "BUY", quote_qty=D("60"), resent=False)
+    # the first lookup (at 0.5 s) was told -2013; the order existed by the second one
+    assert time.monotonic() - started >= 2.0  # recvWindow 1 s + 1 s of clock tolerance
+    assert done.status == "FILLED" and stub.placements == {"desk-13-1": 1}
+
+
+def test_a_request_lost_past_its_recv_window_is_placed_once_by_the_next_attempt(stub):
+    stub.fail_next("late", "/api/v3/order", method="POST", seconds=1.5)
+    venue = LiveSpotVenue(settings_for(stub, binance_recv_window_ms=1000))
+    with pytest.raises(OrderInDoubt, match="not at Binance past its recvWindow"):
+        venue.fill(LegOrder(14, 1, BUY_BTC, D("60")))
+    time.sleep(0.2)
+    assert not stub.placements  # it arrived past its window: refused -1021, never placed
+    done = venue.fill(LegOrder(14, 1, BUY_BTC, D("60"), resent=True))
+    assert done.complete and stub.placements == {"desk-14-1": 1}
+
+
+def test_a_resent_leg_whose_lookup_is_refused_stays_in_doubt(stub):
+    """Only a leg never sent before may take a 4xx on its lookup as Binance's no."""
+    stub.clock_skew_ms = 7000
+    venue = LiveSpotVenue(settings_for(stub))
+    with pytest.raises(OrderInDoubt, match="-1021"):
+        venue.fill(LegOrder(15, 1, BUY_BTC, D("60"), resent=True))
+    with pytest.raises(LegRefused, match="-1021"):
+        venue.fill(LegOrder(15, 1, BUY_BTC, D("60")))
     assert not stub.placements

@@ -7,15 +7,17 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import func, select
 
+from backend.market import ingest, latest
 from backend.market.book import Advertiser
-from backend.models import OperatorTicket, Trade, TradeLeg
-from backend.trading import ledger, tickets, trades
+from backend.models import LiquidityTake, OperatorTicket, Trade, TradeLeg
+from backend.trading import ledger, liquidity, tickets, trades
 from backend.trading.execution import Fees, Leg
 from backend.trading.venues import LegOrder, LegRefused
 from tests.conftest import api_client
 from tests.factories import ad, book
 
 SELL_USDT = Leg("p2p:USDT/VES", "SELL", "Mercantil", "USDT", "VES")
+VES = "p2p:USDT/VES"
 BUY_USDT = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
 FEES = Fees(p2p_taker=D("0.001"))
 MOVING = Fees(p2p_taker=D("0.001"), transfer=D("0.0005"))  # Mercantil -> Banesco costs 0.05 %
@@ -180,6 +182,41 @@ def test_confirming_writes_the_leg_as_done_and_requests_the_trade_again(desk, aw
             "confirmed leg 1 (partial), ref BN-123"
             in trades.events(session, awaiting_trade)[-1].detail
         )
+
+
+def test_a_confirmed_ticket_takes_from_its_ads_pro_rata_so_the_desk_does_not_list_them_again(
+    desk, awaiting_trade
+):
+    now = desk.now()
+    with desk.sessions.begin() as session:  # the book the ticket names, as the desk lists it
+        ingest.store(session, desk.cache, desk.settings, replace(ves_book(), fetched_at=now), now)
+    ticket_id = open_sell(desk, awaiting_trade).ticket_id  # B1 200 USDT, B2 300
+    confirm(desk, ticket_id, sold="400", bought="131900", fee="100")  # 4/5 of the ticket
+    with desk.sessions() as session:
+        books = liquidity.remaining(session, latest.get_many(session, desk.cache, [VES]))
+        left = {a.ad_no: a.quantity for a in books[VES].bids}
+        assert left == {"B1": D("40"), "B2": D("4760")}  # 200 - 160, 5000 - 240
+        assert {
+            (t.ad_no, t.quantity, t.fetched_at) for t in session.scalars(select(LiquidityTake))
+        } == {
+            ("B1", D("160"), now),
+            ("B2", D("240"), now),
+        }
+
+
+def test_the_takes_of_a_buy_ticket_are_in_the_asset_received():
+    steps = [
+        {"ad_no": "A1", "pay": "96000", "receive": "300"},
+        {"ad_no": "A2", "pay": "64200", "receive": "200"},
+    ]
+    assert tickets.confirmed_takes(steps, "BUY", D("160200"), D("160200")) == [
+        ("A1", D("300")),
+        ("A2", D("200")),
+    ]
+    assert tickets.confirmed_takes(steps, "BUY", D("160200"), D("53400")) == [
+        ("A1", D("100")),
+        ("A2", D("66.666666666666666667")),
+    ]
 
 
 def test_confirming_twice_posts_once(desk, awaiting_trade):

@@ -25,6 +25,7 @@ class LegOrder:
     seq: int
     leg: Leg
     amount: Decimal
+    resent: bool = False  # an earlier attempt sent it: an order may exist at the venue
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,12 @@ is looked up by it before it is placed, so a timeout, a worker killed mid-call o
 redelivered message finds the order Binance already has instead of placing a second one
 (Binance only refuses a duplicate id while the first order is still open, and a MARKET
 order never is). A placement whose answer never came and that a lookup cannot find yet is
-``OrderInDoubt``: the task is retried later and looks again. Fills, the average price
+``OrderInDoubt``: the task is retried later and looks again. A lookup answered with any
+error but ``-2013`` ("order does not exist": a 429, a ban, ``-1021``, a 5xx, another
+4xx) says nothing about the order, so once it may have been placed the leg stays in
+doubt, never refused; and "does not exist" is believed only once the placement's
+``recvWindow`` has surely passed (Binance refuses it after that), so a request still in
+flight is never placed twice. Fills, the average price
 and the commission come from Binance's reply (``fills``, ``executedQty``,
 ``cummulativeQuoteQty``), or from ``myTrades`` for an order found by lookup.
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
@@ -54,6 +60,12 @@ class OrderInDoubt(Exception):
 
 class SpotUnavailable(Exception):
     """Binance throttled past the longest wait allowed, or could not be reached."""
+
+
+def in_flight_seconds(settings: Settings) -> float:
+    """How long after sending a request Binance may still accept it: ``recvWindow``, plus
+    the second a timestamp may be ahead of Binance's clock."""
+    return settings.binance_recv_window_ms / 1000 + 1.0
 
 
 def client_order_id(prefix: str, trade_id: int, seq: int) -> str:
@@ -137,8 +149,10 @@ class BinanceSpotTrader:
                 f"{exc.retry_after} s): {exc.error_message}"
             ) from None
 
-    def find(self, cid: str, symbol: str) -> SpotOrder | None:
-        """The order placed with client id ``cid``, with its fills' commissions; None if none."""
+    def find(self, cid: str, symbol: str, *, placed: bool = True) -> SpotOrder | None:
+        """The order placed with client id ``cid``, with its fills' commissions; None if
+        Binance says it does not exist. Any other error leaves it unknown (``OrderInDoubt``)
+        when it may have been ``placed``, and is Binance's refusal when it cannot have been."""
         try:
             order = _plain(self._call("get_order", symbol=symbol, orig_client_order_id=cid))
             trades = _plain(self._call("my_trades", symbol=symbol, order_id=int(order["orderId"])))
@@ -146,10 +160,16 @@ class BinanceSpotTrader:
         except errors.BadRequestError as exc:
             if exc.status_code == NOT_FOUND:
                 return None
-            raise
+            if not placed:
+                raise
+            why = f"{exc.status_code} {exc.error_message}"
         except (*UNANSWERED, *UNREADABLE) as exc:  # whether it exists stays unknown
             why = getattr(exc, "error_message", None) or f"{type(exc).__name__}: {exc}"
-            raise OrderInDoubt(f"spot order {cid} could not be looked up: {why}") from None
+        except errors.Error as exc:  # 401, 403, 404...: the lookup did not happen
+            if not placed:
+                raise
+            why = f"{getattr(exc, 'status_code', None)} {getattr(exc, 'error_message', exc)}"
+        raise OrderInDoubt(f"spot order {cid} could not be looked up: {why}") from None
 
     def market_order(
         self,
@@ -159,12 +179,15 @@ class BinanceSpotTrader:
         *,
         quantity: Decimal | None = None,
         quote_qty: Decimal | None = None,
+        resent: bool = False,
     ) -> SpotOrder:
-        """Place a MARKET order unless one with ``cid`` exists; either way, what it did."""
-        existing = self.find(cid, symbol)
+        """Place a MARKET order unless one with ``cid`` exists; either way, what it did.
+        ``resent``: an earlier attempt may have placed it (its answer never came)."""
+        existing = self.find(cid, symbol, placed=resent)
         if existing is not None:
             log.info("spot order %s already at Binance (order %s)", cid, existing.order_id)
             return existing
+        sent = time.monotonic()
         try:
             reply = self._call(
                 "new_order",
@@ -181,8 +204,14 @@ class BinanceSpotTrader:
             why = getattr(exc, "error_message", None) or f"{type(exc).__name__}: {exc}"
             log.warning("spot order %s unanswered (%s); looking it up", cid, why)
         found = self.find(cid, symbol)
+        if found is None:  # believed only once Binance would refuse the request if it came
+            time.sleep(max(0.0, sent + in_flight_seconds(self.settings) - time.monotonic()))
+            found = self.find(cid, symbol)
         if found is None:
-            raise OrderInDoubt(f"spot order {cid} unanswered and not found yet")
+            raise OrderInDoubt(
+                f"spot order {cid} unanswered and not at Binance past its recvWindow: "
+                "the next attempt places it"
+            )
         return found
 
 
@@ -205,8 +234,8 @@ class LiveSpotVenue:
             step = self.settings.spot_lot_steps.get(market.symbol, Decimal("0.00000001"))
             kw = {"quantity": (order.amount / step).to_integral_value(ROUND_DOWN) * step}
         try:
-            done = self.trader.market_order(cid, market.symbol, leg.side, **kw)
-        except errors.Error as exc:  # a 4xx: Binance said no, nothing was placed
+            done = self.trader.market_order(cid, market.symbol, leg.side, resent=order.resent, **kw)
+        except errors.Error as exc:  # a 4xx to a leg never sent before: nothing was placed
             code = getattr(exc, "status_code", None)
             raise LegRefused(
                 f"Binance refused {cid}: {code} {getattr(exc, 'error_message', exc)}"

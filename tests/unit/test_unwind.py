@@ -1,0 +1,92 @@
+"""Unwind planning: the reverse legs of a cycle stopped halfway, pure."""
+
+from dataclasses import dataclass
+from decimal import Decimal as D
+
+from backend.trading.execution import Fees, Leg
+from backend.trading.unwind import (
+    STRANDED,
+    UNWINDING,
+    UNWOUND,
+    next_step,
+    reverse,
+    reverse_legs,
+)
+
+SELL_SPOT = Leg("spot:USDT/BRL", "SELL", None, "USDT", "BRL")
+BUY_PIX = Leg("p2p:USDT/BRL", "BUY", "Pix", "BRL", "USDT")
+SELL_MERC = Leg("p2p:USDT/VES", "SELL", "Mercantil", "USDT", "VES")
+BUY_BTC = Leg("spot:BTC/VES", "BUY", None, "VES", "BTC")
+SELL_BTC = Leg("spot:BTC/USDT", "SELL", None, "BTC", "USDT")
+BUY_BANESCO = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
+FEES = Fees(transfer=D("0.001"))
+
+
+@dataclass
+class Row:
+    seq: int
+    buy_amount: D
+
+
+def test_a_leg_reversed_takes_the_other_side_of_its_market_between_the_same_currencies():
+    assert reverse(SELL_MERC) == Leg("p2p:USDT/VES", "BUY", "Mercantil", "VES", "USDT")
+    assert reverse(BUY_BTC) == Leg("spot:BTC/VES", "SELL", None, "BTC", "VES")
+
+
+def test_the_reverse_legs_go_last_first_back_to_the_starting_currency():
+    legs = reverse_legs([SELL_MERC, BUY_BTC])
+    assert [(leg.market, leg.side, leg.src, leg.dst) for leg in legs] == [
+        ("spot:BTC/VES", "SELL", "BTC", "VES"),
+        ("p2p:USDT/VES", "BUY", "VES", "USDT"),
+    ]
+    assert reverse_legs([]) == ()
+
+
+def test_fiat_already_in_a_bank_is_paid_from_that_bank():
+    # the VES were moved to Banesco for the leg that never happened: buy back from there
+    legs = reverse_legs([SELL_MERC], held_at="bank:Banesco:VES")
+    assert legs == (Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT"),)
+
+
+def test_the_steps_are_numbered_after_the_cycle_and_each_spends_what_the_last_one_got():
+    cycle = (SELL_MERC, BUY_BTC, SELL_BTC)
+    rows = [Row(1, D("330000")), Row(2, D("0.005"))]
+    first = next_step(cycle, rows, FEES)
+    assert (first.seq, first.leg, first.amount, first.held) == (
+        4, reverse(BUY_BTC), D("0.005"), D("0.005"),
+    )  # fmt: skip
+    # the BTC sits on spot where leg 3 would have sold it: no move, no fee
+    assert not first.moves and first.move_fee == 0 and first.next == reverse(SELL_MERC)
+    second = next_step(cycle, [*rows, Row(4, D("325000"))], FEES)
+    assert (second.seq, second.leg, second.amount, second.next) == (
+        5, reverse(SELL_MERC), D("325000"), None,
+    )  # fmt: skip
+    assert next_step(cycle, [*rows, Row(4, D("325000")), Row(5, D("980"))], FEES) is None
+
+
+def test_nothing_filled_nothing_to_unwind():
+    assert next_step((SELL_MERC, BUY_BANESCO), [], FEES) is None
+
+
+def test_a_holding_moved_to_a_bank_comes_back_at_the_transfer_fee():
+    # leg 1 sold USDT on spot for BRL and moved it to the Pix bank account for leg 2
+    step = next_step((SELL_SPOT, BUY_PIX), [Row(1, D("5491.75"))], FEES)
+    assert (step.held_at, step.moves) == ("bank:Pix:BRL", True)
+    assert step.move_fee == D("5.49175")  # 0.1 %, in Binance spot's BRL step (1e-8)
+    assert step.amount == D("5486.25825") and step.held == D("5491.75")
+    assert step.leg == reverse(SELL_SPOT)
+
+
+def test_the_trades_page_names_and_badges_every_unwind_status_in_both_languages():
+    from pathlib import Path
+
+    from babel.support import Translations
+
+    from dashboard.pages.trades import STATUSES
+
+    root = Path(__file__).resolve().parents[2] / "dashboard"
+    css = (root / "assets" / "style.css").read_text()
+    spanish = Translations.load(root / "translations", ["es"])
+    for status in (UNWINDING, UNWOUND, STRANDED):
+        assert status in STATUSES and f".badge.{status} " in css
+        assert spanish.gettext(status) != status
