@@ -1,0 +1,31 @@
+"""bench/scale.py runs end to end at a tiny size: every request it times answers 200 (it
+checks), its table has a row per request and size, and it drops its databases."""
+
+import re
+import sys
+
+import psycopg
+
+from bench import scale
+from tests.conftest import SERVICES
+
+ADMIN = SERVICES["postgres"].replace("postgresql+psycopg", "postgresql")
+
+
+def databases() -> set[str]:
+    with psycopg.connect(ADMIN) as conn:
+        return {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+
+
+def test_the_history_scale_benchmark_runs_at_a_tiny_size(monkeypatch, capsys):
+    before = databases()
+    argv = ["bench.scale", "--admin-url", ADMIN, "--sizes", "1100,2200", "--repeat", "2"]
+    monkeypatch.setattr(sys, "argv", argv)
+    scale.main()
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 12, rows  # the header, then a row per request timed
+    assert any(r.startswith("| p2p:USDT/VES: refresh, candles 24 h | ") for r in rows)
+    assert rows[-1].startswith("| ingest one poll (p2p:USDT/VES) | ")
+    assert re.search(r"^1,100 ticks: [45] one-minute candles of p2p:USDT/VES in 24 h$", out, re.M)
+    assert databases() == before
