@@ -14,9 +14,10 @@ is stored through ``ingest.store`` so the board and the depth chart have data. T
 clock is the newest tick, so a kept database measures the same windows later.
 
 Requests go through the whole Flask stack as a viewer (guard, access check, callback,
-JSON), interleaved round by round: the page HTML, Dash's routing callback that builds
-the page's layout, and the callbacks the page fires (the Prices board; the market page's
-refresh at each candle range). "ingest one poll" is ``ingest.store`` of one market's
+JSON), interleaved round by round: the page HTML, the frame and callback list Dash's
+renderer fetches, Dash's routing callback that builds the page's layout, and the
+callbacks the page fires (the Prices board; the market page's refresh at each candle
+range). "ingest one poll" is ``ingest.store`` of one market's
 book, committed: the sparkline's recent mids, the tick, the candle upsert, the ads.
 """
 
@@ -169,6 +170,8 @@ def cases() -> dict[str, tuple[str, str, dict | None]]:
     update = "/_dash-update-component"
     out: dict[str, tuple[str, str, dict | None]] = {
         "trivial callback (menu toggle)": ("POST", update, TRIVIAL),
+        "any page: GET /_dash-layout (the frame)": ("GET", "/_dash-layout", None),
+        "any page: GET /_dash-dependencies": ("GET", "/_dash-dependencies", None),
         "Prices: page HTML": ("GET", "/", None),
         "Prices: layout (routing callback)": ("POST", update, routing("/")),
         "Prices: board callback": ("POST", update, PRICES),

@@ -37,7 +37,9 @@ def minute_candles(session: Session, market: str, since: datetime) -> list[Candl
     c = PriceCandle
     rows = session.execute(
         select(c.bucket, c.open, c.high, c.low, c.close)
-        .where(c.market == market, c.bucket >= since)
+        # TimescaleDB's aggregate counts empty books too: a minute that opened with one
+        # has no open price, and is left out rather than drawn half
+        .where(c.market == market, c.bucket >= since, c.open.is_not(None))
         .order_by(c.bucket)
     )
     return [Candle(*row) for row in rows]

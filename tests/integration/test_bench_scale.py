@@ -24,7 +24,7 @@ def test_the_history_scale_benchmark_runs_at_a_tiny_size(monkeypatch, capsys):
     scale.main()
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ")]
-    assert len(rows) == 1 + 12, rows  # the header, then a row per request timed
+    assert len(rows) == 1 + 14, rows  # the header, then a row per request timed
     assert any(r.startswith("| p2p:USDT/VES: refresh, candles 24 h | ") for r in rows)
     assert rows[-1].startswith("| ingest one poll (p2p:USDT/VES) | ")
     assert re.search(r"^1,100 ticks: [45] one-minute candles of p2p:USDT/VES in 24 h$", out, re.M)
