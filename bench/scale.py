@@ -34,7 +34,7 @@ from decimal import Decimal
 import psycopg
 
 from backend import create_app, migrate
-from backend.db import get_engine
+from backend.db import get_engine, unbounded
 from backend.market import candles, ingest
 from backend.market.book import Market
 from backend.market.simulator import Simulator, profile_for
@@ -223,12 +223,21 @@ def candle_rows(desk, now: datetime) -> int:
 
 def run_size(admin_url: str, n: int, repeat: int, keep: bool) -> dict[str, list[float]]:
     url, filled = database(admin_url, n, keep)
+    try:
+        return measure(url, n, repeat, filled)
+    finally:
+        if not keep:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def measure(url: str, n: int, repeat: int, filled: bool) -> dict[str, list[float]]:
     settings = settings_for(url)
     migrate.upgrade(settings)
     if not filled:
         seconds, _ = fill(url, n, settings.markets, settings.default_ticket_usd)
         started = time.perf_counter()
-        with get_engine(settings).begin() as connection:
+        with get_engine(settings).begin() as connection, unbounded(connection):
             candles.rebuild(connection)
         print(
             f"filled {n:,} ticks in {seconds:.0f} s, "
@@ -240,15 +249,14 @@ def run_size(admin_url: str, n: int, repeat: int, keep: bool) -> dict[str, list[
     desk = app.extensions["desk"]
     now = newest + POLL
     desk.now = lambda: now
-    seed_books(desk, now)
-    client = viewer_client(app)
-    print(f"{n:,} ticks: {candle_rows(desk, now)} one-minute candles of p2p:USDT/VES in 24 h")
-    samples = time_requests(client, repeat)
-    samples["ingest one poll (p2p:USDT/VES)"] = time_ingest(desk, now, repeat)
-    desk.sessions.kw["bind"].dispose()
-    if not keep:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    try:
+        seed_books(desk, now)
+        client = viewer_client(app)
+        print(f"{n:,} ticks: {candle_rows(desk, now)} one-minute candles of p2p:USDT/VES in 24 h")
+        samples = time_requests(client, repeat)
+        samples["ingest one poll (p2p:USDT/VES)"] = time_ingest(desk, now, repeat)
+    finally:
+        get_engine(settings).dispose()
     return samples
 
 
