@@ -12,13 +12,16 @@ from tests.conftest import SERVICES
 ADMIN = SERVICES["postgres"].replace("postgresql+psycopg", "postgresql")
 
 
-def databases() -> set[str]:
-    with psycopg.connect(ADMIN) as conn:
-        return {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
-
-
 def test_the_history_scale_benchmark_runs_at_a_tiny_size(monkeypatch, capsys):
-    before = databases()
+    made = []
+    create = scale.database
+
+    def database(*args):
+        url, filled = create(*args)
+        made.append(url.rsplit("/", 1)[1])
+        return url, filled
+
+    monkeypatch.setattr(scale, "database", database)
     argv = ["bench.scale", "--admin-url", ADMIN, "--sizes", "1100,2200", "--repeat", "2"]
     monkeypatch.setattr(sys, "argv", argv)
     scale.main()
@@ -28,4 +31,6 @@ def test_the_history_scale_benchmark_runs_at_a_tiny_size(monkeypatch, capsys):
     assert any(r.startswith("| p2p:USDT/VES: refresh, candles 24 h | ") for r in rows)
     assert rows[-1].startswith("| ingest one poll (p2p:USDT/VES) | ")
     assert re.search(r"^1,100 ticks: [45] one-minute candles of p2p:USDT/VES in 24 h$", out, re.M)
-    assert databases() == before
+    with psycopg.connect(ADMIN) as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)", (made,))
+        assert len(made) == 2 and left.fetchall() == []
