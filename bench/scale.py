@@ -13,12 +13,14 @@ candles are rebuilt from them as the migration does, then one simulated book per
 is stored through ``ingest.store`` so the board and the depth chart have data. The desk's
 clock is the newest tick, so a kept database measures the same windows later.
 
-Requests go through the whole Flask stack as a viewer (guard, access check, callback,
-JSON), interleaved round by round: the page HTML, the frame and callback list Dash's
-renderer fetches, Dash's routing callback that builds the page's layout, and the
-callbacks the page fires (the Prices board; the market page's refresh at each candle
-range). "ingest one poll" is ``ingest.store`` of one market's
-book, committed: the sparkline's recent mids, the tick, the candle upsert, the ads.
+All sizes are prepared first, then timed together: every round goes through every size
+and every request, so the shared machine's load falls on all of them alike. Requests go
+through the whole Flask stack as a viewer (guard, access check, callback, JSON): the
+page HTML, the frame and callback list Dash's renderer fetches, Dash's routing callback
+that builds the page's layout, and the callbacks the page fires (the Prices board; the
+market page's refresh at each candle range). "ingest one poll" is ``ingest.store`` of
+one market's book, committed: the sparkline's recent mids, the tick, the candle upsert,
+the ads.
 """
 
 from __future__ import annotations
@@ -28,13 +30,17 @@ import random
 import statistics
 import time
 import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
+from flask.testing import FlaskClient
 
 from backend import create_app, migrate
 from backend.db import get_engine, unbounded
+from backend.desk import Desk
 from backend.market import candles, ingest
 from backend.market.book import Market
 from backend.market.simulator import Simulator, profile_for
@@ -184,54 +190,20 @@ def cases() -> dict[str, tuple[str, str, dict | None]]:
     return out
 
 
-def p95(times: list[float]) -> float:
-    return statistics.quantiles(times, n=20, method="inclusive")[18]
+@dataclass
+class Size:
+    """One history size, ready to measure: its desk (clock at its newest tick) and client."""
+
+    n: int
+    desk: Desk
+    client: FlaskClient
+    now: datetime
 
 
-def time_requests(client, repeat: int) -> dict[str, list[float]]:
-    """Case -> milliseconds per request, rounds interleaved across cases."""
-    todo = cases()
-    samples: dict[str, list[float]] = {name: [] for name in todo}
-    for name, (method, path, body) in todo.items():  # warm each once; check it works
-        reply = client.open(path, method=method, json=body)
-        assert reply.status_code == 200, (name, reply.status_code, reply.text[:300])
-    for _ in range(repeat):
-        for name, (method, path, body) in todo.items():
-            started = time.perf_counter()
-            client.open(path, method=method, json=body)
-            samples[name].append((time.perf_counter() - started) * 1000)
-    return samples
-
-
-def time_ingest(desk, start: datetime, repeat: int) -> list[float]:
-    """Milliseconds per committed ``ingest.store`` of p2p:USDT/VES, polls 2 s apart."""
-    market, times = Market.parse("p2p:USDT/VES"), []
-    for k in range(1, repeat + 1):
-        at = start + POLL * k
-        book = Simulator(clock=lambda at=at: at).fetch(market)
-        started = time.perf_counter()
-        with desk.sessions.begin() as session:
-            ingest.store(session, desk.cache, desk.settings, book.sorted(), at)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
-def candle_rows(desk, now: datetime) -> int:
-    with desk.sessions() as session:
-        return len(candles.minute_candles(session, "p2p:USDT/VES", now - timedelta(days=1)))
-
-
-def run_size(admin_url: str, n: int, repeat: int, keep: bool) -> dict[str, list[float]]:
+def prepare(stack: ExitStack, admin_url: str, n: int, keep: bool) -> Size:
     url, filled = database(admin_url, n, keep)
-    try:
-        return measure(url, n, repeat, filled)
-    finally:
-        if not keep:
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-
-
-def measure(url: str, n: int, repeat: int, filled: bool) -> dict[str, list[float]]:
+    if not keep:
+        stack.callback(drop, admin_url, url)
     settings = settings_for(url)
     migrate.upgrade(settings)
     if not filled:
@@ -246,18 +218,55 @@ def measure(url: str, n: int, repeat: int, filled: bool) -> dict[str, list[float
     with psycopg.connect(url) as conn:
         newest = conn.execute("SELECT max(time) FROM price_ticks").fetchone()[0]
     app = create_app(settings)
-    desk = app.extensions["desk"]
-    now = newest + POLL
+    stack.callback(get_engine(settings).dispose)
+    desk, now = app.extensions["desk"], newest + POLL
     desk.now = lambda: now
-    try:
-        seed_books(desk, now)
-        client = viewer_client(app)
-        print(f"{n:,} ticks: {candle_rows(desk, now)} one-minute candles of p2p:USDT/VES in 24 h")
-        samples = time_requests(client, repeat)
-        samples["ingest one poll (p2p:USDT/VES)"] = time_ingest(desk, now, repeat)
-    finally:
-        get_engine(settings).dispose()
+    seed_books(desk, now)
+    with desk.sessions() as session:
+        day = candles.minute_candles(session, "p2p:USDT/VES", now - timedelta(days=1))
+    print(f"{n:,} ticks: {len(day)} one-minute candles of p2p:USDT/VES in 24 h")
+    return Size(n, desk, viewer_client(app), now)
+
+
+def drop(admin_url: str, url: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def time_requests(sizes: list[Size], repeat: int) -> dict[int, dict[str, list[float]]]:
+    """Size -> case -> milliseconds per request; every round goes through every size and
+    every case, so a burst of load on the shared machine hits all of them alike."""
+    todo = cases()
+    samples = {size.n: {name: [] for name in todo} for size in sizes}
+    for size in sizes:  # warm each once; check it works
+        for name, (method, path, body) in todo.items():
+            reply = size.client.open(path, method=method, json=body)
+            assert reply.status_code == 200, (name, reply.status_code, reply.text[:300])
+    for _ in range(repeat):
+        for size in sizes:
+            for name, (method, path, body) in todo.items():
+                started = time.perf_counter()
+                size.client.open(path, method=method, json=body)
+                samples[size.n][name].append((time.perf_counter() - started) * 1000)
     return samples
+
+
+def time_ingest(sizes: list[Size], repeat: int) -> dict[int, list[float]]:
+    """Size -> milliseconds per committed ``ingest.store`` of p2p:USDT/VES, 2 s apart."""
+    market, times = Market.parse("p2p:USDT/VES"), {size.n: [] for size in sizes}
+    for k in range(1, repeat + 1):
+        for size in sizes:
+            at = size.now + POLL * k
+            book = Simulator(clock=lambda at=at: at).fetch(market).sorted()
+            started = time.perf_counter()
+            with size.desk.sessions.begin() as session:
+                ingest.store(session, size.desk.cache, size.desk.settings, book, at)
+            times[size.n].append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def p95(times: list[float]) -> float:
+    return statistics.quantiles(times, n=20, method="inclusive")[18]
 
 
 def main() -> None:
@@ -267,23 +276,35 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the databases")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    ns = [int(s) for s in args.sizes.split(",")]
 
-    results = {}
-    for n in sizes:
-        print(f"load average before {n:,}: {_load()}")
-        results[n] = run_size(args.admin_url, n, args.repeat, args.keep)
-    print(f"load average after: {_load()}")
-    print(f"\n{args.repeat} rounds; median / p95 in ms")
-    print("| Request | " + " | ".join(f"{n:,} ticks" for n in sizes) + " | p95 growth |")
-    print("|---|" + "---|" * len(sizes) + "---|")
-    for name in results[sizes[0]]:
+    with ExitStack() as stack:
+        sizes = [prepare(stack, args.admin_url, n, args.keep) for n in ns]
+        print(f"load average before timing: {_load()}")
+        results = time_requests(sizes, args.repeat)
+        for n, times in time_ingest(sizes, args.repeat).items():
+            results[n]["ingest one poll (p2p:USDT/VES)"] = times
+        print(f"load average after timing: {_load()}")
+
+    first, last, floor = ns[0], ns[-1], "trivial callback (menu toggle)"
+    print(f"\n{args.repeat} rounds, sizes interleaved; median / p95 in ms")
+    print(
+        "| Request | "
+        + " | ".join(f"{n:,} ticks" for n in ns)
+        + " | p95 growth | p95 growth over the trivial callback's |"
+    )
+    print("|---|" + "---|" * len(ns) + "---|---|")
+    for name in results[first]:
         cells = [
-            f"{statistics.median(results[n][name]):.1f} / {p95(results[n][name]):.1f}"
-            for n in sizes
+            f"{statistics.median(results[n][name]):.1f} / {p95(results[n][name]):.1f}" for n in ns
         ]
-        growth = p95(results[sizes[-1]][name]) / p95(results[sizes[0]][name])
-        print(f"| {name} | " + " | ".join(cells) + f" | {growth:.2f}× |")
+        growth = p95(results[last][name]) / p95(results[first][name])
+        floor_growth = p95(results[last][floor]) / p95(results[first][floor])
+        print(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {growth:.2f}× | {growth / floor_growth:.2f}× |"
+        )
 
 
 def _load() -> str:
