@@ -135,7 +135,7 @@ TICKS = sa.table(
 )
 CANDLES = sa.table(
     "price_candles_1m",
-    *(sa.column(name, sa.String) for name in ("market",)),
+    sa.column("market", sa.String),
     *(sa.column(name, UTCDateTime) for name in ("bucket", "opened_at", "closed_at")),
     *(sa.column(name, Money) for name in ("open", "high", "low", "close")),
     sa.column("ticks", sa.Integer),
