@@ -47,6 +47,24 @@ class PriceTick(Base):
     ask_depth: Mapped[Decimal] = mapped_column(Money)
 
 
+class PriceCandle(Base):
+    """One minute of one market's mid: first, highest, lowest and last tick, kept up to date
+    by ingest so a chart reads one row per minute however long the history is. On
+    TimescaleDB the same name is the continuous aggregate instead (no opened/closed at)."""
+
+    __tablename__ = "price_candles_1m"
+
+    market: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    open: Mapped[Decimal] = mapped_column(Money)
+    high: Mapped[Decimal] = mapped_column(Money)
+    low: Mapped[Decimal] = mapped_column(Money)
+    close: Mapped[Decimal] = mapped_column(Money)
+    ticks: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)  # time of the open tick
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime)  # time of the close tick
+
+
 class AdSnapshot(Base):
     """An ad as seen at ``time``; written only when the ad changed since the last poll."""
 

@@ -50,7 +50,7 @@ def entry(
     sizes_usd: list[Decimal],
     usd_per_asset: Decimal | None,
     now: datetime,
-    history: list[Decimal],
+    history: list[Decimal | None],
 ) -> dict:
     """The board row of one market; sizes are priced only when the asset has a USD value."""
     sizes = sizes_usd if usd_per_asset else []
@@ -70,11 +70,16 @@ def _pick(quote: dict) -> dict:
     return {k: quote[k] for k in (*keep, "sizes")}
 
 
-def recent_mids(session: Session, market: str, limit: int = SPARK_POINTS - 1) -> list[Decimal]:
-    """The mids of the last ticks, oldest first (the index on (market, time) serves it)."""
+def recent_mids(
+    session: Session, market: str, limit: int = SPARK_POINTS - 1
+) -> list[Decimal | None]:
+    """The mids of the last ticks, oldest first, None where the book was empty. Exactly
+    ``limit`` entries of the (market, time) key are read whatever the history holds: a
+    filter on the mid would walk back through a market's whole history while its book
+    stays empty."""
     rows = session.scalars(
         select(PriceTick.mid)
-        .where(PriceTick.market == market, PriceTick.mid.is_not(None))
+        .where(PriceTick.market == market)
         .order_by(PriceTick.time.desc())
         .limit(limit)
     ).all()

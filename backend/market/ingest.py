@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.cache import Cache
 from backend.config import Settings
-from backend.market import board, filters, latest, snapshots
+from backend.market import board, candles, filters, latest, snapshots
 from backend.market.book import Book, Market, Venue
 from backend.market.prices import usd_per_asset
 from backend.market.pricing import reference
@@ -54,6 +54,8 @@ def store(session: Session, cache: Cache, settings: Settings, book: Book, now: d
             }
         ],
     )
+    if ref.mid is not None:
+        candles.record(session, book.market.key, book.fetched_at, ref.mid)
     written = snapshots.write(session, snapshots.rows(book, previous))
     latest.put(session, cache, book, settings.book_ttl_seconds, board=row)
     metrics.PRICE_UPDATES.labels(

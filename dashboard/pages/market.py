@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from functools import cache
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
+import plotly.io as pio
 from dash import Dash, Input, Output, State, dcc, html
 
 from backend.desk import current_desk
@@ -175,30 +176,43 @@ def ad_row(ad: Ad, side: str, m: Market) -> dict:
     }
 
 
-def _dark(fig: go.Figure, x_title: str, y_title: str) -> go.Figure:
-    fig.update_layout(
-        template="plotly_dark",
-        margin={"l": 60, "r": 10, "t": 10, "b": 40},
-        paper_bgcolor="#0f1419",
-        plot_bgcolor="#0f1419",
-        legend={"orientation": "h", "y": 1.08},
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        separators=separators(),
-    )
+@cache
+def _template() -> dict:
+    """plotly_dark as JSON, once per process: assigning the template by name to a
+    ``go.Figure`` deep-copies and validates it on every refresh (most of the callback)."""
+    return pio.templates["plotly_dark"].to_plotly_json()
+
+
+def _dark(data: list[dict], x_title: str, y_title: str, **layout) -> dict:
+    """A figure as the plain JSON ``dcc.Graph`` takes, in the desk's dark style."""
+    return {
+        "data": data,
+        "layout": {
+            "template": _template(),
+            "margin": {"l": 60, "r": 10, "t": 10, "b": 40},
+            "paper_bgcolor": "#0f1419",
+            "plot_bgcolor": "#0f1419",
+            "legend": {"orientation": "h", "y": 1.08},
+            "xaxis": {"title": {"text": x_title}},
+            "yaxis": {"title": {"text": y_title}},
+            "separators": separators(),
+            **layout,
+        },
+    }
+
+
+def _empty(fig: dict, message: str) -> dict:
+    layout = fig["layout"]
+    layout["annotations"] = [
+        {"text": message, "showarrow": False, "font": {"size": 14, "color": "#8a99a8"}}
+    ]
+    layout["xaxis"]["visible"] = layout["yaxis"]["visible"] = False
     return fig
 
 
-def _empty(fig: go.Figure, message: str) -> go.Figure:
-    fig.add_annotation(text=message, showarrow=False, font={"size": 14, "color": "#8a99a8"})
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
-
-
-def depth_figure(book: Book | None, m: Market) -> go.Figure:
+def depth_figure(book: Book | None, m: Market) -> dict:
     """Cumulative fiat each side quotes, walking out from the best price."""
-    fig = go.Figure()
+    data = []
     for side, ads, colour, name in (
         ("bid", book.bids if book else (), "#2fbf71", _("Bids")),
         ("ask", book.asks if book else (), "#e5534b", _("Asks")),
@@ -208,34 +222,35 @@ def depth_figure(book: Book | None, m: Market) -> go.Figure:
             total += ad.price * ad.quantity
             xs.append(float(ad.price))
             ys.append(float(total))
-        fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                name=name,
-                line_shape="hv" if side == "ask" else "vh",
-                mode="lines",
-                fill="tozeroy",
-                line={"color": colour},
-            )
+        data.append(
+            {
+                "type": "scatter",
+                "x": xs,
+                "y": ys,
+                "name": name,
+                "mode": "lines",
+                "fill": "tozeroy",
+                "line": {"color": colour, "shape": "hv" if side == "ask" else "vh"},
+            }
         )
-    _dark(fig, _("Price (%(unit)s)", unit=f"{m.fiat}/{m.asset}"), m.fiat)
+    fig = _dark(data, _("Price (%(unit)s)", unit=f"{m.fiat}/{m.asset}"), m.fiat)
     return fig if book and (book.bids or book.asks) else _empty(fig, _("No book yet"))
 
 
-def candle_figure(rows: list[candles.Candle], m: Market) -> go.Figure:
-    fig = go.Figure(
-        go.Candlestick(
-            x=[c.bucket for c in rows],
-            open=[float(c.open) for c in rows],
-            high=[float(c.high) for c in rows],
-            low=[float(c.low) for c in rows],
-            close=[float(c.close) for c in rows],
-            name=m.label,
-        )
-    )
-    _dark(fig, _("Time (UTC)"), f"{m.fiat}/{m.asset}")
-    fig.update_layout(xaxis_rangeslider_visible=False, showlegend=False)
+def candle_figure(rows: list[candles.Candle], m: Market) -> dict:
+    data = [
+        {
+            "type": "candlestick",
+            "x": [c.bucket.isoformat() for c in rows],
+            "open": [float(c.open) for c in rows],
+            "high": [float(c.high) for c in rows],
+            "low": [float(c.low) for c in rows],
+            "close": [float(c.close) for c in rows],
+            "name": m.label,
+        }
+    ]
+    fig = _dark(data, _("Time (UTC)"), f"{m.fiat}/{m.asset}", showlegend=False)
+    fig["layout"]["xaxis"]["rangeslider"] = {"visible": False}
     return fig if rows else _empty(fig, _("No ticks in this range yet"))
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from backend.market import ingest
 from backend.market.candles import minute_candles
 from backend.models import AdSnapshot
+from tests import candle_check
 from tests.factories import NOW, ad, book
 
 MARKET = "p2p:USDT/PEN"
@@ -55,3 +56,7 @@ def test_candles_bucket_by_minute_with_or_without_timescaledb(service_app):
         (Decimal(940), Decimal(950), Decimal(950)),
         (Decimal(945), Decimal(945), Decimal(945)),
     ]
+
+
+def test_kept_candles_equal_the_ones_folded_from_raw_ticks_on_postgresql(service_app):
+    candle_check.check(service_app.extensions["desk"], "p2p:USDT/MXN")

@@ -82,3 +82,20 @@ def test_a_reader_parses_each_board_once_per_ingest(tmp_path):
     with desk.sessions() as session:
         again = board.read(session, desk.settings, NOW + timedelta(seconds=1), boards)[0]
     assert first["best_ask"] == again["best_ask"] == "36.50"  # a new book: read again
+
+
+def test_the_sparkline_reads_only_the_last_ticks_even_when_books_were_empty(tmp_path):
+    """A bounded read: 29 ticks back, empty books included (they leave a gap), never a
+    walk through the whole history looking for 29 mids."""
+    app = prepared_app(embedded_settings(tmp_path, markets="p2p:USDT/VES"))
+    desk = app.extensions["desk"]
+    polls = [VES] * 3 + [replace(VES, asks=(), bids=())] * 27 + [VES]
+    for n, b in enumerate(polls):
+        at = NOW + timedelta(seconds=2 * n)
+        with desk.sessions.begin() as session:
+            ingest.store(session, desk.cache, desk.settings, replace(b, fetched_at=at), at)
+    with desk.sessions() as session:
+        mids = board.recent_mids(session, "p2p:USDT/VES")
+        assert mids == [Decimal("36.35")] + [None] * 27 + [Decimal("36.35")]
+        # stored with the last poll: polls 1-29 and its own mid; poll 0 is out of reach
+        assert board.read(session, desk.settings, NOW)[0]["sparkline"] == ["36.35"] * 3

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from backend.market import ingest
 from backend.market.candles import minute_candles
+from tests import candle_check
 from tests.factories import NOW, ad, book
 
 
@@ -26,3 +27,7 @@ def test_ticks_become_one_minute_candles_of_the_mid(desk):
         Decimal(x) for x in (100, 104, 98, 98)
     )
     assert second.bucket == NOW + timedelta(minutes=1) and second.close == Decimal(101)
+
+
+def test_kept_candles_equal_the_ones_folded_from_raw_ticks_on_sqlite(desk):
+    candle_check.check(desk, "p2p:USDT/MXN")
