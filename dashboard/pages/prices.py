@@ -126,7 +126,7 @@ def _side(quote: dict | None, side: str, key: str) -> tuple[float | None, str]:
 
 def row(entry: dict, size: str, method: str) -> dict:
     """One grid row: numbers for sorting, text for reading."""
-    return _prices(entry, size, method) | _age(entry)
+    return _prices(entry, size, method) | _age(entry, _source(entry), _words())
 
 
 def _prices(entry: dict, size: str, method: str) -> dict:
@@ -165,38 +165,45 @@ def _prices(entry: dict, size: str, method: str) -> dict:
     }
 
 
-def _age(entry: dict) -> dict:
+def _words() -> dict[str, str]:
+    """The age column's words in the user's language, translated once per refresh."""
+    return {"no data": _("no data"), "stale": _("stale")}
+
+
+def _source(entry: dict) -> str:
+    return _("source: %(name)s", name=entry.get("source") or "—")
+
+
+def _age(entry: dict, source: str, words: dict[str, str]) -> dict:
     """What changes with the clock and the last poll: age, staleness, the poll's error."""
     age = entry.get("age_seconds")
     if entry.get("source") is None:
-        status, cls = _("no data"), "no-data"
+        status, cls = words["no data"], "no-data"
     elif entry["stale"]:
-        status, cls = fmt.seconds(age) + " · " + _("stale"), "stale"
+        status, cls = fmt.seconds(age) + " · " + words["stale"], "stale"
     else:
         status, cls = fmt.seconds(age), "live"
+    error = entry.get("error")
     return {
         "age": age,
         "age_text": status,
         "age_class": cls,
-        "age_title": " · ".join(
-            x
-            for x in (_("source: %(name)s", name=entry.get("source") or "—"), entry.get("error"))
-            if x
-        ),
+        "age_title": f"{source} · {error}" if error else source,
     }
 
 
-def _row(line: board.Line, size: str, method: str) -> dict:
+def _row(line: board.Line, size: str, method: str, words: dict[str, str]) -> dict:
     """``row``, with the board's part formatted once per book, size, method and language
     (kept with the stored board, so it goes when the next book lands)."""
     entry = line.as_json()
     if line.stored is None:
-        return row(entry, size, method)
+        return _prices(entry, size, method) | _age(entry, _source(entry), words)
     view = ("prices", size, method, locale())
     formatted = line.stored.views.get(view)
     if formatted is None:
-        formatted = line.stored.views[view] = _prices(entry, size, method)
-    return formatted | _age(entry)
+        formatted = line.stored.views[view] = (_prices(entry, size, method), _source(entry))
+    prices, source = formatted
+    return prices | _age(entry, source, words)
 
 
 def rows(size: str, method: str) -> tuple[list[dict], list[str]]:
@@ -206,7 +213,8 @@ def rows(size: str, method: str) -> tuple[list[dict], list[str]]:
     methods = sorted(
         {m["method"] for line in found if line.stored for m in line.stored.row["methods"]}
     )
-    return [_row(line, size, method) for line in found], methods
+    words = _words()
+    return [_row(line, size, method, words) for line in found], methods
 
 
 def register_callbacks(app: Dash) -> None:
