@@ -7,6 +7,10 @@ change to a login or a token bumps that generation in the database (triggers, mi
 request reads it first (one primary-key read, no ORM): a revoked token, a disabled user,
 a new role or password is refused on the very next request, in every process. A token is
 looked up again at least once a minute anyway, which records its use for the audit.
+
+A later migration that rebuilds ``users`` or ``api_tokens`` on SQLite (Alembic's batch
+mode copies the table) must create the triggers again; tests/unit/test_credentials.py
+fails if it does not.
 """
 
 from __future__ import annotations
