@@ -4,9 +4,10 @@ does not pay an ORM session and two queries to learn again what the last one lea
 What a process remembers holds only for the auth generation it was read under. Every
 change to a login or a token bumps that generation in the database (triggers, migration
 0010, whatever made the change: CLI, API or hand-typed SQL), and every authenticated
-request reads it first (one primary-key read, no ORM): a revoked token, a disabled user,
-a new role or password is refused on the very next request, in every process. A token is
-looked up again at least once a minute anyway, which records its use for the audit.
+request reads it first (one primary-key read on the driver's connection): a revoked
+token, a disabled user, a new role or password is refused on the very next request, in
+every process. A token is looked up again at least once a minute anyway, which records
+its use for the audit.
 
 A later migration that rebuilds ``users`` or ``api_tokens`` on SQLite (Alembic's batch
 mode copies the table) must create the triggers again; tests/unit/test_credentials.py
@@ -21,13 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import select
 
-from backend.models import AuthState, User
+from backend.models import User
 from backend.web import tokens
 
 MAX_AGE_SECONDS = tokens.USE_RECORDED_EVERY.total_seconds()
-_GENERATION = select(AuthState.generation).where(AuthState.id == 1)
+# On the driver's connection: SQLAlchemy's execution path costs four times this read,
+# which every authenticated request makes (so it is in no db_queries_total count).
+_GENERATION = "SELECT generation FROM auth_state WHERE id = 1"
 _ABSENT = object()  # "not remembered", as opposed to a remembered "no such user"
 
 
@@ -67,8 +69,15 @@ class Credentials:
     def _current(self, desk) -> int | None:
         """The generation now; whatever was remembered under another one is forgotten.
         None (no row: a schema made without the migrations) means remember nothing."""
-        with desk.engine.connect() as connection:
-            generation = connection.scalar(_GENERATION)
+        connection = desk.engine.raw_connection()  # the pool's checks, not the ORM's path
+        try:
+            cursor = connection.cursor()
+            cursor.execute(_GENERATION)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()
+        generation = row[0] if row else None
         with self._lock:
             if generation != self._generation:
                 self._tokens.clear()
