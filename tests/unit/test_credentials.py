@@ -161,3 +161,13 @@ def test_without_the_generation_row_nothing_is_remembered(app, desk, token, look
     client = bearer(app, token)
     assert [client.get(PRICES).status_code for _ in range(3)] == [200] * 3
     assert len(lookups) == 3
+
+
+def test_a_database_error_reading_the_generation_is_raised_as_sqlalchemy_raises_it(
+    app, desk, token
+):
+    """So the outage handler answers 503 naming the database, as for any other query."""
+    with desk.engine.begin() as connection:
+        connection.execute(text("DROP TABLE auth_state"))  # sqlite3.OperationalError
+    answer = bearer(app, token).get(PRICES)
+    assert (answer.status_code, answer.json["component"]) == (503, "db")
