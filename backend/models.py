@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from backend.types import Money, UTCDateTime
@@ -95,6 +105,9 @@ class LatestBook(Base):
     source: Mapped[str] = mapped_column(String(16))
     book: Mapped[dict] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)  # last ingest failure, if any
+    # The Prices row ingest computed for this book, as the JSON the API sends (kept apart
+    # from the book so a reader never parses the ads to get it).
+    board: Mapped[str | None] = mapped_column(Text)
 
 
 class Opportunity(Base):
@@ -269,6 +282,17 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class AuthState(Base):
+    """One row: a generation that database triggers bump on every change to a login or a
+    token (``last_used_at`` aside), so a process knows at once when what it remembers of
+    them is out of date (see ``backend.web.credentials``)."""
+
+    __tablename__ = "auth_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
 
 
 class AuthEvent(Base):

@@ -1,18 +1,21 @@
 """The Prices board, computed once when a book lands instead of on every request.
 
 Ingest walks the new book for every ticket size, overall and per payment method, adds the
-recent mids for a sparkline, and stores the result beside the latest book (the
-``latest_books`` row, under ``board``). The API and the Prices page then read one row per
-market and only add what depends on the clock: age and staleness.
+recent mids for a sparkline, and stores the result as JSON beside the latest book (the
+``latest_books`` row, column ``board``). Each process reads a market's board once per
+ingest (``Boards``); the API sends that JSON as it is and the Prices page keeps its
+formatted rows with it, so a request only adds what depends on the clock: age and
+staleness.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -22,6 +25,9 @@ from backend.market.pricing import Reference, reference
 from backend.models import LatestBook, PriceTick
 
 SPARK_POINTS = 30
+# Every market's, filtered in Python: an IN of the configured markets costs the database
+# nothing but SQLAlchemy four times the query (expanding the list on every call).
+_HEADS = select(LatestBook.market, LatestBook.fetched_at, LatestBook.error)
 
 
 def _quote(ref: Reference) -> dict:
@@ -86,48 +92,101 @@ def recent_mids(
     return list(reversed(rows))
 
 
+@dataclass
+class Stored:
+    """One market's board as this process read it: the JSON text as stored (sent as is by
+    the API), the parsed row, and what readers derived from it (``views``, e.g. the grid's
+    formatted rows per ticket size), all dropped together when a newer book lands."""
+
+    fetched_at: datetime
+    text: str
+    row: dict
+    views: dict = field(default_factory=dict)
+
+
 class Boards:
-    """The board rows this process has read, by market, with the fetch they belong to: a
-    reader asks the table only which books are new (no JSON), and reads and parses the
-    board of those alone, once per ingest and process."""
+    """The boards this process has read, by market: a reader asks the table only which
+    books are new (no JSON), and reads the board of those alone, once per ingest."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, tuple[datetime, dict]] = {}
+        self.rows: dict[str, Stored] = {}
 
-    def current(self, session: Session, heads: dict[str, datetime]) -> dict[str, dict]:
-        new = [m for m, at in heads.items() if self.rows.get(m, (None,))[0] != at]
+    def current(self, connection: Connection | Session, heads: dict[str, datetime]):
+        new = [m for m, at in heads.items() if m not in self.rows or self.rows[m].fetched_at != at]
         if new:
-            for market, at, board in session.execute(
-                select(LatestBook.market, LatestBook.fetched_at, LatestBook.book["board"]).where(
-                    LatestBook.market.in_(new)
+            for market, at, text in connection.execute(
+                select(LatestBook.market, LatestBook.fetched_at, LatestBook.board).where(
+                    LatestBook.market.in_(new), LatestBook.board.is_not(None)
                 )
             ):
-                self.rows[market] = (at, board)
-        return {m: self.rows[m][1] for m in heads if m in self.rows}
+                self.rows[market] = Stored(at, text, json.loads(text))
+        return {m: self.rows[m] for m in heads if m in self.rows}
 
 
-def read(
-    session: Session, settings: Settings, now: datetime, boards: Boards | None = None
-) -> list[dict]:
-    """Every configured market in order: its stored board row plus age, staleness and the
-    last poll's error; a market with no book yet says so."""
+@dataclass(frozen=True)
+class Line:
+    """One market on the board now: its stored board (None before its first book) and
+    what depends on the clock and the last poll."""
+
+    market: str
+    stored: Stored | None
+    error: str | None
+    age_seconds: float | None
+    stale: bool
+
+    def clock(self) -> dict:
+        return {"error": self.error, "age_seconds": self.age_seconds, "stale": self.stale}
+
+    def as_json(self) -> dict:
+        if self.stored is None:
+            return prices.as_json(self.market, None, self.error) | {"methods": [], "sparkline": []}
+        return self.stored.row | self.clock()
+
+    def as_text(self) -> str:
+        """``as_json`` serialized, without serializing the stored row again."""
+        if self.stored is None:
+            return json.dumps(self.as_json())
+        return self.stored.text[:-1] + ", " + json.dumps(self.clock())[1:]
+
+
+def lines(
+    connection: Connection | Session,
+    settings: Settings,
+    now: datetime,
+    boards: Boards | None = None,
+) -> list[Line]:
+    """Every configured market in order. A book older than ``STALE_AFTER_SECONDS`` or a
+    failed last poll (an open breaker included) is stale on this very read: the heads are
+    read on every call, only the boards are remembered."""
     heads = {
         market: (fetched_at, error)
-        for market, fetched_at, error in session.execute(
-            select(LatestBook.market, LatestBook.fetched_at, LatestBook.error).where(
-                LatestBook.market.in_(settings.markets)
-            )
-        )
+        for market, fetched_at, error in connection.execute(_HEADS)  # one row per market
+        if market in settings.markets
     }
-    stored = (boards or Boards()).current(session, {m: at for m, (at, _) in heads.items()})
+    stored = (boards or Boards()).current(connection, {m: at for m, (at, _) in heads.items()})
     out = []
     for key in settings.markets:
         fetched_at, error = heads.get(key, (None, None))
-        board = stored.get(key)
-        if not board:
-            out.append(prices.as_json(key, None, error) | {"methods": [], "sparkline": []})
+        if key not in stored:
+            out.append(Line(key, None, error, None, True))
             continue
         age = max(0.0, (now - fetched_at).total_seconds())
         stale = age > settings.stale_after_seconds or error is not None
-        out.append(board | {"error": error, "age_seconds": round(age, 2), "stale": stale})
+        out.append(Line(key, stored[key], error, round(age, 2), stale))
     return out
+
+
+def read(
+    connection: Connection | Session,
+    settings: Settings,
+    now: datetime,
+    boards: Boards | None = None,
+) -> list[dict]:
+    """Every configured market in order: its stored board row plus age, staleness and the
+    last poll's error; a market with no book yet says so."""
+    return [line.as_json() for line in lines(connection, settings, now, boards)]
+
+
+def as_text(found: list[Line]) -> str:
+    """The ``/api/v1/prices`` answer, assembled from the stored JSON."""
+    return '{"prices": [' + ", ".join(line.as_text() for line in found) + "]}"

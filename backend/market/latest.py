@@ -20,15 +20,17 @@ PREFIX = "latest:"
 
 
 def put(session: Session, cache: Cache, book: Book, ttl: float, board: dict | None = None) -> None:
-    """Store the newest book; ``board`` (its precomputed Prices row) rides in the same row."""
+    """Store the newest book; ``board`` (its precomputed Prices row) goes in the same row,
+    as JSON text the API can send without serializing it again."""
     data = book.to_dict()
     session.merge(
         LatestBook(
             market=book.market.key,
             fetched_at=book.fetched_at,
             source=book.source,
-            book=data | {"board": board} if board else data,
+            book=data,
             error=None,
+            board=json.dumps(board) if board else None,
         )
     )
     if cache.shared:

@@ -125,9 +125,11 @@ def openapi_json():
 @bp.get("/prices")
 @access(VIEWER)
 def list_prices():
+    """The boards as ingest stored them, plus age and staleness (no ORM, no re-encoding)."""
     desk = current_desk()
-    with desk.sessions() as session:
-        return jsonify(prices=board.read(session, desk.settings, desk.now(), desk.boards))
+    with desk.engine.connect() as connection:
+        found = board.lines(connection, desk.settings, desk.now(), desk.boards)
+    return Response(board.as_text(found), mimetype="application/json")
 
 
 @bp.get("/rates")

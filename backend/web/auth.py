@@ -10,7 +10,6 @@ or disabling the user ends it on the next request.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import (
@@ -26,15 +25,15 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from backend.desk import current_desk
-from backend.models import User
-from backend.web import tokens, users
+from backend.web import users
 from backend.web.access import PUBLIC, VIEWER, access, allowed, required
+from backend.web.credentials import Credentials, DeskUser
 from backend.web.security import csrf, limiter
 
 log = logging.getLogger(__name__)
@@ -42,22 +41,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, template_folder="templates")
 login_manager = LoginManager()
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass(frozen=True)
-class DeskUser(UserMixin):
-    id: int
-    username: str
-    role: str
-    session_version: int
-    locale: str | None = None
-
-    @classmethod
-    def of(cls, row: User) -> DeskUser:
-        return cls(row.id, row.username, row.role, row.session_version, row.locale)
-
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
 
 
 def current_actor() -> str:
@@ -77,12 +60,10 @@ def _load_session_user(user_id: str) -> DeskUser | None:
     ident, _, version = user_id.partition(":")
     if not ident.isdigit() or not version.isdigit() or len(ident) > 10:
         return None
-    with current_desk().sessions() as db:
-        row = db.get(User, int(ident))
-    if row is None or row.disabled_at is not None or row.session_version != int(version):
-        return None
-    g.auth_via = "session"
-    return DeskUser.of(row)
+    user = current_app.extensions["credentials"].user(current_desk(), int(ident), int(version))
+    if user is not None:
+        g.auth_via = "session"
+    return user
 
 
 @login_manager.request_loader
@@ -95,15 +76,14 @@ def _load_token_user(req) -> DeskUser | None:
         g.auth_error = "send the token as: Authorization: Bearer <token>"
         return None
     desk = current_desk()
-    with desk.sessions.begin() as db:
-        token = tokens.resolve(db, raw.strip(), desk.now(), req.remote_addr)
-        user = DeskUser.of(token.user) if token else None
-        name = token.name if token else None
-    if user is None:
+    found = current_app.extensions["credentials"].token(
+        desk, raw.strip(), desk.now(), req.remote_addr
+    )
+    if found is None:
         g.auth_error = "the token is invalid, expired or revoked"
         return None
-    g.auth_via, g.token_name = "token", name
-    return user
+    g.auth_via, g.token_name = "token", found.name
+    return found.user
 
 
 def wants_json() -> bool:
@@ -230,6 +210,7 @@ def logout():
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    app.extensions["credentials"] = Credentials()
     login_manager.session_protection = "basic"
     app.before_request(guard)
     app.register_blueprint(bp)

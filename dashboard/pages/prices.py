@@ -16,7 +16,7 @@ from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, expect
 from dashboard.components import format as fmt
 from dashboard.components import grid, push
-from dashboard.i18n import _, _l
+from dashboard.i18n import _, _l, locale
 
 PATH = "/"
 NAME = "Prices"
@@ -126,6 +126,11 @@ def _side(quote: dict | None, side: str, key: str) -> tuple[float | None, str]:
 
 def row(entry: dict, size: str, method: str) -> dict:
     """One grid row: numbers for sorting, text for reading."""
+    return _prices(entry, size, method) | _age(entry, _source(entry), _words())
+
+
+def _prices(entry: dict, size: str, method: str) -> dict:
+    """What a row shows of the board itself: the same until the market's next book."""
     key = entry["market"]
     m = Market.parse(key)
     prices = entry
@@ -137,13 +142,6 @@ def row(entry: dict, size: str, method: str) -> dict:
     spread = prices.get("spread_pct")
     eff_bid, eff_bid_text = _side(quote, "bid", key)
     eff_ask, eff_ask_text = _side(quote, "ask", key)
-    age = entry.get("age_seconds")
-    if entry.get("source") is None:
-        status, cls = _("no data"), "no-data"
-    elif entry["stale"]:
-        status, cls = fmt.seconds(age) + " · " + _("stale"), "stale"
-    else:
-        status, cls = fmt.seconds(age), "live"
     return {
         "market": key,
         "label": m.label,
@@ -163,24 +161,60 @@ def row(entry: dict, size: str, method: str) -> dict:
         "bid_depth_text": fmt.depth(prices.get("bid_depth_1pct"), m.asset),
         "ask_depth": float(prices.get("ask_depth_1pct") or 0),
         "ask_depth_text": fmt.depth(prices.get("ask_depth_1pct"), m.asset),
-        "age": age,
-        "age_text": status,
-        "age_class": cls,
-        "age_title": " · ".join(
-            x
-            for x in (_("source: %(name)s", name=entry.get("source") or "—"), entry.get("error"))
-            if x
-        ),
         "sparkline": [float(x) for x in entry.get("sparkline", [])],
     }
 
 
+def _words() -> dict[str, str]:
+    """The age column's words in the user's language, translated once per refresh."""
+    return {"no data": _("no data"), "stale": _("stale")}
+
+
+def _source(entry: dict) -> str:
+    return _("source: %(name)s", name=entry.get("source") or "—")
+
+
+def _age(entry: dict, source: str, words: dict[str, str]) -> dict:
+    """What changes with the clock and the last poll: age, staleness, the poll's error."""
+    age = entry.get("age_seconds")
+    if entry.get("source") is None:
+        status, cls = words["no data"], "no-data"
+    elif entry["stale"]:
+        status, cls = fmt.seconds(age) + " · " + words["stale"], "stale"
+    else:
+        status, cls = fmt.seconds(age), "live"
+    error = entry.get("error")
+    return {
+        "age": age,
+        "age_text": status,
+        "age_class": cls,
+        "age_title": f"{source} · {error}" if error else source,
+    }
+
+
+def _row(line: board.Line, size: str, method: str, words: dict[str, str]) -> dict:
+    """``row``, with the board's part formatted once per book, size, method and language
+    (kept with the stored board, so it goes when the next book lands)."""
+    entry = line.as_json()
+    if line.stored is None:
+        return _prices(entry, size, method) | _age(entry, _source(entry), words)
+    view = ("prices", size, method, locale())
+    formatted = line.stored.views.get(view)
+    if formatted is None:
+        formatted = line.stored.views[view] = (_prices(entry, size, method), _source(entry))
+    prices, source = formatted
+    return prices | _age(entry, source, words)
+
+
 def rows(size: str, method: str) -> tuple[list[dict], list[str]]:
     desk = current_desk()
-    with desk.sessions() as session:
-        entries = board.read(session, desk.settings, desk.now(), desk.boards)
-    methods = sorted({m["method"] for e in entries for m in e.get("methods", [])})
-    return [row(e, size, method) for e in entries], methods
+    with desk.engine.connect() as connection:
+        found = board.lines(connection, desk.settings, desk.now(), desk.boards)
+    methods = sorted(
+        {m["method"] for line in found if line.stored for m in line.stored.row["methods"]}
+    )
+    words = _words()
+    return [_row(line, size, method, words) for line in found], methods
 
 
 def register_callbacks(app: Dash) -> None:

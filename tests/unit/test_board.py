@@ -74,7 +74,7 @@ def test_a_reader_parses_each_board_once_per_ingest(tmp_path):
         ingest.store(session, desk.cache, desk.settings, VES, NOW)
     with desk.sessions() as session:
         first = board.read(session, desk.settings, NOW, boards)[0]
-        boards.rows["p2p:USDT/VES"][1]["best_ask"] = "kept"  # what this process parsed
+        boards.rows["p2p:USDT/VES"].row["best_ask"] = "kept"  # what this process parsed
         assert board.read(session, desk.settings, NOW, boards)[0]["best_ask"] == "kept"
     later = replace(VES, fetched_at=NOW + timedelta(seconds=1))
     with desk.sessions.begin() as session:
