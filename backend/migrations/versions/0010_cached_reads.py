@@ -6,7 +6,7 @@ path (the CLI, the API, SQL typed by hand) ends what every process remembers. A 
 ``last_used_at`` is written once a minute and changes nobody's access: it bumps nothing.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-11-28
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
