@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from backend.types import Money, UTCDateTime
@@ -137,6 +147,25 @@ class TradeLeg(Base):
     buy_amount: Mapped[Decimal] = mapped_column(Money)
     fee: Mapped[Decimal] = mapped_column(Money)
     filled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TradeDay(Base):
+    """The trade history added up per UTC day (backend.trading.trade_days): one row per
+    (day, market, strategy, status, user). ``market`` "*" counts each trade once; a leg
+    market's row counts each trade with a leg there once."""
+
+    __tablename__ = "trade_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    market: Mapped[str] = mapped_column(String(32), primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    requested_by: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trades: Mapped[int] = mapped_column(Integer)
+    realized: Mapped[int] = mapped_column(Integer)  # of them, trades with a profit
+    size_usd: Mapped[Decimal] = mapped_column(Money)
+    expected_profit_usd: Mapped[Decimal] = mapped_column(Money)
+    profit_usd: Mapped[Decimal] = mapped_column(Money)
 
 
 class TradeEvent(Base):

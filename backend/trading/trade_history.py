@@ -14,7 +14,7 @@ import io
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -23,6 +23,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from backend.models import Posting, Trade, TradeLeg
+from backend.trading import trade_days
+from backend.trading.trades import STATUSES
 
 MARKET = re.compile(r"(p2p|spot):[A-Z0-9]{2,10}/[A-Z0-9]{2,10}")
 WORD = re.compile(r"[a-z_]{1,20}")
@@ -70,6 +72,8 @@ class TradeFilter:
         for name, value in (("strategy", strategy), ("status", status)):
             if value and not WORD.fullmatch(value):
                 raise FilterError(f"{name} is a lowercase word, e.g. filled or triangle")
+        if status and status not in STATUSES:
+            raise FilterError(f"status must be one of: {', '.join(STATUSES)}")
         user = _text(args.get("user"), "user")
         if user and not USER.fullmatch(user):
             raise FilterError("user is a login name: 2 to 64 of A-Z a-z 0-9 . _ @ -")
@@ -191,8 +195,10 @@ def _sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def totals(session: Session, flt: TradeFilter) -> Totals:
-    """Count and sums of the filtered set, per status and overall."""
+def sums(session: Session, flt: TradeFilter) -> Totals:
+    """Count and sums of the filtered set added up from the trades themselves: exact, and
+    as slow as the set is large (``totals`` uses it only for the days it cannot take
+    whole from the daily rollup)."""
     result = Totals()
     if _sqlite(session):  # money is text there: add it up exactly in Python
         stmt = flt.where(
@@ -219,9 +225,102 @@ def totals(session: Session, flt: TradeFilter) -> Totals:
     return result
 
 
+def totals(session: Session, flt: TradeFilter) -> Totals:
+    """Count and sums of the filtered set, per status and overall: the whole UTC days of
+    the range from the daily rollup (trade_days, as exact as the trades), the partial
+    days at its edges from the trades."""
+    days, edges = _split(flt)
+    result = Totals()
+    for edge in edges:
+        found = sums(session, edge)
+        for status, count in found.by_status.items():
+            result.by_status[status] = result.by_status.get(status, 0) + count
+        result.count += found.count
+        result.size_usd += found.size_usd
+        result.expected_profit_usd += found.expected_profit_usd
+        result.profit_usd += found.profit_usd
+    if days is not None:
+        for status, (count, _, size, expected, profit) in trade_days.by_status(
+            session, flt, *days
+        ).items():
+            if count:
+                result.by_status[status] = result.by_status.get(status, 0) + count
+                result.count += count
+                result.size_usd += size
+                result.expected_profit_usd += expected
+                result.profit_usd += profit
+    return result
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def _split(flt: TradeFilter) -> tuple[tuple[date | None, date | None] | None, list[TradeFilter]]:
+    """The filter's range as whole UTC days [first, until) (None: no whole day; an open
+    end stays None) and filters for the partial days before and after them."""
+    first = until = None
+    if flt.start is not None:
+        first = flt.start.date() + timedelta(days=flt.start != _midnight(flt.start.date()))
+    if flt.end is not None:
+        until = flt.end.date()
+    if first is not None and until is not None and first >= until:
+        return None, [flt]
+    edges = []
+    if first is not None and flt.start < _midnight(first):
+        edges.append(replace(flt, end=_midnight(first)))
+    if until is not None and flt.end > _midnight(until):
+        edges.append(replace(flt, start=_midnight(until)))
+    return (first, until), edges
+
+
+DAILY_CURVE_DAYS = 14  # a longer realized span is drawn in days, from the rollup
+
+
 def cumulative_pnl(session: Session, flt: TradeFilter) -> list[tuple[datetime, Decimal]]:
     """Realized profit summed over time buckets (at most PNL_POINTS), then accumulated:
-    (end of bucket, profit to date)."""
+    (end of bucket, profit to date). Over DAILY_CURVE_DAYS or more the buckets are whole
+    days or longer, added from the daily rollup; a shorter span is bucketed finer from
+    the trades of those few days."""
+    days, edges = _split(flt)
+    if days is None:
+        return _pnl_from_trades(session, flt)
+    daily = trade_days.by_day(session, flt, *days)
+    for edge in edges:
+        realized = edge.where(select(Trade.created_at, Trade.profit_usd)).where(
+            Trade.profit_usd.is_not(None)
+        )
+        for at, profit in session.execute(realized):
+            total = daily.setdefault(_utc(at).date(), [0, Decimal(0)])
+            total[0] += 1
+            total[1] += profit
+    realized_days = sorted(d for d, (n, _) in daily.items() if n)
+    if not realized_days:
+        return []
+    first, last = realized_days[0], realized_days[-1]
+    if (last - first).days + 1 < DAILY_CURVE_DAYS:
+        start = _midnight(first) if flt.start is None else max(flt.start, _midnight(first))
+        end = _midnight(last + timedelta(days=1))
+        return _pnl_from_trades(session, replace(flt, start=start, end=min(end, flt.end or end)))
+    span = ((last - first).days + 1) * 86400
+    width = next((b for b in BUCKETS if b >= 86400 and span / b < PNL_POINTS), BUCKETS[-1])
+    sums: dict[int, Decimal] = {}
+    for day in realized_days:
+        key = int(_midnight(day).timestamp()) // width
+        sums[key] = sums.get(key, Decimal(0)) + daily[day][1]
+    return _accumulated(sums, width)
+
+
+def _accumulated(sums: dict[int, Decimal], width: int) -> list[tuple[datetime, Decimal]]:
+    total, curve = Decimal(0), []
+    for key in sorted(sums):
+        total += sums[key]
+        curve.append((datetime.fromtimestamp((key + 1) * width, UTC), total))
+    return curve
+
+
+def _pnl_from_trades(session: Session, flt: TradeFilter) -> list[tuple[datetime, Decimal]]:
+    """The curve added up from the trades themselves, in the finest buckets that fit."""
     realized = flt.where(select(Trade.created_at, Trade.profit_usd)).where(
         Trade.profit_usd.is_not(None)
     )
@@ -247,11 +346,7 @@ def cumulative_pnl(session: Session, flt: TradeFilter) -> list[tuple[datetime, D
             Trade.profit_usd.is_not(None)
         )
         sums = {int(b): p for b, p in session.execute(stmt.group_by(bucket))}
-    total, curve = Decimal(0), []
-    for key in sorted(sums):
-        total += sums[key]
-        curve.append((datetime.fromtimestamp((key + 1) * width, UTC), total))
-    return curve
+    return _accumulated(sums, width)
 
 
 SUMMARY_TTL = 15.0  # seconds a filter's totals and curve are shared by every page
