@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Float, Select, and_, cast, exists, func, literal, select
+from sqlalchemy import Float, Select, and_, cast, exists, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -29,10 +29,13 @@ from backend.trading.trades import STATUSES
 MARKET = re.compile(r"(p2p|spot):[A-Z0-9]{2,10}/[A-Z0-9]{2,10}")
 WORD = re.compile(r"[a-z_]{1,20}")
 USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,63}")  # as backend.web.users.NAME
-# The orders with an index (migration 0006): any page of a million trades stays cheap.
+# The orders with an index (migrations 0006, 0008): any page of a million trades stays cheap.
 SORTABLE = {
     "id": Trade.id,
     "created_at": Trade.created_at,
+    "requested_by": Trade.requested_by,  # migration 0008: (column, id) for these three
+    "strategy": Trade.strategy,
+    "status": Trade.status,
     "size_usd": Trade.size_usd,
     "profit_usd": Trade.profit_usd,
 }
@@ -428,15 +431,62 @@ def _flat(session: Session) -> tuple:
     )
 
 
-def page_rows(session: Session, flt: TradeFilter, pg: Page) -> list:
+def page_rows(
+    session: Session, flt: TradeFilter, pg: Page, after: tuple[object, int] | None = None
+) -> list:
     """One sorted page as flat rows (no ORM objects, legs as the route): the grid's
     block, in one query. The page's ids are chosen first, so rows skipped by the offset
-    never have their route built."""
+    never have their route built. With ``after`` (the sort value and id of the row just
+    before the page) the page seeks there on the index instead of counting ``offset``
+    rows: a block half a million rows deep costs what the first does."""
     order = pg.order_by(_sqlite(session))
-    ids = flt.where(select(Trade.id)).order_by(*order).offset(pg.offset).limit(pg.limit)
+    ids = flt.where(select(Trade.id)).order_by(*order).limit(pg.limit)
+    if after is None:
+        ids = ids.offset(pg.offset)
+    else:
+        column, value = SORTABLE[pg.sort], after[0]
+        if _sqlite(session) and pg.sort in MONEY:
+            column, value = cast(column, Float), float(value)
+        key, last = tuple_(column, Trade.id), tuple_(literal(value, column.type), after[1])
+        ids = ids.where(key < last if pg.descending else key > last)
     chosen = ids.subquery()
     stmt = select(*_flat(session)).join(chosen, chosen.c.id == Trade.id).order_by(*order)
     return list(session.execute(stmt))
+
+
+SEEK_TTL = 600.0  # seconds the last key of a served block is kept for the next one
+
+
+def _seek_key(flt: TradeFilter, pg: Page, offset: int) -> str:
+    place = {"filter": flt.query_string(), "sort": pg.sort, "desc": pg.descending, "at": offset}
+    return "trades:seek:" + json.dumps(place, sort_keys=True)
+
+
+def block(session: Session, cache, flt: TradeFilter, pg: Page) -> list:
+    """``page_rows`` for a grid that asks for blocks mostly in order: the last key of
+    every block served is kept (per filter and sort), so the next block seeks from it;
+    a jump (no block ended there) counts the offset on the index instead. Profit sorts
+    (NULLs in the order) always count."""
+    after = None
+    if pg.offset and pg.sort not in NULLABLE:
+        kept = cache.get(_seek_key(flt, pg, pg.offset))
+        if kept is not None:
+            value, last_id = json.loads(kept)
+            after = (_sort_value(pg.sort, value), last_id)
+    rows = page_rows(session, flt, pg, after)
+    if rows and pg.sort not in NULLABLE:
+        last = rows[-1]
+        value = getattr(last, pg.sort)
+        value = value.isoformat() if isinstance(value, datetime) else value
+        value = str(value) if isinstance(value, Decimal) else value
+        cache.set(_seek_key(flt, pg, pg.offset + len(rows)), json.dumps([value, last.id]), SEEK_TTL)
+    return rows
+
+
+def _sort_value(sort: str, value):
+    if sort == "created_at":
+        return datetime.fromisoformat(value)
+    return Decimal(value) if sort in MONEY else value
 
 
 def _money(value: Decimal | None) -> str | None:

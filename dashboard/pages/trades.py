@@ -269,7 +269,9 @@ def rows(args: dict, request: dict) -> dict:
     names = {key: str(label) for key, label in STRATEGIES.items()}
     names |= {status: status_label(status) for status in trades.STATUSES}
     with desk.sessions() as session:
-        data = [row_of(r, money, names) for r in trade_history.page_rows(session, flt, page)]
+        data = [
+            row_of(r, money, names) for r in trade_history.block(session, desk.cache, flt, page)
+        ]
     response = {"rowData": data}
     if len(data) < page.limit:
         response["rowCount"] = page.offset + len(data)
