@@ -111,6 +111,12 @@ def rollup_rows(session) -> set[tuple]:
 )
 @given(transactions)
 def test_the_rollup_adds_up_exactly_what_the_trades_hold(desk, batches):
+    run(desk, batches)
+
+
+def run(desk, batches) -> None:
+    """Apply the transactions (committed or rolled back), then compare the rollup's
+    totals with sums over the trades, and its rows with a rebuild from scratch."""
     ids: list[int] = []
     now = START + timedelta(days=5)
     for ops, commit in batches:
