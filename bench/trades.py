@@ -9,15 +9,20 @@ same --trades), fills it with COPY (two to three legs per trade, six users, thre
 strategies, 90 % filled over 90 days), then posts the grid's block request to
 /_dash-update-component through the whole Flask stack (session guard, access check,
 callback, JSON) as a viewer, for the requests a trader makes: first block, a filter, a
-sort, a date range, a block deep in the history. A trivial callback (the menu toggle)
-is timed in the same run as the floor. The CSV export of every trade is then streamed
-in a child process that reports its time and its peak resident memory.
+sort (also by user and status), a date range, a block half a million rows deep reached
+by a jump (OFFSET on the index) and the block after it reached by scrolling on (a seek
+from the last key of the block before). A trivial callback (the menu toggle) is timed in
+the same run as the floor. Then the history's totals and P&L curve
+(/api/v1/trades/summary) uncached, unfiltered and filtered, next to the direct SUM over
+the trades they replaced. The CSV export of every trade is then streamed in a child
+process that reports its time and its peak resident memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import statistics
@@ -26,11 +31,15 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl
 
 import psycopg
+from sqlalchemy import create_engine
 
 from backend import create_app, migrate
+from backend.cache import LocalCache
 from backend.config import Settings
+from backend.trading import trade_days, trade_history
 from backend.web import tokens, users
 
 USERS = ("ana", "ben", "carla", "dario", "elena", "fer")
@@ -140,31 +149,59 @@ TRIVIAL = {
     "state": [{"id": "nav-collapse", "property": "is_open", "value": False}],
     "changedPropIds": ["nav-toggle.n_clicks"],
 }
-CASES = {
-    "trivial callback (menu toggle)": TRIVIAL,
-    "first block, newest first": grid_request(0),
-    "status = rejected": grid_request(0, args={"status": "rejected"}),
-    "user = carla": grid_request(0, args={"user": "carla"}),
-    "market = spot:BTC/USDT": grid_request(0, args={"market": "spot:BTC/USDT"}),
-    "one day (2026-10-15)": grid_request(0, args={"from": "2026-10-15", "to": "2026-10-15"}),
-    "sorted by profit, highest first": grid_request(0, [{"colId": "profit_usd", "sort": "desc"}]),
-    "block 10 (rows 1000-1099)": grid_request(1000),
-    "block 5000 (rows 500000-500099)": grid_request(500_000),
+
+
+def cases(n: int) -> dict[str, dict]:
+    """The grid's requests; "deep" is half the history (row 500,000 of 10^6)."""
+    deep = n // 200 * 100
+    by_user = [{"colId": "requested_by", "sort": "asc"}]
+    return {
+        "trivial callback (menu toggle)": TRIVIAL,
+        "first block, newest first": grid_request(0),
+        "status = rejected": grid_request(0, args={"status": "rejected"}),
+        "user = carla": grid_request(0, args={"user": "carla"}),
+        "market = spot:BTC/USDT": grid_request(0, args={"market": "spot:BTC/USDT"}),
+        "one day (2026-10-15)": grid_request(0, args={"from": "2026-10-15", "to": "2026-10-15"}),
+        "sorted by profit, highest first": grid_request(
+            0, [{"colId": "profit_usd", "sort": "desc"}]
+        ),
+        "sorted by user (A-Z)": grid_request(0, by_user),
+        "sorted by status (Z-A)": grid_request(0, [{"colId": "status", "sort": "desc"}]),
+        "block 10 (rows 1000-1099)": grid_request(1000),
+        f"row {deep - 100:,}, jumped to: OFFSET": grid_request(deep - 100),
+        f"row {deep:,}, scrolled on: seek": grid_request(deep),
+        f"by user, row {deep - 100:,}, jumped to: OFFSET": grid_request(deep - 100, by_user),
+        f"by user, row {deep:,}, scrolled on: seek": grid_request(deep, by_user),
+    }
+
+
+SUMMARIES = {  # /api/v1/trades/summary, never from the cache
+    "everything": "",
+    "user = carla": "user=carla",
+    "status = rejected": "status=rejected",
+    "market = spot:BTC/USDT": "market=spot:BTC/USDT",
+    "one day (2026-10-15)": "from=2026-10-15&to=2026-10-15",
+    "30 days, partial days at both ends": "from=2026-09-10T13:00Z&to=2026-10-10T09:30Z",
 }
 
 
-def time_callbacks(client, repeat: int) -> dict[str, tuple[float, float, int]]:
-    """Case -> (median ms, p95 ms, response bytes), rounds interleaved across cases."""
-    samples: dict[str, list[float]] = {case: [] for case in CASES}
+def time_callbacks(client, n: int, repeat: int) -> dict[str, tuple[float, float, int]]:
+    """Case -> (median ms, p95 ms, response bytes), rounds interleaved across cases (in
+    order: each "scrolled on" block follows the block before it, as in the grid)."""
+    calls = {case: lambda body=body: client.post("/_dash-update-component", json=body)
+             for case, body in cases(n).items()}  # fmt: skip
+    calls |= {f"summary: {case}": lambda q=q: client.get(f"/api/v1/trades/summary?{q}")
+              for case, q in SUMMARIES.items()}  # fmt: skip
+    samples: dict[str, list[float]] = {case: [] for case in calls}
     sizes = {}
-    for case, body in CASES.items():  # warm each once (plans, caches, connections)
-        reply = client.post("/_dash-update-component", json=body)
+    for case, call in calls.items():  # warm each once (plans, caches, connections)
+        reply = call()
         assert reply.status_code == 200, (case, reply.status_code, reply.text[:300])
         sizes[case] = len(reply.data)
     for _ in range(repeat):
-        for case, body in CASES.items():
+        for case, call in calls.items():
             started = time.perf_counter()
-            client.post("/_dash-update-component", json=body)
+            call()
             samples[case].append((time.perf_counter() - started) * 1000)
     return {
         case: (
@@ -174,6 +211,29 @@ def time_callbacks(client, repeat: int) -> dict[str, tuple[float, float, int]]:
         )
         for case, times in samples.items()
     }
+
+
+class NoSummaryCache(LocalCache):
+    """The desk's cache, except that totals are never found there: what a summary costs
+    when nobody asked for the same filter in the last 15 s."""
+
+    def get(self, key: str) -> bytes | None:
+        return None if key.startswith("trades:summary:") else super().get(key)
+
+
+def time_direct_sums(desk, repeat: int) -> dict[str, tuple[float, float]]:
+    """The totals as they were added up before the daily rollup: SUM over the trades."""
+    found = {}
+    for case in ("everything", "user = carla"):
+        flt = trade_history.TradeFilter.parse(dict(parse_qsl(SUMMARIES[case])))
+        times = []
+        for _ in range(repeat):
+            with desk.sessions() as session:
+                started = time.perf_counter()
+                trade_history.sums(session, flt)
+                times.append((time.perf_counter() - started) * 1000)
+        found[case] = (statistics.median(times), max(times))
+    return found
 
 
 def settings_for(url: str) -> Settings:
@@ -231,31 +291,8 @@ def export_child(url: str) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--trades", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=40)
-    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the database")
-    parser.add_argument("--export-child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.export_child:
-        return export_child(args.export_child)
-
-    url, filled = database(args.admin_url, args.trades, args.keep)
-    settings = settings_for(url)
-    migrate.upgrade(settings)
-    if not filled:
-        print(f"filled {args.trades:,} trades in {fill(url, args.trades):.0f} s")
-    app = create_app(settings)
-    desk = app.extensions["desk"]
-    client = viewer_client(app)
-
-    print(f"\nTrades grid callback, {args.trades:,} trades, {args.repeat} rounds")
-    print("| Request | median | p95 | response |\n|---|---|---|---|")
-    for case, (median, p95, size) in time_callbacks(client, args.repeat).items():
-        print(f"| {case} | {median:.1f} ms | {p95:.1f} ms | {size / 1024:.1f} KB |")
-
+def report_export(url: str) -> None:
+    """Stream the export of every trade in a child process and print what it cost."""
     child = subprocess.run(
         [sys.executable, "-m", "bench.trades", "--export-child", url],
         capture_output=True,
@@ -270,6 +307,48 @@ def main() -> None:
         f"{seconds:.1f} s ({rows / seconds:,.0f} rows/s); peak RSS {peak:.0f} MB, "
         f"{peak - before:.0f} MB above the process before the export (sampled every chunk)"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--trades", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the database")
+    parser.add_argument("--no-export", action="store_true", help="skip the CSV export")
+    parser.add_argument("--export-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.export_child:
+        return export_child(args.export_child)
+
+    url, filled = database(args.admin_url, args.trades, args.keep)
+    settings = settings_for(url)
+    started = time.perf_counter()
+    migrate.upgrade(settings)  # on a database kept from before 0008: its rollup backfill
+    print(f"migrations: {time.perf_counter() - started:.1f} s")
+    if not filled:
+        print(f"filled {args.trades:,} trades in {fill(url, args.trades):.0f} s")
+        started = time.perf_counter()  # COPY went round the application: add them up
+        with create_engine(settings.database_url).begin() as conn:
+            trade_days.rebuild(conn)
+        print(f"daily rollup rebuilt in {time.perf_counter() - started:.1f} s")
+    app = create_app(settings)
+    desk = app.extensions["desk"]
+    desk.cache = NoSummaryCache()
+    client = viewer_client(app)
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+    print(f"\nTrades grid callback, {args.trades:,} trades, {args.repeat} rounds")
+    print("| Request | median | p95 | response |\n|---|---|---|---|")
+    for case, (median, p95, size) in time_callbacks(client, args.trades, args.repeat).items():
+        print(f"| {case} | {median:.1f} ms | {p95:.1f} ms | {size / 1024:.1f} KB |")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("\nDirect SUM over the trades (what totals cost before the rollup), 5 calls")
+    for case, (median, worst) in time_direct_sums(desk, 5).items():
+        print(f"| {case} | {median:.0f} ms | max {worst:.0f} ms |")
+
+    if not args.no_export:
+        report_export(url)
     if not args.keep:
         desk.sessions.kw["bind"].dispose()
         with psycopg.connect(args.admin_url, autocommit=True) as conn:
