@@ -188,12 +188,12 @@ def rebuild(connection: Connection) -> None:
         for query in (every, per_market):
             connection.execute(insert(table).from_select(columns, query))
         return
-    session = Session(bind=connection)
-    ids = list(session.scalars(select(Trade.id).order_by(Trade.id)))
     change: dict[tuple, list] = {}
-    for start in range(0, len(ids), 500):
-        for standing in standings(session, ids[start : start + 500]).values():
-            _accumulate(change, standing.rows())
+    with Session(bind=connection) as session:
+        ids = list(session.scalars(select(Trade.id).order_by(Trade.id)))
+        for start in range(0, len(ids), 500):
+            for standing in standings(session, ids[start : start + 500]).values():
+                _accumulate(change, standing.rows())
     _add(connection, _rows(change))
 
 
