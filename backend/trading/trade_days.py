@@ -272,16 +272,16 @@ def by_status(session: Session, flt, first: date | None, until: date | None) -> 
 
 
 def by_day(session: Session, flt, first: date | None, until: date | None) -> dict[date, list]:
-    """Day -> [realized trades, realized profit] over the days [first, until)."""
+    """Day -> [trades, realized trades, realized profit] over the days [first, until)."""
     daily: dict[date, list] = {}
+    columns = (TradeDay.trades, TradeDay.realized, TradeDay.profit_usd)
     if session.get_bind().dialect.name == "sqlite":
-        stmt = _where(select(TradeDay.day, TradeDay.realized, TradeDay.profit_usd),
-                      flt, first, until)  # fmt: skip
+        stmt = _where(select(TradeDay.day, *columns), flt, first, until)
     else:
-        columns = (TradeDay.day, func.sum(TradeDay.realized), func.sum(TradeDay.profit_usd))
-        stmt = _where(select(*columns), flt, first, until).group_by(TradeDay.day)
-    for day, realized, profit in session.execute(stmt):
-        total = daily.setdefault(day, [0, Decimal(0)])
-        total[0] += realized
-        total[1] += profit
+        sums = (func.sum(c) for c in columns)
+        stmt = _where(select(TradeDay.day, *sums), flt, first, until).group_by(TradeDay.day)
+    for day, *amounts in session.execute(stmt):
+        total = daily.setdefault(day, [0, 0, Decimal(0)])
+        for n, amount in enumerate(amounts):
+            total[n] += amount
     return daily

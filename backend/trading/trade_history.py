@@ -294,10 +294,10 @@ def cumulative_pnl(session: Session, flt: TradeFilter) -> list[tuple[datetime, D
             Trade.profit_usd.is_not(None)
         )
         for at, profit in session.execute(realized):
-            total = daily.setdefault(_utc(at).date(), [0, Decimal(0)])
-            total[0] += 1
-            total[1] += profit
-    realized_days = sorted(d for d, (n, _) in daily.items() if n)
+            total = daily.setdefault(_utc(at).date(), [0, 0, Decimal(0)])
+            total[1] += 1
+            total[2] += profit
+    realized_days = sorted(d for d, (_, n, _) in daily.items() if n)
     if not realized_days:
         return []
     first, last = realized_days[0], realized_days[-1]
@@ -310,7 +310,7 @@ def cumulative_pnl(session: Session, flt: TradeFilter) -> list[tuple[datetime, D
     sums: dict[int, Decimal] = {}
     for day in realized_days:
         key = int(_midnight(day).timestamp()) // width
-        sums[key] = sums.get(key, Decimal(0)) + daily[day][1]
+        sums[key] = sums.get(key, Decimal(0)) + daily[day][2]
     return _accumulated(sums, width)
 
 
@@ -442,7 +442,8 @@ def page_rows(
     order = pg.order_by(_sqlite(session))
     ids = flt.where(select(Trade.id)).order_by(*order).limit(pg.limit)
     if after is None:
-        ids = ids.offset(pg.offset)
+        bound, offset = _skip_days(session, flt, pg)
+        ids = ids.where(bound).offset(offset) if bound is not None else ids.offset(offset)
     else:
         column, value = SORTABLE[pg.sort], after[0]
         if _sqlite(session) and pg.sort in MONEY:
@@ -452,6 +453,28 @@ def page_rows(
     chosen = ids.subquery()
     stmt = select(*_flat(session)).join(chosen, chosen.c.id == Trade.id).order_by(*order)
     return list(session.execute(stmt))
+
+
+DAY_SKIP = 5000  # an offset this deep in time order skips whole days counted by the rollup
+
+
+def _skip_days(session: Session, flt: TradeFilter, pg: Page) -> tuple[object, int]:
+    """A jump deep into the history in time order: the whole days before the wanted row
+    are counted from the daily rollup (exact, like the trades), so the index walks at
+    most one day's trades instead of ``offset`` of them. (condition or None, offset)."""
+    days, edges = _split(flt)
+    if pg.sort != "created_at" or pg.offset < DAY_SKIP or days is None or edges:
+        return None, pg.offset
+    counts = trade_days.by_day(session, flt, *days)
+    skipped = 0
+    for day in sorted(counts, reverse=pg.descending):
+        trades = counts[day][0]
+        if skipped + trades > pg.offset:
+            if pg.descending:
+                return Trade.created_at < _midnight(day + timedelta(days=1)), pg.offset - skipped
+            return Trade.created_at >= _midnight(day), pg.offset - skipped
+        skipped += trades
+    return None, pg.offset  # beyond the end: nothing there either way
 
 
 SEEK_TTL = 600.0  # seconds the last key of a served block is kept for the next one

@@ -266,3 +266,28 @@ def test_the_status_filter_takes_every_status_of_the_one_list_and_no_other(desk,
     with desk.sessions() as session:
         found = th.totals(session, th.TradeFilter.parse({"status": "cancelled"}))
     assert found.by_status == {"cancelled": 6}
+
+
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize(
+    "args", [{}, {"status": "filled"}, {"user": "ben"}, {"from": "2026-11-11", "to": "2026-11-14"}]
+)
+def test_a_jump_in_time_order_skips_whole_days_counted_by_the_rollup(
+    desk, many, monkeypatch, descending, args
+):
+    with desk.sessions.begin() as session:  # on the boundaries between days
+        for day in (11, 12, 13, 14):
+            recorded_trade(session, at=at(f"2026-11-{day} 00:00"), user="ben")
+    flt = th.TradeFilter.parse(args)
+    with desk.sessions() as session:
+        pages = {}
+        for skip in (10**9, 1):  # never skip days, then always
+            monkeypatch.setattr(th, "DAY_SKIP", skip)
+            pages[skip] = [
+                [r.id for r in th.page_rows(session, flt, th.Page("created_at", descending, o, 3))]
+                for o in range(0, 28)
+            ]
+        bound, offset = th._skip_days(session, flt, th.Page("created_at", descending, 9, 3))
+    assert pages[1] == pages[10**9]
+    if not args:
+        assert bound is not None and offset < 9  # whole days were skipped
