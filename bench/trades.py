@@ -168,10 +168,10 @@ def cases(n: int) -> dict[str, dict]:
         "sorted by user (A-Z)": grid_request(0, by_user),
         "sorted by status (Z-A)": grid_request(0, [{"colId": "status", "sort": "desc"}]),
         "block 10 (rows 1000-1099)": grid_request(1000),
-        f"row {deep - 100:,}, jumped to: OFFSET": grid_request(deep - 100),
-        f"row {deep:,}, scrolled on: seek": grid_request(deep),
-        f"by user, row {deep - 100:,}, jumped to: OFFSET": grid_request(deep - 100, by_user),
-        f"by user, row {deep:,}, scrolled on: seek": grid_request(deep, by_user),
+        f"row {deep - 100:,}, jumped to": grid_request(deep - 100),
+        f"row {deep:,}, scrolled on (seek)": grid_request(deep),
+        f"by user, row {deep - 100:,}, jumped to": grid_request(deep - 100, by_user),
+        f"by user, row {deep:,}, scrolled on (seek)": grid_request(deep, by_user),
     }
 
 
