@@ -1,10 +1,13 @@
 """The whole trade history, searched on the server: filters, sorted pages, totals, the
 cumulative P&L and a streamed CSV export.
 
-Nothing here loads the history into memory: pages are LIMIT/OFFSET on an indexed order,
-totals and the P&L curve are aggregated by the database (PostgreSQL sums NUMERIC
-exactly; SQLite keeps money as text, so there the sums are done in Python with
-Decimal), and the export walks a server-side cursor in batches.
+Nothing here loads the history into memory. A page seeks on an indexed order from the
+last key of the page before it when the grid scrolls on, or counts an offset on the
+index when it jumps (in time order, whole days counted by the daily rollup are skipped
+first). Totals and the P&L curve add up the daily rollup (backend.trading.trade_days)
+for whole days and the trades only for partial days (PostgreSQL sums NUMERIC exactly;
+SQLite keeps money as text, so there the sums are done in Python with Decimal), and
+the export walks a server-side cursor in batches.
 """
 
 from __future__ import annotations
@@ -488,8 +491,8 @@ def _seek_key(flt: TradeFilter, pg: Page, offset: int) -> str:
 def block(session: Session, cache, flt: TradeFilter, pg: Page) -> list:
     """``page_rows`` for a grid that asks for blocks mostly in order: the last key of
     every block served is kept (per filter and sort), so the next block seeks from it;
-    a jump (no block ended there) counts the offset on the index instead. Profit sorts
-    (NULLs in the order) always count."""
+    a jump (no block ended there) counts the offset on the index instead (see
+    ``_skip_days``). Profit sorts (NULLs in the order) always count."""
     after = None
     if pg.offset and pg.sort not in NULLABLE:
         kept = cache.get(_seek_key(flt, pg, pg.offset))
