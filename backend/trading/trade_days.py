@@ -285,3 +285,12 @@ def by_day(session: Session, flt, first: date | None, until: date | None) -> dic
         for n, amount in enumerate(amounts):
             total[n] += amount
     return daily
+
+
+def counts(session: Session, flt, first: date | None, until: date | None, by: str,
+           descending: bool) -> list[tuple[object, int]]:  # fmt: skip
+    """(value of ``by``, trades) over the days [first, until), in the database's own
+    order of ``by`` (its collation, the one the trades' indexes sort by)."""
+    column = TradeDay.__table__.c[by]
+    stmt = _where(select(column, func.sum(TradeDay.trades)), flt, first, until).group_by(column)
+    return list(session.execute(stmt.order_by(column.desc() if descending else column)))

@@ -3,11 +3,11 @@ cumulative P&L and a streamed CSV export.
 
 Nothing here loads the history into memory. A page seeks on an indexed order from the
 last key of the page before it when the grid scrolls on, or counts an offset on the
-index when it jumps (in time order, whole days counted by the daily rollup are skipped
-first). Totals and the P&L curve add up the daily rollup (backend.trading.trade_days)
-for whole days and the trades only for partial days (PostgreSQL sums NUMERIC exactly;
-SQLite keeps money as text, so there the sums are done in Python with Decimal), and
-the export walks a server-side cursor in batches.
+index when it jumps (whole days, users, strategies or statuses before it, counted by
+the daily rollup, are skipped first). Totals and the P&L curve add up the daily rollup
+(backend.trading.trade_days) for whole days and the trades only for partial days
+(PostgreSQL sums NUMERIC exactly; SQLite keeps money as text, so there the sums are
+done in Python with Decimal), and the export walks a server-side cursor in batches.
 """
 
 from __future__ import annotations
@@ -445,7 +445,7 @@ def page_rows(
     order = pg.order_by(_sqlite(session))
     ids = flt.where(select(Trade.id)).order_by(*order).limit(pg.limit)
     if after is None:
-        bound, offset = _skip_days(session, flt, pg)
+        bound, offset = _skip(session, flt, pg)
         ids = ids.where(bound).offset(offset) if bound is not None else ids.offset(offset)
     else:
         column, value = SORTABLE[pg.sort], after[0]
@@ -458,24 +458,27 @@ def page_rows(
     return list(session.execute(stmt))
 
 
-DAY_SKIP = 5000  # an offset this deep in time order skips whole days counted by the rollup
+SKIP_FROM = 5000  # an offset this deep skips whole groups counted by the daily rollup
+GROUPS = {"created_at": "day", "requested_by": "requested_by", "strategy": "strategy",
+          "status": "status"}  # fmt: skip
 
 
-def _skip_days(session: Session, flt: TradeFilter, pg: Page) -> tuple[object, int]:
-    """A jump deep into the history in time order: the whole days before the wanted row
-    are counted from the daily rollup (exact, like the trades), so the index walks at
-    most one day's trades instead of ``offset`` of them. (condition or None, offset)."""
+def _skip(session: Session, flt: TradeFilter, pg: Page) -> tuple[object, int]:
+    """A jump deep into the history: the whole groups before the wanted row (days in time
+    order; users, strategies or statuses in theirs) are counted from the daily rollup,
+    exact like the trades, so the index walks one group's trades at most instead of
+    ``offset`` of them. (condition or None, offset left)."""
     days, edges = _split(flt)
-    if pg.sort != "created_at" or pg.offset < DAY_SKIP or days is None or edges:
+    if pg.sort not in GROUPS or pg.offset < SKIP_FROM or days is None or edges:
         return None, pg.offset
-    counts = trade_days.by_day(session, flt, *days)
-    skipped = 0
-    for day in sorted(counts, reverse=pg.descending):
-        trades = counts[day][0]
+    skipped, column = 0, SORTABLE[pg.sort]
+    for value, trades in trade_days.counts(session, flt, *days, GROUPS[pg.sort], pg.descending):
         if skipped + trades > pg.offset:
-            if pg.descending:
-                return Trade.created_at < _midnight(day + timedelta(days=1)), pg.offset - skipped
-            return Trade.created_at >= _midnight(day), pg.offset - skipped
+            if pg.sort == "created_at" and pg.descending:
+                return column < _midnight(value + timedelta(days=1)), pg.offset - skipped
+            if pg.sort == "created_at":
+                return column >= _midnight(value), pg.offset - skipped
+            return (column <= value if pg.descending else column >= value), pg.offset - skipped
         skipped += trades
     return None, pg.offset  # beyond the end: nothing there either way
 
@@ -492,7 +495,7 @@ def block(session: Session, cache, flt: TradeFilter, pg: Page) -> list:
     """``page_rows`` for a grid that asks for blocks mostly in order: the last key of
     every block served is kept (per filter and sort), so the next block seeks from it;
     a jump (no block ended there) counts the offset on the index instead (see
-    ``_skip_days``). Profit sorts (NULLs in the order) always count."""
+    ``_skip``). Profit sorts (NULLs in the order) always count."""
     after = None
     if pg.offset and pg.sort not in NULLABLE:
         kept = cache.get(_seek_key(flt, pg, pg.offset))
