@@ -292,14 +292,19 @@ def cumulative_pnl(session: Session, flt: TradeFilter) -> list[tuple[datetime, D
     if days is None:
         return _pnl_from_trades(session, flt)
     daily = trade_days.by_day(session, flt, *days)
-    for edge in edges:
-        realized = edge.where(select(Trade.created_at, Trade.profit_usd)).where(
-            Trade.profit_usd.is_not(None)
-        )
-        for at, profit in session.execute(realized):
-            total = daily.setdefault(_utc(at).date(), [0, 0, Decimal(0)])
-            total[1] += 1
-            total[2] += profit
+    for edge in edges:  # a partial day each: it starts on that day
+        total = daily.setdefault(edge.start.date(), [0, 0, Decimal(0)])
+        if _sqlite(session):
+            profits = session.scalars(
+                edge.where(select(Trade.profit_usd)).where(Trade.profit_usd.is_not(None))
+            )
+            found = [(1, p) for p in profits]
+        else:
+            stmt = edge.where(select(func.count(Trade.profit_usd), func.sum(Trade.profit_usd)))
+            found = [session.execute(stmt).one()]
+        for count, profit in found:
+            total[1] += count
+            total[2] += profit or 0
     realized_days = sorted(d for d, (_, n, _) in daily.items() if n)
     if not realized_days:
         return []

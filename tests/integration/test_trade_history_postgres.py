@@ -121,3 +121,14 @@ def test_concurrent_changes_to_the_same_rollup_rows_lose_nothing(rollup_desk):
         assert found == th.sums(session, flt)
     assert found.by_status == {"filled": 48}
     assert found.size_usd == sum(D(f"{n}.{k}1") for n in range(8) for k in range(6))
+
+
+@pytest.mark.parametrize("args", [{}, {"from": "2026-10-03T12:00Z", "to": "2026-10-25T06:00Z"}])
+def test_a_long_pnl_curve_adds_up_days_on_postgres(make_pg_database, args):
+    from tests.unit.test_trade_history import (
+        test_a_long_pnl_curve_adds_up_days_from_the_rollup_and_the_partial_days as check,
+    )
+
+    config = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
+    migrate.upgrade(config)
+    check(Desk(config), args)

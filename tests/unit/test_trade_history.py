@@ -292,3 +292,39 @@ def test_a_jump_skips_whole_groups_counted_by_the_rollup(
     assert pages[1] == pages[10**9]
     if not args:
         assert bound is not None and offset < 20  # whole groups were skipped
+
+
+@pytest.mark.parametrize(
+    "args",
+    [{}, {"user": "ben"}, {"from": "2026-10-03T12:00Z", "to": "2026-10-25T06:00Z"}],
+)
+def test_a_long_pnl_curve_adds_up_days_from_the_rollup_and_the_partial_days(desk, args):
+    """Over DAILY_CURVE_DAYS or more, one point per UTC day with a realized trade: the
+    profit to the end of that day, partial days at the edges counted from the trades."""
+    specs = [
+        dict(
+            at=at(f"2026-10-{d:02d} {h:02d}:30"),
+            user=("ana", "ben")[d % 2],
+            profit=None if d % 4 == 0 else f"{d - 11}.{h:02d}",
+        )
+        for d in range(1, 29)
+        for h in (3, 18)
+    ]
+    with desk.sessions.begin() as session:
+        for spec in specs:
+            recorded_trade(session, **spec)
+    flt = th.TradeFilter.parse(args)
+    daily: dict = {}
+    for spec in specs:
+        inside = (flt.start is None or spec["at"] >= flt.start) and (
+            flt.end is None or spec["at"] < flt.end
+        )
+        if inside and spec["profit"] and spec["user"] == (flt.user or spec["user"]):
+            day = spec["at"].date()
+            daily[day] = daily.get(day, D(0)) + D(spec["profit"])
+    expected, total = [], D(0)
+    for day in sorted(daily):
+        total += daily[day]
+        expected.append((datetime.combine(day, datetime.min.time(), UTC) + th.timedelta(1), total))
+    with desk.sessions() as session:
+        assert th.cumulative_pnl(session, flt) == expected
