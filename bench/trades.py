@@ -1,21 +1,23 @@
-"""Trades history benchmark: the Trades grid's paging callback and the CSV export with
-10^6 trades on PostgreSQL.
+"""Trades history benchmark: the Trades grid's paging callback, the history's totals and
+the CSV export with 10^6 trades on PostgreSQL (and, with --small, a smaller history in
+the same rounds, for the growth).
 
-    .venv/bin/python -m bench.trades [--trades 1000000] [--repeat 40] [--keep]
+    .venv/bin/python -m bench.trades [--trades 1000000] [--small 10000] [--repeat 40]
+                                     [--keep] [--no-export]
                                      [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 
-Creates a throw-away database (kept with --keep, and then reused by the next run with the
-same --trades), fills it with COPY (two to three legs per trade, six users, three
-strategies, 90 % filled over 90 days), then posts the grid's block request to
-/_dash-update-component through the whole Flask stack (session guard, access check,
-callback, JSON) as a viewer, for the requests a trader makes: first block, a filter, a
-sort (also by user and status), a date range, a block half a million rows deep reached
-by a jump (OFFSET on the index) and the block after it reached by scrolling on (a seek
-from the last key of the block before). A trivial callback (the menu toggle) is timed in
-the same run as the floor. Then the history's totals and P&L curve
-(/api/v1/trades/summary) uncached, unfiltered and filtered, next to the direct SUM over
-the trades they replaced. The CSV export of every trade is then streamed in a child
-process that reports its time and its peak resident memory.
+Creates a throw-away database per size (kept with --keep, and then reused by the next run
+with the same size), fills it with COPY (two to three legs per trade, six users, three
+strategies, 90 % filled over 90 days) and adds up its daily rollup, then posts the grid's
+block request to /_dash-update-component through the whole Flask stack (session guard,
+access check, callback, JSON) as a viewer, for the requests a trader makes: first block,
+a filter, a sort (also by user and status), a date range, the block half-way down the
+history reached by a jump (no block ended there) and the block after it reached by
+scrolling on (a seek from the last key of the block before). A trivial callback (the
+menu toggle) is timed in the same rounds as the floor, and so are the history's totals
+and P&L curve (/api/v1/trades/summary), never from the cache, unfiltered and filtered.
+Then the direct SUM over the trades that the rollup replaced, and the CSV export of
+every trade streamed in a child process that reports its time and peak resident memory.
 """
 
 from __future__ import annotations
@@ -168,14 +170,15 @@ def cases(n: int) -> dict[str, dict]:
         "sorted by user (A-Z)": grid_request(0, by_user),
         "sorted by status (Z-A)": grid_request(0, [{"colId": "status", "sort": "desc"}]),
         "block 10 (rows 1000-1099)": grid_request(1000),
-        f"row {deep - 100:,}, jumped to": grid_request(deep - 100),
-        f"row {deep:,}, scrolled on (seek)": grid_request(deep),
-        f"by user, row {deep - 100:,}, jumped to": grid_request(deep - 100, by_user),
-        f"by user, row {deep:,}, scrolled on (seek)": grid_request(deep, by_user),
+        "half-way block, jumped to": grid_request(deep - 100),
+        "next block, scrolled on (seek)": grid_request(deep),
+        "by user, half-way block, jumped to": grid_request(deep - 100, by_user),
+        "by user, next block, scrolled on (seek)": grid_request(deep, by_user),
     }
 
 
-SUMMARIES = {  # /api/v1/trades/summary, never from the cache
+SUMMARY = "/api/v1/trades/summary"  # asked so that it never comes from the cache
+SUMMARIES = {
     "everything": "",
     "user = carla": "user=carla",
     "status = rejected": "status=rejected",
@@ -185,31 +188,35 @@ SUMMARIES = {  # /api/v1/trades/summary, never from the cache
 }
 
 
-def time_callbacks(client, n: int, repeat: int) -> dict[str, tuple[float, float, int]]:
-    """Case -> (median ms, p95 ms, response bytes), rounds interleaved across cases (in
-    order: each "scrolled on" block follows the block before it, as in the grid)."""
-    calls = {case: lambda body=body: client.post("/_dash-update-component", json=body)
-             for case, body in cases(n).items()}  # fmt: skip
-    calls |= {f"summary: {case}": lambda q=q: client.get(f"/api/v1/trades/summary?{q}")
-              for case, q in SUMMARIES.items()}  # fmt: skip
-    samples: dict[str, list[float]] = {case: [] for case in calls}
+def time_callbacks(clients: dict[int, object], repeat: int) -> dict[tuple, tuple]:
+    """(trades, case) -> (median ms, p95 ms, response bytes); each round runs every case
+    on every database in turn, so sizes are compared under the same load (in order: each
+    "scrolled on" block follows the block before it, as in the grid)."""
+    calls = {}
+    for n, client in clients.items():
+        calls |= {(n, case): lambda c=client, body=body: c.post("/_dash-update-component",
+                                                                json=body)
+                  for case, body in cases(n).items()}  # fmt: skip
+        calls |= {(n, f"summary: {case}"): lambda c=client, q=q: c.get(f"{SUMMARY}?{q}")
+                  for case, q in SUMMARIES.items()}  # fmt: skip
+    samples: dict[tuple, list[float]] = {key: [] for key in calls}
     sizes = {}
-    for case, call in calls.items():  # warm each once (plans, caches, connections)
+    for key, call in calls.items():  # warm each once (plans, caches, connections)
         reply = call()
-        assert reply.status_code == 200, (case, reply.status_code, reply.text[:300])
-        sizes[case] = len(reply.data)
+        assert reply.status_code == 200, (key, reply.status_code, reply.text[:300])
+        sizes[key] = len(reply.data)
     for _ in range(repeat):
-        for case, call in calls.items():
+        for key, call in calls.items():
             started = time.perf_counter()
             call()
-            samples[case].append((time.perf_counter() - started) * 1000)
+            samples[key].append((time.perf_counter() - started) * 1000)
     return {
-        case: (
+        key: (
             statistics.median(times),
             statistics.quantiles(times, n=20, method="inclusive")[18],
-            sizes[case],
+            sizes[key],
         )
-        for case, times in samples.items()
+        for key, times in samples.items()
     }
 
 
@@ -309,10 +316,30 @@ def report_export(url: str) -> None:
     )
 
 
+def prepare(admin_url: str, n: int, keep: bool):
+    """(URL, desk, viewer client) of a migrated database holding n trades."""
+    url, filled = database(admin_url, n, keep)
+    settings = settings_for(url)
+    started = time.perf_counter()
+    migrate.upgrade(settings)  # on a database kept from before 0008: its rollup backfill
+    print(f"{n:,} trades: migrations {time.perf_counter() - started:.1f} s")
+    if not filled:
+        print(f"filled {n:,} trades in {fill(url, n):.0f} s")
+        started = time.perf_counter()  # COPY went round the application: add them up
+        with create_engine(settings.database_url).begin() as conn:
+            trade_days.rebuild(conn)
+        print(f"daily rollup rebuilt in {time.perf_counter() - started:.1f} s")
+    app = create_app(settings)
+    desk = app.extensions["desk"]
+    desk.cache = NoSummaryCache()
+    return url, desk, viewer_client(app)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--trades", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, help="also this many trades, in the same rounds")
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the database")
     parser.add_argument("--no-export", action="store_true", help="skip the CSV export")
@@ -321,38 +348,36 @@ def main() -> None:
     if args.export_child:
         return export_child(args.export_child)
 
-    url, filled = database(args.admin_url, args.trades, args.keep)
-    settings = settings_for(url)
-    started = time.perf_counter()
-    migrate.upgrade(settings)  # on a database kept from before 0008: its rollup backfill
-    print(f"migrations: {time.perf_counter() - started:.1f} s")
-    if not filled:
-        print(f"filled {args.trades:,} trades in {fill(url, args.trades):.0f} s")
-        started = time.perf_counter()  # COPY went round the application: add them up
-        with create_engine(settings.database_url).begin() as conn:
-            trade_days.rebuild(conn)
-        print(f"daily rollup rebuilt in {time.perf_counter() - started:.1f} s")
-    app = create_app(settings)
-    desk = app.extensions["desk"]
-    desk.cache = NoSummaryCache()
-    client = viewer_client(app)
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-
-    print(f"\nTrades grid callback, {args.trades:,} trades, {args.repeat} rounds")
-    print("| Request | median | p95 | response |\n|---|---|---|---|")
-    for case, (median, p95, size) in time_callbacks(client, args.trades, args.repeat).items():
-        print(f"| {case} | {median:.1f} ms | {p95:.1f} ms | {size / 1024:.1f} KB |")
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    sizes = [args.trades] + ([args.small] if args.small else [])
+    urls, desks, clients = {}, {}, {}
+    for n in sizes:
+        urls[n], desks[n], clients[n] = prepare(args.admin_url, n, args.keep)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    found = time_callbacks(clients, args.repeat)
+    print(f"\nload average {load} before, {' '.join(f'{x:.2f}' for x in os.getloadavg())} after")
+    deep = ", ".join(f"{n // 200 * 100 - 100:,} of {n:,}" for n in sizes)
+    print(f"Trades callbacks, {args.repeat} rounds; the half-way block starts at row {deep}")
+    head = " | ".join(f"{n:,} median | {n:,} p95" for n in sizes)
+    ratio = f" | p95 {sizes[0]:,} / {sizes[1]:,}" if len(sizes) > 1 else ""
+    print(f"| Request | {head}{ratio} | response |")
+    print("|---" * (2 + 2 * len(sizes) + bool(ratio)) + "|")
+    for case in dict.fromkeys(key[1] for key in found):
+        keys = [(n, case) for n in sizes]
+        cells = " | ".join(f"{found[k][0]:.1f} ms | {found[k][1]:.1f} ms" for k in keys)
+        if ratio:
+            cells += f" | {found[keys[0]][1] / found[keys[1]][1]:.2f}×"
+        print(f"| {case} | {cells} | {found[keys[0]][2] / 1024:.1f} KB |")
     print("\nDirect SUM over the trades (what totals cost before the rollup), 5 calls")
-    for case, (median, worst) in time_direct_sums(desk, 5).items():
-        print(f"| {case} | {median:.0f} ms | max {worst:.0f} ms |")
+    for case, (median, worst) in time_direct_sums(desks[sizes[0]], 5).items():
+        print(f"| {case} ({sizes[0]:,} trades) | {median:.0f} ms | max {worst:.0f} ms |")
 
     if not args.no_export:
-        report_export(url)
+        report_export(urls[sizes[0]])
     if not args.keep:
-        desk.sessions.kw["bind"].dispose()
-        with psycopg.connect(args.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        for n in sizes:
+            desks[n].sessions.kw["bind"].dispose()
+            with psycopg.connect(args.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{urls[n].rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
