@@ -358,14 +358,15 @@ def main() -> None:
     deep = ", ".join(f"{n // 200 * 100 - 100:,} of {n:,}" for n in sizes)
     print(f"Trades callbacks, {args.repeat} rounds; the half-way block starts at row {deep}")
     head = " | ".join(f"{n:,} median | {n:,} p95" for n in sizes)
-    ratio = f" | p95 {sizes[0]:,} / {sizes[1]:,}" if len(sizes) > 1 else ""
+    ratio = f" | median, p95 {sizes[0]:,} / {sizes[1]:,}" if len(sizes) > 1 else ""
     print(f"| Request | {head}{ratio} | response |")
     print("|---" * (2 + 2 * len(sizes) + bool(ratio)) + "|")
     for case in dict.fromkeys(key[1] for key in found):
         keys = [(n, case) for n in sizes]
         cells = " | ".join(f"{found[k][0]:.1f} ms | {found[k][1]:.1f} ms" for k in keys)
         if ratio:
-            cells += f" | {found[keys[0]][1] / found[keys[1]][1]:.2f}×"
+            big, small = found[keys[0]], found[keys[1]]
+            cells += f" | {big[0] / small[0]:.2f}×, {big[1] / small[1]:.2f}×"
         print(f"| {case} | {cells} | {found[keys[0]][2] / 1024:.1f} KB |")
     print("\nDirect SUM over the trades (what totals cost before the rollup), 5 calls")
     for case, (median, worst) in time_direct_sums(desks[sizes[0]], 5).items():
