@@ -338,3 +338,8 @@ class OperatorTicket(Base):
     fee: Mapped[Decimal | None] = mapped_column(Money)
     reference: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+# The daily rollup follows every change to trades made through a Session in any process
+# that maps these tables (web, workers, scripts, tests): its listeners come with them.
+from backend.trading import trade_days  # noqa: E402, F401
