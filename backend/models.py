@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -168,6 +169,25 @@ class TradeLeg(Base):
     buy_amount: Mapped[Decimal] = mapped_column(Money)
     fee: Mapped[Decimal] = mapped_column(Money)
     filled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TradeDay(Base):
+    """The trade history added up per UTC day (backend.trading.trade_days): one row per
+    (day, market, strategy, status, user). ``market`` "*" counts each trade once; a leg
+    market's row counts each trade with a leg there once."""
+
+    __tablename__ = "trade_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    market: Mapped[str] = mapped_column(String(32), primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    requested_by: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trades: Mapped[int] = mapped_column(Integer)
+    realized: Mapped[int] = mapped_column(Integer)  # of them, trades with a profit
+    size_usd: Mapped[Decimal] = mapped_column(Money)
+    expected_profit_usd: Mapped[Decimal] = mapped_column(Money)
+    profit_usd: Mapped[Decimal] = mapped_column(Money)
 
 
 class TradeEvent(Base):
@@ -351,3 +371,8 @@ class OperatorTicket(Base):
     fee: Mapped[Decimal | None] = mapped_column(Money)
     reference: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+# The daily rollup follows every change to trades made through a Session in any process
+# that maps these tables (web, workers, scripts, tests): its listeners come with them.
+from backend.trading import trade_days  # noqa: E402, F401

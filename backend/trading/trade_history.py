@@ -1,10 +1,13 @@
 """The whole trade history, searched on the server: filters, sorted pages, totals, the
 cumulative P&L and a streamed CSV export.
 
-Nothing here loads the history into memory: pages are LIMIT/OFFSET on an indexed order,
-totals and the P&L curve are aggregated by the database (PostgreSQL sums NUMERIC
-exactly; SQLite keeps money as text, so there the sums are done in Python with
-Decimal), and the export walks a server-side cursor in batches.
+Nothing here loads the history into memory. A page seeks on an indexed order from the
+last key of the page before it when the grid scrolls on, or counts an offset on the
+index when it jumps (whole days, users, strategies or statuses before it, counted by
+the daily rollup, are skipped first). Totals and the P&L curve add up the daily rollup
+(backend.trading.trade_days) for whole days and the trades only for partial days
+(PostgreSQL sums NUMERIC exactly; SQLite keeps money as text, so there the sums are
+done in Python with Decimal), and the export walks a server-side cursor in batches.
 """
 
 from __future__ import annotations
@@ -14,23 +17,28 @@ import io
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Float, Select, and_, cast, exists, func, literal, select
+from sqlalchemy import Float, Select, and_, cast, exists, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from backend.models import Posting, Trade, TradeLeg
+from backend.trading import trade_days
+from backend.trading.trades import STATUSES
 
 MARKET = re.compile(r"(p2p|spot):[A-Z0-9]{2,10}/[A-Z0-9]{2,10}")
 WORD = re.compile(r"[a-z_]{1,20}")
 USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,63}")  # as backend.web.users.NAME
-# The orders with an index (migration 0006): any page of a million trades stays cheap.
+# The orders with an index (migrations 0006, 0008): any page of a million trades stays cheap.
 SORTABLE = {
     "id": Trade.id,
     "created_at": Trade.created_at,
+    "requested_by": Trade.requested_by,  # migration 0008: (column, id) for these three
+    "strategy": Trade.strategy,
+    "status": Trade.status,
     "size_usd": Trade.size_usd,
     "profit_usd": Trade.profit_usd,
 }
@@ -70,6 +78,8 @@ class TradeFilter:
         for name, value in (("strategy", strategy), ("status", status)):
             if value and not WORD.fullmatch(value):
                 raise FilterError(f"{name} is a lowercase word, e.g. filled or triangle")
+        if status and status not in STATUSES:
+            raise FilterError(f"status must be one of: {', '.join(STATUSES)}")
         user = _text(args.get("user"), "user")
         if user and not USER.fullmatch(user):
             raise FilterError("user is a login name: 2 to 64 of A-Z a-z 0-9 . _ @ -")
@@ -191,8 +201,10 @@ def _sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def totals(session: Session, flt: TradeFilter) -> Totals:
-    """Count and sums of the filtered set, per status and overall."""
+def sums(session: Session, flt: TradeFilter) -> Totals:
+    """Count and sums of the filtered set added up from the trades themselves: exact, and
+    as slow as the set is large (``totals`` uses it only for the days it cannot take
+    whole from the daily rollup)."""
     result = Totals()
     if _sqlite(session):  # money is text there: add it up exactly in Python
         stmt = flt.where(
@@ -219,9 +231,107 @@ def totals(session: Session, flt: TradeFilter) -> Totals:
     return result
 
 
+def totals(session: Session, flt: TradeFilter) -> Totals:
+    """Count and sums of the filtered set, per status and overall: the whole UTC days of
+    the range from the daily rollup (trade_days, as exact as the trades), the partial
+    days at its edges from the trades."""
+    days, edges = _split(flt)
+    result = Totals()
+    for edge in edges:
+        found = sums(session, edge)
+        for status, count in found.by_status.items():
+            result.by_status[status] = result.by_status.get(status, 0) + count
+        result.count += found.count
+        result.size_usd += found.size_usd
+        result.expected_profit_usd += found.expected_profit_usd
+        result.profit_usd += found.profit_usd
+    if days is not None:
+        for status, (count, _, size, expected, profit) in trade_days.by_status(
+            session, flt, *days
+        ).items():
+            if count:
+                result.by_status[status] = result.by_status.get(status, 0) + count
+                result.count += count
+                result.size_usd += size
+                result.expected_profit_usd += expected
+                result.profit_usd += profit
+    return result
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def _split(flt: TradeFilter) -> tuple[tuple[date | None, date | None] | None, list[TradeFilter]]:
+    """The filter's range as whole UTC days [first, until) (None: no whole day; an open
+    end stays None) and filters for the partial days before and after them."""
+    first = until = None
+    if flt.start is not None:
+        first = flt.start.date() + timedelta(days=flt.start != _midnight(flt.start.date()))
+    if flt.end is not None:
+        until = flt.end.date()
+    if first is not None and until is not None and first >= until:
+        return None, [flt]
+    edges = []
+    if first is not None and flt.start < _midnight(first):
+        edges.append(replace(flt, end=_midnight(first)))
+    if until is not None and flt.end > _midnight(until):
+        edges.append(replace(flt, start=_midnight(until)))
+    return (first, until), edges
+
+
+DAILY_CURVE_DAYS = 14  # a longer realized span is drawn in days, from the rollup
+
+
 def cumulative_pnl(session: Session, flt: TradeFilter) -> list[tuple[datetime, Decimal]]:
     """Realized profit summed over time buckets (at most PNL_POINTS), then accumulated:
-    (end of bucket, profit to date)."""
+    (end of bucket, profit to date). Over DAILY_CURVE_DAYS or more the buckets are whole
+    days or longer, added from the daily rollup; a shorter span is bucketed finer from
+    the trades of those few days."""
+    days, edges = _split(flt)
+    if days is None:
+        return _pnl_from_trades(session, flt)
+    daily = trade_days.by_day(session, flt, *days)
+    for edge in edges:  # a partial day each: it starts on that day
+        total = daily.setdefault(edge.start.date(), [0, 0, Decimal(0)])
+        if _sqlite(session):
+            profits = session.scalars(
+                edge.where(select(Trade.profit_usd)).where(Trade.profit_usd.is_not(None))
+            )
+            found = [(1, p) for p in profits]
+        else:
+            stmt = edge.where(select(func.count(Trade.profit_usd), func.sum(Trade.profit_usd)))
+            found = [session.execute(stmt).one()]
+        for count, profit in found:
+            total[1] += count
+            total[2] += profit or 0
+    realized_days = sorted(d for d, (_, n, _) in daily.items() if n)
+    if not realized_days:
+        return []
+    first, last = realized_days[0], realized_days[-1]
+    if (last - first).days + 1 < DAILY_CURVE_DAYS:
+        start = _midnight(first) if flt.start is None else max(flt.start, _midnight(first))
+        end = _midnight(last + timedelta(days=1))
+        return _pnl_from_trades(session, replace(flt, start=start, end=min(end, flt.end or end)))
+    span = ((last - first).days + 1) * 86400
+    width = next((b for b in BUCKETS if b >= 86400 and span / b < PNL_POINTS), BUCKETS[-1])
+    sums: dict[int, Decimal] = {}
+    for day in realized_days:
+        key = int(_midnight(day).timestamp()) // width
+        sums[key] = sums.get(key, Decimal(0)) + daily[day][2]
+    return _accumulated(sums, width)
+
+
+def _accumulated(sums: dict[int, Decimal], width: int) -> list[tuple[datetime, Decimal]]:
+    total, curve = Decimal(0), []
+    for key in sorted(sums):
+        total += sums[key]
+        curve.append((datetime.fromtimestamp((key + 1) * width, UTC), total))
+    return curve
+
+
+def _pnl_from_trades(session: Session, flt: TradeFilter) -> list[tuple[datetime, Decimal]]:
+    """The curve added up from the trades themselves, in the finest buckets that fit."""
     realized = flt.where(select(Trade.created_at, Trade.profit_usd)).where(
         Trade.profit_usd.is_not(None)
     )
@@ -247,11 +357,7 @@ def cumulative_pnl(session: Session, flt: TradeFilter) -> list[tuple[datetime, D
             Trade.profit_usd.is_not(None)
         )
         sums = {int(b): p for b, p in session.execute(stmt.group_by(bucket))}
-    total, curve = Decimal(0), []
-    for key in sorted(sums):
-        total += sums[key]
-        curve.append((datetime.fromtimestamp((key + 1) * width, UTC), total))
-    return curve
+    return _accumulated(sums, width)
 
 
 SUMMARY_TTL = 15.0  # seconds a filter's totals and curve are shared by every page
@@ -333,15 +439,88 @@ def _flat(session: Session) -> tuple:
     )
 
 
-def page_rows(session: Session, flt: TradeFilter, pg: Page) -> list:
+def page_rows(
+    session: Session, flt: TradeFilter, pg: Page, after: tuple[object, int] | None = None
+) -> list:
     """One sorted page as flat rows (no ORM objects, legs as the route): the grid's
     block, in one query. The page's ids are chosen first, so rows skipped by the offset
-    never have their route built."""
+    never have their route built. With ``after`` (the sort value and id of the row just
+    before the page) the page seeks there on the index instead of counting ``offset``
+    rows: a block half a million rows deep costs what the first does."""
     order = pg.order_by(_sqlite(session))
-    ids = flt.where(select(Trade.id)).order_by(*order).offset(pg.offset).limit(pg.limit)
+    ids = flt.where(select(Trade.id)).order_by(*order).limit(pg.limit)
+    if after is None:
+        bound, offset = _skip(session, flt, pg)
+        ids = ids.where(bound).offset(offset) if bound is not None else ids.offset(offset)
+    else:
+        column, value = SORTABLE[pg.sort], after[0]
+        if _sqlite(session) and pg.sort in MONEY:
+            column, value = cast(column, Float), float(value)
+        key, last = tuple_(column, Trade.id), tuple_(literal(value, column.type), after[1])
+        ids = ids.where(key < last if pg.descending else key > last)
     chosen = ids.subquery()
     stmt = select(*_flat(session)).join(chosen, chosen.c.id == Trade.id).order_by(*order)
     return list(session.execute(stmt))
+
+
+SKIP_FROM = 5000  # an offset this deep skips whole groups counted by the daily rollup
+GROUPS = {"created_at": "day", "requested_by": "requested_by", "strategy": "strategy",
+          "status": "status"}  # fmt: skip
+
+
+def _skip(session: Session, flt: TradeFilter, pg: Page) -> tuple[object, int]:
+    """A jump deep into the history: the whole groups before the wanted row (days in time
+    order; users, strategies or statuses in theirs) are counted from the daily rollup,
+    exact like the trades, so the index walks one group's trades at most instead of
+    ``offset`` of them. (condition or None, offset left)."""
+    days, edges = _split(flt)
+    if pg.sort not in GROUPS or pg.offset < SKIP_FROM or days is None or edges:
+        return None, pg.offset
+    skipped, column = 0, SORTABLE[pg.sort]
+    for value, trades in trade_days.counts(session, flt, *days, GROUPS[pg.sort], pg.descending):
+        if skipped + trades > pg.offset:
+            if pg.sort == "created_at" and pg.descending:
+                return column < _midnight(value + timedelta(days=1)), pg.offset - skipped
+            if pg.sort == "created_at":
+                return column >= _midnight(value), pg.offset - skipped
+            return (column <= value if pg.descending else column >= value), pg.offset - skipped
+        skipped += trades
+    return None, pg.offset  # beyond the end: nothing there either way
+
+
+SEEK_TTL = 600.0  # seconds the last key of a served block is kept for the next one
+
+
+def _seek_key(flt: TradeFilter, pg: Page, offset: int) -> str:
+    place = {"filter": flt.query_string(), "sort": pg.sort, "desc": pg.descending, "at": offset}
+    return "trades:seek:" + json.dumps(place, sort_keys=True)
+
+
+def block(session: Session, cache, flt: TradeFilter, pg: Page) -> list:
+    """``page_rows`` for a grid that asks for blocks mostly in order: the last key of
+    every block served is kept (per filter and sort), so the next block seeks from it;
+    a jump (no block ended there) counts the offset on the index instead (see
+    ``_skip``). Profit sorts (NULLs in the order) always count."""
+    after = None
+    if pg.offset and pg.sort not in NULLABLE:
+        kept = cache.get(_seek_key(flt, pg, pg.offset))
+        if kept is not None:
+            value, last_id = json.loads(kept)
+            after = (_sort_value(pg.sort, value), last_id)
+    rows = page_rows(session, flt, pg, after)
+    if rows and pg.sort not in NULLABLE:
+        last = rows[-1]
+        value = getattr(last, pg.sort)
+        value = value.isoformat() if isinstance(value, datetime) else value
+        value = str(value) if isinstance(value, Decimal) else value
+        cache.set(_seek_key(flt, pg, pg.offset + len(rows)), json.dumps([value, last.id]), SEEK_TTL)
+    return rows
+
+
+def _sort_value(sort: str, value):
+    if sort == "created_at":
+        return datetime.fromisoformat(value)
+    return Decimal(value) if sort in MONEY else value
 
 
 def _money(value: Decimal | None) -> str | None:

@@ -17,12 +17,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.models import Opportunity, Trade, TradeEvent
-from backend.trading.unwind import STRANDED, UNWINDING
+from backend.trading import trade_days
+from backend.trading.unwind import STRANDED, UNWINDING, UNWOUND
 
 MAX_SIZE_USD = Decimal("1000000")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 RUNNING = ("executing", UNWINDING)  # a worker attempt holds them under a lease
 SIZE = re.compile(r"\d{1,7}(\.\d{1,2})?")  # USD with at most cents, no exponent or "_"
+# Every status a trade can be in, in life-cycle order. The one list: the history's status
+# filter and the Trades page's choices are derived from it, so a new status is searchable
+# the moment it exists.
+STATUSES = (
+    "requested",
+    "queued",
+    "executing",
+    "awaiting_operator",  # a live P2P leg waits for its operator ticket
+    "filled",
+    "rejected",
+    "failed",
+    "cancelled",
+    UNWINDING,  # stopped halfway: turning what its legs bought back
+    UNWOUND,
+    STRANDED,  # its unwind cannot go on: it holds what its legs bought
+)
 
 
 class TradeRequestError(Exception):
@@ -159,6 +176,7 @@ def transition(
         current = session.scalar(select(Trade.status).where(Trade.id == trade_id))
         if current not in allowed:
             return False
+        trade_days.touch(session, trade_id)  # what it adds to the daily totals until now
         result = session.execute(
             update(Trade)
             .where(Trade.id == trade_id, Trade.status == current, *claim)

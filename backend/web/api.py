@@ -112,7 +112,10 @@ def _text(value) -> str | None:
 
 @functools.cache
 def openapi() -> dict:
-    return yaml.safe_load(OPENAPI.read_text())
+    """The spec, with the trade statuses filled in from the one list of them."""
+    spec = yaml.safe_load(OPENAPI.read_text())
+    spec["components"]["parameters"]["Status"]["schema"]["enum"] = list(trades.STATUSES)
+    return spec
 
 
 @bp.get("/openapi.json")

@@ -27,14 +27,14 @@ from dashboard.i18n import _, _l, locale, when
 PATH = "/trades"
 NAME = "Trades"
 BLOCK = 100  # rows per request of the grid
-STATUSES = {
+STATUS_LABELS = {  # translations of backend.trading.trades.STATUSES (a test checks all)
     "requested": _l("requested"),
     "queued": _l("queued"),
     "executing": _l("executing"),
+    "awaiting_operator": _l("awaiting operator"),  # a live P2P leg's ticket is open
     "filled": _l("filled"),
     "rejected": _l("rejected"),
     "failed": _l("failed"),
-    "awaiting_operator": _l("awaiting operator"),  # a live P2P leg's ticket is open
     "cancelled": _l("cancelled"),
     "unwinding": _l("unwinding"),  # stopped halfway: turning what it holds back
     "unwound": _l("unwound"),
@@ -74,6 +74,16 @@ def _options(names: dict) -> list[dict]:
     return [{"label": str(label), "value": key} for key, label in names.items()]
 
 
+def status_label(status: str) -> str:
+    """The status in the reader's language; one without a translation yet in words."""
+    return str(STATUS_LABELS.get(status, status.replace("_", " ")))
+
+
+def status_options() -> list[dict]:
+    """Every status a trade can have, in life-cycle order (one list: trades.STATUSES)."""
+    return [{"label": status_label(s), "value": s} for s in trades.STATUSES]
+
+
 def layout(**_kw):
     desk = current_desk()
     markets = [{"label": m, "value": m} for m in desk.settings.markets]
@@ -103,9 +113,7 @@ def layout(**_kw):
                 md=2,
             ),
             dbc.Col(
-                dcc.Dropdown(
-                    id="trades-status", options=_options(STATUSES), placeholder=_("Status")
-                ),
+                dcc.Dropdown(id="trades-status", options=status_options(), placeholder=_("Status")),
                 xs=6,
                 md=2,
             ),
@@ -261,9 +269,12 @@ def rows(args: dict, request: dict) -> dict:
     flt = trade_history.TradeFilter.parse(args)
     desk = current_desk()
     money = usd_cells()
-    names = {key: str(label) for key, label in (STRATEGIES | STATUSES).items()}
+    names = {key: str(label) for key, label in STRATEGIES.items()}
+    names |= {status: status_label(status) for status in trades.STATUSES}
     with desk.sessions() as session:
-        data = [row_of(r, money, names) for r in trade_history.page_rows(session, flt, page)]
+        data = [
+            row_of(r, money, names) for r in trade_history.block(session, desk.cache, flt, page)
+        ]
     response = {"rowData": data}
     if len(data) < page.limit:
         response["rowCount"] = page.offset + len(data)
@@ -272,7 +283,7 @@ def rows(args: dict, request: dict) -> dict:
 
 def totals_view(sums: trade_history.Totals) -> list:
     statuses = [
-        dbc.Badge(f"{STATUSES.get(s, s)}: {n}", className=f"badge {s} me-1")
+        dbc.Badge(f"{status_label(s)}: {n}", className=f"badge {s} me-1")
         for s, n in sorted(sums.by_status.items())
     ]
     return [
@@ -384,9 +395,7 @@ def detail_view(trade: Trade, events: list, postings: list) -> html.Div:
             html.H2(_("Trade #%(id)s", id=trade.id)),
             html.P(
                 [
-                    dbc.Badge(
-                        str(STATUSES.get(trade.status, trade.status)), className=trade.status
-                    ),
+                    dbc.Badge(status_label(trade.status), className=trade.status),
                     " ",
                     _("profit %(profit)s", profit=usd(trade.profit_usd)),
                     f" · {reasons.translate(trade.error)}" if trade.error else "",

@@ -3,15 +3,20 @@ order, P&L buckets by epoch, and the export through a server-side cursor."""
 
 import csv
 import io
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from backend import migrate
 from backend.config import Settings
 from backend.desk import Desk
 from backend.trading import trade_history as th
+from backend.trading import trades
 from tests.factories import FIVE_TRADES, recorded_trade
+from tests.unit import test_trade_days as rollup
 
 D = Decimal
 
@@ -24,6 +29,13 @@ def pg_desk(make_pg_database):
     with desk.sessions.begin() as session:
         ids = [recorded_trade(session, **spec).id for spec in FIVE_TRADES]
     return desk, ids
+
+
+@pytest.fixture(scope="module")
+def rollup_desk(make_pg_database):
+    config = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
+    migrate.upgrade(config)
+    return Desk(config)
 
 
 def test_totals_and_the_pnl_curve_are_exact_on_postgres(pg_desk):
@@ -58,3 +70,65 @@ def test_the_grids_flat_rows_page_with_their_routes(pg_desk):
         rows = th.page_rows(session, th.TradeFilter(), th.Page("profit_usd", False, 1, 2))
     assert [r.id for r in rows] == [ids[4], ids[3]]  # no profit first, then -0.40
     assert rows[1].route == "p2p:USDT/VES > spot:BTC/USDT > p2p:BTC/VES"
+
+
+def test_the_daily_rollup_was_filled_from_the_trades_already_there(make_pg_database):
+    """Migration 0008 adds up the history that existed before it, in SQL."""
+    config = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
+    migrate.upgrade(config, "0006")
+    desk = Desk(config)
+    with desk.sessions.begin() as session:
+        for spec in FIVE_TRADES:
+            recorded_trade(session, **spec)
+        session.flush()
+        session.info.pop("trade_days.touched")  # (no rollup table to add them to yet)
+    migrate.upgrade(config)
+    with desk.sessions() as session:
+        for args in ({}, {"market": "p2p:USDT/BRL"}, {"from": "2026-11-26T12:00Z"}):
+            flt = th.TradeFilter.parse(args)
+            assert th.totals(session, flt) == th.sums(session, flt), args
+        assert th.totals(session, th.TradeFilter()).count == 5
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rollup.transactions)
+def test_the_rollup_adds_up_exactly_what_the_trades_hold_on_postgres(rollup_desk, batches):
+    rollup.run(rollup_desk, batches)
+
+
+def test_concurrent_changes_to_the_same_rollup_rows_lose_nothing(rollup_desk):
+    """Eight threads create and move trades of the same user, day and strategy at once:
+    every commit adds to the same rollup rows, none of its amounts is lost."""
+    desk = rollup_desk
+    start = rollup.START + timedelta(days=1, hours=3)
+
+    def work(n: int) -> None:
+        for k in range(6):
+            with desk.sessions.begin() as session:
+                trade = recorded_trade(session, at=start, user="zoe", status="executing",
+                                       size=f"{n}.{k}1", profit=None)  # fmt: skip
+            with desk.sessions.begin() as session:
+                assert trades.transition(session, trade.id, ("executing",), "filled",
+                                         start, actor="t", profit_usd=D(f"-{k}.{n}3"))  # fmt: skip
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(work, range(8)))
+    flt = th.TradeFilter.parse({"user": "zoe"})
+    with desk.sessions() as session:
+        found = th.totals(session, flt)
+        assert found == th.sums(session, flt)
+    assert found.by_status == {"filled": 48}
+    assert found.size_usd == sum(D(f"{n}.{k}1") for n in range(8) for k in range(6))
+
+
+@pytest.mark.parametrize("args", [{}, {"from": "2026-10-03T12:00Z", "to": "2026-10-25T06:00Z"}])
+def test_a_long_pnl_curve_adds_up_days_on_postgres(make_pg_database, args):
+    from tests.unit.test_trade_history import (
+        test_a_long_pnl_curve_adds_up_days_from_the_rollup_and_the_partial_days as check,
+    )
+
+    config = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
+    migrate.upgrade(config)
+    check(Desk(config), args)

@@ -135,3 +135,32 @@ def test_the_rates_board_lists_every_corridor_and_refuses_an_unoffered_size(app,
     assert message.startswith("Ahora no podemos cotizar")  # nothing live to quote
     for size in ("501", "1e3", 500):
         assert viewer.post("/_dash-update-component", json=rates_body(size)).status_code == 400
+
+
+def test_the_status_filter_offers_every_trade_status_each_with_a_translated_label():
+    from backend.trading import trades
+    from dashboard.pages import trades as page
+
+    assert [o["value"] for o in page.status_options()] == list(trades.STATUSES)
+    assert set(page.STATUS_LABELS) == set(trades.STATUSES)  # a new status needs its label
+
+
+def test_the_grid_sorts_by_user_strategy_and_status_on_the_server(app, desk):
+    from dashboard.pages import trades as page
+
+    sortable = {c["field"] for c in page._columns() if c["sortable"]}
+    assert {"requested_by", "strategy", "status"} <= sortable
+    with desk.sessions.begin() as session:
+        for spec in FIVE_TRADES:
+            recorded_trade(session, **spec)
+    viewer = api_client(app, "viewer")
+    for column, expected in (
+        ("requested_by", [4, 1, 3, 2, 5]),  # =cmd, ana, ana, ben, ben (ties: lower id first)
+        ("status", [5, 1, 2, 4, 3]),
+    ):
+        r = viewer.post(
+            "/_dash-update-component", json=grid_request(0, 10, [{"colId": column, "sort": "asc"}])
+        )
+        assert [
+            row["id"] for row in r.json["response"]["trades-grid"]["getRowsResponse"]["rowData"]
+        ] == expected

@@ -3,6 +3,7 @@ curve and the CSV export, on the embedded SQLite (PostgreSQL: tests/integration)
 
 import csv
 import io
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -188,3 +189,142 @@ def test_a_filters_summary_is_shared_from_the_cache_until_it_expires(desk, histo
     assert other.totals.count == 3  # another filter is its own entry: the new trade counts
     assert (later.totals.count, later.totals.profit_usd) == (4, D("7.95"))
     assert later.pnl[-1][1] == D("7.95")
+
+
+@pytest.fixture
+def many(desk):
+    """23 trades: users, strategies and statuses repeat (ties broken by id), times and
+    sizes vary, some without a profit."""
+    users, statuses = ("ana", "ben", "carla"), ("filled", "rejected", "cancelled", "queued")
+    with desk.sessions.begin() as session:
+        for n in range(23):
+            recorded_trade(
+                session,
+                at=at(f"2026-11-{10 + n % 7:02d} {n % 24:02d}:00"),
+                user=users[n % 3],
+                status=statuses[n % 4],
+                strategy=("triangle", "crossed_book")[n % 2],
+                size=str(100 + (n * 37) % 400),
+                profit=None if n % 5 == 0 else f"{n - 8}.5",
+            )
+
+
+@pytest.mark.parametrize("sort", [s for s in th.SORTABLE if s not in th.NULLABLE])
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize("args", [{}, {"status": "filled"}, {"market": "p2p:USDT/VES"}])
+def test_blocks_served_in_order_seek_from_the_last_key_and_equal_the_offset_pages(
+    desk, many, sort, descending, args
+):
+    from backend.cache import LocalCache
+
+    cache, flt = LocalCache(), th.TradeFilter.parse(args)
+    with desk.sessions() as session:
+        by_offset = [
+            [r.id for r in th.page_rows(session, flt, th.Page(sort, descending, o, 4))]
+            for o in range(0, 24, 4)
+        ]
+        seeks = []
+        for o in range(0, 24, 4):
+            key = cache.get(th._seek_key(flt, th.Page(sort, descending, o, 4), o))
+            seeks.append(key is not None)
+            rows = th.block(session, cache, flt, th.Page(sort, descending, o, 4))
+            assert [r.id for r in rows] == by_offset[o // 4], (o, key)
+    full = [len(chunk) == 4 for chunk in by_offset]
+    assert seeks == [False, *full[:-1]]  # every block after a full one sought its start
+    every = [i for chunk in by_offset for i in chunk]
+    assert len(every) == len(set(every))
+
+
+def test_a_block_seeks_from_the_key_kept_for_its_start_not_from_the_offset(desk, many):
+    """The seek is what is used: a key planted for row 4 starts the block after it."""
+    from backend.cache import LocalCache
+
+    cache, flt, pg = LocalCache(), th.TradeFilter(), th.Page("requested_by", False, 4, 3)
+    with desk.sessions() as session:
+        every = th.page_rows(session, flt, th.Page("requested_by", False, 0, 23))
+        cache.set(th._seek_key(flt, pg, 4), json.dumps(["ben", every[12].id]), 60)
+        rows = th.block(session, cache, flt, pg)
+    assert [r.id for r in rows] == [r.id for r in every[13:16]]
+
+
+@pytest.mark.parametrize("sort", ["requested_by", "strategy", "status"])
+def test_the_history_sorts_by_user_strategy_and_status_ties_by_id(desk, many, sort):
+    with desk.sessions() as session:
+        rows = th.page_rows(session, th.TradeFilter(), th.Page(sort, True, 0, 50))
+    keys = [(getattr(r, sort), r.id) for r in rows]
+    assert len(keys) == 23 and keys == sorted(keys, reverse=True)
+
+
+def test_the_status_filter_takes_every_status_of_the_one_list_and_no_other(desk, many):
+    from backend.trading import trades
+
+    assert {"awaiting_operator", "cancelled"} <= set(trades.STATUSES)
+    for status in trades.STATUSES:
+        th.TradeFilter.parse({"status": status})
+    with pytest.raises(th.FilterError, match="status must be one of"):
+        th.TradeFilter.parse({"status": "unknown"})
+    with desk.sessions() as session:
+        found = th.totals(session, th.TradeFilter.parse({"status": "cancelled"}))
+    assert found.by_status == {"cancelled": 6}
+
+
+@pytest.mark.parametrize("sort", ["created_at", "requested_by", "strategy", "status"])
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize(
+    "args", [{}, {"status": "filled"}, {"user": "ben"}, {"from": "2026-11-11", "to": "2026-11-14"}]
+)
+def test_a_jump_skips_whole_groups_counted_by_the_rollup(
+    desk, many, monkeypatch, sort, descending, args
+):
+    with desk.sessions.begin() as session:  # on the boundaries between days
+        for day in (11, 12, 13, 14):
+            recorded_trade(session, at=at(f"2026-11-{day} 00:00"), user="ben")
+    flt = th.TradeFilter.parse(args)
+    with desk.sessions() as session:
+        pages = {}
+        for skip in (10**9, 1):  # never skip days, then always
+            monkeypatch.setattr(th, "SKIP_FROM", skip)
+            pages[skip] = [
+                [r.id for r in th.page_rows(session, flt, th.Page(sort, descending, o, 3))]
+                for o in range(0, 28)
+            ]
+        bound, offset = th._skip(session, flt, th.Page(sort, descending, 20, 3))
+    assert pages[1] == pages[10**9]
+    if not args:
+        assert bound is not None and offset < 20  # whole groups were skipped
+
+
+@pytest.mark.parametrize(
+    "args",
+    [{}, {"user": "ben"}, {"from": "2026-10-03T12:00Z", "to": "2026-10-25T06:00Z"}],
+)
+def test_a_long_pnl_curve_adds_up_days_from_the_rollup_and_the_partial_days(desk, args):
+    """Over DAILY_CURVE_DAYS or more, one point per UTC day with a realized trade: the
+    profit to the end of that day, partial days at the edges counted from the trades."""
+    specs = [
+        dict(
+            at=at(f"2026-10-{d:02d} {h:02d}:30"),
+            user=("ana", "ben")[d % 2],
+            profit=None if d % 4 == 0 else f"{d - 11}.{h:02d}",
+        )
+        for d in range(1, 29)
+        for h in (3, 18)
+    ]
+    with desk.sessions.begin() as session:
+        for spec in specs:
+            recorded_trade(session, **spec)
+    flt = th.TradeFilter.parse(args)
+    daily: dict = {}
+    for spec in specs:
+        inside = (flt.start is None or spec["at"] >= flt.start) and (
+            flt.end is None or spec["at"] < flt.end
+        )
+        if inside and spec["profit"] and spec["user"] == (flt.user or spec["user"]):
+            day = spec["at"].date()
+            daily[day] = daily.get(day, D(0)) + D(spec["profit"])
+    expected, total = [], D(0)
+    for day in sorted(daily):
+        total += daily[day]
+        expected.append((datetime.combine(day, datetime.min.time(), UTC) + th.timedelta(1), total))
+    with desk.sessions() as session:
+        assert th.cumulative_pnl(session, flt) == expected

@@ -3,7 +3,7 @@
 TimescaleDB keeps its continuous aggregate of the same name (migration 0001).
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-11-28
 """
 
@@ -14,7 +14,7 @@ from backend.market import candles
 from backend.types import Money, UTCDateTime
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,296 @@
+"""The trade history added up per UTC day, kept exact in the same transaction as every
+change to a trade, so the history's totals cost the number of days, not of trades.
+
+What a trade adds (its standing: day, strategy, status, user, money, markets) is read
+when a transaction first touches it and again at commit; the difference is added to
+``trade_days`` just before the commit, keys in sorted order. Rollup rows are therefore
+locked only for the instant of the commit (never across a venue call) and always in the
+same order (no deadlock between two commits). Touches are found by the session itself:
+trades and legs added, changed or deleted through the ORM, and ``trades.transition``
+(a Core UPDATE) touches explicitly. Money is added as Decimal on SQLite (text there)
+and as NUMERIC on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Connection, delete, event, func, insert, inspect, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from backend.models import Trade, TradeDay, TradeLeg
+
+ALL = "*"  # the market of the rows that count each trade once, whatever its legs
+FIELDS = ("trades", "realized", "size_usd", "expected_profit_usd", "profit_usd")
+KEY = ("day", "market", "strategy", "status", "requested_by")
+WATCHED = ("status", "size_usd", "expected_profit_usd", "profit_usd", "strategy",
+           "requested_by", "created_at")  # fmt: skip
+_TOUCHED = "trade_days.touched"  # session.info: trade id -> standing before (None: new)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What one trade adds to the rollup."""
+
+    day: date
+    strategy: str
+    status: str
+    requested_by: str
+    size_usd: Decimal
+    expected_profit_usd: Decimal
+    profit_usd: Decimal | None
+    markets: frozenset[str]
+
+    def rows(self) -> dict[tuple, tuple]:
+        """Rollup key -> (trades, realized, size, expected, profit) it adds."""
+        amounts = (
+            1,
+            int(self.profit_usd is not None),
+            self.size_usd,
+            self.expected_profit_usd,
+            self.profit_usd or Decimal(0),
+        )
+        return {
+            (self.day, market, self.strategy, self.status, self.requested_by): amounts
+            for market in (ALL, *self.markets)
+        }
+
+
+def standings(session: Session, ids: Iterable[int], lock: bool = False) -> dict[int, Standing]:
+    """The standing of each trade that exists; ``lock`` holds the rows (PostgreSQL) so
+    nobody changes them between this read and the caller's commit."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    stmt = select(
+        Trade.id,
+        Trade.created_at,
+        Trade.strategy,
+        Trade.status,
+        Trade.requested_by,
+        Trade.size_usd,
+        Trade.expected_profit_usd,
+        Trade.profit_usd,
+    ).where(Trade.id.in_(ids))
+    if lock:
+        stmt = stmt.order_by(Trade.id).with_for_update()
+    markets: dict[int, set[str]] = {}
+    legs = select(TradeLeg.trade_id, TradeLeg.market).where(TradeLeg.trade_id.in_(ids))
+    with session.no_autoflush:
+        found = list(session.execute(stmt))
+        for trade_id, market in session.execute(legs.distinct()):
+            markets.setdefault(trade_id, set()).add(market)
+    return {
+        i: Standing(
+            at.date(), strategy, status, user, size, expected, profit, frozenset(markets.get(i, ()))
+        )
+        for i, at, strategy, status, user, size, expected, profit in found
+    }
+
+
+def touch(session: Session, trade_id: int) -> None:
+    """Call before changing a trade outside the ORM (a Core UPDATE): remembers what it
+    adds now, once per transaction, and locks it until the commit."""
+    session.flush()  # pending ORM changes are remembered first, by the flush hooks
+    _remember(session, [trade_id])
+
+
+def _remember(session: Session, ids: Iterable[int]) -> None:
+    touched = session.info.setdefault(_TOUCHED, {})
+    new = [i for i in ids if i is not None and i not in touched]
+    if new:
+        before = standings(session, new, lock=True)
+        touched.update({i: before.get(i) for i in new})
+
+
+def _accumulate(change: dict[tuple, list], rows: dict[tuple, tuple], sign: int = 1) -> None:
+    for key, amounts in rows.items():
+        total = change.setdefault(key, [0, 0, Decimal(0), Decimal(0), Decimal(0)])
+        for n, amount in enumerate(amounts):
+            total[n] += sign * amount
+
+
+def _rows(change: dict[tuple, list]) -> list[dict]:
+    """Rollup rows to add, in key order (the order PostgreSQL locks them in)."""
+    return [
+        dict(zip(KEY + FIELDS, (*key, *change[key]), strict=True))
+        for key in sorted(change)
+        if any(change[key])
+    ]
+
+
+def settle(session: Session) -> None:
+    """Add what the touched trades changed to the rollup: run just before the commit."""
+    session.flush()  # what is still pending is touched by the flush hooks now
+    touched = session.info.pop(_TOUCHED, None)
+    if not touched:
+        return
+    after = standings(session, touched)
+    change: dict[tuple, list] = {}
+    for trade_id, before in touched.items():
+        if before is not None:
+            _accumulate(change, before.rows(), -1)
+        if trade_id in after:
+            _accumulate(change, after[trade_id].rows())
+    _add(session.connection(), _rows(change))
+
+
+def _add(connection: Connection, rows: list[dict]) -> None:
+    """Add each row's amounts to the rollup row of its key (created at zero if new)."""
+    if not rows:
+        return
+    table = TradeDay.__table__
+    if connection.dialect.name == "postgresql":  # NUMERIC adds exactly, in one statement
+        stmt = pg_insert(table).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(KEY),
+            set_={f: table.c[f] + getattr(stmt.excluded, f) for f in FIELDS},
+        )
+        connection.execute(stmt)
+        return
+    for row in rows:  # SQLite keeps money as text and holds the database's write lock
+        where = [table.c[k] == row[k] for k in KEY]
+        old = connection.execute(select(*(table.c[f] for f in FIELDS)).where(*where)).first()
+        if old is None:
+            connection.execute(insert(table).values(row))
+        else:
+            values = {f: old[n] + row[f] for n, f in enumerate(FIELDS)}
+            connection.execute(table.update().where(*where).values(values))
+
+
+def rebuild(connection: Connection) -> None:
+    """Add the rollup up again from the trades themselves (the migration's backfill; also
+    the repair should trades ever be written behind the application's back)."""
+    table = TradeDay.__table__
+    connection.execute(delete(table))
+    if connection.dialect.name == "postgresql":
+        day = func.date(func.timezone("UTC", Trade.created_at))
+        keys = (day, Trade.strategy, Trade.status, Trade.requested_by)
+        amounts = (
+            func.count(),
+            func.count(Trade.profit_usd),
+            func.sum(Trade.size_usd),
+            func.sum(Trade.expected_profit_usd),
+            func.coalesce(func.sum(Trade.profit_usd), 0),
+        )
+        legs = select(TradeLeg.trade_id, TradeLeg.market).distinct().subquery()
+        columns = ["market", "day", "strategy", "status", "requested_by", *FIELDS]
+        every = select(literal(ALL), *keys, *amounts).group_by(*keys)
+        per_market = (
+            select(legs.c.market, *keys, *amounts)
+            .join_from(Trade, legs, legs.c.trade_id == Trade.id)
+            .group_by(legs.c.market, *keys)
+        )
+        for query in (every, per_market):
+            connection.execute(insert(table).from_select(columns, query))
+        return
+    change: dict[tuple, list] = {}
+    with Session(bind=connection) as session:
+        ids = list(session.scalars(select(Trade.id).order_by(Trade.id)))
+        for start in range(0, len(ids), 500):
+            for standing in standings(session, ids[start : start + 500]).values():
+                _accumulate(change, standing.rows())
+    _add(connection, _rows(change))
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _context, _instances) -> None:
+    """Trades and legs about to be changed or deleted through the ORM: what they add now."""
+    ids = []
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, Trade) and (obj in session.deleted or _changed(obj)):
+            ids.append(obj.id)
+    for obj in (*session.new, *session.deleted):
+        if isinstance(obj, TradeLeg):
+            ids.append(obj.trade_id)
+    if ids:
+        _remember(session, ids)
+
+
+def _changed(trade: Trade) -> bool:
+    attrs = inspect(trade).attrs
+    return any(attrs[name].history.has_changes() for name in WATCHED)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context) -> None:
+    """New trades added nothing before."""
+    touched = session.info.setdefault(_TOUCHED, {})
+    for obj in session.new:
+        if isinstance(obj, Trade):
+            touched.setdefault(obj.id, None)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    settle(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction) -> None:
+    """A rollback forgets what was touched (a savepoint's does not: the rest stands)."""
+    if transaction.parent is None:
+        session.info.pop(_TOUCHED, None)
+
+
+def _where(stmt, flt, first: date | None, until: date | None):
+    """Rollup rows of the days [first, until) matching the filter's market, strategy,
+    status and user (all of them when it has none)."""
+    stmt = stmt.where(TradeDay.market == (flt.market or ALL))
+    if first is not None:
+        stmt = stmt.where(TradeDay.day >= first)
+    if until is not None:
+        stmt = stmt.where(TradeDay.day < until)
+    for column, value in (
+        (TradeDay.strategy, flt.strategy),
+        (TradeDay.status, flt.status),
+        (TradeDay.requested_by, flt.user),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+def by_status(session: Session, flt, first: date | None, until: date | None) -> dict[str, list]:
+    """Status -> [trades, realized, size, expected, profit] over the days [first, until)."""
+    totals: dict[str, list] = {}
+    if session.get_bind().dialect.name == "sqlite":  # money is text: add it in Python
+        stmt = _where(select(TradeDay.status, *(TradeDay.__table__.c[f] for f in FIELDS)),
+                      flt, first, until)  # fmt: skip
+    else:
+        sums = (func.sum(TradeDay.__table__.c[f]) for f in FIELDS)
+        stmt = _where(select(TradeDay.status, *sums), flt, first, until).group_by(TradeDay.status)
+    for status, *amounts in session.execute(stmt):
+        total = totals.setdefault(status, [0, 0, Decimal(0), Decimal(0), Decimal(0)])
+        for n, amount in enumerate(amounts):
+            total[n] += amount
+    return totals
+
+
+def by_day(session: Session, flt, first: date | None, until: date | None) -> dict[date, list]:
+    """Day -> [trades, realized trades, realized profit] over the days [first, until)."""
+    daily: dict[date, list] = {}
+    columns = (TradeDay.trades, TradeDay.realized, TradeDay.profit_usd)
+    if session.get_bind().dialect.name == "sqlite":
+        stmt = _where(select(TradeDay.day, *columns), flt, first, until)
+    else:
+        sums = (func.sum(c) for c in columns)
+        stmt = _where(select(TradeDay.day, *sums), flt, first, until).group_by(TradeDay.day)
+    for day, *amounts in session.execute(stmt):
+        total = daily.setdefault(day, [0, 0, Decimal(0)])
+        for n, amount in enumerate(amounts):
+            total[n] += amount
+    return daily
+
+
+def counts(session: Session, flt, first: date | None, until: date | None, by: str,
+           descending: bool) -> list[tuple[object, int]]:  # fmt: skip
+    """(value of ``by``, trades) over the days [first, until), in the database's own
+    order of ``by`` (its collation, the one the trades' indexes sort by)."""
+    column = TradeDay.__table__.c[by]
+    stmt = _where(select(column, func.sum(TradeDay.trades)), flt, first, until).group_by(column)
+    return list(session.execute(stmt.order_by(column.desc() if descending else column)))

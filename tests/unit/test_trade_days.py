@@ -1,0 +1,142 @@
+"""The daily rollup (trade_days) stays equal to the trades it adds up, whatever happens to
+them: trades created, moved through statuses (Core UPDATE), changed through the ORM,
+given legs on new markets, and transactions rolled back (hypothesis, on SQLite;
+PostgreSQL: tests/integration/test_trade_history_postgres.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from backend.models import Trade, TradeDay, TradeLeg
+from backend.trading import trade_days, trade_history, trades
+from tests.factories import recorded_trade
+
+START = datetime(2026, 11, 25, tzinfo=UTC)
+USERS = ("ana", "ben")
+MARKETS = ("p2p:USDT/VES", "spot:BTC/USDT", "p2p:USDT/BRL")
+money = st.decimals(min_value="-50", max_value="5000", places=6).map(str)
+moments = st.integers(min_value=0, max_value=4 * 86400 - 1).map(
+    lambda s: START + timedelta(seconds=s)
+)
+create = st.fixed_dictionaries(
+    {
+        "at": moments,
+        "user": st.sampled_from(USERS),
+        "status": st.sampled_from(trades.STATUSES),
+        "strategy": st.sampled_from(("crossed_book", "triangle")),
+        "size": st.decimals(min_value="0.01", max_value="100000", places=2).map(str),
+        "profit": st.none() | money,
+        "markets": st.lists(st.sampled_from(MARKETS), max_size=3).map(tuple),
+    }
+).map(lambda spec: ("create", spec))
+move = st.tuples(
+    st.just("move"), st.integers(0, 50), st.sampled_from(trades.STATUSES), st.none() | money
+)
+edit = st.tuples(st.just("edit"), st.integers(0, 50), st.none() | money, st.sampled_from(USERS))
+leg = st.tuples(st.just("leg"), st.integers(0, 50), st.sampled_from(MARKETS))
+transactions = st.lists(
+    st.tuples(st.lists(create | move | edit | leg, min_size=1, max_size=6), st.booleans()),
+    min_size=1,
+    max_size=5,
+)
+FILTERS = [
+    {},
+    {"user": "ana"},
+    {"status": "filled"},
+    {"status": "cancelled", "user": "ben"},
+    {"strategy": "triangle"},
+    {"market": "spot:BTC/USDT"},
+    {"market": "p2p:USDT/VES", "status": "executing"},
+    {"from": "2026-11-26", "to": "2026-11-27"},
+    {"from": "2026-11-25T13:30Z", "to": "2026-11-28T02:00Z"},  # partial days at both ends
+    {"from": "2026-11-26T01:00Z", "to": "2026-11-26T20:00Z", "market": "p2p:USDT/BRL"},
+    {"from": "2026-11-27T05:00Z"},
+]
+
+
+def apply(session, op, ids: list[int], now: datetime) -> None:
+    kind, *args = op
+    if kind == "create":
+        ids.append(recorded_trade(session, **args[0]).id)
+        return
+    if not ids:
+        return
+    trade_id = ids[args[0] % len(ids)]
+    if kind == "move":
+        to, profit = args[1], args[2]
+        current = session.scalar(select(Trade.status).where(Trade.id == trade_id))
+        extra = {} if profit is None else {"profit_usd": Decimal(profit)}
+        assert trades.transition(session, trade_id, (current,), to, now, actor="t", **extra)
+    elif kind == "edit":  # through the ORM: a changed (loaded) object, flushed
+        trade = session.get(Trade, trade_id)
+        trade.profit_usd = None if args[1] is None else Decimal(args[1])
+        trade.requested_by = args[2]
+    else:
+        seq = 1 + (session.scalar(select(TradeLeg.seq).where(TradeLeg.trade_id == trade_id)
+                                  .order_by(TradeLeg.seq.desc()).limit(1)) or 0)  # fmt: skip
+        session.add(
+            TradeLeg(trade_id=trade_id, seq=seq, market=args[1], side="BUY", method=None,
+                     price=Decimal(1), sell_currency="USD", sell_amount=Decimal(1),
+                     buy_currency="USDT", buy_amount=Decimal(1), fee=Decimal(0), filled_at=now)
+        )  # fmt: skip
+
+
+def rollup_rows(session) -> set[tuple]:
+    rows = session.execute(select(TradeDay)).scalars()
+    return {
+        (
+            r.day,
+            r.market,
+            r.strategy,
+            r.status,
+            r.requested_by,
+            r.trades,
+            r.realized,
+            r.size_usd,
+            r.expected_profit_usd,
+            r.profit_usd,
+        )
+        for r in rows
+        if r.trades
+    }
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(transactions)
+def test_the_rollup_adds_up_exactly_what_the_trades_hold(desk, batches):
+    run(desk, batches)
+
+
+def run(desk, batches) -> None:
+    """Apply the transactions (committed or rolled back), then compare the rollup's
+    totals with sums over the trades, and its rows with a rebuild from scratch."""
+    ids: list[int] = []
+    now = START + timedelta(days=5)
+    for ops, commit in batches:
+        session = desk.sessions()
+        try:
+            for op in ops:
+                apply(session, op, ids, now)
+            session.commit() if commit else session.rollback()
+        finally:
+            session.close()
+        if not commit:  # trades created in a rolled back transaction never existed
+            with desk.sessions() as session:
+                kept = set(session.scalars(select(Trade.id)))
+            ids[:] = [i for i in ids if i in kept]
+    with desk.sessions() as session:
+        for args in FILTERS:
+            flt = trade_history.TradeFilter.parse(args)
+            assert trade_history.totals(session, flt) == trade_history.sums(session, flt), args
+        kept = rollup_rows(session)
+    with desk.sessions.begin() as session:  # added up again from scratch: the same rows
+        trade_days.rebuild(session.connection())
+    with desk.sessions() as session:
+        assert rollup_rows(session) == kept
