@@ -82,7 +82,7 @@ def test_the_trades_page_names_and_badges_every_unwind_status_in_both_languages(
 
     from babel.support import Translations
 
-    from dashboard.pages.trades import STATUSES
+    from dashboard.pages.trades import STATUS_LABELS as STATUSES
 
     root = Path(__file__).resolve().parents[2] / "dashboard"
     css = (root / "assets" / "style.css").read_text()
