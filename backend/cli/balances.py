@@ -10,7 +10,7 @@ import click
 from flask.cli import AppGroup
 
 from backend.desk import current_desk
-from backend.trading import balances, ledger
+from backend.trading import balances, ledger, trade_days
 
 balances_cli = AppGroup("balances", help="The house's balances: sums of the ledger.")
 ledger_cli = AppGroup("ledger", help="The double-entry ledger behind the balances.")
@@ -76,10 +76,11 @@ def balances_transfer(source: str, target: str, amount: str, reason: str) -> Non
 @ledger_cli.command("check")
 def ledger_check() -> None:
     """Exit 1 naming every mismatch: postings that do not balance per entry and currency,
-    a trade whose profit differs from its legs' cash flows or from its postings."""
+    a trade whose profit differs from its legs' cash flows or from its postings, a day of
+    the trade history's totals that differs from its trades."""
     desk = current_desk()
     with desk.sessions() as session:
-        problems = ledger.check(session)
+        problems = ledger.check(session) + trade_days.drift(session)
     for problem in problems:
         click.echo(problem, err=True)
     if problems:

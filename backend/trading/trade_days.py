@@ -197,6 +197,29 @@ def rebuild(connection: Connection) -> None:
     _add(connection, _rows(change))
 
 
+def drift(session: Session) -> list[str]:
+    """Every rollup row that differs from the trades it adds up, one sentence each; empty
+    when the history's totals are exact (``ledger check`` runs it; ``rebuild`` repairs)."""
+    table = TradeDay.__table__
+    stored = {
+        tuple(row[k] for k in KEY): [row[f] for f in FIELDS]
+        for row in session.execute(select(table)).mappings()
+        if any(row[f] for f in FIELDS)
+    }
+    expected: dict[tuple, list] = {}
+    ids = list(session.scalars(select(Trade.id).order_by(Trade.id)))
+    for start in range(0, len(ids), 500):
+        for standing in standings(session, ids[start : start + 500]).values():
+            _accumulate(expected, standing.rows())
+    problems = []
+    for key in sorted(set(stored) | {k for k, v in expected.items() if any(v)}):
+        have, want = stored.get(key), expected.get(key)
+        if have != want:
+            where = ", ".join(f"{k}={v}" for k, v in zip(KEY, key, strict=True))
+            problems.append(f"trade_days {where}: holds {have}, the trades add up to {want}")
+    return problems
+
+
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, _context, _instances) -> None:
     """Trades and legs about to be changed or deleted through the ORM: what they add now."""

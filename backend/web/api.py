@@ -22,6 +22,7 @@ from backend.trading import (
     opportunities,
     outbox,
     quotes,
+    trade_days,
     trade_history,
     trades,
 )
@@ -502,8 +503,9 @@ def _move(kind: str):
 @bp.get("/ledger/check")
 @access(VIEWER)
 def check_ledger():
-    """Every mismatch between profits, legs and postings; ``ok`` when there is none."""
+    """Every mismatch between profits, legs and postings, or between the history's daily
+    totals and its trades; ``ok`` when there is none."""
     desk = current_desk()
     with desk.sessions() as session:
-        problems = ledger.check(session)
+        problems = ledger.check(session) + trade_days.drift(session)
     return jsonify(ok=not problems, problems=problems)

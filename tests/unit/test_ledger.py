@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from backend.models import JournalEntry, Posting, Trade
-from backend.trading import executor, ledger
+from backend.trading import executor, ledger, trade_days
 from tests.conftest import api_client
 
 D = Decimal
@@ -69,7 +69,7 @@ def test_a_fill_posts_every_leg_fee_and_transfer_and_moves_balances_by_the_profi
             "binance:USDT": SEEDED + D("29.69"),
             "binance:spot:USDT": SEEDED,
         }
-        assert ledger.check(session) == []
+        assert ledger.check(session) + trade_days.drift(session) == []
 
 
 def test_a_trade_larger_than_the_balance_is_refused_for_balance(app, client, desk, opportunity):
@@ -137,6 +137,8 @@ def test_ledger_check_names_each_mismatch_and_exits_non_zero(app, client, desk, 
     assert f"trade {trade_id}: USDT postings sum to 1, not 0" in bad.output
     assert f"trade {trade_id}: profit 30 USD but its legs' cash flows sum to 29.69" in bad.output
     assert f"trade {trade_id}: profit 30 USD but its postings move 30.69 USDT" in bad.output
+    # the profit was changed behind the application's back: the daily totals say so too
+    assert "market=*" in bad.output and "the trades add up to [1, 1, " in bad.output
 
 
 def test_balances_are_read_by_viewers_and_moved_by_admins_only(app):

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from backend.market import ingest, latest
 from backend.models import OperatorTicket, Trade, TradeLeg
-from backend.trading import controls, executor, ledger, opportunities, tickets, trades
+from backend.trading import controls, executor, ledger, opportunities, tickets, trade_days, trades
 from backend.trading.quotes import fees_from
 from backend.trading.venues.live_spot import LiveSpotVenue
 from tasks.arbitrage import scan
@@ -117,7 +117,7 @@ def test_the_confirmed_ticket_finishes_the_cycle_and_the_ledger_agrees(live, stu
     with desk.sessions() as session:
         trade = session.get(Trade, trade_id)
         assert trade.profit_usd == D("36.17")  # 1036.17 back for 1000 out
-        assert ledger.check(session) == []
+        assert ledger.check(session) + trade_days.drift(session) == []
         assert session.scalar(select(func.count()).select_from(TradeLeg)) == 2
 
 
@@ -228,7 +228,7 @@ def test_a_cancelled_second_leg_unwinds_the_first_on_spot_and_the_loss_is_its_le
             D("5488.56"), D("979.1199"), D("0.9801"),
         )  # fmt: skip
         assert trade.profit_usd == D("979.1199") - D("1000")  # every leg's USDT flow
-        assert ledger.check(session) == []
+        assert ledger.check(session) + trade_days.drift(session) == []
         assert ledger.balances(session, {"bank:Pix:BRL", "binance:spot:BRL"}) == {
             "bank:Pix:BRL": D("0"),
             "binance:spot:BRL": D("0.44687362"),  # less than the cent Binance spends by
@@ -251,7 +251,7 @@ def test_an_unwind_that_cannot_be_priced_is_stranded_naming_what_it_holds_then_t
         trade = session.get(Trade, trade_id)
         assert "books stale or missing: spot:USDT/BRL" in trade.error
         assert "holds 5491.75275 BRL at bank:Pix:BRL" in trade.error
-        assert trade.profit_usd is None and ledger.check(session) == []
+        assert trade.profit_usd is None and ledger.check(session) + trade_days.drift(session) == []
         assert trades.stranded(session) == [trade_id]  # what the gauge and its alert count
     assert stub.placements == {f"desk-{trade_id}-1": 1}
     with desk.sessions.begin() as session:  # the books come back
@@ -272,7 +272,7 @@ def test_a_refused_unwind_order_strands_the_trade_and_places_nothing_more(live, 
     with desk.sessions() as session:
         error = session.get(Trade, trade_id).error
         assert "-2010" in error and "holds 5491.75275 BRL at bank:Pix:BRL" in error
-        assert ledger.check(session) == []
+        assert ledger.check(session) + trade_days.drift(session) == []
     assert stub.placements == {f"desk-{trade_id}-1": 1}
 
 
@@ -319,7 +319,7 @@ def test_a_spot_leg_refused_after_a_p2p_leg_unwinds_it_through_a_new_operator_ti
     with desk.sessions() as session:
         trade = session.get(Trade, trade_id)
         assert trade.profit_usd == D("982.07") - D("1000")
-        assert ledger.check(session) == []
+        assert ledger.check(session) + trade_days.drift(session) == []
         assert ledger.balances(session, {"bank:Pix:BRL", "binance:spot:BRL"}) == {
             "bank:Pix:BRL": D("0.20"),  # what the operator did not spend
             "binance:spot:BRL": D("0"),
