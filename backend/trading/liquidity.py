@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.market.book import Ad, Book
-from backend.models import LatestBook, LiquidityTake
+from backend.models import LiquidityTake
 from backend.trading.execution import LegFill
 
 
@@ -50,18 +50,6 @@ def remaining(session: Session, books: dict[str, Book]) -> dict[str, Book]:
         if fetched_at >= books[market].fetched_at:
             taken[market][(side, ad_no)] += quantity
     return {k: less(b, taken[k]) if k in taken else b for k, b in books.items()}
-
-
-def lock(session: Session, markets: list[str]) -> None:
-    """Serialize fills on the same books (PostgreSQL row locks on their latest rows), so
-    concurrent executions together take at most what the books hold."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            select(LatestBook.market)
-            .where(LatestBook.market.in_(markets))
-            .order_by(LatestBook.market)
-            .with_for_update()
-        ).all()
 
 
 def record(

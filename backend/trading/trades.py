@@ -148,15 +148,14 @@ def transition(
 ) -> bool:
     """Move a trade to ``to`` if it is in one of ``allowed``; audit the move. False if not.
 
-    The update names the status it read, so a concurrent move (the web marking a trade
-    queued while the worker claims it) makes it read again instead of winning twice.
+    One conditional update per allowed status, in the order given, with no read before
+    it: the update that matches names the status the trade left, so a concurrent move
+    (the web marking a trade queued while the worker claims it) makes the next one match
+    instead of winning twice, and a move out of one known status is a single round trip.
     With ``owner``, only the worker attempt holding the claim can move it.
     """
     claim = () if owner is None else (Trade.claimed_by == owner,)
-    for _ in range(len(allowed) + 1):
-        current = session.scalar(select(Trade.status).where(Trade.id == trade_id))
-        if current not in allowed:
-            return False
+    for current in allowed:
         result = session.execute(
             update(Trade)
             .where(Trade.id == trade_id, Trade.status == current, *claim)
