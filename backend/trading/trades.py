@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, lazyload
 
 from backend.models import Opportunity, Trade, TradeEvent
 
@@ -94,23 +95,26 @@ def request_trade(
                 "(too thin, or stale)",
                 409,
             )
-    trade = Trade(
-        idempotency_key=key,
-        opportunity_id=opp.id,
-        requested_by=user,
-        mode=mode,
-        strategy=opp.strategy,
-        status="requested",
-        size_usd=wanted or opp.size_usd,
-        expected_profit_usd=expected,
-        created_at=now,
-        updated_at=now,
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    trade = session.scalar(
+        insert(Trade)
+        .values(
+            idempotency_key=key,
+            opportunity_id=opp.id,
+            requested_by=user,
+            mode=mode,
+            strategy=opp.strategy,
+            status="requested",
+            size_usd=wanted or opp.size_usd,
+            expected_profit_usd=expected,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[Trade.idempotency_key])
+        .returning(Trade)
+        .options(lazyload(Trade.legs))  # it has none yet: no query for them
     )
-    try:
-        with session.begin_nested():
-            session.add(trade)
-            session.flush()
-    except IntegrityError:  # the same key won a race a moment ago
+    if trade is None:  # the same key won a race a moment ago
         existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
         return _same_request(existing, opportunity_id, wanted), False
     session.add(
