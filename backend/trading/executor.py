@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, lazyload, sessionmaker
@@ -29,7 +29,7 @@ from backend.cache import Cache
 from backend.config import Settings
 from backend.market import latest
 from backend.market.book import Book
-from backend.models import Opportunity, Trade
+from backend.models import Opportunity, Trade, TradeLeg
 from backend.ops import metrics
 from backend.resilience import Unavailable
 from backend.trading import controls, ledger, legs, liquidity, risk, trades
@@ -209,7 +209,9 @@ def _fill(session: Session, settings: Settings, trade_id: int, clock, owner: str
         ):  # fmt: skip
             raise LostClaim(trade_id)
         return Outcome("rejected", strategy)
-    session.add_all(legs.row(trade_id, seq, f, now) for seq, f in enumerate(found.fills, 1))
+    session.execute(
+        insert(TradeLeg), [legs.row(trade_id, seq, f, now) for seq, f in enumerate(found.fills, 1)]
+    )
     liquidity.record(session, trade_id, found.fills, found.books, now)
     ledger.post(session, "fill", found.lines, actor="worker", now=now, trade_id=trade_id)
     profit = found.profit

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -100,8 +100,8 @@ def ensure_accounts(session: Session, names: set[str], now: datetime) -> None:
         }
         for n in sorted(names)
     ]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(Account).values(rows).on_conflict_do_nothing())
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(upsert(Account).values(rows).on_conflict_do_nothing())
 
 
 def post(
@@ -118,19 +118,24 @@ def post(
     if off := imbalances(lines):
         raise ValueError(f"entry does not balance: {off}")
     ensure_accounts(session, {line.account for line in lines}, now)
-    entry = JournalEntry(at=now, kind=kind, trade_id=trade_id, actor=actor, reason=reason)
-    session.add(entry)
-    session.flush()
-    session.add_all(
-        Posting(
-            entry_id=entry.id,
-            trade_id=trade_id,
-            account=line.account,
-            currency=line.currency,
-            amount=line.amount,
-            at=now,
-        )
-        for line in lines
+    entry = session.scalars(
+        insert(JournalEntry)
+        .values(at=now, kind=kind, trade_id=trade_id, actor=actor, reason=reason)
+        .returning(JournalEntry)
+    ).one()
+    session.execute(  # one multi-row INSERT, in the order of the lines
+        insert(Posting),
+        [
+            {
+                "entry_id": entry.id,
+                "trade_id": trade_id,
+                "account": line.account,
+                "currency": line.currency,
+                "amount": line.amount,
+                "at": now,
+            }
+            for line in lines
+        ],
     )
     return entry
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from backend.models import TradeLeg
@@ -17,22 +18,23 @@ from backend.trading import accounts, ledger
 from backend.trading.execution import ANCHOR, Leg, LegFill
 
 
-def row(trade_id: int, seq: int, fill: LegFill, now: datetime) -> TradeLeg:
+def row(trade_id: int, seq: int, fill: LegFill, now: datetime) -> dict:
+    """Leg ``seq``'s trade_legs row, as the values to insert."""
     leg = fill.leg
-    return TradeLeg(
-        trade_id=trade_id,
-        seq=seq,
-        market=leg.market,
-        side=leg.side,
-        method=leg.method,
-        price=fill.price,
-        sell_currency=leg.src,
-        sell_amount=fill.sell_amount,
-        buy_currency=leg.dst,
-        buy_amount=fill.buy_amount,
-        fee=fill.fee,
-        filled_at=now,
-    )
+    return {
+        "trade_id": trade_id,
+        "seq": seq,
+        "market": leg.market,
+        "side": leg.side,
+        "method": leg.method,
+        "price": fill.price,
+        "sell_currency": leg.src,
+        "sell_amount": fill.sell_amount,
+        "buy_currency": leg.dst,
+        "buy_amount": fill.buy_amount,
+        "fee": fill.fee,
+        "filled_at": now,
+    }
 
 
 def store(
@@ -46,7 +48,7 @@ def store(
     actor: str,
 ) -> None:
     """Write leg ``seq`` and post it, its move to the account ``next_leg`` pays from too."""
-    session.add(row(trade_id, seq, fill, now))
+    session.execute(insert(TradeLeg), [row(trade_id, seq, fill, now)])
     next_src = None
     if next_leg is not None:
         next_src = accounts.house(next_leg.market, next_leg.method, fill.leg.dst)

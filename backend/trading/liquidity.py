@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from backend.market.book import Ad, Book
@@ -55,15 +55,17 @@ def remaining(session: Session, books: dict[str, Book]) -> dict[str, Book]:
 def record(
     session: Session, trade_id: int, fills: list[LegFill], books: dict[str, Book], now: datetime
 ) -> None:
-    for f in fills:
-        for ad_no, _price, quantity in f.takes:
-            session.add(
-                LiquidityTake(
-                    market=f.leg.market,
-                    side=f.leg.side,
-                    ad_no=ad_no,
-                    fetched_at=books[f.leg.market].fetched_at,
-                    quantity=quantity,
-                    trade_id=trade_id,
-                )
-            )
+    rows = [
+        {
+            "market": f.leg.market,
+            "side": f.leg.side,
+            "ad_no": ad_no,
+            "fetched_at": books[f.leg.market].fetched_at,
+            "quantity": quantity,
+            "trade_id": trade_id,
+        }
+        for f in fills
+        for ad_no, _price, quantity in f.takes
+    ]
+    if rows:
+        session.execute(insert(LiquidityTake), rows)

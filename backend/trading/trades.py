@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, lazyload
@@ -95,9 +95,9 @@ def request_trade(
                 "(too thin, or stale)",
                 409,
             )
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     trade = session.scalar(
-        insert(Trade)
+        upsert(Trade)
         .values(
             idempotency_key=key,
             opportunity_id=opp.id,
@@ -117,16 +117,7 @@ def request_trade(
     if trade is None:  # the same key won a race a moment ago
         existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
         return _same_request(existing, opportunity_id, wanted), False
-    session.add(
-        TradeEvent(
-            trade_id=trade.id,
-            at=now,
-            from_status=None,
-            to_status="requested",
-            detail=f"requested by {user} ({via})",
-            actor=user,
-        )
-    )
+    record_event(session, trade.id, now, None, "requested", f"requested by {user} ({via})", user)
     return trade, True
 
 
@@ -152,10 +143,11 @@ def transition(
 ) -> bool:
     """Move a trade to ``to`` if it is in one of ``allowed``; audit the move. False if not.
 
-    One conditional update per allowed status, in the order given, with no read before
-    it: the update that matches names the status the trade left, so a concurrent move
-    (the web marking a trade queued while the worker claims it) makes the next one match
-    instead of winning twice, and a move out of one known status is a single round trip.
+    One conditional update per allowed status, with no read before it, so a move out of
+    one known status is a single round trip. ``allowed`` is listed in the order a trade
+    passes through them: an update that misses because the trade moved on meanwhile (the
+    web marking it queued while the worker claims it) is followed by the next status's,
+    and the audit names the status the trade really left; nobody wins twice.
     With ``owner``, only the worker attempt holding the claim can move it.
     """
     claim = () if owner is None else (Trade.claimed_by == owner,)
@@ -167,18 +159,31 @@ def transition(
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:
-            session.add(
-                TradeEvent(
-                    trade_id=trade_id,
-                    at=now,
-                    from_status=current,
-                    to_status=to,
-                    detail=detail,
-                    actor=actor,
-                )
-            )
+            record_event(session, trade_id, now, current, to, detail, actor)
             return True
     return False
+
+
+def record_event(
+    session: Session,
+    trade_id: int,
+    at: datetime,
+    from_status: str | None,
+    to_status: str,
+    detail: str | None,
+    actor: str,
+) -> None:
+    """One trade_events row, written at once (a plain INSERT, no object to flush later)."""
+    session.execute(
+        insert(TradeEvent).values(
+            trade_id=trade_id,
+            at=at,
+            from_status=from_status,
+            to_status=to_status,
+            detail=detail,
+            actor=actor,
+        )
+    )
 
 
 def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float) -> bool:
@@ -206,16 +211,8 @@ def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
     )
     if result.rowcount != 1:
         return False
-    session.add(
-        TradeEvent(
-            trade_id=trade_id,
-            at=now,
-            from_status="executing",
-            to_status="executing",
-            detail=f"taken over by {owner}: the lease of {previous.claimed_by} lapsed",
-            actor="worker",
-        )
-    )
+    detail = f"taken over by {owner}: the lease of {previous.claimed_by} lapsed"
+    record_event(session, trade_id, now, "executing", "executing", detail, "worker")
     return True
 
 
