@@ -101,7 +101,8 @@ def ensure_accounts(session: Session, names: set[str], now: datetime) -> None:
         for n in sorted(names)
     ]
     upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(upsert(Account).values(rows).on_conflict_do_nothing())
+    # rows as parameters, not in the statement: compiled once per process, not per fill
+    session.execute(upsert(Account).on_conflict_do_nothing(), rows)
 
 
 def post(
