@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, lazyload, sessionmaker
 
+from backend import db
 from backend.cache import Cache
 from backend.config import Settings
 from backend.market import latest
@@ -82,6 +83,9 @@ def execute(
     ``spot`` builds the live spot venue (Binance, from the settings, by default)."""
     owner = owner or default_owner()
     with sessions.begin() as session:
+        # a claim lost with a crashed database is claimed again by the task's retry, and
+        # anything done under it (a fill, an order's legs_sent) commits durably first
+        db.commit_without_waiting(session)
         if not trades.claim(session, trade_id, owner, clock(), settings.trade_lease_seconds):
             return _status(session, trade_id)
     try:

@@ -7,6 +7,7 @@ import logging
 
 from celery import Celery
 
+from backend import db
 from backend.desk import Desk
 from backend.trading import trades
 
@@ -30,6 +31,10 @@ def publish(celery: Celery, desk: Desk, trade_id: int) -> bool:
     if not send(celery, trade_id):
         return False
     with desk.sessions.begin() as session:
+        # lost with a crashed database, the trade is still "requested": the sweeper
+        # publishes it again and the worker's claim runs it once; meanwhile the claim
+        # that may be waiting on this row does not also wait for the disk
+        db.commit_without_waiting(session)
         trades.transition(
             session,
             trade_id,
