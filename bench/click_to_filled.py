@@ -9,7 +9,10 @@ token, through the full request path); before each request, outside the clock, a
 crossed book is ingested and scanned so an opportunity with its liquidity is there.
 
 Measured per trade: from just before the POST to the moment a separate PostgreSQL
-connection first reads ``filled`` (committed; polled every 0.5 ms). Alternating with it,
+connection first reads ``filled`` (committed; polled every 0.5 ms). The path inside it
+comes from the trade's own events (wall clocks of one machine): the web's ``queued``
+mark right after it published, the worker's claim (``executing``), and the start of
+the fill's transaction (the time its ``filled`` event records). Alternating with it,
 the bare round trip: ``celery.accumulate`` (Celery's built-in identity task) sent to the
 same worker over the same broker, its result back over ``rpc://``. Prints medians and
 p95 of both and their ratio.
@@ -154,8 +157,17 @@ def main() -> None:
     rows = [("click to filled", totals)]
     rows += [(f"  of which: click to {k}", [c[k] for c in clicks]) for k in ("request", "claimed")]
     rows += [("  of which: claim to filled read", [c["after claim"] for c in clicks])]
+    published = [c["published"] for c in clicks if c["published"] is not None]
+    rows += [
+        (f"  the path: click to published ({len(published)} marked queued)", published),
+        ("  the path: published to claimed", [c["hop"] for c in clicks if c["hop"] is not None]),
+        ("  the path: claim to the fill's start", [c["fill started"] for c in clicks]),
+        ("  the path: fill's start to `filled` read", [c["fill committed"] for c in clicks]),
+    ]
     rows += [("bare Celery round trip", trips)]
     for label, values in rows:
+        if len(values) < 2:
+            continue
         print(
             f"| {label} | {statistics.median(values):.1f} ms | {p95(values):.1f} ms | "
             f"{max(values):.1f} ms |"
@@ -199,16 +211,25 @@ def click_to_filled(app, desk, client, watch, n: int) -> dict[str, float]:
     done = time.perf_counter()
     if status != "filled":
         sys.exit(f"trade {trade_id} ended {status}")
-    claimed = watch.execute(
-        "SELECT min(at) FROM trade_events WHERE trade_id = %s AND to_status = 'executing'",
-        (trade_id,),
-    ).fetchone()[0]
-    claim_ms = (claimed.timestamp() - wall) * 1000
+    at = dict(
+        watch.execute(
+            "SELECT to_status, min(at) FROM trade_events WHERE trade_id = %s GROUP BY to_status",
+            (trade_id,),
+        ).fetchall()
+    )
+    total = (done - started) * 1000
+    claim_ms, fill_ms = ((at[k].timestamp() - wall) * 1000 for k in ("executing", "filled"))
+    published = at.get("queued")  # absent when the worker claimed before the web marked it
+    published_ms = None if published is None else (published.timestamp() - wall) * 1000
     return {
-        "total": (done - started) * 1000,
+        "total": total,
         "request": (answered - started) * 1000,
         "claimed": claim_ms,
-        "after claim": (done - started) * 1000 - claim_ms,
+        "after claim": total - claim_ms,
+        "published": published_ms,
+        "hop": None if published_ms is None else claim_ms - published_ms,
+        "fill started": fill_ms - claim_ms,
+        "fill committed": total - fill_ms,
     }
 
 
