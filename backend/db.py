@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 import psycopg
 import pybreaker
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, insert, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -176,6 +176,15 @@ def commit_without_waiting(session: Session) -> None:
     of a claim. Never for money: fills and ledger entries wait for the disk."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
+def insert_rows(session: Session, model: type, rows: list[dict]) -> None:
+    """Write ``rows`` of ``model`` in one round trip, in their order. Asking for the new
+    ids back is what makes SQLAlchemy send them as one multi-row INSERT (its
+    "insertmanyvalues"); without RETURNING, psycopg pipelines one INSERT per row and waits
+    three times instead of once."""
+    if rows:
+        session.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:

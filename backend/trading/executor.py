@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, lazyload, sessionmaker
@@ -213,8 +213,8 @@ def _fill(session: Session, settings: Settings, trade_id: int, clock, owner: str
         ):  # fmt: skip
             raise LostClaim(trade_id)
         return Outcome("rejected", strategy)
-    session.execute(
-        insert(TradeLeg), [legs.row(trade_id, seq, f, now) for seq, f in enumerate(found.fills, 1)]
+    db.insert_rows(
+        session, TradeLeg, [legs.row(trade_id, seq, f, now) for seq, f in enumerate(found.fills, 1)]
     )
     liquidity.record(session, trade_id, found.fills, found.books, now)
     ledger.post(session, "fill", found.lines, actor="worker", now=now, trade_id=trade_id)

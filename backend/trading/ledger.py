@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.market.book import Market
 from backend.models import Account, JournalEntry, Posting
 from backend.trading import accounts
@@ -101,8 +102,9 @@ def ensure_accounts(session: Session, names: set[str], now: datetime) -> None:
         for n in sorted(names)
     ]
     upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # rows as parameters, not in the statement: compiled once per process, not per fill
-    session.execute(upsert(Account).on_conflict_do_nothing(), rows)
+    # rows as parameters, not in the statement: compiled once per process, not per fill;
+    # RETURNING makes it one multi-row INSERT (see db.insert_rows)
+    session.execute(upsert(Account).on_conflict_do_nothing().returning(Account.name), rows)
 
 
 def post(
@@ -124,8 +126,9 @@ def post(
         .values(at=now, kind=kind, trade_id=trade_id, actor=actor, reason=reason)
         .returning(JournalEntry)
     ).one()
-    session.execute(  # one multi-row INSERT, in the order of the lines
-        insert(Posting),
+    db.insert_rows(
+        session,
+        Posting,
         [
             {
                 "entry_id": entry.id,

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.models import TradeLeg
 from backend.trading import accounts, ledger
 from backend.trading.execution import ANCHOR, Leg, LegFill
@@ -48,7 +48,7 @@ def store(
     actor: str,
 ) -> None:
     """Write leg ``seq`` and post it, its move to the account ``next_leg`` pays from too."""
-    session.execute(insert(TradeLeg), [row(trade_id, seq, fill, now)])
+    db.insert_rows(session, TradeLeg, [row(trade_id, seq, fill, now)])
     next_src = None
     if next_leg is not None:
         next_src = accounts.house(next_leg.market, next_leg.method, fill.leg.dst)

@@ -9,9 +9,10 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.market.book import Ad, Book
 from backend.models import LiquidityTake
 from backend.trading.execution import LegFill
@@ -67,5 +68,4 @@ def record(
         for f in fills
         for ad_no, _price, quantity in f.takes
     ]
-    if rows:
-        session.execute(insert(LiquidityTake), rows)
+    db.insert_rows(session, LiquidityTake, rows)
