@@ -82,11 +82,12 @@ def execute(
     once the lease could have lapsed); "awaiting_operator" that a ticket is open.
     ``spot`` builds the live spot venue (Binance, from the settings, by default)."""
     owner = owner or default_owner()
+    now = clock()
     with sessions.begin() as session:
         # a claim lost with a crashed database is claimed again by the task's retry, and
         # anything done under it (a fill, an order's legs_sent) commits durably first
         db.commit_without_waiting(session)
-        if not trades.claim(session, trade_id, owner, clock(), settings.trade_lease_seconds):
+        if not trades.claim(session, trade_id, owner, now, settings.trade_lease_seconds):
             return _status(session, trade_id)
     try:
         if settings.trading_mode == "live":

@@ -30,6 +30,7 @@ def send(celery: Celery, trade_id: int) -> bool:
 def publish(celery: Celery, desk: Desk, trade_id: int) -> bool:
     if not send(celery, trade_id):
         return False
+    sent = desk.now()
     with desk.sessions.begin() as session:
         # lost with a crashed database, the trade is still "requested": the sweeper
         # publishes it again and the worker's claim runs it once; meanwhile the claim
@@ -40,7 +41,7 @@ def publish(celery: Celery, desk: Desk, trade_id: int) -> bool:
             trade_id,
             ("requested",),
             "queued",
-            desk.now(),
+            sent,
             "sent to the trading queue",
             actor="outbox",
         )
