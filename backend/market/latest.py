@@ -74,12 +74,36 @@ def errors(session: Session) -> dict[str, str]:
     return dict(rows.all())
 
 
+def locked(session: Session, market_keys: list[str]) -> tuple[dict[str, Book], set[str]]:
+    """The books of these markets read from their rows, and the markets whose last poll
+    failed. On PostgreSQL the rows stay locked until the transaction ends, so fills on
+    the same books take turns and together take at most what the books hold; the books
+    come from the rows locked, never from a cache that may lag them, in one round trip."""
+    query = select(LatestBook.market, LatestBook.book, LatestBook.error).where(
+        LatestBook.market.in_(market_keys)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.order_by(LatestBook.market).with_for_update()
+    books, failing = {}, set()
+    for market, data, error in session.execute(query):
+        books[market] = Book.from_dict(data)
+        if error is not None:
+            failing.add(market)
+    return books, failing
+
+
 def stale(
     session: Session, books: dict[str, Book], market_keys, now: datetime, max_age: float
 ) -> set[str]:
     """Markets not to trust: no book, a book older than ``max_age``, or a failed last poll
     (an open breaker included), whatever the age of the book still on record."""
-    failing = errors(session)
+    return untrusted(books, set(errors(session)), market_keys, now, max_age)
+
+
+def untrusted(
+    books: dict[str, Book], failing: set[str], market_keys, now: datetime, max_age: float
+) -> set[str]:
+    """``stale`` once the failing markets are known."""
     return {
         key
         for key in market_keys

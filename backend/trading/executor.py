@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, lazyload, sessionmaker
 
+from backend import db
 from backend.cache import Cache
 from backend.config import Settings
 from backend.market import latest
@@ -82,8 +83,12 @@ def execute(
     open; "stranded" that its unwind waits for books it can be priced on.
     ``spot`` builds the live spot venue (Binance, from the settings, by default)."""
     owner = owner or default_owner()
+    now = clock()
     with sessions.begin() as session:
-        if not trades.claim(session, trade_id, owner, clock(), settings.trade_lease_seconds):
+        # a claim lost with a crashed database is claimed again by the task's retry, and
+        # anything done under it (a fill, an order's legs_sent) commits durably first
+        db.commit_without_waiting(session)
+        if not trades.claim(session, trade_id, owner, now, settings.trade_lease_seconds):
             return _status(session, trade_id)
         unwinding = _status(session, trade_id) == unwind.UNWINDING
     try:
@@ -91,7 +96,7 @@ def execute(
             outcome = _live(sessions, cache, settings, trade_id, clock, owner, spot)
         else:
             with sessions.begin() as session:
-                outcome = _fill(session, cache, settings, trade_id, clock, owner)
+                outcome = _fill(session, settings, trade_id, clock, owner)
     except LostClaim:
         with sessions() as session:
             return _status(session, trade_id)
@@ -133,11 +138,17 @@ def today(session: Session, now: datetime) -> risk.Day:
     """Notional and realized profit of the trades filled (or unwound: their loss is the
     day's too) since midnight UTC."""
     midnight = datetime.combine(now.date(), time(), tzinfo=UTC)
-    rows = session.execute(
-        select(Trade.size_usd, Trade.profit_usd).where(
-            Trade.status.in_(("filled", unwind.UNWOUND)), Trade.updated_at >= midnight
-        )
-    ).all()
+    filled_today = (Trade.status.in_(("filled", unwind.UNWOUND)), Trade.updated_at >= midnight)
+    if session.get_bind().dialect.name == "postgresql":  # summed there: one row back
+        zero = Decimal("0")
+        size, profit = session.execute(
+            select(
+                func.coalesce(func.sum(Trade.size_usd), zero),
+                func.coalesce(func.sum(Trade.profit_usd), zero),
+            ).where(*filled_today)
+        ).one()
+        return risk.Day(size, profit)
+    rows = session.execute(select(Trade.size_usd, Trade.profit_usd).where(*filled_today)).all()
     return risk.Day(
         sum((size for size, _ in rows), Decimal("0")),
         sum((profit or Decimal("0") for _, profit in rows), Decimal("0")),
@@ -145,14 +156,13 @@ def today(session: Session, now: datetime) -> risk.Day:
 
 
 def assess(
-    session: Session, cache: Cache, settings: Settings, trade: Trade, cycle: tuple[Leg, ...], now
+    session: Session, settings: Settings, trade: Trade, cycle: tuple[Leg, ...], now
 ) -> Assessment:
-    """Price the whole cycle at the trade's size and check limits and balances (the
-    accounts about to pay stay locked until the transaction ends)."""
+    """Price the whole cycle at the trade's size and check limits and balances (the books'
+    rows and the accounts about to pay stay locked until the transaction ends)."""
     markets = sorted({leg.market for leg in cycle})
-    liquidity.lock(session, markets)
-    books = latest.get_many(session, cache, markets)
-    stale = sorted(latest.stale(session, books, markets, now, settings.stale_after_seconds))
+    books, failing = latest.locked(session, markets)
+    stale = sorted(latest.untrusted(books, failing, markets, now, settings.stale_after_seconds))
     books = liquidity.remaining(session, books)
     fills, profit = [], None
     if not stale:
@@ -177,7 +187,7 @@ def _live(sessions, cache, settings, trade_id, clock, owner, spot) -> Outcome:
     from backend.trading.venues.live_spot import LiveSpotVenue
 
     def reasons(session, trade, cycle, now) -> list[str]:
-        return assess(session, cache, settings, trade, cycle, now).reasons
+        return assess(session, settings, trade, cycle, now).reasons
 
     status, strategy, profit = live.advance(
         sessions, cache, settings, trade_id, clock, owner,
@@ -186,16 +196,19 @@ def _live(sessions, cache, settings, trade_id, clock, owner, spot) -> Outcome:
     return Outcome(status, strategy, profit)
 
 
-def _fill(
-    session: Session, cache: Cache, settings: Settings, trade_id: int, clock, owner: str
-) -> Outcome:
+def _fill(session: Session, settings: Settings, trade_id: int, clock, owner: str) -> Outcome:
     now = clock()
     if not trades.renew(session, trade_id, owner, now, settings.trade_lease_seconds):
         raise LostClaim(trade_id)
-    trade = session.get(Trade, trade_id)
-    cycle = tuple(Leg.from_dict(d) for d in session.get(Opportunity, trade.opportunity_id).legs)
+    trade, planned = session.execute(
+        select(Trade, Opportunity.legs)
+        .join(Opportunity, Opportunity.id == Trade.opportunity_id)
+        .where(Trade.id == trade_id)
+        .options(lazyload(Trade.legs))  # a paper trade has none before this fill
+    ).one()
+    cycle = tuple(Leg.from_dict(d) for d in planned)
     strategy = strategy_of(cycle)
-    found = assess(session, cache, settings, trade, cycle, now)
+    found = assess(session, settings, trade, cycle, now)
     if found.reasons:
         detail = "; ".join(found.reasons)
         if not trades.transition(
@@ -204,7 +217,9 @@ def _fill(
         ):  # fmt: skip
             raise LostClaim(trade_id)
         return Outcome("rejected", strategy)
-    session.add_all(legs.row(trade_id, seq, f, now) for seq, f in enumerate(found.fills, 1))
+    legs.write(
+        session, trade_id, [legs.row(trade_id, seq, f, now) for seq, f in enumerate(found.fills, 1)]
+    )
     liquidity.record(session, trade_id, found.fills, found.books, now)
     ledger.post(session, "fill", found.lines, actor="worker", now=now, trade_id=trade_id)
     profit = found.profit

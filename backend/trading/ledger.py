@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.market.book import Market
 from backend.models import Account, JournalEntry, Posting
 from backend.trading import accounts
@@ -100,8 +101,10 @@ def ensure_accounts(session: Session, names: set[str], now: datetime) -> None:
         }
         for n in sorted(names)
     ]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(Account).values(rows).on_conflict_do_nothing())
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # rows as parameters, not in the statement: compiled once per process, not per fill;
+    # RETURNING makes it one multi-row INSERT (see db.insert_rows)
+    session.execute(upsert(Account).on_conflict_do_nothing().returning(Account.name), rows)
 
 
 def post(
@@ -118,19 +121,25 @@ def post(
     if off := imbalances(lines):
         raise ValueError(f"entry does not balance: {off}")
     ensure_accounts(session, {line.account for line in lines}, now)
-    entry = JournalEntry(at=now, kind=kind, trade_id=trade_id, actor=actor, reason=reason)
-    session.add(entry)
-    session.flush()
-    session.add_all(
-        Posting(
-            entry_id=entry.id,
-            trade_id=trade_id,
-            account=line.account,
-            currency=line.currency,
-            amount=line.amount,
-            at=now,
-        )
-        for line in lines
+    entry = session.scalars(
+        insert(JournalEntry)
+        .values(at=now, kind=kind, trade_id=trade_id, actor=actor, reason=reason)
+        .returning(JournalEntry)
+    ).one()
+    db.insert_rows(
+        session,
+        Posting,
+        [
+            {
+                "entry_id": entry.id,
+                "trade_id": trade_id,
+                "account": line.account,
+                "currency": line.currency,
+                "amount": line.amount,
+                "at": now,
+            }
+            for line in lines
+        ],
     )
     return entry
 
@@ -149,6 +158,14 @@ def lock(session: Session, names: set[str]) -> None:
 
 def balances(session: Session, names: set[str] | None = None) -> dict[str, Decimal]:
     """Account -> sum of its postings (every account, or those in ``names``)."""
+    if names is not None and session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(  # one round trip: each named account, 0 with no postings
+            select(Account.name, func.coalesce(func.sum(Posting.amount), ZERO))
+            .outerjoin(Posting, Posting.account == Account.name)
+            .where(Account.name.in_(names))
+            .group_by(Account.name)
+        )
+        return dict(rows.all())
     where = () if names is None else (Posting.account.in_(names),)
     if session.get_bind().dialect.name == "postgresql":
         rows = session.execute(

@@ -12,28 +12,37 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.models import TradeLeg
-from backend.trading import accounts, ledger
+from backend.trading import accounts, ledger, trade_days
 from backend.trading.execution import ANCHOR, Fees, Leg, LegFill, with_transfer
 from backend.trading.unwind import Step
 
 
-def row(trade_id: int, seq: int, fill: LegFill, now: datetime) -> TradeLeg:
+def row(trade_id: int, seq: int, fill: LegFill, now: datetime) -> dict:
+    """Leg ``seq``'s trade_legs row, as the values to insert."""
     leg = fill.leg
-    return TradeLeg(
-        trade_id=trade_id,
-        seq=seq,
-        market=leg.market,
-        side=leg.side,
-        method=leg.method,
-        price=fill.price,
-        sell_currency=leg.src,
-        sell_amount=fill.sell_amount,
-        buy_currency=leg.dst,
-        buy_amount=fill.buy_amount,
-        fee=fill.fee,
-        filled_at=now,
-    )
+    return {
+        "trade_id": trade_id,
+        "seq": seq,
+        "market": leg.market,
+        "side": leg.side,
+        "method": leg.method,
+        "price": fill.price,
+        "sell_currency": leg.src,
+        "sell_amount": fill.sell_amount,
+        "buy_currency": leg.dst,
+        "buy_amount": fill.buy_amount,
+        "fee": fill.fee,
+        "filled_at": now,
+    }
+
+
+def write(session: Session, trade_id: int, rows: list[dict]) -> None:
+    """Insert a trade's leg rows in one round trip. Written past the ORM, so the daily
+    totals are told first: a leg adds its market to what the trade counts in."""
+    trade_days.touch(session, trade_id)
+    db.insert_rows(session, TradeLeg, rows)
 
 
 def store(
@@ -47,7 +56,7 @@ def store(
     actor: str,
 ) -> None:
     """Write leg ``seq`` and post it, its move to the account ``next_leg`` pays from too."""
-    session.add(row(trade_id, seq, fill, now))
+    write(session, trade_id, [row(trade_id, seq, fill, now)])
     next_src = None
     if next_leg is not None:
         next_src = accounts.house(next_leg.market, next_leg.method, fill.leg.dst)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.market.book import Ad, Book
 from backend.models import LatestBook, LiquidityTake
 from backend.trading.execution import LegFill
@@ -53,24 +54,16 @@ def remaining(session: Session, books: dict[str, Book]) -> dict[str, Book]:
     return {k: less(b, taken[k]) if k in taken else b for k, b in books.items()}
 
 
-def lock(session: Session, markets: list[str]) -> None:
-    """Serialize fills on the same books (PostgreSQL row locks on their latest rows), so
-    concurrent executions together take at most what the books hold."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            select(LatestBook.market)
-            .where(LatestBook.market.in_(markets))
-            .order_by(LatestBook.market)
-            .with_for_update()
-        ).all()
-
-
 def record(
     session: Session, trade_id: int, fills: list[LegFill], books: dict[str, Book], now: datetime
 ) -> None:
-    for f in fills:
-        takes = [(ad_no, quantity) for ad_no, _price, quantity in f.takes]
-        take(session, trade_id, f.leg.market, f.leg.side, books[f.leg.market].fetched_at, takes)
+    rows = [
+        row(trade_id, f.leg.market, f.leg.side, books[f.leg.market].fetched_at, ad_no, quantity)
+        for f in fills
+        for ad_no, _price, quantity in f.takes
+        if quantity > 0
+    ]
+    db.insert_rows(session, LiquidityTake, rows)
 
 
 def take(
@@ -83,18 +76,23 @@ def take(
 ) -> None:
     """Record what ``side`` took from each ad (``(ad_no, quantity)``) of the book of
     ``market`` fetched at ``fetched_at``."""
-    session.add_all(
-        LiquidityTake(
-            market=market,
-            side=side,
-            ad_no=ad_no,
-            fetched_at=fetched_at,
-            quantity=quantity,
-            trade_id=trade_id,
-        )
+    rows = [
+        row(trade_id, market, side, fetched_at, ad_no, quantity)
         for ad_no, quantity in takes
         if quantity > 0
-    )
+    ]
+    db.insert_rows(session, LiquidityTake, rows)
+
+
+def row(trade_id, market, side, fetched_at, ad_no, quantity) -> dict:
+    return {
+        "market": market,
+        "side": side,
+        "ad_no": ad_no,
+        "fetched_at": fetched_at,
+        "quantity": quantity,
+        "trade_id": trade_id,
+    }
 
 
 def latest_fetch(session: Session, market: str) -> datetime | None:

@@ -7,6 +7,7 @@ import logging
 
 from celery import Celery
 
+from backend import db
 from backend.desk import Desk
 from backend.trading import trades
 
@@ -29,13 +30,18 @@ def send(celery: Celery, trade_id: int) -> bool:
 def publish(celery: Celery, desk: Desk, trade_id: int) -> bool:
     if not send(celery, trade_id):
         return False
+    sent = desk.now()
     with desk.sessions.begin() as session:
+        # lost with a crashed database, the trade is still "requested": the sweeper
+        # publishes it again and the worker's claim runs it once; meanwhile the claim
+        # that may be waiting on this row does not also wait for the disk
+        db.commit_without_waiting(session)
         trades.transition(
             session,
             trade_id,
             ("requested",),
             "queued",
-            desk.now(),
+            sent,
             "sent to the trading queue",
             actor="outbox",
         )

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, lazyload
 
 from backend.models import Opportunity, Trade, TradeEvent
 from backend.trading import trade_days
@@ -113,35 +114,29 @@ def request_trade(
                 "(too thin, or stale)",
                 409,
             )
-    trade = Trade(
-        idempotency_key=key,
-        opportunity_id=opp.id,
-        requested_by=user,
-        mode=mode,
-        strategy=opp.strategy,
-        status="requested",
-        size_usd=wanted or opp.size_usd,
-        expected_profit_usd=expected,
-        created_at=now,
-        updated_at=now,
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    trade = session.scalar(
+        upsert(Trade)
+        .values(
+            idempotency_key=key,
+            opportunity_id=opp.id,
+            requested_by=user,
+            mode=mode,
+            strategy=opp.strategy,
+            status="requested",
+            size_usd=wanted or opp.size_usd,
+            expected_profit_usd=expected,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[Trade.idempotency_key])
+        .returning(Trade)
+        .options(lazyload(Trade.legs))  # it has none yet: no query for them
     )
-    try:
-        with session.begin_nested():
-            session.add(trade)
-            session.flush()
-    except IntegrityError:  # the same key won a race a moment ago
+    if trade is None:  # the same key won a race a moment ago
         existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
         return _same_request(existing, opportunity_id, wanted), False
-    session.add(
-        TradeEvent(
-            trade_id=trade.id,
-            at=now,
-            from_status=None,
-            to_status="requested",
-            detail=f"requested by {user} ({via})",
-            actor=user,
-        )
-    )
+    record_event(session, trade.id, now, None, "requested", f"requested by {user} ({via})", user)
     return trade, True
 
 
@@ -167,16 +162,16 @@ def transition(
 ) -> bool:
     """Move a trade to ``to`` if it is in one of ``allowed``; audit the move. False if not.
 
-    The update names the status it read, so a concurrent move (the web marking a trade
-    queued while the worker claims it) makes it read again instead of winning twice.
+    The daily totals first note what the trade adds now (``trade_days.touch``, one locked
+    read per transaction), then one conditional update per allowed status. ``allowed``
+    is listed in the order a trade passes through them: an update that misses because the trade moved on meanwhile (the
+    web marking it queued while the worker claims it) is followed by the next status's,
+    and the audit names the status the trade really left; nobody wins twice.
     With ``owner``, only the worker attempt holding the claim can move it.
     """
     claim = () if owner is None else (Trade.claimed_by == owner,)
-    for _ in range(len(allowed) + 1):
-        current = session.scalar(select(Trade.status).where(Trade.id == trade_id))
-        if current not in allowed:
-            return False
-        trade_days.touch(session, trade_id)  # what it adds to the daily totals until now
+    trade_days.touch(session, trade_id)  # what it adds to the daily totals until now
+    for current in allowed:
         result = session.execute(
             update(Trade)
             .where(Trade.id == trade_id, Trade.status == current, *claim)
@@ -184,18 +179,31 @@ def transition(
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:
-            session.add(
-                TradeEvent(
-                    trade_id=trade_id,
-                    at=now,
-                    from_status=current,
-                    to_status=to,
-                    detail=detail,
-                    actor=actor,
-                )
-            )
+            record_event(session, trade_id, now, current, to, detail, actor)
             return True
     return False
+
+
+def record_event(
+    session: Session,
+    trade_id: int,
+    at: datetime,
+    from_status: str | None,
+    to_status: str,
+    detail: str | None,
+    actor: str,
+) -> None:
+    """One trade_events row, written at once (a plain INSERT, no object to flush later)."""
+    session.execute(
+        insert(TradeEvent).values(
+            trade_id=trade_id,
+            at=at,
+            from_status=from_status,
+            to_status=to_status,
+            detail=detail,
+            actor=actor,
+        )
+    )
 
 
 def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float) -> bool:
@@ -228,18 +236,12 @@ def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
     )
     if result.rowcount != 1:
         return False
-    session.add(
-        TradeEvent(
-            trade_id=trade_id,
-            at=now,
-            from_status=previous.status,
-            to_status=previous.status,
-            detail=f"taken over by {owner}: the lease of {previous.claimed_by} lapsed"
-            if previous.claimed_by
-            else detail,
-            actor="worker",
-        )
+    detail = (
+        f"taken over by {owner}: the lease of {previous.claimed_by} lapsed"
+        if previous.claimed_by
+        else detail
     )
+    record_event(session, trade_id, now, previous.status, previous.status, detail, "worker")
     return True
 
 

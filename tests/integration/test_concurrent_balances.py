@@ -1,7 +1,10 @@
 """Twenty executions at once on PostgreSQL: against a funding wallet that pays for three,
 the account lock lets three fill and refuses the rest for balance, never overdrawing;
-against books that hold three, the book lock lets three take liquidity, not twenty."""
+against books that hold three, the book lock lets three take liquidity, not twenty. And
+one Idempotency-Key sent twice at once stores one trade."""
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -96,3 +99,35 @@ def test_twenty_concurrent_trades_of_one_opportunity_take_only_what_the_books_ho
         ).all()
     assert errors == {"books cannot fill this size any more"}
     assert sum(taken) == D("3051.96")
+
+
+def test_one_key_sent_twice_at_once_stores_one_trade(make_pg_database):
+    """The second request waits on the first's uncommitted row, then answers with it."""
+    desk, _ = desk_with(make_pg_database, "3000", 100000)
+    with desk.sessions() as session:
+        opp_id = session.scalars(select(Opportunity.id)).one()
+
+    def request(key: str, hold: threading.Event | None = None):
+        with desk.sessions.begin() as session:
+            trade, created = trades.request_trade(
+                session, opportunity_id=opp_id, size="1000", key=key, user="t", now=desk.now()
+            )
+            if hold is not None:
+                hold.wait(10)
+            return trade.id, created
+
+    stored = threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(request, "twice", stored)
+        time.sleep(0.5)  # the first holds its row uncommitted
+        second = pool.submit(request, "twice")
+        time.sleep(0.5)
+        assert not second.done()  # waiting on the first's row
+        stored.set()
+        (first_id, first_new), (second_id, second_new) = first.result(), second.result()
+    assert (first_new, second_new) == (True, False)
+    assert first_id == second_id
+    with desk.sessions() as session:
+        assert session.scalars(select(Trade.id).where(Trade.idempotency_key == "twice")).all() == [
+            first_id
+        ]

@@ -77,7 +77,7 @@ def test_the_attempt_that_lost_its_claim_commits_nothing(client, desk, opportuni
         assert trades.claim(session, trade_id, "fresh", later, 60)
     try:
         with desk.sessions.begin() as session:
-            executor._fill(session, desk.cache, desk.settings, trade_id, lambda: later, "slow")
+            executor._fill(session, desk.settings, trade_id, lambda: later, "slow")
     except executor.LostClaim:
         pass
     else:
