@@ -164,9 +164,9 @@ def transition(
 
     The daily totals first note what the trade adds now (``trade_days.touch``, one locked
     read per transaction), then one conditional update per allowed status. ``allowed``
-    is listed in the order a trade passes through them: an update that misses because the trade moved on meanwhile (the
-    web marking it queued while the worker claims it) is followed by the next status's,
-    and the audit names the status the trade really left; nobody wins twice.
+    is listed in the order a trade passes through them: an update that misses because the
+    trade moved on meanwhile (the web marking it queued while the worker claims it) is
+    followed by the next status's, and the audit names the status the trade really left; nobody wins twice.
     With ``owner``, only the worker attempt holding the claim can move it.
     """
     claim = () if owner is None else (Trade.claimed_by == owner,)
