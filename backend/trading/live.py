@@ -83,7 +83,7 @@ def advance(
                 step = unwind.next_step(cycle, done, fees)
                 if step is None:
                     return _unwound(session, run, done, now)
-                books, why = _unwind_books(session, cache, settings, step, fees, now)
+                books, why = _unwind_books(session, settings, step, fees, now)
                 if why:
                     return _strand(session, run, step, why, now)
                 seq, leg, amount = step.seq, step.leg, step.amount
@@ -162,12 +162,11 @@ def _refuse(session, run: Run, done, step, seq, reason, now):
     return _stop(session, run, done, seq, reason, now)
 
 
-def _unwind_books(session, cache, settings, step: unwind.Step, fees, now):
+def _unwind_books(session, settings, step: unwind.Step, fees, now):
     """The books the rest of the unwind fills on, and why it cannot (None if it can)."""
     markets = sorted({leg.market for leg in step.rest})
-    liquidity.lock(session, markets)
-    books = latest.get_many(session, cache, markets)
-    stale = sorted(latest.stale(session, books, markets, now, settings.stale_after_seconds))
+    books, failing = latest.locked(session, markets)
+    stale = sorted(latest.untrusted(books, failing, markets, now, settings.stale_after_seconds))
     if stale:
         return books, f"books stale or missing: {', '.join(stale)}"
     books = liquidity.remaining(session, books)

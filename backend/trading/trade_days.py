@@ -99,6 +99,11 @@ def touch(session: Session, trade_id: int) -> None:
     _remember(session, [trade_id])
 
 
+def created(session: Session, trade_id: int) -> None:
+    """Call after inserting a trade outside the ORM: it added nothing before."""
+    session.info.setdefault(_TOUCHED, {}).setdefault(trade_id, None)
+
+
 def _remember(session: Session, ids: Iterable[int]) -> None:
     touched = session.info.setdefault(_TOUCHED, {})
     new = [i for i in ids if i is not None and i not in touched]

@@ -136,6 +136,7 @@ def request_trade(
     if trade is None:  # the same key won a race a moment ago
         existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
         return _same_request(existing, opportunity_id, wanted), False
+    trade_days.created(session, trade.id)  # inserted past the ORM: the totals are told
     record_event(session, trade.id, now, None, "requested", f"requested by {user} ({via})", user)
     return trade, True
 
@@ -166,7 +167,8 @@ def transition(
     read per transaction), then one conditional update per allowed status. ``allowed``
     is listed in the order a trade passes through them: an update that misses because the
     trade moved on meanwhile (the web marking it queued while the worker claims it) is
-    followed by the next status's, and the audit names the status the trade really left; nobody wins twice.
+    followed by the next status's, and the audit names the status the trade really left;
+    nobody wins twice.
     With ``owner``, only the worker attempt holding the claim can move it.
     """
     claim = () if owner is None else (Trade.claimed_by == owner,)
