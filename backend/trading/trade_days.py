@@ -144,18 +144,29 @@ def settle(session: Session) -> None:
     _add(session.connection(), _rows(change))
 
 
+def _upsert():
+    """One statement for any number of rows, compiled once per process: the rows go as
+    parameters, and asking for a column back makes SQLAlchemy send them as one multi-row
+    INSERT (see ``db.insert_rows``)."""
+    table = TradeDay.__table__
+    stmt = pg_insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(KEY),
+        set_={f: table.c[f] + getattr(stmt.excluded, f) for f in FIELDS},
+    )
+    return stmt.returning(table.c.trades)
+
+
+_UPSERT = _upsert()
+
+
 def _add(connection: Connection, rows: list[dict]) -> None:
     """Add each row's amounts to the rollup row of its key (created at zero if new)."""
     if not rows:
         return
     table = TradeDay.__table__
     if connection.dialect.name == "postgresql":  # NUMERIC adds exactly, in one statement
-        stmt = pg_insert(table).values(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(KEY),
-            set_={f: table.c[f] + getattr(stmt.excluded, f) for f in FIELDS},
-        )
-        connection.execute(stmt)
+        connection.execute(_UPSERT, rows)
         return
     for row in rows:  # SQLite keeps money as text and holds the database's write lock
         where = [table.c[k] == row[k] for k in KEY]
