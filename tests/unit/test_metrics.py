@@ -62,11 +62,12 @@ def test_one_request_counter_and_dash_callbacks_by_output(client):
 def test_known_label_sets_start_at_zero(client):
     text = client.get("/api/v1/metrics").text
     for strategy in ("crossed_book", "spot_p2p", "triangle"):
-        assert re.search(
-            rf'^trades_executed_total\{{mode="live",status="failed",strategy="{strategy}"\}}',
-            text,
-            re.M,
-        ), strategy
+        for status in ("filled", "rejected", "failed", "cancelled", "unwound"):
+            assert re.search(
+                rf'^trades_executed_total\{{mode="live",status="{status}",strategy="{strategy}"\}}',
+                text,
+                re.M,
+            ), (strategy, status)
     assert re.search(
         r'^price_updates_total\{asset="USDT",fiat="VES",source="simulator"\}', text, re.M
     )
