@@ -44,6 +44,7 @@ from backend.desk import Desk
 from backend.market import candles, ingest
 from backend.market.book import Market
 from backend.market.simulator import Simulator, profile_for
+from bench.prices import CALLBACK
 from bench.trades import TRIVIAL, settings_for, viewer_client
 
 POLL = timedelta(seconds=2)
@@ -130,22 +131,7 @@ def routing(path: str) -> dict:
     }
 
 
-PRICES = {
-    "output": "..prices-grid.rowData...price-method.options...prices-hint.children..",
-    "outputs": [
-        {"id": "prices-grid", "property": "rowData"},
-        {"id": "price-method", "property": "options"},
-        {"id": "prices-hint", "property": "children"},
-    ],
-    "inputs": [
-        {"id": "ticket-size", "property": "value", "value": "500"},
-        {"id": "price-method", "property": "value", "value": ""},
-        {"id": "prices-tick", "property": "n_intervals", "value": 1},
-        {"id": "prices-push", "property": "data", "value": None},
-    ],
-    "changedPropIds": ["prices-tick.n_intervals"],
-    "state": [],
-}
+PRICES = CALLBACK  # the Prices board callback, as bench.prices sends it
 
 
 def market_refresh(key: str, minutes: str) -> dict:
