@@ -7,7 +7,16 @@ from sqlalchemy import func, select
 
 from backend.market import ingest, latest
 from backend.models import OperatorTicket, Trade, TradeLeg
-from backend.trading import controls, executor, ledger, opportunities, tickets, trade_days, trades
+from backend.trading import (
+    controls,
+    executor,
+    ledger,
+    liquidity,
+    opportunities,
+    tickets,
+    trade_days,
+    trades,
+)
 from backend.trading.quotes import fees_from
 from backend.trading.venues.live_spot import LiveSpotVenue
 from tasks.arbitrage import scan
@@ -77,6 +86,15 @@ def run(app, trade_id, owner="w1") -> str:
     )  # fmt: skip
 
 
+def spot_left(app) -> tuple[D, D]:
+    """What the next scan sees of the spot book: (bid quantity, ask quantity) left."""
+    desk = app.extensions["desk"]
+    with desk.sessions() as session:
+        books = latest.get_many(session, desk.cache, ["spot:USDT/BRL"])
+        left = liquidity.remaining(session, books)["spot:USDT/BRL"]
+        return left.bids[0].quantity, left.asks[0].quantity
+
+
 def test_a_spot_leg_fills_at_binance_and_the_p2p_leg_waits_for_its_operator(live, stub):
     trade_id = request(live)
     assert run(live, trade_id) == tickets.AWAITING
@@ -99,8 +117,10 @@ def test_a_spot_leg_fills_at_binance_and_the_p2p_leg_waits_for_its_operator(live
             "fees:spot:BRL": D("5.5"),
         }
     assert stub.placements == {f"desk-{trade_id}-1": 1}
+    assert spot_left(live) == (D("99000"), D("100000"))  # the 1000 USDT sold took bids
     assert run(live, trade_id, owner="w2") == tickets.AWAITING  # a redelivery: nothing to do
     assert stub.requests.count(("POST", "/api/v3/order")) == 1
+    assert spot_left(live) == (D("99000"), D("100000"))  # taken once
 
 
 def test_the_confirmed_ticket_finishes_the_cycle_and_the_ledger_agrees(live, stub):
@@ -234,6 +254,7 @@ def test_a_cancelled_second_leg_unwinds_the_first_on_spot_and_the_loss_is_its_le
             "binance:spot:BRL": D("0.44687362"),  # less than the cent Binance spends by
         }
     assert stub.placements == {f"desk-{trade_id}-1": 1, f"desk-{trade_id}-3": 1}
+    assert spot_left(live) == (D("99000"), D("99019.9"))  # the reverse leg's 980.1 USDT too
     assert [s for s, _ in history(live, trade_id)][-2:] == ["unwinding", "unwound"]
 
 
