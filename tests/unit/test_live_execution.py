@@ -1,5 +1,6 @@
 """A live trade leg by leg: spot on the Binance stub, P2P through an operator ticket."""
 
+import json
 from decimal import Decimal as D
 
 import pytest
@@ -21,8 +22,9 @@ from backend.trading.quotes import fees_from
 from backend.trading.venues.live_spot import LiveSpotVenue
 from tasks.arbitrage import scan
 from tests.binance_spot_stub import SpotStub, Symbol
-from tests.conftest import embedded_settings, prepared_app
+from tests.conftest import api_client, embedded_settings, prepared_app
 from tests.factories import ad, book
+from tests.unit.test_ticket_panel import refresh_body
 
 
 @pytest.fixture
@@ -315,6 +317,14 @@ def confirm_open(app, sold, bought, reference="P2P-1"):
         return ticket
 
 
+def panel_text(app, language="en") -> str:
+    """The open tickets panel as a viewer reading ``language`` sees it."""
+    r = api_client(app, "viewer").post(
+        "/_dash-update-component", json=refresh_body(), headers={"Accept-Language": language}
+    )
+    return json.dumps(r.json, ensure_ascii=False)
+
+
 def test_a_spot_leg_refused_after_a_p2p_leg_unwinds_it_through_a_new_operator_ticket(live, stub):
     trade_id = request_p2p_first(live)
     assert run(live, trade_id) == tickets.AWAITING
@@ -333,6 +343,13 @@ def test_a_spot_leg_refused_after_a_p2p_leg_unwinds_it_through_a_new_operator_ti
         assert ticket.planned_sell == D("5794.20")
         assert ticket.instructions[0]["ad_no"] == "PIXA"
     assert "unwind leg 3 waits for operator ticket" in events[-1][1]
+    listed = api_client(live, "viewer").get("/api/v1/tickets").json["tickets"]
+    assert [(t["seq"], t["unwind"], t["unwind_leg"], t["unwind_legs"]) for t in listed] == [
+        (3, True, 1, 1),  # the one reverse leg of the one P2P leg that filled
+        (1, False, None, None),
+    ]
+    assert "BUY p2p:USDT/BRL · unwind leg 1 of 1" in panel_text(live)
+    assert "BUY p2p:USDT/BRL · tramo de reversión 1 de 1" in panel_text(live, "es")
     confirm_open(live, sold="5794.00", bought="982.07")  # a partial fill
     with desk.sessions() as session:
         assert session.get(Trade, trade_id).status == "unwinding"
