@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import db
+from backend.market import precision
 from backend.market.book import Ad, Book
+from backend.market.pricing import walk
 from backend.models import LatestBook, LiquidityTake
 from backend.trading.execution import LegFill
 
@@ -82,6 +84,17 @@ def take(
         if quantity > 0
     ]
     db.insert_rows(session, LiquidityTake, rows)
+
+
+def take_quantity(
+    session: Session, trade_id: int, book: Book, side: str, quantity: Decimal
+) -> None:
+    """Record a fill whose venue does not say which levels it took (a spot MARKET order):
+    ``quantity`` of the asset walked over ``side``'s levels of ``book``, best first, as
+    the order took them."""
+    fill = walk(book.side(side), quantity, None, precision.of(book.market))
+    takes = [(ad_no, taken) for ad_no, _price, taken in fill.takes]
+    take(session, trade_id, book.market.key, side, book.fetched_at, takes)
 
 
 def row(trade_id, market, side, fetched_at, ad_no, quantity) -> dict:

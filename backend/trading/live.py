@@ -107,6 +107,8 @@ def advance(
                 if ended is None:
                     continue
                 return ended
+            if step is None:  # the book this leg is priced on; an unwind's are loaded
+                books = liquidity.remaining(session, latest.get_many(session, cache, [leg.market]))
             _renew(session, trade_id, owner, now, call_lease)
             trade.legs_sent = max(trade.legs_sent, seq)
         try:
@@ -131,6 +133,7 @@ def advance(
             now = clock()
             _renew(session, trade_id, owner, now, settings.trade_lease_seconds)
             _keep(session, run, step, seq, fill, now)
+            _took(session, trade_id, books.get(leg.market), fill)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,15 @@ def _keep(session, run: Run, step: unwind.Step | None, seq: int, fill: LegFill, 
     nxt = run.cycle[seq] if seq < len(run.cycle) else None
     fill = with_transfer(fill, nxt, run.fees)
     legs.store(session, run.trade_id, seq, fill, nxt, now, actor="worker")
+
+
+def _took(session, trade_id: int, book, fill: LegFill) -> None:
+    """What a spot order took from the book it was priced on, so the next scan and fill
+    see only the rest: Binance names no levels, so its base quantity is walked over them."""
+    if book is None:
+        return
+    base = fill.sell_amount if fill.leg.side == "SELL" else fill.buy_amount + fill.fee
+    liquidity.take_quantity(session, trade_id, book, fill.leg.side, base)
 
 
 def _refuse(session, run: Run, done, step, seq, reason, now):

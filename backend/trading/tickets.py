@@ -20,6 +20,7 @@ confirmed; cancelled, it leaves the trade ``stranded``, naming what it holds.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -327,7 +328,36 @@ def listing(session: Session, status: str | None = None, limit: int = 200) -> li
     return list(session.scalars(query))
 
 
-def as_json(t: OperatorTicket, now: datetime) -> dict:
+def unwind_places(session: Session, rows: list[OperatorTicket]) -> dict[int, tuple[int, int]]:
+    """Ticket id -> (k, N) for each ticket that is reverse leg k of its trade's unwind of N
+    legs (its seq is past the cycle's own; the unwind reverses every cycle leg that filled),
+    so the operator knows the leg takes money back rather than on."""
+    ids = {t.trade_id for t in rows}
+    if not ids:
+        return {}
+    cycle = {
+        trade_id: len(planned)
+        for trade_id, planned in session.execute(
+            select(Trade.id, Opportunity.legs)
+            .join(Opportunity, Opportunity.id == Trade.opportunity_id)
+            .where(Trade.id.in_(ids))
+        )
+    }
+    back = [t for t in rows if t.seq > cycle[t.trade_id]]
+    if not back:
+        return {}
+    stored = session.execute(
+        select(TradeLeg.trade_id, TradeLeg.seq).where(
+            TradeLeg.trade_id.in_({t.trade_id for t in back})
+        )
+    )
+    kept = Counter(trade_id for trade_id, seq in stored if seq <= cycle[trade_id])
+    return {t.id: (t.seq - cycle[t.trade_id], kept[t.trade_id]) for t in back}
+
+
+def as_json(t: OperatorTicket, now: datetime, place: tuple[int, int] | None) -> dict:
+    """``place``: (k, N) when the ticket is an unwind's reverse leg (``unwind_places``)."""
+
     def s(v):
         return None if v is None else str(v)
 
@@ -353,4 +383,7 @@ def as_json(t: OperatorTicket, now: datetime) -> dict:
         "fee": s(t.fee),
         "reference": t.reference,
         "note": t.note,
+        "unwind": place is not None,
+        "unwind_leg": place[0] if place else None,
+        "unwind_legs": place[1] if place else None,
     }

@@ -47,7 +47,8 @@ def list_tickets():
     desk = current_desk()
     with desk.sessions() as session:
         rows = tickets.listing(session, status)
-        return jsonify(tickets=[tickets.as_json(t, desk.now()) for t in rows])
+        places = tickets.unwind_places(session, rows)
+        return jsonify(tickets=[tickets.as_json(t, desk.now(), places.get(t.id)) for t in rows])
 
 
 @bp.post(f"/<int(max={trades.MAX_ID}):ticket_id>/confirm")
@@ -68,7 +69,7 @@ def confirm(ticket_id: int):
             now=desk.now(),
             fees=fees_from(desk.settings),
         )
-        trade_id, answer = ticket.trade_id, tickets.as_json(ticket, desk.now())
+        trade_id, answer = ticket.trade_id, _one(session, ticket, desk.now())
     outbox.publish(current_app.extensions["celery"], desk, trade_id)
     return jsonify(answer)
 
@@ -84,8 +85,12 @@ def cancel(ticket_id: int):
         ticket = tickets.cancel(
             session, ticket_id, reason=body["reason"], actor=current_actor(), now=desk.now()
         )
-        trade_id, answer = ticket.trade_id, tickets.as_json(ticket, desk.now())
+        trade_id, answer = ticket.trade_id, _one(session, ticket, desk.now())
         unwinds = tickets.requeues(session, ticket)
     if unwinds:
         outbox.publish(current_app.extensions["celery"], desk, trade_id)
     return jsonify(answer)
+
+
+def _one(session, ticket, now) -> dict:
+    return tickets.as_json(ticket, now, tickets.unwind_places(session, [ticket]).get(ticket.id))

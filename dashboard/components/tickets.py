@@ -46,7 +46,22 @@ def _what(step: dict, currency: str) -> str:
     return _("release %(x)s", x=amount(step["release"], currency))
 
 
-def ticket_card(t, now, may_confirm: bool) -> dbc.Card:
+def _title(t, place: tuple[int, int] | None) -> str:
+    title = _(
+        "Ticket %(id)s · trade #%(trade)s · %(side)s %(market)s",
+        id=t.id,
+        trade=t.trade_id,
+        side=t.side,
+        market=t.market,
+    )
+    if place is None:
+        return title
+    k, n = place
+    return " · ".join([title, _("unwind leg %(k)s of %(n)s", k=k, n=n)])
+
+
+def ticket_card(t, now, may_confirm: bool, place: tuple[int, int] | None) -> dbc.Card:
+    """``place``: (k, N) when the ticket is reverse leg k of its trade's unwind of N."""
     steps = [
         html.Li(
             _(
@@ -90,15 +105,7 @@ def ticket_card(t, now, may_confirm: bool) -> dbc.Card:
     return dbc.Card(
         dbc.CardBody(
             [
-                html.H2(
-                    _(
-                        "Ticket %(id)s · trade #%(trade)s · %(side)s %(market)s",
-                        id=t.id,
-                        trade=t.trade_id,
-                        side=t.side,
-                        market=t.market,
-                    )
-                ),
+                html.H2(_title(t, place)),
                 html.P(
                     _(
                         "Sell %(sell)s, expect %(buy)s · waiting %(age)s",
@@ -126,7 +133,8 @@ def render(force: bool, shown: list) -> tuple:
         if not rows:
             return None, ids
         may = allowed(current_user.role, TRADER)
-        cards = [ticket_card(t, desk.now(), may) for t in rows]
+        places = tickets.unwind_places(session, rows)
+        cards = [ticket_card(t, desk.now(), may, places.get(t.id)) for t in rows]
     title = html.H2(_("Operator tickets awaiting confirmation (%(n)s)", n=len(ids)))
     return html.Div([title, *cards], id="tickets-open"), ids
 

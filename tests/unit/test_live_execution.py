@@ -1,5 +1,6 @@
 """A live trade leg by leg: spot on the Binance stub, P2P through an operator ticket."""
 
+import json
 from decimal import Decimal as D
 
 import pytest
@@ -7,13 +8,23 @@ from sqlalchemy import func, select
 
 from backend.market import ingest, latest
 from backend.models import OperatorTicket, Trade, TradeLeg
-from backend.trading import controls, executor, ledger, opportunities, tickets, trade_days, trades
+from backend.trading import (
+    controls,
+    executor,
+    ledger,
+    liquidity,
+    opportunities,
+    tickets,
+    trade_days,
+    trades,
+)
 from backend.trading.quotes import fees_from
 from backend.trading.venues.live_spot import LiveSpotVenue
 from tasks.arbitrage import scan
 from tests.binance_spot_stub import SpotStub, Symbol
-from tests.conftest import embedded_settings, prepared_app
+from tests.conftest import api_client, embedded_settings, prepared_app
 from tests.factories import ad, book
+from tests.unit.test_ticket_panel import refresh_body
 
 
 @pytest.fixture
@@ -77,6 +88,15 @@ def run(app, trade_id, owner="w1") -> str:
     )  # fmt: skip
 
 
+def spot_left(app) -> tuple[D, D]:
+    """What the next scan sees of the spot book: (bid quantity, ask quantity) left."""
+    desk = app.extensions["desk"]
+    with desk.sessions() as session:
+        books = latest.get_many(session, desk.cache, ["spot:USDT/BRL"])
+        left = liquidity.remaining(session, books)["spot:USDT/BRL"]
+        return left.bids[0].quantity, left.asks[0].quantity
+
+
 def test_a_spot_leg_fills_at_binance_and_the_p2p_leg_waits_for_its_operator(live, stub):
     trade_id = request(live)
     assert run(live, trade_id) == tickets.AWAITING
@@ -99,8 +119,10 @@ def test_a_spot_leg_fills_at_binance_and_the_p2p_leg_waits_for_its_operator(live
             "fees:spot:BRL": D("5.5"),
         }
     assert stub.placements == {f"desk-{trade_id}-1": 1}
+    assert spot_left(live) == (D("99000"), D("100000"))  # the 1000 USDT sold took bids
     assert run(live, trade_id, owner="w2") == tickets.AWAITING  # a redelivery: nothing to do
     assert stub.requests.count(("POST", "/api/v3/order")) == 1
+    assert spot_left(live) == (D("99000"), D("100000"))  # taken once
 
 
 def test_the_confirmed_ticket_finishes_the_cycle_and_the_ledger_agrees(live, stub):
@@ -234,6 +256,7 @@ def test_a_cancelled_second_leg_unwinds_the_first_on_spot_and_the_loss_is_its_le
             "binance:spot:BRL": D("0.44687362"),  # less than the cent Binance spends by
         }
     assert stub.placements == {f"desk-{trade_id}-1": 1, f"desk-{trade_id}-3": 1}
+    assert spot_left(live) == (D("99000"), D("99019.9"))  # the reverse leg's 980.1 USDT too
     assert [s for s, _ in history(live, trade_id)][-2:] == ["unwinding", "unwound"]
 
 
@@ -294,6 +317,14 @@ def confirm_open(app, sold, bought, reference="P2P-1"):
         return ticket
 
 
+def panel_text(app, language="en") -> str:
+    """The open tickets panel as a viewer reading ``language`` sees it."""
+    r = api_client(app, "viewer").post(
+        "/_dash-update-component", json=refresh_body(), headers={"Accept-Language": language}
+    )
+    return json.dumps(r.json, ensure_ascii=False)
+
+
 def test_a_spot_leg_refused_after_a_p2p_leg_unwinds_it_through_a_new_operator_ticket(live, stub):
     trade_id = request_p2p_first(live)
     assert run(live, trade_id) == tickets.AWAITING
@@ -312,6 +343,13 @@ def test_a_spot_leg_refused_after_a_p2p_leg_unwinds_it_through_a_new_operator_ti
         assert ticket.planned_sell == D("5794.20")
         assert ticket.instructions[0]["ad_no"] == "PIXA"
     assert "unwind leg 3 waits for operator ticket" in events[-1][1]
+    listed = api_client(live, "viewer").get("/api/v1/tickets").json["tickets"]
+    assert [(t["seq"], t["unwind"], t["unwind_leg"], t["unwind_legs"]) for t in listed] == [
+        (3, True, 1, 1),  # the one reverse leg of the one P2P leg that filled
+        (1, False, None, None),
+    ]
+    assert "BUY p2p:USDT/BRL · unwind leg 1 of 1" in panel_text(live)
+    assert "BUY p2p:USDT/BRL · tramo de reversión 1 de 1" in panel_text(live, "es")
     confirm_open(live, sold="5794.00", bought="982.07")  # a partial fill
     with desk.sessions() as session:
         assert session.get(Trade, trade_id).status == "unwinding"

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from backend.market import ingest, latest
 from backend.market.book import Advertiser
 from backend.models import LiquidityTake, OperatorTicket, Trade, TradeLeg
-from backend.trading import ledger, liquidity, tickets, trade_days, trades
-from backend.trading.execution import Fees, Leg
+from backend.trading import ledger, legs, liquidity, tickets, trade_days, trades
+from backend.trading.execution import Fees, Leg, LegFill
 from backend.trading.venues import LegOrder, LegRefused
 from tests.conftest import api_client
 from tests.factories import ad, book
@@ -347,3 +347,23 @@ def test_the_watch_task_sets_the_gauges_the_overdue_alert_reads(app, desk, await
     with app.app_context():
         assert watch.run() == 1
     assert metrics.OPERATOR_TICKETS_OVERDUE._value.get() == 1
+
+
+def test_a_ticket_past_the_cycles_legs_is_its_unwinds_reverse_leg_k_of_n(
+    desk, client, awaiting_trade
+):
+    first = open_sell(desk, awaiting_trade).ticket_id
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        for seq, leg in ((1, SELL_USDT), (2, BUY_USDT)):  # both legs of the cycle filled
+            fill = LegFill(leg, D("330"), D("1"), D("330"), D("0"), True)
+            legs.store(session, awaiting_trade, seq, fill, None, now, actor="worker")
+        order = LegOrder(awaiting_trade, 3, BUY_USDT, D("3200"))  # the 1st of 2 reverse legs
+        back = tickets.open_ticket(session, order, ves_book(), FEES, now, None).ticket_id
+    listed = client.get("/api/v1/tickets").json["tickets"]
+    assert [(t["id"], t["unwind"], t["unwind_leg"], t["unwind_legs"]) for t in listed] == [
+        (back, True, 1, 2),
+        (first, False, None, None),
+    ]
+    r = client.post(f"/api/v1/tickets/{back}/cancel", json={"reason": "no answer"})
+    assert (r.json["unwind_leg"], r.json["unwind_legs"]) == (1, 2)
