@@ -15,13 +15,13 @@ from backend.market.book import Market
 from backend.ops import metrics
 from backend.ops.metrics import zero
 from backend.trading.opportunities import STRATEGIES
-from backend.trading.unwind import UNWOUND
+from backend.trading.unwind import CLOSED, UNWOUND
 
 UPSTREAMS = ("binance_p2p", "binance_spot", "db", "redis")
 MODES = ("paper", "live")
 # The final statuses a trade is counted in; a stranded one is not final (the
 # trades_stranded gauge shows it) and is counted when it ends.
-TRADE_STATUSES = ("filled", "rejected", "failed", "cancelled", UNWOUND)
+TRADE_STATUSES = ("filled", "rejected", "failed", "cancelled", UNWOUND, CLOSED)
 TASK_STATES = ("SUCCESS", "FAILURE", "RETRY")
 
 

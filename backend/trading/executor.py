@@ -135,10 +135,13 @@ def _status(session: Session, trade_id: int) -> str:
 
 
 def today(session: Session, now: datetime) -> risk.Day:
-    """Notional and realized profit of the trades filled (or unwound: their loss is the
-    day's too) since midnight UTC."""
+    """Notional and realized profit of the trades filled (or unwound, or closed holding:
+    their loss is the day's too) since midnight UTC."""
     midnight = datetime.combine(now.date(), time(), tzinfo=UTC)
-    filled_today = (Trade.status.in_(("filled", unwind.UNWOUND)), Trade.updated_at >= midnight)
+    filled_today = (
+        Trade.status.in_(("filled", unwind.UNWOUND, unwind.CLOSED)),
+        Trade.updated_at >= midnight,
+    )
     if session.get_bind().dialect.name == "postgresql":  # summed there: one row back
         zero = Decimal("0")
         size, profit = session.execute(

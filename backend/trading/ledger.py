@@ -200,12 +200,12 @@ def check(session: Session) -> list[str]:
     """Every mismatch in the ledger, one sentence each; empty when it is sound.
 
     Per entry, and per trade, the postings of each currency sum to zero; per filled (or
-    unwound) trade the profit equals the legs' cash flows in the anchor, and so does the
-    house's net in its postings.
+    unwound, or closed holding) trade the profit equals the legs' cash flows in the anchor,
+    and so does the house's net in its postings.
     """
     from backend.models import Trade, TradeLeg
     from backend.trading.execution import ANCHOR
-    from backend.trading.unwind import UNWOUND
+    from backend.trading.unwind import CLOSED, UNWOUND
 
     problems = []
     per_entry: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
@@ -240,7 +240,7 @@ def check(session: Session) -> list[str]:
         flows[trade_id] += (buy if buy_cur == ANCHOR else 0) - (sell if sell_cur == ANCHOR else 0)
     for trade_id, profit in session.execute(
         select(Trade.id, Trade.profit_usd)
-        .where(Trade.status.in_(("filled", UNWOUND)))
+        .where(Trade.status.in_(("filled", UNWOUND, CLOSED)))
         .order_by(Trade.id)
     ):
         if profit != flows.get(trade_id, ZERO):

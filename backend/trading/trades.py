@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from backend.models import Opportunity, Trade, TradeEvent
 from backend.trading import trade_days
-from backend.trading.unwind import STRANDED, UNWINDING, UNWOUND
+from backend.trading.unwind import CLOSED, STRANDED, UNWINDING, UNWOUND
 
 MAX_SIZE_USD = Decimal("1000000")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
@@ -40,6 +40,7 @@ STATUSES = (
     UNWINDING,  # stopped halfway: turning what its legs bought back
     UNWOUND,
     STRANDED,  # its unwind cannot go on: it holds what its legs bought
+    CLOSED,  # stranded, then closed by an admin: the desk keeps what its legs bought
 )
 
 

@@ -26,6 +26,8 @@ from backend.trading import accounts
 from backend.trading.execution import Fees, Leg
 
 UNWINDING, UNWOUND, STRANDED = "unwinding", "unwound", "stranded"
+# A stranded trade an admin closed: the desk keeps what its legs bought (see stranded.py).
+CLOSED = "closed"
 
 
 class Stored(Protocol):

@@ -22,6 +22,7 @@ from backend.trading import (
     opportunities,
     outbox,
     quotes,
+    stranded,
     trade_days,
     trade_history,
     trades,
@@ -325,6 +326,43 @@ def get_trade(trade_id: int):
             for p in trade_history.postings(session, trade_id)
         ]
         return jsonify(body)
+
+
+@bp.post(f"/trades/<int(max={trades.MAX_ID}):trade_id>/retry-unwind")
+@access(TRADER)
+def retry_unwind(trade_id: int):
+    """A stranded trade goes back to the worker now, not at the sweeper's next pass."""
+    desk = current_desk()
+    with desk.sessions.begin() as session:
+        stranded.retry(session, trade_id, actor=current_actor(), now=desk.now())
+    if not outbox.send(current_app.extensions["celery"], trade_id):
+        raise trades.TradeRequestError(
+            f"the trading queue would not take trade {trade_id}; the sweeper tries again "
+            "within 5 minutes",
+            503,
+        )
+    return get_trade(trade_id)
+
+
+@bp.post(f"/trades/<int(max={trades.MAX_ID}):trade_id>/close")
+@access(ADMIN)
+def close_stranded(trade_id: int):
+    """Body ``{"reason": "..."}``: the desk keeps what the stranded trade's legs bought."""
+    desk = current_desk()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise trades.TradeRequestError('send a JSON object: {"reason": "..."}', 400)
+    unknown = set(body) - {"reason"}
+    if unknown:
+        raise trades.TradeRequestError(f"unknown field(s): {', '.join(sorted(unknown))[:200]}", 400)
+    with desk.sessions.begin() as session:
+        stranded.close(
+            session, trade_id, reason=body.get("reason"), actor=current_actor(), now=desk.now()
+        )
+        trade = session.get(Trade, trade_id)
+        labels = {"strategy": trade.strategy, "mode": trade.mode}
+    stranded.counted(**labels)
+    return get_trade(trade_id)
 
 
 @bp.get("/controls")

@@ -62,7 +62,7 @@ def test_one_request_counter_and_dash_callbacks_by_output(client):
 def test_known_label_sets_start_at_zero(client):
     text = client.get("/api/v1/metrics").text
     for strategy in ("crossed_book", "spot_p2p", "triangle"):
-        for status in ("filled", "rejected", "failed", "cancelled", "unwound"):
+        for status in ("filled", "rejected", "failed", "cancelled", "unwound", "closed"):
             assert re.search(
                 rf'^trades_executed_total\{{mode="live",status="{status}",strategy="{strategy}"\}}',
                 text,
