@@ -47,6 +47,7 @@ def retry(session: Session, trade_id: int, *, actor: str, now: datetime) -> None
 def close(session: Session, trade_id: int, *, reason: object, actor: str, now: datetime) -> Decimal:
     """Close a stranded trade holding what its legs bought; returns its profit (the legs'
     cash flows, as for an unwound trade)."""
+    _stranded(session, trade_id, "be closed")
     if (
         not isinstance(reason, str)
         or not reason.strip()
@@ -55,7 +56,6 @@ def close(session: Session, trade_id: int, *, reason: object, actor: str, now: d
     ):
         raise TradeRequestError(f"a reason of 1 to {REASON_LIMIT} printable characters is required")
     why = reason.strip()
-    _stranded(session, trade_id, "be closed")
     rows = session.scalars(select(TradeLeg).where(TradeLeg.trade_id == trade_id)).all()
     profit = legs.profit(rows)
     detail = f"closed holding by {actor}: {why}; profit {profit:.2f} USD"

@@ -48,6 +48,7 @@ STATUS_NAMES = {
     "unwinding": _l("unwinding"),
     "unwound": _l("unwound"),
     "stranded": _l("stranded"),
+    "closed": _l("closed"),
 }
 
 
@@ -310,7 +311,7 @@ def _size(raw: object) -> Decimal | None:
 def status_view(trade: Trade) -> html.Div:
     name = str(STATUS_NAMES.get(trade.status, trade.status))
     parts = [html.Span(name, className=f"badge {trade.status}", id="execute-trade-status")]
-    if trade.status in ("filled", "unwound"):
+    if trade.status in ("filled", "unwound", "closed"):
         parts.append(
             html.Span(
                 _("Realized profit: %(profit)s", profit=fmt.usd(trade.profit_usd)),
@@ -331,6 +332,7 @@ def status_view(trade: Trade) -> html.Div:
             "failed": "danger",
             "unwound": "warning",
             "stranded": "danger",
+            "closed": "warning",
         }.get(trade.status, "info"),
         className="mt-3",
     )

@@ -39,6 +39,7 @@ STATUS_LABELS = {  # translations of backend.trading.trades.STATUSES (a test che
     "unwinding": _l("unwinding"),  # stopped halfway: turning what it holds back
     "unwound": _l("unwound"),
     "stranded": _l("stranded"),  # its unwind cannot go on: it holds what its legs bought
+    "closed": _l("closed"),  # stranded, then closed by an admin holding what it bought
 }
 STRATEGIES = {
     "crossed_book": _l("Crossed book"),
