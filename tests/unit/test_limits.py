@@ -36,6 +36,14 @@ def test_the_daily_loss_limit_counts_realized_losses_and_the_trade_about_to_happ
     assert risk.refusals(c, D(100), D(1), [], risk.Day(D(0), D(9000))) == []
 
 
+def test_a_zero_minimum_still_refuses_a_trade_that_makes_nothing():
+    c = limits(min_profit_usd=D(0))
+    assert risk.refusals(c, D(100), D("0.01"), []) == []
+    assert risk.refusals(c, D(100), D(0), []) == [
+        "profit at current books 0.00 USD is below the 0 USD minimum (and must be above zero)"
+    ]
+
+
 def test_the_daily_notional_includes_the_trade_asked_for():
     c = limits()
     assert risk.refusals(c, D(500), D(1), [], risk.Day(D(2000), D(0))) == []

@@ -120,6 +120,19 @@ def test_a_break_even_cycle_is_not_listed_even_with_a_zero_minimum():
     assert scan(books, [D(100)], NO_FEES, D(0)) == []
 
 
+def test_a_cycle_whose_rounding_eats_its_edge_is_not_listed_with_a_zero_minimum():
+    books = {
+        "p2p:USDT/VES": book(
+            "p2p:USDT/VES",
+            asks=[ad(320, 5000, methods=("Banesco",))],
+            bids=[ad("320.01", 5000, methods=("Mercantil",))],
+        )
+    }
+    # a better rate than 1 (320.01 / 320), yet 100 USDT -> 32001 VES -> 100.003125 USDT,
+    # rounded down to the cent: 100.00, a profit of exactly zero
+    assert scan(books, [D(100)], NO_FEES, D(0)) == []
+
+
 def test_the_scan_honours_the_minimum_profit():
     # 1000 USD at 330/320 without fees: 1031.25 -> 31.25 USD
     assert scan(ves_books(), [D(1000)], NO_FEES, D("31.25"))
