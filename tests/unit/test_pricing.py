@@ -1,5 +1,7 @@
 from decimal import Decimal
 
+from backend.market.book import Market
+from backend.market.precision import of
 from backend.market.pricing import depth_within, reference, walk, walk_amount
 from tests.factories import NOW, ad, book
 
@@ -56,3 +58,44 @@ def test_reference_prices_a_ticket_by_walking_both_sides():
     assert q.effective_ask == (D(303) + D(204)) / 5
     assert q.effective_bid == (D(297) + D(196)) / 5
     assert q.ask_fillable and q.bid_fillable and not ref.stale
+
+
+P2P = of(Market.parse("p2p:USDT/VES"))
+SPOT_BTC = of(Market.parse("spot:BTC/USDT"))
+
+
+def test_each_order_pays_its_fiat_rounded_down_to_the_cent():
+    # 100.01 x 36.457 = 3646.06457 VES, settled as 3646.06; two orders round separately
+    assert walk((ad("36.457", 1000),), D("100.01"), precision=P2P).amount == D("3646.06")
+    two = walk(
+        (ad("36.457", "50.01", ad_no="a"), ad("36.457", 1000, ad_no="b")),
+        D("100.01"),
+        precision=P2P,
+    )
+    # 50.01 x 36.457 = 1823.21457 -> 1823.21; 50.00 x 36.457 = 1822.85 -> 3646.06
+    assert two.amount == D("3646.06") and len(two.takes) == 2
+
+
+def test_an_ad_with_no_price_is_never_taken():
+    bids = (ad(0, 100, ad_no="zero"), ad(-5, 100, ad_no="negative"), ad(330, 100, ad_no="real"))
+    assert [no for no, _, _ in walk(bids, D(10)).takes] == ["real"]
+    assert [no for no, _, _ in walk_amount(bids, D(330)).takes] == ["real"]
+
+
+def test_a_fiat_slice_rounded_below_the_ads_minimum_is_skipped():
+    # 1000.00 VES at 320 buys 3.125 -> 3.12 USDT, worth 998.40 VES: under the 1000 minimum
+    asks = (ad(320, 100, min_amount=1000),)
+    fill = walk_amount(asks, D(1000), precision=P2P)
+    assert fill.takes == () and not fill.complete
+
+
+def test_a_fiat_budget_with_one_whole_step_left_is_not_complete():
+    # the ad holds 10 USDT = 3200 VES; 3200.01 leaves exactly one cent unspent
+    asks = (ad(320, 10),)
+    assert not walk_amount(asks, D("3200.01"), precision=P2P).complete
+    assert walk_amount(asks, D("3200.00"), precision=P2P).complete
+
+
+def test_a_spot_btc_order_is_cut_to_binances_lot_step():
+    fill = walk((ad(60000, 1),), D("0.123456789"), precision=SPOT_BTC)
+    assert fill.takes[0][2] == D("0.12345") and fill.amount == D("7407.00000000")
