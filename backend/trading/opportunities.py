@@ -49,7 +49,7 @@ def record_scan(
     return len(found)
 
 
-IN_FLIGHT = ("requested", "queued", "executing")
+IN_FLIGHT = ("requested", "queued", "executing", "awaiting_operator")
 
 
 def list_active(session: Session, now: datetime) -> list[Opportunity]:

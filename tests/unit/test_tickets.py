@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from backend.market import ingest, latest
 from backend.market.book import Advertiser
 from backend.models import LiquidityTake, OperatorTicket, Trade, TradeLeg
-from backend.trading import ledger, legs, liquidity, tickets, trade_days, trades
+from backend.trading import ledger, legs, liquidity, opportunities, tickets, trade_days, trades
 from backend.trading.execution import Fees, Leg, LegFill
 from backend.trading.venues import LegOrder, LegRefused
 from tests.conftest import api_client
@@ -112,6 +112,26 @@ def test_a_buy_ticket_says_how_much_fiat_to_pay(desk, awaiting_trade):
         t = session.get(OperatorTicket, waiting.ticket_id)
         assert [(s["pay"], s["receive"]) for s in t.instructions] == [("160000", "500")]
         assert t.planned_buy == D("500") * D("0.999")
+
+
+def test_an_opportunity_stays_off_the_list_while_its_trade_runs_or_waits_for_an_operator(
+    desk, opportunity, awaiting_trade
+):
+    def listed():
+        with desk.sessions() as session:
+            return [o.id for o in opportunities.list_active(session, desk.now())]
+
+    assert opportunity.id not in listed()  # awaiting_operator: its ads are spoken for
+    with desk.sessions.begin() as session:
+        assert trades.transition(
+            session, awaiting_trade, (tickets.AWAITING,), "executing", desk.now(), actor="w"
+        )
+    assert opportunity.id not in listed()
+    with desk.sessions.begin() as session:
+        assert trades.transition(
+            session, awaiting_trade, ("executing",), "rejected", desk.now(), actor="w"
+        )
+    assert opportunity.id in listed()
 
 
 def test_a_redelivered_leg_gets_its_existing_ticket(desk, awaiting_trade):
