@@ -192,6 +192,12 @@ def test_an_opportunity_expires_at_its_ttl_to_the_microsecond(desk, opportunity)
     assert expires == opportunity.last_seen + timedelta(
         seconds=desk.settings.opportunity_ttl_seconds
     )
+    with desk.sessions() as session:
+        listed = opportunities.list_active
+        assert [o.id for o in listed(session, expires - timedelta(microseconds=1))] == [
+            opportunity.id
+        ]
+        assert listed(session, expires) == []
     with desk.sessions.begin() as session:
         request(session, opportunity.id, "100", "before", expires - timedelta(microseconds=1))
     with (

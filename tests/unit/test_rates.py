@@ -67,6 +67,10 @@ def test_stale_or_missing_books_make_the_rate_stale():
     missing = cop_ves(books={"p2p:USDT/COP": BOOKS["p2p:USDT/COP"]})
     assert missing.stale and missing.reason == "no book for p2p:USDT/VES"
     assert cop_ves(now=NOW + timedelta(seconds=7)).age_seconds == 7
+    # the rate is as old as the older of its two books
+    newer = replace(BOOKS["p2p:USDT/VES"], fetched_at=NOW + timedelta(seconds=5))
+    older_cop = cop_ves(books=BOOKS | {"p2p:USDT/VES": newer}, now=NOW + timedelta(seconds=7))
+    assert older_cop.age_seconds == 7
 
 
 @pytest.mark.parametrize("text", ["COP", "COP->COP", "COP->", "C0P->VES", ""])
