@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 
 from backend.models import JournalEntry, Posting, Trade
 from backend.trading import executor, ledger, trade_days
+from backend.trading.execution import Leg, LegFill
 from tests.conftest import api_client
 
 D = Decimal
@@ -180,6 +181,28 @@ def test_postings_of_every_entry_balance_per_currency():
     lines = ledger.deposit_lines("bank:Banesco:VES", D("10"))
     assert ledger.imbalances(lines) == {}
     assert ledger.imbalances([*lines, ledger.Line("binance:USDT", D("1"))]) == {"USDT": D("1")}
+
+
+def test_proceeds_already_where_the_next_leg_pays_from_are_not_moved():
+    """Sell at 330 and buy back at 320 through the same bank: no transfer postings."""
+    sell = LegFill(
+        Leg("p2p:USDT/VES", "SELL", "Banesco", "USDT", "VES"),
+        D(330), D(100), D(33000), D(0), True,
+    )  # fmt: skip
+    buy = LegFill(
+        Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT"),
+        D(320), D(33000), D("103.12"), D(0), True,
+    )  # fmt: skip
+    assert [(line.account, line.amount) for line in ledger.fill_lines([sell, buy])] == [
+        ("binance:USDT", D(-100)),
+        ("market:p2p:USDT/VES:USDT", D(100)),
+        ("market:p2p:USDT/VES:VES", D(-33000)),
+        ("bank:Banesco:VES", D(33000)),
+        ("bank:Banesco:VES", D(-33000)),
+        ("market:p2p:USDT/VES:VES", D(33000)),
+        ("market:p2p:USDT/VES:USDT", D("-103.12")),
+        ("binance:USDT", D("103.12")),
+    ]
 
 
 def test_an_admin_moves_money_between_the_wallets(app, desk):

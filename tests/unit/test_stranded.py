@@ -58,6 +58,13 @@ def test_closing_keeps_what_the_legs_bought_profit_is_their_cash_flows(desk, str
         assert ledger.check(session) + trade_days.drift(session) == []
         # the day's realized loss (the daily loss limit reads it) counts it
         assert executor.today(session, desk.now()).profit_usd == D("-1000")
+    with desk.sessions.begin() as session:  # a closed trade's profit is checked like any
+        session.get(Trade, stranded_trade).profit_usd = D("-999")
+    with desk.sessions() as session:
+        assert (
+            f"trade {stranded_trade}: profit -999 USD but its legs' cash flows sum to -1000"
+            in ledger.check(session)
+        )
 
 
 @pytest.mark.parametrize("reason", [None, "", "   ", "x" * 501, "a\nb", 5])
