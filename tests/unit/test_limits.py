@@ -32,6 +32,11 @@ def test_the_daily_loss_limit_counts_realized_losses_and_the_trade_about_to_happ
     assert risk.refusals(c, D(100), D(1), [], risk.Day(D(0), D(-500))) == [
         "realized loss today 500.00 USD reaches the 500 USD daily loss limit"
     ]
+    # a trade that would lose takes the day past its limit: both reasons are named
+    assert risk.refusals(c, D(100), D("-0.02"), [], risk.Day(D(0), D("-499.99"))) == [
+        "realized loss today 499.99 USD reaches the 500 USD daily loss limit",
+        "profit at current books -0.02 USD is below the 0 USD minimum (and must be above zero)",
+    ]
     # a day in profit has no loss, whatever its size
     assert risk.refusals(c, D(100), D(1), [], risk.Day(D(0), D(9000))) == []
 
