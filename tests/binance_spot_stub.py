@@ -277,7 +277,7 @@ class SpotStub:
             raise BinanceError(400, -1013, "Filter failure: LOT_SIZE")
         client_id = params.get("newClientOrderId") or f"stub{next(self._ids)}"
         with self.lock:
-            fills = self._walk(sym, side, quantity, quote_qty)
+            fills, filled = self._walk(sym, side, quantity, quote_qty)
             qty = sum((q for _, q in fills), D(0))
             quote = sum((p * q for p, q in fills), D(0)).quantize(EIGHT, ROUND_DOWN)
             pay, pay_amount = (sym.quote, quote) if side == "BUY" else (sym.base, qty)
@@ -314,7 +314,7 @@ class SpotStub:
                 "origQty": _fmt(quantity if quantity is not None else qty),
                 "executedQty": _fmt(qty),
                 "cummulativeQuoteQty": _fmt(quote),
-                "status": "FILLED",
+                "status": "FILLED" if filled else "EXPIRED",  # a market order past the book
                 "timeInForce": "GTC",
                 "type": "MARKET",
                 "side": side,
@@ -347,6 +347,8 @@ class SpotStub:
 
     @staticmethod
     def _walk(sym: Symbol, side: str, quantity: Decimal | None, quote_qty: Decimal | None):
+        """The fills, and whether the order was done before the book ran out (Binance
+        expires the rest of a market order it cannot fill)."""
         levels = sym.asks if side == "BUY" else sym.bids
         fills, left_qty, left_quote = [], quantity, quote_qty
         for price, available in levels:
@@ -358,15 +360,16 @@ class SpotStub:
                     (left_quote / price / sym.step).to_integral_value(ROUND_DOWN) * sym.step,
                 )
             if take <= 0:
-                break
+                return fills, True
             fills.append((price, take))
             if left_qty is not None:
                 left_qty -= take
                 if left_qty == 0:
-                    break
+                    return fills, True
             else:
                 left_quote -= price * take
-        return fills
+        # the book ran out; a quote order whose rest buys no whole step at the last price is done
+        return fills, left_qty is None and bool(levels) and left_quote < levels[-1][0] * sym.step
 
     def _get_order(self, params: dict) -> dict:
         name, _ = self._symbol(params)

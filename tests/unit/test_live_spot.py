@@ -285,3 +285,13 @@ def test_a_resent_leg_whose_lookup_is_refused_stays_in_doubt(stub):
     with pytest.raises(LegRefused, match="-1021"):
         venue.fill(LegOrder(15, 1, BUY_BTC, D("60")))
     assert not stub.placements
+
+
+def test_a_market_order_the_book_cannot_fill_expires_and_its_leg_is_short(stub):
+    venue = LiveSpotVenue(settings_for(stub))
+    fill = venue.fill(LegOrder(8, 1, SELL_BTC, D("0.005")))  # the bids hold 0.002 + 1 ...
+    assert fill.complete  # ... enough: FILLED
+    stub.symbols["BTCUSDT"].bids[:] = [(D("59900"), D("0.002"))]
+    short = venue.fill(LegOrder(9, 1, SELL_BTC, D("0.005")))
+    # Binance fills 0.002 and expires the rest of a market order: the leg is not complete
+    assert (short.sell_amount, short.complete) == (D("0.002"), False)
