@@ -119,15 +119,17 @@ def refusal(exc: TradeRequestError, trade_id: int, label: Callable[[str], str]) 
 
 
 def _clicked(kind: str) -> int | None:
-    """The trade whose ``kind`` button was pressed, None when nothing was (a button
-    rendered anew fires with no click)."""
+    """The trade whose ``kind`` button was pressed; None when none was (Dash runs the
+    callback, with no trigger, when the detail renders a trade's buttons anew)."""
     trigger = ctx.triggered_id
+    if trigger is None:
+        return None
     if not isinstance(trigger, dict) or trigger.get("type") != kind:
         raise BadInput(f"only a trade's {kind} button does this")
     trade_id = trigger.get("trade")
     if isinstance(trade_id, bool) or not isinstance(trade_id, int):
         raise BadInput("the button names no trade")
-    clicks = ctx.triggered[0]["value"] if ctx.triggered else None
+    clicks = ctx.triggered[0]["value"]
     return trade_id if isinstance(clicks, int) and clicks > 0 else None
 
 

@@ -123,6 +123,19 @@ def test_a_trader_retries_the_unwind_from_the_detail(app, desk, stranded_trade, 
     assert isinstance(out["trades-acted"]["data"], float)  # the grid re-reads its rows
 
 
+def test_buttons_rendered_anew_run_the_callbacks_without_a_click_and_change_nothing(
+    app, desk, stranded_trade, sent
+):
+    before = state(desk, stranded_trade)
+    for body in (retry_body(app, stranded_trade), open_body(app, stranded_trade)):
+        body["inputs"][0][0]["value"] = 0  # as Dash sends it when the detail shows them
+        body["changedPropIds"] = []
+        r = api_client(app, "admin").post(UPDATE, json=body)
+        assert response(r) == {}  # nothing to update
+    assert sent == []
+    assert state(desk, stranded_trade) == before
+
+
 def test_a_viewer_crafting_the_retry_callback_is_refused_and_nothing_changes(
     app, desk, stranded_trade, sent
 ):
