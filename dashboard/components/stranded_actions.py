@@ -16,7 +16,7 @@ from flask import current_app
 
 from backend.desk import current_desk
 from backend.models import Trade
-from backend.trading import outbox, stranded
+from backend.trading import outbox, stranded, trades
 from backend.trading.trades import TradeRequestError
 from backend.trading.unwind import STRANDED
 from backend.web.access import ADMIN, TRADER, allowed
@@ -118,6 +118,13 @@ def refusal(exc: TradeRequestError, trade_id: int, label: Callable[[str], str]) 
     )
 
 
+def _trade_id(value: object) -> int:
+    """A trade id as the API's routes take it (one the database's column can hold)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= trades.MAX_ID:
+        raise BadInput("that names no trade")
+    return value
+
+
 def _clicked(kind: str) -> int | None:
     """The trade whose ``kind`` button was pressed; None when none was (Dash runs the
     callback, with no trigger, when the detail renders a trade's buttons anew)."""
@@ -126,9 +133,7 @@ def _clicked(kind: str) -> int | None:
         return None
     if not isinstance(trigger, dict) or trigger.get("type") != kind:
         raise BadInput(f"only a trade's {kind} button does this")
-    trade_id = trigger.get("trade")
-    if isinstance(trade_id, bool) or not isinstance(trade_id, int):
-        raise BadInput("the button names no trade")
+    trade_id = _trade_id(trigger.get("trade"))
     clicks = ctx.triggered[0]["value"]
     return trade_id if isinstance(clicks, int) and clicks > 0 else None
 
@@ -217,7 +222,7 @@ def register_callbacks(
     def confirm(clicks, reason, trade_id):
         if not clicks or trade_id is None:
             return no_update, no_update, no_update, no_update, no_update
-        expect(trade_id, int, name="trade")
+        trade_id = _trade_id(trade_id)
         expect(reason, str, type(None), name="reason")
         desk = current_desk()
         try:

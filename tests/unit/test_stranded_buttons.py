@@ -236,6 +236,8 @@ def test_a_close_callback_no_dialog_would_send_is_a_400(app, desk, stranded_trad
     admin = api_client(app, "admin")
     assert admin.post(UPDATE, json=confirm_body(app, "1", "keep")).status_code == 400
     assert admin.post(UPDATE, json=confirm_body(app, stranded_trade, 5)).status_code == 400
+    assert admin.post(UPDATE, json=confirm_body(app, 2**63, "keep")).status_code == 400
+    assert admin.post(UPDATE, json=retry_body(app, 2**63)).status_code == 400
     assert state(desk, stranded_trade) == before
 
 
