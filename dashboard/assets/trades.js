@@ -3,7 +3,7 @@
 (function () {
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.trades = {
-    reload: function (filter, pushed, tick) {
+    reload: function (filter, pushed, tick, acted) {
       const api = window.dash_ag_grid && window.dash_ag_grid.getApi("trades-grid");
       if (api) {
         const byFilter = (window.dash_clientside.callback_context.triggered || []).some(

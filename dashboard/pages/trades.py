@@ -14,13 +14,14 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from babel import numbers
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
+from flask_login import current_user
 
 from backend.desk import current_desk
 from backend.models import Trade
 from backend.trading import trade_history, trades
 from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, clientside_callback, expect
-from dashboard.components import push, reasons, tickets
+from dashboard.components import push, reasons, stranded_actions, tickets
 from dashboard.components.format import MISSING, amount, market_price, usd
 from dashboard.i18n import _, _l, locale, when
 
@@ -148,6 +149,7 @@ def layout(**_kw):
             filters,
             dcc.Store(id="trades-filter", data={}),
             dcc.Store(id="trades-reloaded"),
+            dcc.Store(id="trades-acted"),  # a stranded trade was acted on: re-read the rows
             html.Div(id="trades-error", role="alert"),
             html.Div(id="trades-totals", className="mb-2"),
             html.Div(
@@ -174,7 +176,10 @@ def layout(**_kw):
             *push.listener("trades", ["trades"]),
             dbc.Row(
                 [
-                    dbc.Col(html.Div(id="trades-detail"), lg=7),
+                    dbc.Col(
+                        [html.Div(id="trades-action", role="status"), html.Div(id="trades-detail")],
+                        lg=7,
+                    ),
                     dbc.Col(
                         dcc.Graph(
                             id="trades-pnl",
@@ -186,6 +191,7 @@ def layout(**_kw):
                 ],
                 className="mt-3",
             ),
+            stranded_actions.close_modal(),
         ]
     )
 
@@ -402,6 +408,7 @@ def detail_view(trade: Trade, events: list, postings: list) -> html.Div:
                     f" · {reasons.translate(trade.error)}" if trade.error else "",
                 ]
             ),
+            stranded_actions.actions(trade, current_user.role),
             html.Div(
                 html.Table(
                     [
@@ -422,8 +429,23 @@ def detail_view(trade: Trade, events: list, postings: list) -> html.Div:
     )
 
 
+def detail_of(trade_id: int):
+    """The trade's detail as it is now (or why there is none)."""
+    desk = current_desk()
+    with desk.sessions() as session:
+        trade = session.get(Trade, trade_id)
+        if trade is None:
+            return dbc.Alert(_("Trade %(id)s does not exist", id=trade_id), color="warning")
+        return detail_view(
+            trade,
+            trades.events(session, trade_id),
+            trade_history.postings(session, trade_id),
+        )
+
+
 def register_callbacks(app: Dash) -> None:
     tickets.register_callbacks(app)
+    stranded_actions.register_callbacks(app, detail_of, status_label)
 
     @callback(
         app,
@@ -500,20 +522,12 @@ def register_callbacks(app: Dash) -> None:
         trade_id = row.get("id")
         if isinstance(trade_id, bool) or not isinstance(trade_id, int):
             raise BadInput("the selected row has no trade id")
-        desk = current_desk()
-        with desk.sessions() as session:
-            trade = session.get(Trade, trade_id)
-            if trade is None:
-                return dbc.Alert(_("Trade %(id)s does not exist", id=trade_id), color="warning")
-            return detail_view(
-                trade,
-                trades.events(session, trade_id),
-                trade_history.postings(session, trade_id),
-            )
+        return detail_of(trade_id)
 
     # In the browser (assets/trades.js): a new filter empties the grid's cache (it asks
     # again from the first row); a pushed trade change (or the poll without Redis)
-    # re-reads the blocks it holds, so statuses move live.
+    # re-reads the blocks it holds, so statuses move live (and at once after a button
+    # acted on a stranded trade).
     clientside_callback(
         app,
         ClientsideFunction("trades", "reload"),
@@ -521,6 +535,7 @@ def register_callbacks(app: Dash) -> None:
         Input("trades-filter", "data"),
         Input("trades-push", "data"),
         Input("trades-tick", "n_intervals"),
+        Input("trades-acted", "data"),
         role=VIEWER,
     )
     push.register(app, "trades")

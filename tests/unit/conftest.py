@@ -1,5 +1,7 @@
 """Every unit test starts with no upstream state (breakers, token buckets, sessions);
-``opportunity`` is a crossed USDT/VES book the scan has turned into one."""
+``opportunity`` is a crossed USDT/VES book the scan has turned into one;
+``stranded_trade`` a trade of it stranded after its first leg (``sent`` records what is
+sent to the worker instead of sending it)."""
 
 import pytest
 from sqlalchemy import select
@@ -7,8 +9,10 @@ from sqlalchemy import select
 from backend import resilience
 from backend.market import ingest
 from backend.models import Opportunity
+from backend.trading import outbox, trades
 from tasks.arbitrage import scan
 from tests.factories import ad, book
+from tests.unit.test_unwind_execution import stopped_after_leg_1
 
 
 @pytest.fixture(autouse=True)
@@ -39,3 +43,26 @@ def opportunity(app, desk):
         assert scan.run() == 1
     with desk.sessions() as session:
         return session.scalars(select(Opportunity)).one()
+
+
+def strand(desk, trade_id: int) -> None:
+    with desk.sessions.begin() as session:
+        assert trades.transition(
+            session, trade_id, ("unwinding",), "stranded", desk.now(),
+            "cannot unwind leg 2: books stale; holds 330000 VES at bank:Mercantil:VES",
+            actor="worker", error="holds 330000 VES at bank:Mercantil:VES",
+        )  # fmt: skip
+
+
+@pytest.fixture
+def stranded_trade(client, desk, opportunity) -> int:
+    trade_id = stopped_after_leg_1(client, desk, opportunity)
+    strand(desk, trade_id)
+    return trade_id
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    calls = []
+    monkeypatch.setattr(outbox, "send", lambda celery, trade_id: calls.append(trade_id) or True)
+    return calls

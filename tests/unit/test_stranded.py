@@ -13,29 +13,6 @@ from tests.conftest import api_client
 from tests.unit.test_unwind_execution import stopped_after_leg_1
 
 
-def strand(desk, trade_id: int) -> None:
-    with desk.sessions.begin() as session:
-        assert trades.transition(
-            session, trade_id, ("unwinding",), "stranded", desk.now(),
-            "cannot unwind leg 2: books stale; holds 330000 VES at bank:Mercantil:VES",
-            actor="worker", error="holds 330000 VES at bank:Mercantil:VES",
-        )  # fmt: skip
-
-
-@pytest.fixture
-def stranded_trade(client, desk, opportunity) -> int:
-    trade_id = stopped_after_leg_1(client, desk, opportunity)
-    strand(desk, trade_id)
-    return trade_id
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    calls = []
-    monkeypatch.setattr(outbox, "send", lambda celery, trade_id: calls.append(trade_id) or True)
-    return calls
-
-
 def state(desk, trade_id: int):
     with desk.sessions() as session:
         trade = session.get(Trade, trade_id)
