@@ -276,14 +276,17 @@ def cancel(
     _close(session, ticket_id, CANCELLED, closed_at=now, closed_by=actor, note=why)
     cycle, done = _cycle(session, ticket.trade_id), _stored(session, ticket.trade_id)
     said = f"operator cancelled leg {ticket.seq}: {why}"
-    step = unwind.next_step(cycle, done, Fees())  # what is held, before any transfer
-    if step is not None:
-        held = f"{plain(step.held)} {step.leg.src} ({step.held_at})"
-        unwinds = ticket.seq <= len(cycle)
+    step, left = unwind.plan(cycle, done, Fees())  # what is held, before any transfer
+    unwinds = ticket.seq <= len(cycle)
+    if step is not None or (done and unwinds):  # only dust held: the unwind records it
         to = unwind.UNWINDING if unwinds else unwind.STRANDED
-        detail = f"{said}; " + (
-            f"unwinding {held} back to {cycle[0].src}" if unwinds else f"holds {held}"
-        )
+        if step is None:
+            detail = f"{said}; nothing to take back: " + "; ".join(map(str, left))
+        else:
+            held = f"{plain(step.held)} {step.leg.src} ({step.held_at})"
+            detail = f"{said}; " + (
+                f"unwinding {held} back to {cycle[0].src}" if unwinds else f"holds {held}"
+            )
         trades.transition(
             session, ticket.trade_id, (AWAITING,), to, now, detail, actor=actor,
             error=detail[:500],

@@ -380,3 +380,46 @@ def test_a_cancelled_unwind_ticket_strands_the_trade(live, stub):
     assert run(live, trade_id) == "stranded"
     with desk.sessions() as session:
         assert session.scalar(select(func.count()).select_from(OperatorTicket)) == 2
+
+
+def test_what_a_partly_confirmed_leg_left_unspent_is_unwound_when_the_cycle_ends(live, stub):
+    trade_id = request(live)
+    run(live, trade_id)  # leg 1 sold 1000 USDT: 5491.75275 BRL at bank:Pix:BRL
+    confirm_open(live, sold="3000", bought="566.03")  # the operator bought with 3000 only
+    assert run(live, trade_id) == "unwound"
+    desk = live.extensions["desk"]
+    with desk.sessions() as session:
+        trade = session.get(Trade, trade_id)
+        back = session.scalars(select(TradeLeg).where(TradeLeg.seq == 3)).one()
+        # the 2491.75275 BRL left move from Pix to spot at 0.05 % (1.24587638): 2490.50 of
+        # the 2490.50687362 buy 444.7 USDT at 5.60 (lot 0.1), less 0.1 % commission
+        assert (back.market, back.side, back.sell_currency, back.buy_currency) == (
+            "spot:USDT/BRL", "BUY", "BRL", "USDT",
+        )  # fmt: skip
+        assert (back.sell_amount, back.buy_amount, back.fee) == (
+            D("2490.32"), D("444.2553"), D("0.4447"),
+        )  # fmt: skip
+        assert trade.profit_usd == D("566.03") + D("444.2553") - D("1000") == D("10.2853")
+        assert ledger.check(session) + trade_days.drift(session) == []
+        assert ledger.balances(session, {"bank:Pix:BRL", "binance:spot:BRL"}) == {
+            "bank:Pix:BRL": D("0"),
+            "binance:spot:BRL": D("0.18687362"),  # under a lot's price: Binance took none
+        }
+    assert stub.placements == {f"desk-{trade_id}-1": 1, f"desk-{trade_id}-3": 1}
+    events = history(live, trade_id)
+    assert [s for s, _ in events][-3:] == ["executing", "unwinding", "unwound"]
+    assert "unwinding 2491.75275 BRL (bank:Pix:BRL) back to USDT" in events[-2][1]
+    assert events[-1][1] == (
+        "unwound back to USDT, profit 10.29 USD; 0.18687362 BRL left at binance:spot:BRL"
+    )
+
+
+def test_a_cycle_that_left_only_dust_unspent_is_filled_and_says_so(live, stub):
+    trade_id = request(live)
+    run(live, trade_id)
+    confirm_open(live, sold="5491.75", bought="1036.17")  # 0.00275 BRL left: under a cent
+    assert run(live, trade_id) == "filled"
+    assert history(live, trade_id)[-1][1] == (
+        "live fill, profit 36.17 USD; dust 0.00275 BRL left at bank:Pix:BRL"
+    )
+    assert stub.placements == {f"desk-{trade_id}-1": 1}
