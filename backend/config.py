@@ -205,7 +205,7 @@ class Settings(BaseSettings):
     live_order_timeout_seconds: float = Field(5.0, gt=0, le=60)
     # newClientOrderId = PREFIX-TRADE-LEG: unique per desk sharing one Binance account.
     live_order_prefix: str = Field("desk", pattern=r"^[A-Za-z0-9_]{1,12}$")
-    # LOT_SIZE step per spot symbol: sell quantities are cut down to it.
+    # LOT_SIZE step per spot symbol: sell quantities are cut down to it (less is dust).
     spot_lot_steps: Annotated[dict[str, Decimal], NoDecode] = Field(
         default_factory=lambda: {"BTCUSDT": Decimal("0.00001"), "USDTBRL": Decimal("0.1")}
     )

@@ -93,13 +93,16 @@ def held_at(cycle: Sequence[Leg], kept: int) -> str:
     return accounts.house(nxt.market, nxt.method, last.dst)
 
 
-def minimum(leg: Leg) -> Decimal:
-    """The least of ``leg.src`` its venue takes in one order: one step of it (on spot a
-    BUY spends whole cents of the quote, as live orders do). Less is dust."""
+def minimum(leg: Leg, fees: Fees) -> Decimal:
+    """The least of ``leg.src`` its venue takes in one order: one step of it; on spot a
+    SELL whole lots (Binance's LOT_SIZE, as live orders are cut), a BUY whole cents of
+    the quote (as live orders spend it). Less is dust."""
     market = Market.parse(leg.market)
     step = precision.of(market).step(market, leg.src)
     if market.venue is Venue.SPOT and leg.side == "BUY":
         return max(step, precision.CENT)
+    if market.venue is Venue.SPOT:
+        return max(step, fees.lot(market.symbol))
     return step
 
 
@@ -149,7 +152,7 @@ def plan(
         held = amount
         for i, leg in enumerate(legs):
             step = _step(n + done + 1, legs[i:], held, where if i == 0 else None, fees)
-            if step.amount < minimum(leg):
+            if step.amount < minimum(leg, fees):
                 left.append(Left(step.held, leg.src, step.held_at, dust=True))
                 break
             if done == len(back):

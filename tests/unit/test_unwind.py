@@ -117,3 +117,34 @@ def test_a_holding_under_its_venues_minimum_is_dust_never_sent():
         None, [Left(D("0.000004"), "BTC", "binance:spot:BTC", dust=True)],
     )  # fmt: skip
     assert str(plan(cycle, stopped, FEES)[1][0]) == "dust 0.000004 BTC left at binance:spot:BTC"
+
+
+BUY_BTC_SPOT = Leg("spot:BTC/USDT", "BUY", None, "USDT", "BTC")
+SELL_BTC_P2P = Leg("p2p:BTC/VES", "SELL", "Mercantil", "BTC", "VES")
+
+
+def test_a_spot_holding_under_binances_lot_step_is_dust_though_over_the_desks_step():
+    # leg 1 bought 0.00004 BTC on spot, moved to the funding wallet; leg 2 was cancelled
+    cycle = (BUY_BTC_SPOT, SELL_BTC_P2P, BUY_BANESCO)
+    stopped = [Row(1, D("0.00004"), D("3.6"))]
+    lots = Fees(lots=(("BTCUSDT", D("0.0001")),))  # SPOT_LOT_STEPS=BTCUSDT=0.0001
+    step, left = plan(cycle, stopped, lots)
+    assert step is None and [str(item) for item in left] == [
+        "dust 0.00004 BTC left at binance:BTC",
+    ]
+    # a lot of 0.00001 (the default) sells it back from the spot wallet
+    step, left = plan(cycle, stopped, Fees(lots=(("BTCUSDT", D("0.00001")),)))
+    assert (step.seq, step.leg, step.amount, step.pays_from, left) == (
+        4, reverse(BUY_BTC_SPOT), D("0.00004"), "binance:spot:BTC", [],
+    )  # fmt: skip
+
+
+def test_the_desks_fees_carry_the_configured_lot_steps(tmp_path):
+    from backend.trading.quotes import fees_from
+    from tests.conftest import embedded_settings
+
+    settings = embedded_settings(tmp_path, spot_lot_steps="BTCUSDT=0.0001,USDTBRL=0.1")
+    fees = fees_from(settings)
+    assert (fees.lot("BTCUSDT"), fees.lot("USDTBRL"), fees.lot("ETHUSDT")) == (
+        D("0.0001"), D("0.1"), D("0"),
+    )  # fmt: skip
