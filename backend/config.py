@@ -281,6 +281,20 @@ class Settings(BaseSettings):
             self.secret_key = embedded_secret(self.embedded_dir)
         return self
 
+    @model_validator(mode="after")
+    def _lease_outlasts_recv_window(self) -> Settings:
+        """A spot order in doubt is looked up again by the next claim once the lease
+        lapses; "does not exist" is only final after recvWindow + 1 s (Binance refuses the
+        request after that), so a shorter lease could let a second worker place it twice."""
+        window = self.binance_recv_window_ms / 1000 + 1
+        if self.trading_mode == "live" and self.trade_lease_seconds <= window:
+            raise ValueError(
+                f"TRADE_LEASE_SECONDS ({self.trade_lease_seconds:g}) must be longer than "
+                f"BINANCE_RECV_WINDOW_MS / 1000 + 1 s ({window:g} s) in live trading: a "
+                "spot order still in flight could be placed twice"
+            )
+        return self
+
     @property
     def embedded(self) -> bool:
         return self.database_url.startswith("sqlite")
