@@ -147,6 +147,7 @@ def open_ticket(
         instructions=steps,
         status=OPEN,
         created_at=now,
+        book_fetched_at=book.fetched_at,
     )
     session.add(ticket)
     session.flush()
@@ -242,9 +243,10 @@ def confirm(
             LegFill(cycle[ticket.seq - 1], price, sold_v, bought_v, fee_v, True), nxt, fees
         )
         legs.store(session, ticket.trade_id, ticket.seq, fill, nxt, now, actor=actor)
-    fetched = liquidity.latest_fetch(session, ticket.market)
-    if fetched is not None:  # the book the desk lists now still shows those ads
+    if ticket.book_fetched_at is not None:  # against the book it was priced on: a newer
+        # fetch may be from after the operator traded, already without those ads
         takes = confirmed_takes(ticket.instructions, ticket.side, ticket.planned_sell, sold_v)
+        fetched = ticket.book_fetched_at
         liquidity.take(session, ticket.trade_id, ticket.market, ticket.side, fetched, takes)
     partial = " (partial)" if sold_v < ticket.planned_sell else ""
     trades.transition(
