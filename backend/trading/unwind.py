@@ -40,6 +40,7 @@ CLOSED = "closed"
 
 class Stored(Protocol):
     seq: int
+    price: Decimal | None
     sell_amount: Decimal
     buy_amount: Decimal
 
@@ -93,17 +94,19 @@ def held_at(cycle: Sequence[Leg], kept: int) -> str:
     return accounts.house(nxt.market, nxt.method, last.dst)
 
 
-def minimum(leg: Leg, fees: Fees) -> Decimal:
-    """The least of ``leg.src`` its venue takes in one order: one step of it; on spot a
-    SELL whole lots (Binance's LOT_SIZE, as live orders are cut), a BUY whole cents of
-    the quote (as live orders spend it). Less is dust."""
+def minimum(leg: Leg, fees: Fees, price: Decimal | None = None) -> Decimal:
+    """The least of ``leg.src`` its venue takes in one order: one step of it. On spot a
+    SELL spends whole lots (Binance's LOT_SIZE, as live orders are cut), a BUY whole
+    cents of the quote and at least one lot at ``price`` (the price the reversed leg got:
+    Binance fills no fraction of a lot). Less is dust."""
     market = Market.parse(leg.market)
     step = precision.of(market).step(market, leg.src)
-    if market.venue is Venue.SPOT and leg.side == "BUY":
-        return max(step, precision.CENT)
-    if market.venue is Venue.SPOT:
-        return max(step, fees.lot(market.symbol))
-    return step
+    if market.venue is not Venue.SPOT:
+        return step
+    lot = max(precision.of(market).quantity, fees.lot(market.symbol))
+    if leg.side == "SELL":
+        return max(step, lot)
+    return max(step, precision.CENT, lot * (price or 0))
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ def plan(
         held = amount
         for i, leg in enumerate(legs):
             step = _step(n + done + 1, legs[i:], held, where if i == 0 else None, fees)
-            if step.amount < minimum(leg, fees):
+            if step.amount < minimum(leg, fees, kept[k - 1 - i].price):
                 left.append(Left(step.held, leg.src, step.held_at, dust=True))
                 break
             if done == len(back):

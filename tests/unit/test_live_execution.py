@@ -423,3 +423,19 @@ def test_a_cycle_that_left_only_dust_unspent_is_filled_and_says_so(live, stub):
         "live fill, profit 36.17 USD; dust 0.00275 BRL left at bank:Pix:BRL"
     )
     assert stub.placements == {f"desk-{trade_id}-1": 1}
+
+
+def test_a_rest_that_buys_less_than_one_lot_back_is_dust_not_a_stranded_trade(live, stub):
+    trade_id = request(live)
+    run(live, trade_id)
+    confirm_open(live, sold="5491.30", bought="1036.09")  # 0.45275 BRL left at Pix
+    # buying back needs one lot of 0.1 USDT: 0.55 BRL at leg 1's 5.50 (Binance fills none)
+    assert run(live, trade_id) == "filled"
+    assert history(live, trade_id)[-1][1] == (
+        "live fill, profit 36.09 USD; dust 0.45275 BRL left at bank:Pix:BRL"
+    )
+    assert stub.placements == {f"desk-{trade_id}-1": 1}
+    desk = live.extensions["desk"]
+    with desk.sessions() as session:
+        assert ledger.check(session) + trade_days.drift(session) == []
+        assert ledger.balances(session, {"bank:Pix:BRL"}) == {"bank:Pix:BRL": D("0.45275")}

@@ -29,6 +29,7 @@ class Row:
     seq: int
     buy_amount: D
     sell_amount: D = D("1000")  # what leg 1 (or a reverse leg) spent, unless said
+    price: D | None = None
 
 
 def test_a_leg_reversed_takes_the_other_side_of_its_market_between_the_same_currencies():
@@ -148,3 +149,14 @@ def test_the_desks_fees_carry_the_configured_lot_steps(tmp_path):
     assert (fees.lot("BTCUSDT"), fees.lot("USDTBRL"), fees.lot("ETHUSDT")) == (
         D("0.0001"), D("0.1"), D("0"),
     )  # fmt: skip
+
+
+def test_a_spot_buy_back_needs_one_lot_at_the_price_the_reversed_leg_got():
+    cycle = (SELL_SPOT, BUY_PIX)
+    lots = Fees(lots=(("USDTBRL", D("0.1")),))
+    done = [Row(1, D("5491.75"), D("1000"), D("5.50"))]
+    assert plan(cycle, [*done, Row(2, D("1036"), D("5491.21"))], lots) == (
+        None, [Left(D("0.54"), "BRL", "bank:Pix:BRL", dust=True)],
+    )  # fmt: skip
+    step, _ = plan(cycle, [*done, Row(2, D("1036"), D("5491.20"))], lots)
+    assert (step.leg, step.amount) == (reverse(SELL_SPOT), D("0.55"))  # one lot at 5.50
