@@ -226,6 +226,15 @@ def history(app, trade_id) -> list[tuple[str, str]]:
         return [(e.to_status, e.detail) for e in trades.events(session, trade_id)]
 
 
+def spot_buy_back(session) -> tuple[D, D, D]:
+    """The unwind's leg 3, a spot buy of USDT with BRL: (sold, bought, fee)."""
+    back = session.scalars(select(TradeLeg).where(TradeLeg.seq == 3)).one()
+    assert (back.market, back.side, back.sell_currency, back.buy_currency) == (
+        "spot:USDT/BRL", "BUY", "BRL", "USDT",
+    )  # fmt: skip
+    return back.sell_amount, back.buy_amount, back.fee
+
+
 def test_a_cancelled_second_leg_unwinds_the_first_on_spot_and_the_loss_is_its_legs_flows(
     live, stub
 ):
@@ -240,15 +249,9 @@ def test_a_cancelled_second_leg_unwinds_the_first_on_spot_and_the_loss_is_its_le
     assert run(live, trade_id) == "unwound"
     with desk.sessions() as session:
         trade = session.get(Trade, trade_id)
-        back = session.scalars(select(TradeLeg).where(TradeLeg.seq == 3)).one()
         # the BRL come back from Pix to spot at 0.05 % (2.74587638); 5489.00 of the
         # 5489.00687362 BRL buy 980.1 USDT at 5.60 (lot 0.1), less 0.1 % commission
-        assert (back.market, back.side, back.sell_currency, back.buy_currency) == (
-            "spot:USDT/BRL", "BUY", "BRL", "USDT",
-        )  # fmt: skip
-        assert (back.sell_amount, back.buy_amount, back.fee) == (
-            D("5488.56"), D("979.1199"), D("0.9801"),
-        )  # fmt: skip
+        assert spot_buy_back(session) == (D("5488.56"), D("979.1199"), D("0.9801"))
         assert trade.profit_usd == D("979.1199") - D("1000")  # every leg's USDT flow
         assert ledger.check(session) + trade_days.drift(session) == []
         assert ledger.balances(session, {"bank:Pix:BRL", "binance:spot:BRL"}) == {
@@ -390,15 +393,9 @@ def test_what_a_partly_confirmed_leg_left_unspent_is_unwound_when_the_cycle_ends
     desk = live.extensions["desk"]
     with desk.sessions() as session:
         trade = session.get(Trade, trade_id)
-        back = session.scalars(select(TradeLeg).where(TradeLeg.seq == 3)).one()
         # the 2491.75275 BRL left move from Pix to spot at 0.05 % (1.24587638): 2490.50 of
         # the 2490.50687362 buy 444.7 USDT at 5.60 (lot 0.1), less 0.1 % commission
-        assert (back.market, back.side, back.sell_currency, back.buy_currency) == (
-            "spot:USDT/BRL", "BUY", "BRL", "USDT",
-        )  # fmt: skip
-        assert (back.sell_amount, back.buy_amount, back.fee) == (
-            D("2490.32"), D("444.2553"), D("0.4447"),
-        )  # fmt: skip
+        assert spot_buy_back(session) == (D("2490.32"), D("444.2553"), D("0.4447"))
         assert trade.profit_usd == D("566.03") + D("444.2553") - D("1000") == D("10.2853")
         assert ledger.check(session) + trade_days.drift(session) == []
         assert ledger.balances(session, {"bank:Pix:BRL", "binance:spot:BRL"}) == {
