@@ -20,7 +20,6 @@ confirmed; cancelled, it leaves the trade ``stranded``, naming what it holds.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -335,29 +334,34 @@ def listing(session: Session, status: str | None = None, limit: int = 200) -> li
 
 def unwind_places(session: Session, rows: list[OperatorTicket]) -> dict[int, tuple[int, int]]:
     """Ticket id -> (k, N) for each ticket that is reverse leg k of its trade's unwind of N
-    legs (its seq is past the cycle's own; the unwind reverses every cycle leg that filled),
-    so the operator knows the leg takes money back rather than on."""
+    legs (its seq is past the cycle's own; the unwind reverses each unplanned holding
+    through the legs that led to it, see ``unwind.holdings``), so the operator knows the
+    leg takes money back rather than on."""
     ids = {t.trade_id for t in rows}
     if not ids:
         return {}
     cycle = {
-        trade_id: len(planned)
+        trade_id: tuple(Leg.from_dict(d) for d in planned)
         for trade_id, planned in session.execute(
             select(Trade.id, Opportunity.legs)
             .join(Opportunity, Opportunity.id == Trade.opportunity_id)
             .where(Trade.id.in_(ids))
         )
     }
-    back = [t for t in rows if t.seq > cycle[t.trade_id]]
+    back = [t for t in rows if t.seq > len(cycle[t.trade_id])]
     if not back:
         return {}
-    stored = session.execute(
-        select(TradeLeg.trade_id, TradeLeg.seq).where(
-            TradeLeg.trade_id.in_({t.trade_id for t in back})
-        )
-    )
-    kept = Counter(trade_id for trade_id, seq in stored if seq <= cycle[trade_id])
-    return {t.id: (t.seq - cycle[t.trade_id], kept[t.trade_id]) for t in back}
+    kept: dict[int, list[TradeLeg]] = {t.trade_id: [] for t in back}
+    for leg in session.scalars(
+        select(TradeLeg).where(TradeLeg.trade_id.in_(kept)).order_by(TradeLeg.seq)
+    ):
+        if leg.seq <= len(cycle[leg.trade_id]):
+            kept[leg.trade_id].append(leg)
+    total = {
+        trade_id: sum(k for _, _, k in unwind.holdings(cycle[trade_id], legs))
+        for trade_id, legs in kept.items()
+    }
+    return {t.id: (t.seq - len(cycle[t.trade_id]), total[t.trade_id]) for t in back}
 
 
 def as_json(t: OperatorTicket, now: datetime, place: tuple[int, int] | None) -> dict:

@@ -402,16 +402,18 @@ def test_a_ticket_past_the_cycles_legs_is_its_unwinds_reverse_leg_k_of_n(
     first = open_sell(desk, awaiting_trade).ticket_id
     now = desk.now()
     with desk.sessions.begin() as session:
-        for seq, leg in ((1, SELL_USDT), (2, BUY_USDT)):  # both legs of the cycle filled
-            fill = LegFill(leg, D("330"), D("1"), D("330"), D("0"), True)
+        # both legs of the cycle filled, leg 2 with 200 of leg 1's 330 VES: one reverse
+        # leg takes the other 130 back (the count is the unwind's, not the filled legs')
+        for seq, leg, sold, bought in ((1, SELL_USDT, "1", "330"), (2, BUY_USDT, "200", "0.6")):
+            fill = LegFill(leg, D("330"), D(sold), D(bought), D("0"), True)
             legs.store(session, awaiting_trade, seq, fill, None, now, actor="worker")
         last = LegOrder(awaiting_trade, 2, BUY_USDT, D("3200"))  # the cycle's own last leg
         last = tickets.open_ticket(session, last, ves_book(), FEES, now, None).ticket_id
-        order = LegOrder(awaiting_trade, 3, BUY_USDT, D("3200"))  # the 1st of 2 reverse legs
+        order = LegOrder(awaiting_trade, 3, BUY_USDT, D("130"))  # the one reverse leg
         back = tickets.open_ticket(session, order, ves_book(), FEES, now, None).ticket_id
     listed = client.get("/api/v1/tickets").json["tickets"]
     assert sorted(
         (t["id"], t["unwind"], t["unwind_leg"], t["unwind_legs"]) for t in listed
-    ) == sorted([(back, True, 1, 2), (last, False, None, None), (first, False, None, None)])
+    ) == sorted([(back, True, 1, 1), (last, False, None, None), (first, False, None, None)])
     r = client.post(f"/api/v1/tickets/{back}/cancel", json={"reason": "no answer"})
-    assert (r.json["unwind_leg"], r.json["unwind_legs"]) == (1, 2)
+    assert (r.json["unwind_leg"], r.json["unwind_legs"]) == (1, 1)
