@@ -205,7 +205,7 @@ class Settings(BaseSettings):
     live_order_timeout_seconds: float = Field(5.0, gt=0, le=60)
     # newClientOrderId = PREFIX-TRADE-LEG: unique per desk sharing one Binance account.
     live_order_prefix: str = Field("desk", pattern=r"^[A-Za-z0-9_]{1,12}$")
-    # LOT_SIZE step per spot symbol: sell quantities are cut down to it.
+    # LOT_SIZE step per spot symbol: sell quantities are cut down to it (less is dust).
     spot_lot_steps: Annotated[dict[str, Decimal], NoDecode] = Field(
         default_factory=lambda: {"BTCUSDT": Decimal("0.00001"), "USDTBRL": Decimal("0.1")}
     )
@@ -279,6 +279,20 @@ class Settings(BaseSettings):
             raise ValueError(f"SECRET_KEY must have at least {MIN_SECRET_LENGTH} characters")
         if not self.secret_key:
             self.secret_key = embedded_secret(self.embedded_dir)
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_recv_window(self) -> Settings:
+        """A spot order in doubt is looked up again by the next claim once the lease
+        lapses; "does not exist" is only final after recvWindow + 1 s (Binance refuses the
+        request after that), so a shorter lease could let a second worker place it twice."""
+        window = self.binance_recv_window_ms / 1000 + 1
+        if self.trading_mode == "live" and self.trade_lease_seconds <= window:
+            raise ValueError(
+                f"TRADE_LEASE_SECONDS ({self.trade_lease_seconds:g}) must be longer than "
+                f"BINANCE_RECV_WINDOW_MS / 1000 + 1 s ({window:g} s) in live trading: a "
+                "spot order still in flight could be placed twice"
+            )
         return self
 
     @property

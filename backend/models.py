@@ -364,6 +364,8 @@ class OperatorTicket(Base):
     instructions: Mapped[list] = mapped_column(JSON)  # the ads: advertiser, price, limits...
     status: Mapped[str] = mapped_column(String(12), index=True)  # open|confirmed|cancelled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the fetch of the book the ticket was priced on: what it takes is recorded against it
+    book_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(64))
     sell_amount: Mapped[Decimal | None] = mapped_column(Money)  # as confirmed

@@ -47,9 +47,15 @@ class Fees:
     p2p_taker: Decimal = Decimal("0")
     spot_taker: Decimal = Decimal("0.001")
     transfer: Decimal = Decimal("0")  # moving fiat to or from a bank account
+    # Binance's LOT_SIZE step per spot symbol (SPOT_LOT_STEPS): the least a sell spends
+    lots: tuple[tuple[str, Decimal], ...] = ()
 
     def taker(self, leg: Leg) -> Decimal:
         return self.spot_taker if Market.parse(leg.market).venue is Venue.SPOT else self.p2p_taker
+
+    def lot(self, symbol: str) -> Decimal:
+        """The symbol's lot step, 0 when none is configured."""
+        return dict(self.lots).get(symbol, Decimal("0"))
 
 
 @dataclass(frozen=True)

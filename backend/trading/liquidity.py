@@ -1,6 +1,8 @@
 """Liquidity is used once: what a fill took from an ad is recorded against the book it
-was taken from, and every later scan or execution sees that book less those takes until
-a fresher book (fetched after them) replaces it."""
+was taken from (the fetch its leg was priced on), and every later scan or execution sees
+that book less those takes until a fresher book replaces it. Never against a newer fetch:
+one made after the fill (a ticket confirmed minutes later) may already show the ads
+without what was taken, and would count it twice."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from backend import db
 from backend.market import precision
 from backend.market.book import Ad, Book
 from backend.market.pricing import walk
-from backend.models import LatestBook, LiquidityTake
+from backend.models import LiquidityTake
 from backend.trading.execution import LegFill
 
 
@@ -106,8 +108,3 @@ def row(trade_id, market, side, fetched_at, ad_no, quantity) -> dict:
         "quantity": quantity,
         "trade_id": trade_id,
     }
-
-
-def latest_fetch(session: Session, market: str) -> datetime | None:
-    """When the newest book of ``market`` was fetched (None: never)."""
-    return session.scalar(select(LatestBook.fetched_at).where(LatestBook.market == market))

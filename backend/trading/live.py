@@ -89,7 +89,10 @@ def advance(
                 seq, leg, amount = step.seq, step.leg, step.amount
             else:
                 if len(done) == len(cycle):
-                    return _finish(session, trade_id, done, now, owner, run.strategy)
+                    if unwind.next_step(cycle, done, fees) is None:
+                        return _finish(session, run, done, now)
+                    _unwind_rest(session, run, done, now)
+                    continue
                 seq = len(done) + 1
                 first = not done and not trade.legs_sent  # nothing sent yet: check it as on paper
                 if first and (reasons := _refusals(session, settings, trade, cycle, now, assess)):
@@ -246,8 +249,29 @@ def _stop(session, run: Run, done, seq, reason, now):
 
 def unwinding(cycle, done, fees) -> str:
     """What the unwind starts from, for the trade's history."""
-    step = unwind.next_step(cycle, done, fees)
+    step, left = unwind.plan(cycle, done, fees)
+    if step is None:
+        return "nothing to take back: " + "; ".join(map(str, left))
     return f"unwinding {plain(step.held)} {step.leg.src} ({step.held_at}) back to {cycle[0].src}"
+
+
+def _unwind_rest(session, run: Run, done, now) -> None:
+    """Every leg filled, but one spent only part of what the leg before it bought: that
+    rest goes back to the starting currency, so the trade ends holding nothing unplanned."""
+    detail = "cycle done, an earlier leg's proceeds partly unspent; " + unwinding(
+        run.cycle, done, run.fees
+    )
+    if not trades.transition(
+        session, run.trade_id, ("executing",), unwind.UNWINDING, now, detail,
+        actor="worker", owner=run.owner,
+    ):  # fmt: skip
+        raise LostClaim(run.trade_id)
+
+
+def _leftovers(run: Run, done) -> str:
+    """What stays in the house's accounts, for the trade's history ("" when nothing)."""
+    left = unwind.plan(run.cycle, done, run.fees)[1]
+    return "".join(f"; {item}" for item in left)
 
 
 def _strand(session, run: Run, step: unwind.Step, why: str, now):
@@ -268,18 +292,19 @@ def _unwound(session, run: Run, done, now):
     profit = legs.profit(done)
     if not trades.transition(
         session, run.trade_id, (unwind.UNWINDING,), unwind.UNWOUND, now,
-        f"unwound back to {run.cycle[0].src}, profit {profit:.2f} USD",
+        f"unwound back to {run.cycle[0].src}, profit {profit:.2f} USD{_leftovers(run, done)}",
         actor="worker", owner=run.owner, profit_usd=profit, lease_until=None,
     ):  # fmt: skip
         raise LostClaim(run.trade_id)
     return unwind.UNWOUND, run.strategy, profit
 
 
-def _finish(session, trade_id, done, now, owner, strategy):
+def _finish(session, run: Run, done, now):
     profit = legs.profit(done)
+    detail = f"live fill, profit {profit:.2f} USD{_leftovers(run, done)}"
     if not trades.transition(
-        session, trade_id, ("executing",), "filled", now, f"live fill, profit {profit:.2f} USD",
-        actor="worker", owner=owner, profit_usd=profit, lease_until=None,
+        session, run.trade_id, ("executing",), "filled", now, detail,
+        actor="worker", owner=run.owner, profit_usd=profit, lease_until=None,
     ):  # fmt: skip
-        raise LostClaim(trade_id)
-    return "filled", strategy, profit
+        raise LostClaim(run.trade_id)
+    return "filled", run.strategy, profit

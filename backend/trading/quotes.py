@@ -18,7 +18,8 @@ CENT = Decimal("0.01")
 
 
 def fees_from(settings: Settings) -> Fees:
-    return Fees(settings.p2p_taker_fee, settings.spot_taker_fee, settings.transfer_fee)
+    lots = tuple(sorted(settings.spot_lot_steps.items()))
+    return Fees(settings.p2p_taker_fee, settings.spot_taker_fee, settings.transfer_fee, lots)
 
 
 def reprice(

@@ -20,7 +20,6 @@ confirmed; cancelled, it leaves the trade ``stranded``, naming what it holds.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -147,6 +146,7 @@ def open_ticket(
         instructions=steps,
         status=OPEN,
         created_at=now,
+        book_fetched_at=book.fetched_at,
     )
     session.add(ticket)
     session.flush()
@@ -242,9 +242,10 @@ def confirm(
             LegFill(cycle[ticket.seq - 1], price, sold_v, bought_v, fee_v, True), nxt, fees
         )
         legs.store(session, ticket.trade_id, ticket.seq, fill, nxt, now, actor=actor)
-    fetched = liquidity.latest_fetch(session, ticket.market)
-    if fetched is not None:  # the book the desk lists now still shows those ads
+    if ticket.book_fetched_at is not None:  # against the book it was priced on: a newer
+        # fetch may be from after the operator traded, already without those ads
         takes = confirmed_takes(ticket.instructions, ticket.side, ticket.planned_sell, sold_v)
+        fetched = ticket.book_fetched_at
         liquidity.take(session, ticket.trade_id, ticket.market, ticket.side, fetched, takes)
     partial = " (partial)" if sold_v < ticket.planned_sell else ""
     trades.transition(
@@ -276,14 +277,17 @@ def cancel(
     _close(session, ticket_id, CANCELLED, closed_at=now, closed_by=actor, note=why)
     cycle, done = _cycle(session, ticket.trade_id), _stored(session, ticket.trade_id)
     said = f"operator cancelled leg {ticket.seq}: {why}"
-    step = unwind.next_step(cycle, done, Fees())  # what is held, before any transfer
-    if step is not None:
-        held = f"{plain(step.held)} {step.leg.src} ({step.held_at})"
-        unwinds = ticket.seq <= len(cycle)
+    step, left = unwind.plan(cycle, done, Fees())  # what is held, before any transfer
+    unwinds = ticket.seq <= len(cycle)
+    if step is not None or (done and unwinds):  # only dust held: the unwind records it
         to = unwind.UNWINDING if unwinds else unwind.STRANDED
-        detail = f"{said}; " + (
-            f"unwinding {held} back to {cycle[0].src}" if unwinds else f"holds {held}"
-        )
+        if step is None:
+            detail = f"{said}; nothing to take back: " + "; ".join(map(str, left))
+        else:
+            held = f"{plain(step.held)} {step.leg.src} ({step.held_at})"
+            detail = f"{said}; " + (
+                f"unwinding {held} back to {cycle[0].src}" if unwinds else f"holds {held}"
+            )
         trades.transition(
             session, ticket.trade_id, (AWAITING,), to, now, detail, actor=actor,
             error=detail[:500],
@@ -330,29 +334,34 @@ def listing(session: Session, status: str | None = None, limit: int = 200) -> li
 
 def unwind_places(session: Session, rows: list[OperatorTicket]) -> dict[int, tuple[int, int]]:
     """Ticket id -> (k, N) for each ticket that is reverse leg k of its trade's unwind of N
-    legs (its seq is past the cycle's own; the unwind reverses every cycle leg that filled),
-    so the operator knows the leg takes money back rather than on."""
+    legs (its seq is past the cycle's own; the unwind reverses each unplanned holding
+    through the legs that led to it, see ``unwind.holdings``), so the operator knows the
+    leg takes money back rather than on."""
     ids = {t.trade_id for t in rows}
     if not ids:
         return {}
     cycle = {
-        trade_id: len(planned)
+        trade_id: tuple(Leg.from_dict(d) for d in planned)
         for trade_id, planned in session.execute(
             select(Trade.id, Opportunity.legs)
             .join(Opportunity, Opportunity.id == Trade.opportunity_id)
             .where(Trade.id.in_(ids))
         )
     }
-    back = [t for t in rows if t.seq > cycle[t.trade_id]]
+    back = [t for t in rows if t.seq > len(cycle[t.trade_id])]
     if not back:
         return {}
-    stored = session.execute(
-        select(TradeLeg.trade_id, TradeLeg.seq).where(
-            TradeLeg.trade_id.in_({t.trade_id for t in back})
-        )
-    )
-    kept = Counter(trade_id for trade_id, seq in stored if seq <= cycle[trade_id])
-    return {t.id: (t.seq - cycle[t.trade_id], kept[t.trade_id]) for t in back}
+    kept: dict[int, list[TradeLeg]] = {t.trade_id: [] for t in back}
+    for leg in session.scalars(
+        select(TradeLeg).where(TradeLeg.trade_id.in_(kept)).order_by(TradeLeg.seq)
+    ):
+        if leg.seq <= len(cycle[leg.trade_id]):
+            kept[leg.trade_id].append(leg)
+    total = {
+        trade_id: sum(k for _, _, k in unwind.holdings(cycle[trade_id], legs))
+        for trade_id, legs in kept.items()
+    }
+    return {t.id: (t.seq - len(cycle[t.trade_id]), total[t.trade_id]) for t in back}
 
 
 def as_json(t: OperatorTicket, now: datetime, place: tuple[int, int] | None) -> dict:

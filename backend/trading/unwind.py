@@ -10,6 +10,13 @@ usually) is still the sum of all its legs' cash flows. When the reverse legs can
 priced (books stale or too thin) or a venue refuses one, the trade is ``stranded``: it
 names what it holds and where, a gauge counts it, and the sweeper tries again later.
 
+A cycle whose legs all filled can still hold something unplanned: an operator ticket
+confirmed for part of what the leg before it bought, the cycle going on with what it
+moved. Once the last leg is stored that rest goes back the same way (the trade goes
+``unwinding``), so the trade ends holding nothing it did not mean to. A holding below its
+reverse leg's venue minimum (a lot step, a cent) is dust: it cannot be sold, so it is
+recorded in the trade's history, never sent, and never strands the trade.
+
 The planning here is pure: stored legs in, the next reverse leg out.
 """
 
@@ -24,6 +31,7 @@ from backend.market import precision
 from backend.market.book import Market, Venue
 from backend.trading import accounts
 from backend.trading.execution import Fees, Leg
+from backend.trading.ledger import plain
 
 UNWINDING, UNWOUND, STRANDED = "unwinding", "unwound", "stranded"
 # A stranded trade an admin closed: the desk keeps what its legs bought (see stranded.py).
@@ -32,6 +40,8 @@ CLOSED = "closed"
 
 class Stored(Protocol):
     seq: int
+    price: Decimal | None
+    sell_amount: Decimal
     buy_amount: Decimal
 
 
@@ -84,30 +94,95 @@ def held_at(cycle: Sequence[Leg], kept: int) -> str:
     return accounts.house(nxt.market, nxt.method, last.dst)
 
 
-def next_step(cycle: Sequence[Leg], rows: Sequence[Stored], fees: Fees) -> Step | None:
-    """The next reverse leg given the trade's stored legs (seq order); None once every
-    filled leg of the cycle has been reversed (or none was filled)."""
+def minimum(leg: Leg, fees: Fees, price: Decimal | None = None) -> Decimal:
+    """The least of ``leg.src`` its venue takes in one order: one step of it. On spot a
+    SELL spends whole lots (Binance's LOT_SIZE, as live orders are cut), a BUY whole
+    cents of the quote and at least one lot at ``price`` (the price the reversed leg got:
+    Binance fills no fraction of a lot). Less is dust."""
+    market = Market.parse(leg.market)
+    step = precision.of(market).step(market, leg.src)
+    if market.venue is not Venue.SPOT:
+        return step
+    lot = max(precision.of(market).quantity, fees.lot(market.symbol))
+    if leg.side == "SELL":
+        return max(step, lot)
+    return max(step, precision.CENT, lot * (price or 0))
+
+
+@dataclass(frozen=True)
+class Left:
+    """What the unwind leaves in the house's account: ``dust`` when below the venue's
+    minimum (never sent), else what a reverse leg did not spend."""
+
+    amount: Decimal
+    currency: str
+    account: str
+    dust: bool = False
+
+    def __str__(self) -> str:
+        said = f"{plain(self.amount)} {self.currency} left at {self.account}"
+        return f"dust {said}" if self.dust else said
+
+
+def holdings(cycle: Sequence[Leg], kept: Sequence[Stored]) -> list[tuple[Decimal, str, int]]:
+    """(amount, account, legs to reverse) of each unplanned holding, in unwind order: what
+    the last filled leg bought when the cycle stopped before its end, then what each leg
+    bought that the next one did not spend (a ticket confirmed for part of it), latest
+    first. Each goes back through legs ``1..k`` reversed."""
+    k = len(kept)
+    found = []
+    if 0 < k < len(cycle):
+        found.append((kept[-1].buy_amount, held_at(cycle, k), k))
+    for j in range(k - 1, 0, -1):
+        rest = kept[j - 1].buy_amount - kept[j].sell_amount
+        if rest > 0:
+            found.append((rest, held_at(cycle, j), j))
+    return found
+
+
+def plan(
+    cycle: Sequence[Leg], rows: Sequence[Stored], fees: Fees
+) -> tuple[Step | None, list[Left]]:
+    """The next reverse leg given the trade's stored legs (seq order), None once every
+    holding has been taken back; and what stays behind so far. A holding below its
+    reverse leg's minimum is dust: recorded, never sent, so it cannot strand the trade."""
     n = len(cycle)
     kept = [r for r in rows if r.seq <= n]
     back = [r for r in rows if r.seq > n]
-    if not kept:
-        return None
-    where = held_at(cycle, len(kept))
-    legs = reverse_legs(cycle[: len(kept)], where)
-    i = len(back)
-    if i >= len(legs):
-        return None
-    leg, nxt = legs[i], legs[i + 1] if i + 1 < len(legs) else None
-    if i:  # the previous reverse leg moved its proceeds to where this one pays from
-        held = back[-1].buy_amount
-        return Step(n + i + 1, leg, held, nxt, legs[i:], held, _pays_from(leg))
-    held = kept[-1].buy_amount
-    step = Step(n + 1, leg, held, nxt, legs, held, where)
-    if step.moves and accounts.transfer_costs(where, step.pays_from):
+    done, left = 0, []
+    for amount, where, k in holdings(cycle, kept):
+        legs = reverse_legs(cycle[:k], where)
+        held = amount
+        for i, leg in enumerate(legs):
+            step = _step(n + done + 1, legs[i:], held, where if i == 0 else None, fees)
+            if step.amount < minimum(leg, fees, kept[k - 1 - i].price):
+                left.append(Left(step.held, leg.src, step.held_at, dust=True))
+                break
+            if done == len(back):
+                return step, left
+            row, done = back[done], done + 1
+            if row.sell_amount < step.amount:
+                left.append(Left(step.amount - row.sell_amount, leg.src, step.pays_from))
+            held = row.buy_amount
+    return None, left
+
+
+def next_step(cycle: Sequence[Leg], rows: Sequence[Stored], fees: Fees) -> Step | None:
+    """The next reverse leg (see ``plan``); None once nothing is left to take back."""
+    return plan(cycle, rows, fees)[0]
+
+
+def _step(seq: int, rest: tuple[Leg, ...], held: Decimal, where: str | None, fees: Fees) -> Step:
+    """Reverse leg ``rest[0]`` spending ``held``: from ``where`` (a holding's first leg,
+    moved to the account it pays from, at the transfer fee when a bank is on a side), or
+    from what the reverse leg before it brought."""
+    leg, nxt = rest[0], rest[1] if len(rest) > 1 else None
+    step = Step(seq, leg, held, nxt, rest, held, where or _pays_from(leg))
+    if step.moves and accounts.transfer_costs(step.held_at, step.pays_from):
         market = Market.parse(leg.market)
         unit = precision.of(market).step(market, leg.src)
         fee = precision.up(held * fees.transfer, unit)
-        step = Step(n + 1, leg, held - fee, nxt, legs, held, where, fee)
+        step = Step(seq, leg, held - fee, nxt, rest, held, step.held_at, fee)
     return step
 
 

@@ -34,6 +34,7 @@ def start_worker(settings: Settings, log) -> subprocess.Popen:
         "BINANCE_API_SECRET": settings.binance_api_secret.get_secret_value(),
         "LIVE_ORDER_TIMEOUT_SECONDS": str(settings.live_order_timeout_seconds),
         "TRADE_LEASE_SECONDS": str(settings.trade_lease_seconds),
+        "BINANCE_RECV_WINDOW_MS": str(settings.binance_recv_window_ms),
         # a loaded machine may take longer than the default 10 s to start the worker
         "STALE_AFTER_SECONDS": str(settings.stale_after_seconds),
         "MARKETS": ",".join(settings.markets),
@@ -69,6 +70,7 @@ def test_a_spot_order_in_flight_when_the_worker_is_killed_is_found_not_placed_ag
         binance_api_secret=stub.secret,
         live_order_timeout_seconds=4,
         trade_lease_seconds=3,
+        binance_recv_window_ms=1000,  # a lease must outlast it and its second
         markets="p2p:USDT/BRL,spot:USDT/BRL",
         stale_after_seconds=600,
     )

@@ -53,3 +53,26 @@ def test_lists_and_per_market_sources_read_from_the_environment(monkeypatch):
     assert [str(x) for x in settings.ticket_sizes_usd] == ["100", "250"]
     assert settings.source_for("p2p:USDT/VES") == "binance"
     assert settings.source_for("p2p:USDT/COP") == "simulator"
+
+
+def test_live_trading_refuses_a_lease_not_longer_than_the_recv_window_and_its_second(
+    monkeypatch, tmp_path
+):
+    db = f"sqlite:///{tmp_path / 'desk.sqlite3'}"
+    monkeypatch.setenv("TRADING_MODE", "live")
+    monkeypatch.setenv("BINANCE_RECV_WINDOW_MS", "14000")
+    monkeypatch.setenv("TRADE_LEASE_SECONDS", "15")  # 14 s + 1 s: not longer
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, database_url=db)
+    assert (
+        "TRADE_LEASE_SECONDS (15) must be longer than BINANCE_RECV_WINDOW_MS / 1000 + 1 s "
+        "(15 s) in live trading: a spot order still in flight could be placed twice"
+    ) in str(refused.value)
+    monkeypatch.setenv("TRADE_LEASE_SECONDS", "15.001")
+    assert Settings(_env_file=None, database_url=db).trade_lease_seconds == 15.001
+    monkeypatch.setenv("TRADE_LEASE_SECONDS", "2.5")
+    monkeypatch.setenv("BINANCE_RECV_WINDOW_MS", "1000")
+    assert Settings(_env_file=None, database_url=db).trade_lease_seconds == 2.5  # 1 s + 1 s
+    monkeypatch.setenv("TRADING_MODE", "paper")  # no signed calls: any lease
+    monkeypatch.setenv("BINANCE_RECV_WINDOW_MS", "60000")
+    assert Settings(_env_file=None, database_url=db).trade_lease_seconds == 2.5

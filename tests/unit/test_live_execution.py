@@ -226,6 +226,15 @@ def history(app, trade_id) -> list[tuple[str, str]]:
         return [(e.to_status, e.detail) for e in trades.events(session, trade_id)]
 
 
+def spot_buy_back(session) -> tuple[D, D, D]:
+    """The unwind's leg 3, a spot buy of USDT with BRL: (sold, bought, fee)."""
+    back = session.scalars(select(TradeLeg).where(TradeLeg.seq == 3)).one()
+    assert (back.market, back.side, back.sell_currency, back.buy_currency) == (
+        "spot:USDT/BRL", "BUY", "BRL", "USDT",
+    )  # fmt: skip
+    return back.sell_amount, back.buy_amount, back.fee
+
+
 def test_a_cancelled_second_leg_unwinds_the_first_on_spot_and_the_loss_is_its_legs_flows(
     live, stub
 ):
@@ -240,15 +249,9 @@ def test_a_cancelled_second_leg_unwinds_the_first_on_spot_and_the_loss_is_its_le
     assert run(live, trade_id) == "unwound"
     with desk.sessions() as session:
         trade = session.get(Trade, trade_id)
-        back = session.scalars(select(TradeLeg).where(TradeLeg.seq == 3)).one()
         # the BRL come back from Pix to spot at 0.05 % (2.74587638); 5489.00 of the
         # 5489.00687362 BRL buy 980.1 USDT at 5.60 (lot 0.1), less 0.1 % commission
-        assert (back.market, back.side, back.sell_currency, back.buy_currency) == (
-            "spot:USDT/BRL", "BUY", "BRL", "USDT",
-        )  # fmt: skip
-        assert (back.sell_amount, back.buy_amount, back.fee) == (
-            D("5488.56"), D("979.1199"), D("0.9801"),
-        )  # fmt: skip
+        assert spot_buy_back(session) == (D("5488.56"), D("979.1199"), D("0.9801"))
         assert trade.profit_usd == D("979.1199") - D("1000")  # every leg's USDT flow
         assert ledger.check(session) + trade_days.drift(session) == []
         assert ledger.balances(session, {"bank:Pix:BRL", "binance:spot:BRL"}) == {
@@ -380,3 +383,56 @@ def test_a_cancelled_unwind_ticket_strands_the_trade(live, stub):
     assert run(live, trade_id) == "stranded"
     with desk.sessions() as session:
         assert session.scalar(select(func.count()).select_from(OperatorTicket)) == 2
+
+
+def test_what_a_partly_confirmed_leg_left_unspent_is_unwound_when_the_cycle_ends(live, stub):
+    trade_id = request(live)
+    run(live, trade_id)  # leg 1 sold 1000 USDT: 5491.75275 BRL at bank:Pix:BRL
+    confirm_open(live, sold="3000", bought="566.03")  # the operator bought with 3000 only
+    assert run(live, trade_id) == "unwound"
+    desk = live.extensions["desk"]
+    with desk.sessions() as session:
+        trade = session.get(Trade, trade_id)
+        # the 2491.75275 BRL left move from Pix to spot at 0.05 % (1.24587638): 2490.50 of
+        # the 2490.50687362 buy 444.7 USDT at 5.60 (lot 0.1), less 0.1 % commission
+        assert spot_buy_back(session) == (D("2490.32"), D("444.2553"), D("0.4447"))
+        assert trade.profit_usd == D("566.03") + D("444.2553") - D("1000") == D("10.2853")
+        assert ledger.check(session) + trade_days.drift(session) == []
+        assert ledger.balances(session, {"bank:Pix:BRL", "binance:spot:BRL"}) == {
+            "bank:Pix:BRL": D("0"),
+            "binance:spot:BRL": D("0.18687362"),  # under a lot's price: Binance took none
+        }
+    assert stub.placements == {f"desk-{trade_id}-1": 1, f"desk-{trade_id}-3": 1}
+    events = history(live, trade_id)
+    assert [s for s, _ in events][-3:] == ["executing", "unwinding", "unwound"]
+    assert "unwinding 2491.75275 BRL (bank:Pix:BRL) back to USDT" in events[-2][1]
+    assert events[-1][1] == (
+        "unwound back to USDT, profit 10.29 USD; 0.18687362 BRL left at binance:spot:BRL"
+    )
+
+
+def test_a_cycle_that_left_only_dust_unspent_is_filled_and_says_so(live, stub):
+    trade_id = request(live)
+    run(live, trade_id)
+    confirm_open(live, sold="5491.75", bought="1036.17")  # 0.00275 BRL left: under a cent
+    assert run(live, trade_id) == "filled"
+    assert history(live, trade_id)[-1][1] == (
+        "live fill, profit 36.17 USD; dust 0.00275 BRL left at bank:Pix:BRL"
+    )
+    assert stub.placements == {f"desk-{trade_id}-1": 1}
+
+
+def test_a_rest_that_buys_less_than_one_lot_back_is_dust_not_a_stranded_trade(live, stub):
+    trade_id = request(live)
+    run(live, trade_id)
+    confirm_open(live, sold="5491.30", bought="1036.09")  # 0.45275 BRL left at Pix
+    # buying back needs one lot of 0.1 USDT: 0.55 BRL at leg 1's 5.50 (Binance fills none)
+    assert run(live, trade_id) == "filled"
+    assert history(live, trade_id)[-1][1] == (
+        "live fill, profit 36.09 USD; dust 0.45275 BRL left at bank:Pix:BRL"
+    )
+    assert stub.placements == {f"desk-{trade_id}-1": 1}
+    desk = live.extensions["desk"]
+    with desk.sessions() as session:
+        assert ledger.check(session) + trade_days.drift(session) == []
+        assert ledger.balances(session, {"bank:Pix:BRL"}) == {"bank:Pix:BRL": D("0.45275")}

@@ -48,12 +48,12 @@ def awaiting_trade(desk, opportunity):
         return trade.id
 
 
-def open_sell(desk, trade_id, amount="500", max_open=None):
+def open_sell(desk, trade_id, amount="500", max_open=None, priced_on=None):
     with desk.sessions.begin() as session:
         return tickets.open_ticket(
             session,
             LegOrder(trade_id, 1, SELL_USDT, D(amount)),
-            ves_book(),
+            priced_on or ves_book(),
             FEES,
             desk.now(),
             max_open,
@@ -208,9 +208,10 @@ def test_a_confirmed_ticket_takes_from_its_ads_pro_rata_so_the_desk_does_not_lis
     desk, awaiting_trade
 ):
     now = desk.now()
+    listed = replace(ves_book(), fetched_at=now)
     with desk.sessions.begin() as session:  # the book the ticket names, as the desk lists it
-        ingest.store(session, desk.cache, desk.settings, replace(ves_book(), fetched_at=now), now)
-    ticket_id = open_sell(desk, awaiting_trade).ticket_id  # B1 200 USDT, B2 300
+        ingest.store(session, desk.cache, desk.settings, listed, now)
+    ticket_id = open_sell(desk, awaiting_trade, priced_on=listed).ticket_id  # B1 200, B2 300
     confirm(desk, ticket_id, sold="400", bought="131900", fee="100")  # 4/5 of the ticket
     with desk.sessions() as session:
         books = liquidity.remaining(session, latest.get_many(session, desk.cache, [VES]))
@@ -222,6 +223,32 @@ def test_a_confirmed_ticket_takes_from_its_ads_pro_rata_so_the_desk_does_not_lis
             ("B1", D("160"), now),
             ("B2", D("240"), now),
         }
+
+
+def test_a_ticket_confirmed_after_a_newer_fetch_does_not_take_from_it_again(desk, awaiting_trade):
+    """The operator traded, then the desk fetched the book (the ads already less what was
+    taken), then the operator confirmed: that newer book is right as it is."""
+    priced = desk.now() - timedelta(seconds=30)
+    listed = replace(ves_book(), fetched_at=priced)
+    with desk.sessions.begin() as session:
+        ingest.store(session, desk.cache, desk.settings, listed, priced)
+    ticket_id = open_sell(desk, awaiting_trade, priced_on=listed).ticket_id  # B1 200, B2 300
+    after = replace(
+        ves_book(),
+        bids=tuple(replace(b, quantity=b.quantity - {"B1": 160, "B2": 240}[b.ad_no])
+                   for b in ves_book().bids),
+        fetched_at=desk.now(),
+    )  # fmt: skip
+    with desk.sessions.begin() as session:
+        ingest.store(session, desk.cache, desk.settings, after, desk.now())
+    confirm(desk, ticket_id, sold="400", bought="131900", fee="100")
+    with desk.sessions() as session:
+        books = liquidity.remaining(session, latest.get_many(session, desk.cache, [VES]))
+        assert {a.ad_no: a.quantity for a in books[VES].bids} == {"B1": D("40"), "B2": D("4760")}
+        assert {
+            (t.ad_no, t.quantity, t.fetched_at) for t in session.scalars(select(LiquidityTake))
+        } == {("B1", D("160"), priced), ("B2", D("240"), priced)}  # the book it was priced on
+        assert session.get(OperatorTicket, ticket_id).book_fetched_at == priced
 
 
 def test_the_takes_of_a_buy_ticket_are_in_the_asset_received():
@@ -375,16 +402,18 @@ def test_a_ticket_past_the_cycles_legs_is_its_unwinds_reverse_leg_k_of_n(
     first = open_sell(desk, awaiting_trade).ticket_id
     now = desk.now()
     with desk.sessions.begin() as session:
-        for seq, leg in ((1, SELL_USDT), (2, BUY_USDT)):  # both legs of the cycle filled
-            fill = LegFill(leg, D("330"), D("1"), D("330"), D("0"), True)
+        # both legs of the cycle filled, leg 2 with 200 of leg 1's 330 VES: one reverse
+        # leg takes the other 130 back (the count is the unwind's, not the filled legs')
+        for seq, leg, sold, bought in ((1, SELL_USDT, "1", "330"), (2, BUY_USDT, "200", "0.6")):
+            fill = LegFill(leg, D("330"), D(sold), D(bought), D("0"), True)
             legs.store(session, awaiting_trade, seq, fill, None, now, actor="worker")
         last = LegOrder(awaiting_trade, 2, BUY_USDT, D("3200"))  # the cycle's own last leg
         last = tickets.open_ticket(session, last, ves_book(), FEES, now, None).ticket_id
-        order = LegOrder(awaiting_trade, 3, BUY_USDT, D("3200"))  # the 1st of 2 reverse legs
+        order = LegOrder(awaiting_trade, 3, BUY_USDT, D("130"))  # the one reverse leg
         back = tickets.open_ticket(session, order, ves_book(), FEES, now, None).ticket_id
     listed = client.get("/api/v1/tickets").json["tickets"]
     assert sorted(
         (t["id"], t["unwind"], t["unwind_leg"], t["unwind_legs"]) for t in listed
-    ) == sorted([(back, True, 1, 2), (last, False, None, None), (first, False, None, None)])
+    ) == sorted([(back, True, 1, 1), (last, False, None, None), (first, False, None, None)])
     r = client.post(f"/api/v1/tickets/{back}/cancel", json={"reason": "no answer"})
-    assert (r.json["unwind_leg"], r.json["unwind_legs"]) == (1, 2)
+    assert (r.json["unwind_leg"], r.json["unwind_legs"]) == (1, 1)

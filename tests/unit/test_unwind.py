@@ -8,7 +8,9 @@ from backend.trading.unwind import (
     STRANDED,
     UNWINDING,
     UNWOUND,
+    Left,
     next_step,
+    plan,
     reverse,
     reverse_legs,
 )
@@ -26,6 +28,8 @@ FEES = Fees(transfer=D("0.001"))
 class Row:
     seq: int
     buy_amount: D
+    sell_amount: D = D("1000")  # what leg 1 (or a reverse leg) spent, unless said
+    price: D | None = None
 
 
 def test_a_leg_reversed_takes_the_other_side_of_its_market_between_the_same_currencies():
@@ -50,18 +54,19 @@ def test_fiat_already_in_a_bank_is_paid_from_that_bank():
 
 def test_the_steps_are_numbered_after_the_cycle_and_each_spends_what_the_last_one_got():
     cycle = (SELL_MERC, BUY_BTC, SELL_BTC)
-    rows = [Row(1, D("330000")), Row(2, D("0.005"))]
+    rows = [Row(1, D("330000")), Row(2, D("0.005"), D("330000"))]
     first = next_step(cycle, rows, FEES)
     assert (first.seq, first.leg, first.amount, first.held) == (
         4, reverse(BUY_BTC), D("0.005"), D("0.005"),
     )  # fmt: skip
     # the BTC sits on spot where leg 3 would have sold it: no move, no fee
     assert not first.moves and first.move_fee == 0 and first.next == reverse(SELL_MERC)
-    second = next_step(cycle, [*rows, Row(4, D("325000"))], FEES)
+    second = next_step(cycle, [*rows, Row(4, D("325000"), D("0.005"))], FEES)
     assert (second.seq, second.leg, second.amount, second.next) == (
         5, reverse(SELL_MERC), D("325000"), None,
     )  # fmt: skip
-    assert next_step(cycle, [*rows, Row(4, D("325000")), Row(5, D("980"))], FEES) is None
+    back = [Row(4, D("325000"), D("0.005")), Row(5, D("980"), D("325000"))]
+    assert next_step(cycle, [*rows, *back], FEES) is None
 
 
 def test_nothing_filled_nothing_to_unwind():
@@ -90,3 +95,68 @@ def test_the_trades_page_names_and_badges_every_unwind_status_in_both_languages(
     for status in (UNWINDING, UNWOUND, STRANDED):
         assert status in STATUSES and f".badge.{status} " in css
         assert spanish.gettext(status) != status
+
+
+def test_what_a_leg_left_unspent_of_the_one_before_it_goes_back_once_the_cycle_ends():
+    # leg 2 spent 200000 of the 330000 VES leg 1 moved to spot; legs 2 and 3 done
+    cycle = (SELL_MERC, BUY_BTC, SELL_BTC)
+    rows = [Row(1, D("330000")), Row(2, D("0.003"), D("200000")), Row(3, D("290"), D("0.003"))]
+    step, left = plan(cycle, rows, FEES)
+    assert (step.seq, step.leg, step.held, step.held_at) == (
+        4, reverse(SELL_MERC), D("130000"), "binance:spot:VES",
+    )  # fmt: skip
+    # back from spot to the Mercantil account it is bought back from, at 0.1 %
+    assert (step.move_fee, step.amount, step.next, left) == (D("130.00"), D("129870.00"), None, [])
+    done = [*rows, Row(4, D("390.5"), D("129869.99"))]
+    assert plan(cycle, done, FEES) == (None, [Left(D("0.01"), "VES", "bank:Mercantil:VES")])
+
+
+def test_a_holding_under_its_venues_minimum_is_dust_never_sent():
+    cycle = (SELL_MERC, BUY_BTC, SELL_BTC)
+    stopped = [Row(1, D("330000")), Row(2, D("0.000004"), D("330000"))]  # under the lot step
+    assert plan(cycle, stopped, FEES) == (
+        None, [Left(D("0.000004"), "BTC", "binance:spot:BTC", dust=True)],
+    )  # fmt: skip
+    assert str(plan(cycle, stopped, FEES)[1][0]) == "dust 0.000004 BTC left at binance:spot:BTC"
+
+
+BUY_BTC_SPOT = Leg("spot:BTC/USDT", "BUY", None, "USDT", "BTC")
+SELL_BTC_P2P = Leg("p2p:BTC/VES", "SELL", "Mercantil", "BTC", "VES")
+
+
+def test_a_spot_holding_under_binances_lot_step_is_dust_though_over_the_desks_step():
+    # leg 1 bought 0.00004 BTC on spot, moved to the funding wallet; leg 2 was cancelled
+    cycle = (BUY_BTC_SPOT, SELL_BTC_P2P, BUY_BANESCO)
+    stopped = [Row(1, D("0.00004"), D("3.6"))]
+    lots = Fees(lots=(("BTCUSDT", D("0.0001")),))  # SPOT_LOT_STEPS=BTCUSDT=0.0001
+    step, left = plan(cycle, stopped, lots)
+    assert step is None and [str(item) for item in left] == [
+        "dust 0.00004 BTC left at binance:BTC",
+    ]
+    # a lot of 0.00001 (the default) sells it back from the spot wallet
+    step, left = plan(cycle, stopped, Fees(lots=(("BTCUSDT", D("0.00001")),)))
+    assert (step.seq, step.leg, step.amount, step.pays_from, left) == (
+        4, reverse(BUY_BTC_SPOT), D("0.00004"), "binance:spot:BTC", [],
+    )  # fmt: skip
+
+
+def test_the_desks_fees_carry_the_configured_lot_steps(tmp_path):
+    from backend.trading.quotes import fees_from
+    from tests.conftest import embedded_settings
+
+    settings = embedded_settings(tmp_path, spot_lot_steps="BTCUSDT=0.0001,USDTBRL=0.1")
+    fees = fees_from(settings)
+    assert (fees.lot("BTCUSDT"), fees.lot("USDTBRL"), fees.lot("ETHUSDT")) == (
+        D("0.0001"), D("0.1"), D("0"),
+    )  # fmt: skip
+
+
+def test_a_spot_buy_back_needs_one_lot_at_the_price_the_reversed_leg_got():
+    cycle = (SELL_SPOT, BUY_PIX)
+    lots = Fees(lots=(("USDTBRL", D("0.1")),))
+    done = [Row(1, D("5491.75"), D("1000"), D("5.50"))]
+    assert plan(cycle, [*done, Row(2, D("1036"), D("5491.21"))], lots) == (
+        None, [Left(D("0.54"), "BRL", "bank:Pix:BRL", dust=True)],
+    )  # fmt: skip
+    step, _ = plan(cycle, [*done, Row(2, D("1036"), D("5491.20"))], lots)
+    assert (step.leg, step.amount) == (reverse(SELL_SPOT), D("0.55"))  # one lot at 5.50

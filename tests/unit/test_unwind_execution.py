@@ -8,7 +8,7 @@ from sqlalchemy import select
 from backend.market import latest
 from backend.models import LiquidityTake, Opportunity, Trade, TradeLeg
 from backend.trading import executor, ledger, legs, trade_days, trades
-from backend.trading.execution import Leg, fill_leg, with_transfer
+from backend.trading.execution import Leg, LegFill, fill_leg, with_transfer
 from backend.trading.quotes import fees_from
 
 
@@ -109,3 +109,35 @@ def test_a_reverse_leg_moves_its_proceeds_to_where_the_next_one_pays_at_the_tran
         assert after["fees:transfer:VES"] - before.get("fees:transfer:VES", 0) == D("16.50")
         row = session.scalars(select(TradeLeg).where(TradeLeg.seq == 4)).one()
         assert (row.buy_amount, row.fee) == (D("32983.50"), D("16.50"))
+
+
+def test_a_stopped_trade_holding_only_dust_ends_unwound_and_names_it_never_stranded(
+    client, desk, opportunity
+):
+    r = client.post(
+        "/api/v1/trades",
+        json={"opportunity_id": opportunity.id, "size": "1000"},
+        headers={"Idempotency-Key": "dust"},
+    )
+    trade_id, now = r.json["id"], desk.now()
+    sell = Leg("p2p:USDT/VES", "SELL", "Mercantil", "USDT", "VES")
+    buy = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
+    with desk.sessions.begin() as session:  # leg 1 landed 0.004 VES: under the cent
+        assert trades.claim(session, trade_id, "w0", now, 30)
+        fill = LegFill(sell, D("0.4"), D("0.01"), D("0.004"), D("0"), True)
+        legs.store(session, trade_id, 1, fill, buy, now, actor="worker")
+        assert trades.transition(
+            session, trade_id, ("executing",), "unwinding", now, "leg 2 refused",
+            actor="worker", owner="w0", lease_until=None,
+        )  # fmt: skip
+    assert executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now) == (
+        "unwound"
+    )
+    with desk.sessions() as session:
+        trade = session.get(Trade, trade_id)
+        assert trade.profit_usd == D("-0.01")
+        last = trades.events(session, trade_id)[-1]
+        assert last.detail == (
+            "unwound back to USDT, profit -0.01 USD; dust 0.004 VES left at bank:Banesco:VES"
+        )
+        assert ledger.check(session) + trade_days.drift(session) == []
