@@ -5,16 +5,22 @@ rows however many ticks the history holds. On TimescaleDB that name is a real-ti
 continuous aggregate over the ticks; elsewhere (plain PostgreSQL, SQLite) it is a table
 that ingest updates with every tick (``record``), and ``rebuild`` fills from the ticks
 already stored (migration 0009, bulk loads).
+
+Longer ranges are drawn in coarser candles (``step_for``), folded from the one-minute
+rows when read, so a chart never carries more than ``MAX_CANDLES``: a figure's cost (rows
+read, Decimals made, JSON sent) follows its candles, and 1,440 of them made the 24-hour
+chart the slowest callback of the desk.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy import case, func, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -32,17 +38,86 @@ class Candle:
     close: Decimal
 
 
+MINUTE = timedelta(minutes=1)
+# Candle lengths a chart may use, each a whole number of minutes that divides a day, so
+# candles start on the clock (xx:00, xx:05, ...) in UTC whatever the range.
+STEPS = tuple(timedelta(minutes=m) for m in (1, 2, 5, 15, 30, 60))
+MAX_CANDLES = 300
+ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)  # a UTC midnight: where every step's grid starts
+
+
+def step_for(span: timedelta) -> timedelta:
+    """The finest candle that draws ``span`` in at most ``MAX_CANDLES`` (15 min and 1 h:
+    1 min; 6 h: 2 min; 24 h: 5 min)."""
+    return next((s for s in STEPS if span / s <= MAX_CANDLES), STEPS[-1])
+
+
 def minute_candles(session: Session, market: str, since: datetime) -> list[Candle]:
     """The whole minutes that start at or after ``since``, oldest first."""
+    return candles(session, market, since, MINUTE)
+
+
+def candles(session: Session, market: str, since: datetime, step: timedelta) -> list[Candle]:
+    """The ``step``-long candles (on the UTC grid of that length) that start at or after
+    ``since``, oldest first, folded from the one-minute rows: open the first minute's,
+    close the last's, high the highest, low the lowest. Every candle but the newest is
+    whole, since none starts before ``since``."""
     c = PriceCandle
+    first = ORIGIN + -((ORIGIN - since) // step) * step  # since, rounded up onto the grid
+    # TimescaleDB's aggregate counts empty books too: a minute that opened with one has
+    # no open price, and is left out rather than drawn half
+    where = (c.market == market, c.bucket >= first, c.open.is_not(None))
+    if step == MINUTE:
+        rows = session.execute(
+            select(c.bucket, c.open, c.high, c.low, c.close).where(*where).order_by(c.bucket)
+        )
+        return [Candle(*row) for row in rows]
+    if session.get_bind().dialect.name != "postgresql":
+        return _fold_minutes(session, where, step)
+    # first_value/last_value over each bucket's minutes, one sort in all: 3 ms for a day of
+    # minutes at 5 min, where array_agg(... ORDER BY) sorted every bucket apart (9 ms)
+    minutes = (
+        select(
+            func.date_bin(step, c.bucket, ORIGIN).label("candle"),
+            c.bucket,
+            c.open,
+            c.high,
+            c.low,
+            c.close,
+        )
+        .where(*where)
+        .subquery()
+    )
+    m = minutes.c
+    w = {"partition_by": m.candle, "order_by": m.bucket, "rows": (None, None)}
     rows = session.execute(
-        select(c.bucket, c.open, c.high, c.low, c.close)
-        # TimescaleDB's aggregate counts empty books too: a minute that opened with one
-        # has no open price, and is left out rather than drawn half
-        .where(c.market == market, c.bucket >= since, c.open.is_not(None))
-        .order_by(c.bucket)
+        select(
+            sa.type_coerce(m.candle, UTCDateTime),
+            sa.type_coerce(func.first_value(m.open).over(**w), Money),
+            sa.type_coerce(func.max(m.high).over(**w), Money),
+            sa.type_coerce(func.min(m.low).over(**w), Money),
+            sa.type_coerce(func.last_value(m.close).over(**w), Money),
+        )
+        .ext(distinct_on(m.candle))
+        .order_by(m.candle)
     )
     return [Candle(*row) for row in rows]
+
+
+def _fold_minutes(session: Session, where: tuple, step: timedelta) -> list[Candle]:
+    """SQLite keeps money as text, where max("99") > max("100"): fold in Python."""
+    c, out = PriceCandle, []
+    minutes = session.execute(
+        select(c.bucket, c.open, c.high, c.low, c.close).where(*where).order_by(c.bucket)
+    )
+    for at, open_, high, low, close in minutes:
+        bucket = at - (at - ORIGIN) % step
+        if out and out[-1].bucket == bucket:
+            last = out[-1]
+            out[-1] = Candle(bucket, last.open, max(last.high, high), min(last.low, low), close)
+        else:
+            out.append(Candle(bucket, open_, high, low, close))
+    return out
 
 
 def minute_of(at: datetime) -> datetime:
@@ -69,32 +144,7 @@ def record(session: Session, market: str, at: datetime, mid: Decimal) -> None:
     bucket = minute_of(at)
     if session.get_bind().dialect.name == "postgresql":
         # One statement: concurrent polls of a market cannot lose each other's tick.
-        new = pg_insert(PriceCandle).values(
-            market=market,
-            bucket=bucket,
-            open=mid,
-            high=mid,
-            low=mid,
-            close=mid,
-            ticks=1,
-            opened_at=at,
-            closed_at=at,
-        )
-        old, add = PriceCandle.__table__.c, new.excluded
-        session.execute(
-            new.on_conflict_do_update(
-                index_elements=["market", "bucket"],
-                set_={
-                    "open": case((add.opened_at < old.opened_at, add.open), else_=old.open),
-                    "opened_at": func.least(old.opened_at, add.opened_at),
-                    "high": func.greatest(old.high, add.high),
-                    "low": func.least(old.low, add.low),
-                    "close": case((add.closed_at > old.closed_at, add.close), else_=old.close),
-                    "closed_at": func.greatest(old.closed_at, add.closed_at),
-                    "ticks": old.ticks + 1,
-                },
-            )
-        )
+        session.execute(_UPSERT, {"market": market, "bucket": bucket} | _first(mid, at))
         return
     # SQLite stores money as text, so compare in Python; the tick written just before
     # already holds the database's write lock, so nobody changes the row in between.
@@ -104,6 +154,28 @@ def record(session: Session, market: str, at: datetime, mid: Decimal) -> None:
         session.flush()
         return
     _fold(row, mid, at)
+
+
+def _upsert():
+    """The tick's upsert, built once per process (building it cost ~1 ms per tick): the
+    tick goes as parameters."""
+    new = pg_insert(PriceCandle)
+    old, add = PriceCandle.__table__.c, new.excluded
+    return new.on_conflict_do_update(
+        index_elements=["market", "bucket"],
+        set_={
+            "open": case((add.opened_at < old.opened_at, add.open), else_=old.open),
+            "opened_at": func.least(old.opened_at, add.opened_at),
+            "high": func.greatest(old.high, add.high),
+            "low": func.least(old.low, add.low),
+            "close": case((add.closed_at > old.closed_at, add.close), else_=old.close),
+            "closed_at": func.greatest(old.closed_at, add.closed_at),
+            "ticks": old.ticks + 1,
+        },
+    )
+
+
+_UPSERT = _upsert()
 
 
 def _first(mid: Decimal, at: datetime) -> dict:

@@ -36,12 +36,15 @@ USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,63}")  # as backend.web.users.N
 SORTABLE = {
     "id": Trade.id,
     "created_at": Trade.created_at,
-    "requested_by": Trade.requested_by,  # migration 0008: (column, id) for these three
+    "requested_by": Trade.requested_by,  # migration 0011: (column, created_at, id) for these
     "strategy": Trade.strategy,
     "status": Trade.status,
     "size_usd": Trade.size_usd,
     "profit_usd": Trade.profit_usd,
 }
+# Sorted by one of these few values, the trades of a value follow in time order: a page is
+# a walk of the (column, created_at, id) index, and a jump skips whole days of the group.
+GROUPED = {"requested_by": "user", "strategy": "strategy", "status": "status"}  # -> filter
 MONEY = {"size_usd", "profit_usd"}
 NULLABLE = {"profit_usd"}
 MAX_PAGE = 500
@@ -158,13 +161,18 @@ class Page:
         limit = _integer(args.get("limit"), "limit", 1, MAX_PAGE, default_limit)
         return cls(sort, order == "desc", offset, limit)
 
+    def key(self) -> tuple[str, ...]:
+        """The columns of the order, the last ones breaking ties: every row has its place."""
+        return (self.sort, "created_at", "id") if self.sort in GROUPED else (self.sort, "id")
+
     def order_by(self, sqlite: bool = False) -> tuple:
         """SQLite keeps money as text, where "1000" < "300": there amounts sort as REAL."""
         column, tiebreak = SORTABLE[self.sort], Trade.id
         if sqlite and self.sort in MONEY:
             column = cast(column, Float)
         if self.sort not in NULLABLE:  # NULLS clauses would keep PostgreSQL off the index
-            return (column.desc(), tiebreak.desc()) if self.descending else (column, tiebreak)
+            columns = (column, *(SORTABLE[name] for name in self.key()[1:]))
+            return tuple(c.desc() for c in columns) if self.descending else columns
         if self.descending:
             return (column.desc().nulls_last(), tiebreak.desc())
         return (column.asc().nulls_first(), tiebreak.asc())
@@ -439,24 +447,24 @@ def _flat(session: Session) -> tuple:
     )
 
 
-def page_rows(
-    session: Session, flt: TradeFilter, pg: Page, after: tuple[object, int] | None = None
-) -> list:
+def page_rows(session: Session, flt: TradeFilter, pg: Page, after: tuple | None = None) -> list:
     """One sorted page as flat rows (no ORM objects, legs as the route): the grid's
     block, in one query. The page's ids are chosen first, so rows skipped by the offset
     never have their route built. With ``after`` (the sort value and id of the row just
     before the page) the page seeks there on the index instead of counting ``offset``
-    rows: a block half a million rows deep costs what the first does."""
+    rows: a block half a million rows deep costs what the first does. ``after`` holds
+    the values of ``pg.key()``."""
     order = pg.order_by(_sqlite(session))
     ids = flt.where(select(Trade.id)).order_by(*order).limit(pg.limit)
     if after is None:
         bound, offset = _skip(session, flt, pg)
         ids = ids.where(bound).offset(offset) if bound is not None else ids.offset(offset)
     else:
-        column, value = SORTABLE[pg.sort], after[0]
+        columns, values = [SORTABLE[name] for name in pg.key()], list(after)
         if _sqlite(session) and pg.sort in MONEY:
-            column, value = cast(column, Float), float(value)
-        key, last = tuple_(column, Trade.id), tuple_(literal(value, column.type), after[1])
+            columns[0], values[0] = cast(columns[0], Float), float(values[0])
+        key = tuple_(*columns)
+        last = tuple_(*(literal(v, c.type) for c, v in zip(columns, values, strict=True)))
         ids = ids.where(key < last if pg.descending else key > last)
     chosen = ids.subquery()
     stmt = select(*_flat(session)).join(chosen, chosen.c.id == Trade.id).order_by(*order)
@@ -470,9 +478,10 @@ GROUPS = {"created_at": "day", "requested_by": "requested_by", "strategy": "stra
 
 def _skip(session: Session, flt: TradeFilter, pg: Page) -> tuple[object, int]:
     """A jump deep into the history: the whole groups before the wanted row (days in time
-    order; users, strategies or statuses in theirs) are counted from the daily rollup,
-    exact like the trades, so the index walks one group's trades at most instead of
-    ``offset`` of them. (condition or None, offset left)."""
+    order; users, strategies or statuses in theirs, then the whole days inside the
+    wanted one's) are counted from the daily rollup, exact like the trades, so the index
+    walks one day's trades at most instead of ``offset`` of them. (condition or None,
+    offset left)."""
     days, edges = _split(flt)
     if pg.sort not in GROUPS or pg.offset < SKIP_FROM or days is None or edges:
         return None, pg.offset
@@ -483,9 +492,23 @@ def _skip(session: Session, flt: TradeFilter, pg: Page) -> tuple[object, int]:
                 return column < _midnight(value + timedelta(days=1)), pg.offset - skipped
             if pg.sort == "created_at":
                 return column >= _midnight(value), pg.offset - skipped
-            return (column <= value if pg.descending else column >= value), pg.offset - skipped
+            group = replace(flt, **{GROUPED[pg.sort]: value})
+            return _skip_days(session, group, days, pg, skipped)
         skipped += trades
     return None, pg.offset  # beyond the end: nothing there either way
+
+
+def _skip_days(session: Session, group: TradeFilter, days: tuple, pg: Page, skipped: int):
+    """Inside the group the wanted row falls in (``group`` filters to it; ``skipped``
+    trades come before it), skip its whole days before the row as well."""
+    column, value = SORTABLE[pg.sort], getattr(group, GROUPED[pg.sort])
+    for day, trades in trade_days.counts(session, group, *days, "day", pg.descending):
+        if skipped + trades > pg.offset:
+            edge = _midnight(day + timedelta(days=1) if pg.descending else day)
+            key, bound = tuple_(column, Trade.created_at), tuple_(literal(value, column.type), edge)
+            return (key < bound if pg.descending else key >= bound), pg.offset - skipped
+        skipped += trades
+    return None, pg.offset  # the group ran out: the rollup disagrees, so count it all
 
 
 SEEK_TTL = 600.0  # seconds the last key of a served block is kept for the next one
@@ -505,16 +528,18 @@ def block(session: Session, cache, flt: TradeFilter, pg: Page) -> list:
     if pg.offset and pg.sort not in NULLABLE:
         kept = cache.get(_seek_key(flt, pg, pg.offset))
         if kept is not None:
-            value, last_id = json.loads(kept)
-            after = (_sort_value(pg.sort, value), last_id)
+            after = tuple(map(_sort_value, pg.key(), json.loads(kept)))
     rows = page_rows(session, flt, pg, after)
     if rows and pg.sort not in NULLABLE:
-        last = rows[-1]
-        value = getattr(last, pg.sort)
-        value = value.isoformat() if isinstance(value, datetime) else value
-        value = str(value) if isinstance(value, Decimal) else value
-        cache.set(_seek_key(flt, pg, pg.offset + len(rows)), json.dumps([value, last.id]), SEEK_TTL)
+        last = [_json(getattr(rows[-1], name)) for name in pg.key()]
+        cache.set(_seek_key(flt, pg, pg.offset + len(rows)), json.dumps(last), SEEK_TTL)
     return rows
+
+
+def _json(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def _sort_value(sort: str, value):

@@ -286,7 +286,8 @@ def register_callbacks(app: Dash) -> None:
                 for e in board.read(session, desk.settings, now, desk.boards)
                 if e["market"] == key
             )
-            rows = candles.minute_candles(session, key, now - timedelta(minutes=int(minutes)))
+            span = timedelta(minutes=int(minutes))
+            rows = candles.candles(session, key, now - span, candles.step_for(span))
         sides = (("ask", book.asks), ("bid", book.bids)) if book else ()
         ads = [ad_row(ad, side, m) for side, side_ads in sides for ad in side_ads]
         age = (

@@ -60,3 +60,7 @@ def test_candles_bucket_by_minute_with_or_without_timescaledb(service_app):
 
 def test_kept_candles_equal_the_ones_folded_from_raw_ticks_on_postgresql(service_app):
     candle_check.check(service_app.extensions["desk"], "p2p:USDT/MXN")
+
+
+def test_coarse_candles_are_folded_in_sql_with_exact_ohlc(service_app):
+    candle_check.check_coarse(service_app.extensions["desk"], "p2p:USDT/COP")

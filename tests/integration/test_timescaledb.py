@@ -10,6 +10,7 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -21,6 +22,7 @@ from backend.config import Settings
 from backend.db import get_engine, session_factory
 from backend.market import ingest
 from backend.market.candles import minute_candles
+from tests import candle_check
 from tests.factories import ad, book
 
 ADMIN = os.environ.get("TIMESCALEDB_ADMIN_URL")
@@ -75,6 +77,8 @@ def test_hypertables_policies_and_candles_on_timescaledb(timescale_settings):
         (Decimal(100), Decimal(110), Decimal(110)),
         (Decimal(105), Decimal(105), Decimal(105)),
     ]
+    desk = SimpleNamespace(sessions=sessions, cache=cache, settings=timescale_settings)
+    candle_check.check_coarse(desk, "p2p:USDT/COP")  # folded from the continuous aggregate
 
     migrate.downgrade(timescale_settings, "base")
     migrate.upgrade(timescale_settings)

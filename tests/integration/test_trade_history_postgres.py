@@ -17,6 +17,7 @@ from backend.trading import trade_history as th
 from backend.trading import trades
 from tests.factories import FIVE_TRADES, recorded_trade
 from tests.unit import test_trade_days as rollup
+from tests.unit import test_trade_history as history
 
 D = Decimal
 
@@ -132,3 +133,16 @@ def test_a_long_pnl_curve_adds_up_days_on_postgres(make_pg_database, args):
     config = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
     migrate.upgrade(config)
     check(Desk(config), args)
+
+
+@pytest.mark.parametrize("sort", ["requested_by", "strategy", "status"])
+@pytest.mark.parametrize("descending", [True, False])
+def test_paging_by_a_group_forward_and_back_on_postgres(
+    make_pg_database, monkeypatch, sort, descending
+):
+    """PostgreSQL's row comparisons on the (column, created_at, id) indexes of 0011."""
+    settings = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
+    migrate.upgrade(settings)
+    desk = Desk(settings)
+    history.same_instant_trades(desk)
+    history.check_paging_forward_and_back(desk, monkeypatch, sort, descending)

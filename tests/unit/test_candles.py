@@ -1,7 +1,9 @@
 from datetime import timedelta
 from decimal import Decimal
 
-from backend.market import ingest
+import pytest
+
+from backend.market import candles, ingest
 from backend.market.candles import minute_candles
 from tests import candle_check
 from tests.factories import NOW, ad, book
@@ -31,3 +33,15 @@ def test_ticks_become_one_minute_candles_of_the_mid(desk):
 
 def test_kept_candles_equal_the_ones_folded_from_raw_ticks_on_sqlite(desk):
     candle_check.check(desk, "p2p:USDT/MXN")
+
+
+def test_coarse_candles_fold_the_minutes_exactly_on_sqlite(desk):
+    candle_check.check_coarse(desk, "p2p:USDT/VES")
+
+
+@pytest.mark.parametrize("minutes, step", [(15, 1), (60, 1), (360, 2), (1440, 5), (7 * 1440, 60)])
+def test_a_chart_uses_the_finest_candle_that_keeps_it_under_the_cap(minutes, step):
+    span = timedelta(minutes=minutes)
+    assert candles.step_for(span) == timedelta(minutes=step)
+    if minutes <= 1440:  # every range the market page offers
+        assert span / candles.step_for(span) <= candles.MAX_CANDLES

@@ -193,8 +193,8 @@ def test_a_filters_summary_is_shared_from_the_cache_until_it_expires(desk, histo
 
 @pytest.fixture
 def many(desk):
-    """23 trades: users, strategies and statuses repeat (ties broken by id), times and
-    sizes vary, some without a profit."""
+    """23 trades: users, strategies and statuses repeat (ties broken by time, then id),
+    times and sizes vary, some without a profit."""
     users, statuses = ("ana", "ben", "carla"), ("filled", "rejected", "cancelled", "queued")
     with desk.sessions.begin() as session:
         for n in range(23):
@@ -242,17 +242,68 @@ def test_a_block_seeks_from_the_key_kept_for_its_start_not_from_the_offset(desk,
     cache, flt, pg = LocalCache(), th.TradeFilter(), th.Page("requested_by", False, 4, 3)
     with desk.sessions() as session:
         every = th.page_rows(session, flt, th.Page("requested_by", False, 0, 23))
-        cache.set(th._seek_key(flt, pg, 4), json.dumps(["ben", every[12].id]), 60)
+        planted = ["ben", every[12].created_at.isoformat(), every[12].id]
+        cache.set(th._seek_key(flt, pg, 4), json.dumps(planted), 60)
         rows = th.block(session, cache, flt, pg)
     assert [r.id for r in rows] == [r.id for r in every[13:16]]
 
 
 @pytest.mark.parametrize("sort", ["requested_by", "strategy", "status"])
-def test_the_history_sorts_by_user_strategy_and_status_ties_by_id(desk, many, sort):
+def test_the_history_sorts_by_user_strategy_and_status_ties_by_time_then_id(desk, many, sort):
     with desk.sessions() as session:
         rows = th.page_rows(session, th.TradeFilter(), th.Page(sort, True, 0, 50))
-    keys = [(getattr(r, sort), r.id) for r in rows]
+    keys = [(getattr(r, sort), r.created_at, r.id) for r in rows]
     assert len(keys) == 23 and keys == sorted(keys, reverse=True)
+
+
+def same_instant_trades(desk) -> None:
+    """Trades over three days, three of them at one instant for one user and status (only
+    the id tells them apart), some on midnight itself."""
+    specs = [("ben", "filled", "2026-11-12 09:00")] * 3 + [
+        (("ana", "ben", "carla")[n % 3], ("filled", "rejected")[n % 2],
+         f"2026-11-{11 + n % 3} {(n * 5) % 24:02d}:00")
+        for n in range(17)
+    ]  # fmt: skip
+    with desk.sessions.begin() as session:
+        for user, status, when in specs:
+            recorded_trade(session, at=at(when), user=user, status=status)
+
+
+def check_paging_forward_and_back(desk, monkeypatch, sort: str, descending: bool) -> None:
+    """Scrolling on (seeks) and jumping back (skips whole groups and days, then counts)
+    serve exactly the rows of the order (column, created_at, id), none twice or missed."""
+    from backend.cache import LocalCache
+
+    monkeypatch.setattr(th, "SKIP_FROM", 1)  # every jump skips what the rollup can
+    cache, flt, size = LocalCache(), th.TradeFilter(), 3
+    with desk.sessions() as session:
+        every = th.page_rows(session, flt, th.Page(sort, descending, 0, th.MAX_PAGE))
+        want = sorted(every, key=lambda r: (getattr(r, sort), r.created_at, r.id))
+        assert [r.id for r in every] == [r.id for r in want[:: -1 if descending else 1]]
+        ids = [r.id for r in every]
+        forward = [
+            r.id
+            for o in range(0, len(ids), size)
+            for r in th.block(session, cache, flt, th.Page(sort, descending, o, size))
+        ]
+        back = {
+            o: [
+                r.id
+                for r in th.block(session, LocalCache(), flt, th.Page(sort, descending, o, size))
+            ]
+            for o in reversed(range(0, len(ids), size))
+        }
+    assert forward == ids
+    assert [i for o in sorted(back) for i in back[o]] == ids
+
+
+@pytest.mark.parametrize("sort", ["requested_by", "strategy", "status"])
+@pytest.mark.parametrize("descending", [True, False])
+def test_paging_by_a_group_forward_and_back_never_skips_or_repeats_a_row(
+    desk, monkeypatch, sort, descending
+):
+    same_instant_trades(desk)
+    check_paging_forward_and_back(desk, monkeypatch, sort, descending)
 
 
 def test_the_status_filter_takes_every_status_of_the_one_list_and_no_other(desk, many):
