@@ -33,7 +33,7 @@ from backend.market.book import Book
 from backend.models import Opportunity, Trade
 from backend.ops import metrics
 from backend.resilience import Unavailable
-from backend.trading import controls, ledger, legs, liquidity, risk, trades, unwind
+from backend.trading import controls, ledger, legs, liquidity, risk, trade_days, trades, unwind
 from backend.trading.arbitrage import strategy_of
 from backend.trading.execution import Leg, LegFill, profit_usd, run_cycle
 from backend.trading.quotes import fees_from
@@ -203,6 +203,7 @@ def _fill(session: Session, settings: Settings, trade_id: int, clock, owner: str
     now = clock()
     if not trades.renew(session, trade_id, owner, now, settings.trade_lease_seconds):
         raise LostClaim(trade_id)
+    trade_days.in_flight(session, trade_id)  # renewed: running, locked, adding nothing yet
     trade, planned = session.execute(
         select(Trade, Opportunity.legs)
         .join(Opportunity, Opportunity.id == Trade.opportunity_id)
