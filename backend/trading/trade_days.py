@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     Connection,
+    bindparam,
     delete,
     event,
     exists,
@@ -83,36 +84,54 @@ class Standing:
         }
 
 
+_COLUMNS = (Trade.id, Trade.created_at, Trade.strategy, Trade.status, Trade.requested_by,
+            Trade.size_usd, Trade.expected_profit_usd, Trade.profit_usd)  # fmt: skip
+
+
 def standings(session: Session, ids: Iterable[int], lock: bool = False) -> dict[int, Standing]:
     """The standing of each trade that exists; ``lock`` holds the rows (PostgreSQL) so
-    nobody changes them between this read and the caller's commit."""
+    nobody changes them between this read and the caller's commit.
+
+    Unlocked on PostgreSQL, the legs' markets come in the same statement. A locked read
+    reads them in a statement of their own, after the lock: a leg committed by the
+    transaction it waited for is not in the snapshot of the statement that waited."""
     ids = sorted(set(ids))
     if not ids:
         return {}
-    stmt = select(
-        Trade.id,
-        Trade.created_at,
-        Trade.strategy,
-        Trade.status,
-        Trade.requested_by,
-        Trade.size_usd,
-        Trade.expected_profit_usd,
-        Trade.profit_usd,
-    ).where(Trade.id.in_(ids))
-    if lock:
-        stmt = stmt.order_by(Trade.id).with_for_update()
     markets: dict[int, set[str]] = {}
-    legs = select(TradeLeg.trade_id, TradeLeg.market).where(TradeLeg.trade_id.in_(ids))
     with session.no_autoflush:
-        found = list(session.execute(stmt))
-        for trade_id, market in session.execute(legs.distinct()):
-            markets.setdefault(trade_id, set()).add(market)
+        if not lock and session.get_bind().dialect.name == "postgresql":
+            found = []
+            for *row, legs in session.execute(_STANDINGS, {"ids": ids}):
+                found.append(row)
+                markets[row[0]] = set(legs or ())
+        else:
+            stmt = select(*_COLUMNS).where(Trade.id.in_(ids))
+            if lock:
+                stmt = stmt.order_by(Trade.id).with_for_update()
+            legs = select(TradeLeg.trade_id, TradeLeg.market).where(TradeLeg.trade_id.in_(ids))
+            found = list(session.execute(stmt))
+            for trade_id, market in session.execute(legs.distinct()):
+                markets.setdefault(trade_id, set()).add(market)
     return {
         i: Standing(
             at.date(), strategy, status, user, size, expected, profit, frozenset(markets.get(i, ()))
         )
         for i, at, strategy, status, user, size, expected, profit in found
     }
+
+
+def _standings_with_markets():
+    """Trades by id with their legs' markets as one array (PostgreSQL), compiled once."""
+    markets = (
+        select(func.array_agg(TradeLeg.market.distinct()))
+        .where(TradeLeg.trade_id == Trade.id)
+        .scalar_subquery()
+    )
+    return select(*_COLUMNS, markets).where(Trade.id.in_(bindparam("ids", expanding=True)))
+
+
+_STANDINGS = _standings_with_markets()
 
 
 def touch(session: Session, trade_id: int) -> None:

@@ -216,25 +216,28 @@ def record_event(
     )
 
 
-def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float) -> bool:
+def claim(
+    session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float
+) -> str | None:
     """Claim a trade for ``owner`` until ``now + lease_seconds``: a requested or queued one,
     one ``owner`` holds already, or an executing one whose lease has lapsed (its worker
     died; the fill is one transaction, so nothing was filled and running it again is
-    safe). False if not."""
+    safe). The status it now runs in (executing or unwinding; the caller need not read
+    it again), None if not claimed."""
     until = now + timedelta(seconds=lease_seconds)
     detail = f"claimed by {owner}"
     lease = {"claimed_by": owner, "lease_until": until}
     if transition(session, trade_id, ("requested", "queued"), "executing", now, detail,
                   actor="worker", **lease):  # fmt: skip
-        return True
+        return "executing"
     if transition(session, trade_id, (STRANDED,), UNWINDING, now, f"unwind tried again, {detail}",
                   actor="worker", **lease):  # fmt: skip
-        return True
+        return UNWINDING
     previous = session.execute(
         select(Trade.status, Trade.claimed_by, Trade.lease_until).where(Trade.id == trade_id)
     ).first()
     if previous is None or previous.status not in RUNNING:
-        return False
+        return None
     lapsed = (
         Trade.lease_until.is_(None) | (Trade.lease_until <= now) | (Trade.claimed_by == owner)
     )  # the same attempt again: a task retry after a database error
@@ -245,14 +248,14 @@ def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        return False
+        return None
     detail = (
         f"taken over by {owner}: the lease of {previous.claimed_by} lapsed"
         if previous.claimed_by
         else detail
     )
     record_event(session, trade_id, now, previous.status, previous.status, detail, "worker")
-    return True
+    return previous.status
 
 
 def lease_left(session: Session, trade_id: int, now: datetime) -> float:
