@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
@@ -33,7 +34,7 @@ from backend.market.book import Book
 from backend.models import Opportunity, Trade
 from backend.ops import metrics
 from backend.resilience import Unavailable
-from backend.trading import controls, ledger, legs, liquidity, risk, trades, unwind
+from backend.trading import controls, ledger, legs, liquidity, risk, trade_days, trades, unwind
 from backend.trading.arbitrage import strategy_of
 from backend.trading.execution import Leg, LegFill, profit_usd, run_cycle
 from backend.trading.quotes import fees_from
@@ -84,42 +85,46 @@ def execute(
     ``spot`` builds the live spot venue (Binance, from the settings, by default)."""
     owner = owner or default_owner()
     now = clock()
-    with sessions.begin() as session:
-        # a claim lost with a crashed database is claimed again by the task's retry, and
-        # anything done under it (a fill, an order's legs_sent) commits durably first
-        db.commit_without_waiting(session)
-        if not trades.claim(session, trade_id, owner, now, settings.trade_lease_seconds):
-            return _status(session, trade_id)
-        unwinding = _status(session, trade_id) == unwind.UNWINDING
-    try:
-        if settings.trading_mode == "live" or unwinding:  # an unwind runs leg by leg
-            outcome = _live(sessions, cache, settings, trade_id, clock, owner, spot)
-        else:
-            with sessions.begin() as session:
-                outcome = _fill(session, settings, trade_id, clock, owner)
-    except LostClaim:
-        with sessions() as session:
-            return _status(session, trade_id)
-    except (OperationalError, PoolTimeout, Unavailable):
-        raise  # the database, not the trade: nothing was committed; the task retries it
-    except Exception as exc:
-        log.exception("trade %s failed", trade_id)
-        with sessions.begin() as session:
-            moved = trades.transition(
-                session,
-                trade_id,
-                ("executing",),
-                "failed",
-                clock(),
-                f"executor error: {exc}",
-                actor="worker",
-                owner=owner,
-                error=str(exc)[:500],
-            )
-        if not moved:
+    with ExitStack() as held:
+        # the claim and a paper fill run on one pooled connection: one checkout, one ping
+        session = held.enter_context(db.one_connection(sessions))
+        with session.begin():
+            # a claim lost with a crashed database is claimed again by the task's retry,
+            # and anything done under it (a fill, an order's legs_sent) commits durably first
+            db.commit_without_waiting(session)
+            claimed = trades.claim(session, trade_id, owner, now, settings.trade_lease_seconds)
+            if claimed is None:
+                return _status(session, trade_id)
+        try:
+            if settings.trading_mode == "live" or claimed == unwind.UNWINDING:
+                held.close()  # leg by leg: a live run checks connections out as it goes
+                outcome = _live(sessions, cache, settings, trade_id, clock, owner, spot)
+            else:
+                with session.begin():
+                    outcome = _fill(session, settings, trade_id, clock, owner)
+        except LostClaim:
             with sessions() as session:
                 return _status(session, trade_id)
-        outcome = Outcome("failed")
+        except (OperationalError, PoolTimeout, Unavailable):
+            raise  # the database, not the trade: nothing was committed; the task retries it
+        except Exception as exc:
+            log.exception("trade %s failed", trade_id)
+            with sessions.begin() as session:
+                moved = trades.transition(
+                    session,
+                    trade_id,
+                    ("executing",),
+                    "failed",
+                    clock(),
+                    f"executor error: {exc}",
+                    actor="worker",
+                    owner=owner,
+                    error=str(exc)[:500],
+                )
+            if not moved:
+                with sessions() as session:
+                    return _status(session, trade_id)
+            outcome = Outcome("failed")
     if outcome.status in (*trades.RUNNING, "awaiting_operator", unwind.STRANDED):
         return outcome.status  # not final: counted when the trade ends
     metrics.TRADES_EXECUTED.labels(
@@ -203,6 +208,7 @@ def _fill(session: Session, settings: Settings, trade_id: int, clock, owner: str
     now = clock()
     if not trades.renew(session, trade_id, owner, now, settings.trade_lease_seconds):
         raise LostClaim(trade_id)
+    trade_days.in_flight(session, trade_id)  # renewed: running, locked, adding nothing yet
     trade, planned = session.execute(
         select(Trade, Opportunity.legs)
         .join(Opportunity, Opportunity.id == Trade.opportunity_id)

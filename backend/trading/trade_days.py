@@ -1,6 +1,11 @@
 """The trade history added up per UTC day, kept exact in the same transaction as every
 change to a trade, so the history's totals cost the number of days, not of trades.
 
+Only settled trades (a final status) are rolled up; the few in flight are counted from
+the trades themselves when totals are asked (``by_status``, ``by_day``, ``counts``). A
+trade's request, its ``queued`` mark and its claim therefore never touch the rollup:
+a transition out of an in-flight status is known to have added nothing before.
+
 What a trade adds (its standing: day, strategy, status, user, money, markets) is read
 when a transaction first touches it and again at commit; the difference is added to
 ``trade_days`` just before the commit, keys in sorted order. Rollup rows are therefore
@@ -15,15 +20,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import Connection, delete, event, func, insert, inspect, literal, select
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    delete,
+    event,
+    exists,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from backend.models import Trade, TradeDay, TradeLeg
 
+# Final statuses: a trade never leaves them. The two lists split ``trades.STATUSES``
+# exactly (a test checks it); in flight, a trade adds nothing to the rollup.
+SETTLED = frozenset(("filled", "rejected", "failed", "cancelled", "unwound", "closed"))
+IN_FLIGHT = frozenset(("requested", "queued", "executing", "awaiting_operator", "unwinding",
+                       "stranded"))  # fmt: skip
 ALL = "*"  # the market of the rows that count each trade once, whatever its legs
 FIELDS = ("trades", "realized", "size_usd", "expected_profit_usd", "profit_usd")
 KEY = ("day", "market", "strategy", "status", "requested_by")
@@ -45,51 +67,71 @@ class Standing:
     profit_usd: Decimal | None
     markets: frozenset[str]
 
-    def rows(self) -> dict[tuple, tuple]:
-        """Rollup key -> (trades, realized, size, expected, profit) it adds."""
-        amounts = (
-            1,
-            int(self.profit_usd is not None),
-            self.size_usd,
-            self.expected_profit_usd,
-            self.profit_usd or Decimal(0),
-        )
+    def amounts(self) -> tuple:
+        """(trades, realized, size, expected, profit) it adds to each of its keys."""
+        profit = self.profit_usd
+        realized = profit is not None
+        return 1, int(realized), self.size_usd, self.expected_profit_usd, profit or Decimal(0)
+
+    def rows(self, statuses: frozenset[str] = SETTLED) -> dict[tuple, tuple]:
+        """Rollup key -> what it adds there: nothing while it is in flight."""
+        if self.status not in statuses:
+            return {}
+        amounts = self.amounts()
         return {
             (self.day, market, self.strategy, self.status, self.requested_by): amounts
             for market in (ALL, *self.markets)
         }
 
 
+_COLUMNS = (Trade.id, Trade.created_at, Trade.strategy, Trade.status, Trade.requested_by,
+            Trade.size_usd, Trade.expected_profit_usd, Trade.profit_usd)  # fmt: skip
+
+
 def standings(session: Session, ids: Iterable[int], lock: bool = False) -> dict[int, Standing]:
     """The standing of each trade that exists; ``lock`` holds the rows (PostgreSQL) so
-    nobody changes them between this read and the caller's commit."""
+    nobody changes them between this read and the caller's commit.
+
+    Unlocked on PostgreSQL, the legs' markets come in the same statement. A locked read
+    reads them in a statement of their own, after the lock: a leg committed by the
+    transaction it waited for is not in the snapshot of the statement that waited."""
     ids = sorted(set(ids))
     if not ids:
         return {}
-    stmt = select(
-        Trade.id,
-        Trade.created_at,
-        Trade.strategy,
-        Trade.status,
-        Trade.requested_by,
-        Trade.size_usd,
-        Trade.expected_profit_usd,
-        Trade.profit_usd,
-    ).where(Trade.id.in_(ids))
-    if lock:
-        stmt = stmt.order_by(Trade.id).with_for_update()
     markets: dict[int, set[str]] = {}
-    legs = select(TradeLeg.trade_id, TradeLeg.market).where(TradeLeg.trade_id.in_(ids))
     with session.no_autoflush:
-        found = list(session.execute(stmt))
-        for trade_id, market in session.execute(legs.distinct()):
-            markets.setdefault(trade_id, set()).add(market)
+        if not lock and session.get_bind().dialect.name == "postgresql":
+            found = []
+            for *row, legs in session.execute(_STANDINGS, {"ids": ids}):
+                found.append(row)
+                markets[row[0]] = set(legs or ())
+        else:
+            stmt = select(*_COLUMNS).where(Trade.id.in_(ids))
+            if lock:
+                stmt = stmt.order_by(Trade.id).with_for_update()
+            legs = select(TradeLeg.trade_id, TradeLeg.market).where(TradeLeg.trade_id.in_(ids))
+            found = list(session.execute(stmt))
+            for trade_id, market in session.execute(legs.distinct()):
+                markets.setdefault(trade_id, set()).add(market)
     return {
         i: Standing(
             at.date(), strategy, status, user, size, expected, profit, frozenset(markets.get(i, ()))
         )
         for i, at, strategy, status, user, size, expected, profit in found
     }
+
+
+def _standings_with_markets():
+    """Trades by id with their legs' markets as one array (PostgreSQL), compiled once."""
+    markets = (
+        select(func.array_agg(TradeLeg.market.distinct()))
+        .where(TradeLeg.trade_id == Trade.id)
+        .scalar_subquery()
+    )
+    return select(*_COLUMNS, markets).where(Trade.id.in_(bindparam("ids", expanding=True)))
+
+
+_STANDINGS = _standings_with_markets()
 
 
 def touch(session: Session, trade_id: int) -> None:
@@ -99,8 +141,10 @@ def touch(session: Session, trade_id: int) -> None:
     _remember(session, [trade_id])
 
 
-def created(session: Session, trade_id: int) -> None:
-    """Call after inserting a trade outside the ORM: it added nothing before."""
+def in_flight(session: Session, trade_id: int) -> None:
+    """Call once a statement of this transaction has seen the trade in flight and locked
+    it (a conditional update out of an in-flight status): it added nothing before, so no
+    read is needed to know it; its standing is read at the commit."""
     session.info.setdefault(_TOUCHED, {}).setdefault(trade_id, None)
 
 
@@ -178,9 +222,10 @@ def _add(connection: Connection, rows: list[dict]) -> None:
             connection.execute(table.update().where(*where).values(values))
 
 
-def rebuild(connection: Connection) -> None:
-    """Add the rollup up again from the trades themselves (the migration's backfill; also
-    the repair should trades ever be written behind the application's back)."""
+def rebuild(connection: Connection, statuses: frozenset[str] = SETTLED) -> None:
+    """Add the rollup up again from the trades themselves (the migrations' backfill; also
+    the repair should trades ever be written behind the application's back). ``statuses``:
+    the ones rolled up (every status before migration 0012, for its downgrade)."""
     table = TradeDay.__table__
     connection.execute(delete(table))
     if connection.dialect.name == "postgresql":
@@ -195,10 +240,12 @@ def rebuild(connection: Connection) -> None:
         )
         legs = select(TradeLeg.trade_id, TradeLeg.market).distinct().subquery()
         columns = ["market", "day", "strategy", "status", "requested_by", *FIELDS]
-        every = select(literal(ALL), *keys, *amounts).group_by(*keys)
+        settled = Trade.status.in_(sorted(statuses))
+        every = select(literal(ALL), *keys, *amounts).where(settled).group_by(*keys)
         per_market = (
             select(legs.c.market, *keys, *amounts)
             .join_from(Trade, legs, legs.c.trade_id == Trade.id)
+            .where(settled)
             .group_by(legs.c.market, *keys)
         )
         for query in (every, per_market):
@@ -209,7 +256,7 @@ def rebuild(connection: Connection) -> None:
         ids = list(session.scalars(select(Trade.id).order_by(Trade.id)))
         for start in range(0, len(ids), 500):
             for standing in standings(session, ids[start : start + 500]).values():
-                _accumulate(change, standing.rows())
+                _accumulate(change, standing.rows(statuses))
     _add(connection, _rows(change))
 
 
@@ -223,7 +270,7 @@ def drift(session: Session) -> list[str]:
         if any(row[f] for f in FIELDS)
     }
     expected: dict[tuple, list] = {}
-    ids = list(session.scalars(select(Trade.id).order_by(Trade.id)))
+    ids = list(session.scalars(select(Trade.id).order_by(Trade.id)))  # in flight add nothing
     for start in range(0, len(ids), 500):
         for standing in standings(session, ids[start : start + 500]).values():
             _accumulate(expected, standing.rows())
@@ -294,9 +341,43 @@ def _where(stmt, flt, first: date | None, until: date | None):
     return stmt
 
 
+def _in_flight_where(stmt, flt, first: date | None, until: date | None):
+    """The trades in flight the filter holds over the days [first, until) (None: the
+    filter's status is a settled one), found through the index on status: few."""
+    if flt.status is not None and flt.status not in IN_FLIGHT:
+        return None
+    stmt = stmt.where(Trade.status.in_(sorted(IN_FLIGHT)))
+    if first is not None:
+        stmt = stmt.where(Trade.created_at >= datetime.combine(first, time(), UTC))
+    if until is not None:
+        stmt = stmt.where(Trade.created_at < datetime.combine(until, time(), UTC))
+    for column, value in (
+        (Trade.strategy, flt.strategy),
+        (Trade.status, flt.status),
+        (Trade.requested_by, flt.user),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if flt.market is not None:
+        stmt = stmt.where(
+            exists().where(TradeLeg.trade_id == Trade.id, TradeLeg.market == flt.market)
+        )
+    return stmt
+
+
+def _in_flight(session: Session, flt, first: date | None, until: date | None) -> list[Standing]:
+    stmt = _in_flight_where(select(Trade.id), flt, first, until)
+    return [] if stmt is None else list(standings(session, session.scalars(stmt)).values())
+
+
 def by_status(session: Session, flt, first: date | None, until: date | None) -> dict[str, list]:
-    """Status -> [trades, realized, size, expected, profit] over the days [first, until)."""
+    """Status -> [trades, realized, size, expected, profit] over the days [first, until):
+    settled trades from the rollup, those in flight from the trades."""
     totals: dict[str, list] = {}
+    for standing in _in_flight(session, flt, first, until):
+        total = totals.setdefault(standing.status, [0, 0, Decimal(0), Decimal(0), Decimal(0)])
+        for n, amount in enumerate(standing.amounts()):
+            total[n] += amount
     if session.get_bind().dialect.name == "sqlite":  # money is text: add it in Python
         stmt = _where(select(TradeDay.status, *(TradeDay.__table__.c[f] for f in FIELDS)),
                       flt, first, until)  # fmt: skip
@@ -311,8 +392,13 @@ def by_status(session: Session, flt, first: date | None, until: date | None) -> 
 
 
 def by_day(session: Session, flt, first: date | None, until: date | None) -> dict[date, list]:
-    """Day -> [trades, realized trades, realized profit] over the days [first, until)."""
+    """Day -> [trades, realized trades, realized profit] over the days [first, until):
+    settled trades from the rollup, those in flight from the trades."""
     daily: dict[date, list] = {}
+    for standing in _in_flight(session, flt, first, until):
+        trades, realized, _, _, profit = standing.amounts()
+        total = daily.setdefault(standing.day, [0, 0, Decimal(0)])
+        total[0], total[1], total[2] = total[0] + trades, total[1] + realized, total[2] + profit
     columns = (TradeDay.trades, TradeDay.realized, TradeDay.profit_usd)
     if session.get_bind().dialect.name == "sqlite":
         stmt = _where(select(TradeDay.day, *columns), flt, first, until)
@@ -329,7 +415,20 @@ def by_day(session: Session, flt, first: date | None, until: date | None) -> dic
 def counts(session: Session, flt, first: date | None, until: date | None, by: str,
            descending: bool) -> list[tuple[object, int]]:  # fmt: skip
     """(value of ``by``, trades) over the days [first, until), in the database's own
-    order of ``by`` (its collation, the one the trades' indexes sort by)."""
+    order of ``by`` (its collation, the one the trades' indexes sort by): settled trades
+    from the rollup and those in flight from the trades, added up by the database."""
     column = TradeDay.__table__.c[by]
-    stmt = _where(select(column, func.sum(TradeDay.trades)), flt, first, until).group_by(column)
-    return list(session.execute(stmt.order_by(column.desc() if descending else column)))
+    parts = [_where(select(column.label("v"), TradeDay.trades.label("n")), flt, first, until)]
+    if by == "day":
+        at = Trade.created_at
+        if session.get_bind().dialect.name == "postgresql":
+            at = func.timezone("UTC", at)
+        value = func.date(at, type_=TradeDay.day.type)
+    else:
+        value = getattr(Trade, by)
+    live = _in_flight_where(select(value.label("v"), literal(1).label("n")), flt, first, until)
+    if live is not None:
+        parts.append(live)
+    both = union_all(*parts).subquery()
+    stmt = select(both.c.v, func.sum(both.c.n)).group_by(both.c.v)
+    return list(session.execute(stmt.order_by(both.c.v.desc() if descending else both.c.v)))

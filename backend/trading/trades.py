@@ -137,7 +137,7 @@ def request_trade(
     if trade is None:  # the same key won a race a moment ago
         existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
         return _same_request(existing, opportunity_id, wanted), False
-    trade_days.created(session, trade.id)  # inserted past the ORM: the totals are told
+    # requested: in flight, it adds nothing to the daily totals (not told, nothing to add)
     record_event(session, trade.id, now, None, "requested", f"requested by {user} ({via})", user)
     return trade, True
 
@@ -164,8 +164,11 @@ def transition(
 ) -> bool:
     """Move a trade to ``to`` if it is in one of ``allowed``; audit the move. False if not.
 
-    The daily totals first note what the trade adds now (``trade_days.touch``, one locked
-    read per transaction), then one conditional update per allowed status. ``allowed``
+    Out of in-flight statuses (every move the desk makes), the trade added nothing to the
+    daily totals: a move to a settled status tells them so (its standing is read at the
+    commit), a move to another in-flight status does not concern them. Out of any other,
+    the totals first note what it adds now (``trade_days.touch``, one locked read per
+    transaction). Then one conditional update per allowed status. ``allowed``
     is listed in the order a trade passes through them: an update that misses because the
     trade moved on meanwhile (the web marking it queued while the worker claims it) is
     followed by the next status's, and the audit names the status the trade really left;
@@ -173,7 +176,9 @@ def transition(
     With ``owner``, only the worker attempt holding the claim can move it.
     """
     claim = () if owner is None else (Trade.claimed_by == owner,)
-    trade_days.touch(session, trade_id)  # what it adds to the daily totals until now
+    settled_before = not trade_days.IN_FLIGHT.issuperset(allowed)
+    if settled_before:
+        trade_days.touch(session, trade_id)  # what it adds to the daily totals until now
     for current in allowed:
         result = session.execute(
             update(Trade)
@@ -182,6 +187,8 @@ def transition(
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:
+            if not settled_before and to in trade_days.SETTLED:
+                trade_days.in_flight(session, trade_id)  # it was `current` until now
             record_event(session, trade_id, now, current, to, detail, actor)
             return True
     return False
@@ -209,25 +216,28 @@ def record_event(
     )
 
 
-def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float) -> bool:
+def claim(
+    session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float
+) -> str | None:
     """Claim a trade for ``owner`` until ``now + lease_seconds``: a requested or queued one,
     one ``owner`` holds already, or an executing one whose lease has lapsed (its worker
     died; the fill is one transaction, so nothing was filled and running it again is
-    safe). False if not."""
+    safe). The status it now runs in (executing or unwinding; the caller need not read
+    it again), None if not claimed."""
     until = now + timedelta(seconds=lease_seconds)
     detail = f"claimed by {owner}"
     lease = {"claimed_by": owner, "lease_until": until}
     if transition(session, trade_id, ("requested", "queued"), "executing", now, detail,
                   actor="worker", **lease):  # fmt: skip
-        return True
+        return "executing"
     if transition(session, trade_id, (STRANDED,), UNWINDING, now, f"unwind tried again, {detail}",
                   actor="worker", **lease):  # fmt: skip
-        return True
+        return UNWINDING
     previous = session.execute(
         select(Trade.status, Trade.claimed_by, Trade.lease_until).where(Trade.id == trade_id)
     ).first()
     if previous is None or previous.status not in RUNNING:
-        return False
+        return None
     lapsed = (
         Trade.lease_until.is_(None) | (Trade.lease_until <= now) | (Trade.claimed_by == owner)
     )  # the same attempt again: a task retry after a database error
@@ -238,14 +248,14 @@ def claim(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        return False
+        return None
     detail = (
         f"taken over by {owner}: the lease of {previous.claimed_by} lapsed"
         if previous.claimed_by
         else detail
     )
     record_event(session, trade_id, now, previous.status, previous.status, detail, "worker")
-    return True
+    return previous.status
 
 
 def lease_left(session: Session, trade_id: int, now: datetime) -> float:

@@ -146,3 +146,15 @@ def test_paging_by_a_group_forward_and_back_on_postgres(
     desk = Desk(settings)
     history.same_instant_trades(desk)
     history.check_paging_forward_and_back(desk, monkeypatch, sort, descending)
+
+
+def test_in_flight_trades_are_counted_from_the_trades_on_postgres(make_pg_database):
+    """The same checks as on SQLite: the request, its queued mark and its claim leave the
+    rollup alone, and the deep-page counts add in-flight trades in PostgreSQL's order."""
+    for check in (
+        rollup.test_a_request_its_queued_mark_and_its_claim_leave_the_rollup_alone,
+        rollup.test_counts_add_the_trades_in_flight_to_the_settled_ones,
+    ):
+        config = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
+        migrate.upgrade(config)
+        check(Desk(config))

@@ -140,3 +140,88 @@ def run(desk, batches) -> None:
         trade_days.rebuild(session.connection())
     with desk.sessions() as session:
         assert rollup_rows(session) == kept
+
+
+def test_the_statuses_split_exactly_into_settled_and_in_flight():
+    assert set(trades.STATUSES) == trade_days.SETTLED | trade_days.IN_FLIGHT
+    assert not trade_days.SETTLED & trade_days.IN_FLIGHT
+
+
+def test_a_request_its_queued_mark_and_its_claim_leave_the_rollup_alone(desk):
+    """Only a settled trade is rolled up; until then the totals count it from the trades."""
+    at = START + timedelta(hours=3)
+    with desk.sessions.begin() as session:
+        done = recorded_trade(session, at=at, status="filled", size="300", profit="2.50").id
+        trade_id = recorded_trade(session, at=at, status="requested", size="700", profit=None).id
+    with desk.sessions() as session:
+        settled = rollup_rows(session)
+    assert {(r[3], r[5], r[7]) for r in settled if r[1] == trade_days.ALL} == {
+        ("filled", 1, Decimal("300"))
+    }
+    now = START + timedelta(days=1)
+    for move, status in (
+        (lambda s: trades.transition(s, trade_id, ("requested",), "queued", now, actor="o"),
+         "queued"),
+        (lambda s: trades.claim(s, trade_id, "w1", now, 30), "executing"),
+    ):  # fmt: skip
+        with desk.sessions.begin() as session:
+            assert move(session)
+            assert session.info.get("trade_days.touched", {}) == {}  # nothing read or added
+        with desk.sessions() as session:
+            assert rollup_rows(session) == settled
+            day = trade_history.TradeFilter.parse({"from": "2026-11-25", "to": "2026-11-25"})
+            totals = trade_history.totals(session, day)
+            assert (totals.count, totals.size_usd, totals.profit_usd) == (
+                2, Decimal("1000"), Decimal("2.50")
+            )  # fmt: skip
+            assert totals.by_status == {"filled": 1, status: 1}
+    with desk.sessions.begin() as session:
+        assert trades.transition(
+            session, trade_id, ("executing",), "filled", now, actor="worker", owner="w1",
+            profit_usd=Decimal("-1.25"),
+        )  # fmt: skip
+    with desk.sessions() as session:
+        assert trade_days.drift(session) == []
+        filled = trade_days.by_status(session, trade_history.TradeFilter(), None, None)
+        count, realized, size, _, profit = filled.pop("filled")
+        assert (count, realized, size, profit, filled) == (
+            2,
+            2,
+            Decimal("1000"),
+            Decimal("1.25"),
+            {},
+        )
+        assert done != trade_id
+
+
+def test_counts_add_the_trades_in_flight_to_the_settled_ones(desk):
+    """The deep-page skip counts groups from the rollup and, for trades in flight, from
+    the trades: the same counts as the trades' own, in the same order."""
+    specs = [
+        (0, "ana", "filled", "crossed_book"),
+        (0, "ben", "executing", "triangle"),
+        (1, "ana", "requested", "crossed_book"),
+        (1, "ben", "stranded", "crossed_book"),
+        (2, "cy", "rejected", "triangle"),
+        (2, "ana", "queued", "triangle"),
+        (2, "ana", "awaiting_operator", "triangle"),
+    ]
+    with desk.sessions.begin() as session:
+        for day, user, status, strategy in specs:
+            at = START + timedelta(days=day, hours=5)
+            recorded_trade(session, at=at, user=user, status=status, strategy=strategy)
+    flt = trade_history.TradeFilter()
+    with desk.sessions() as session:
+        for by, index in (("day", 0), ("requested_by", 1), ("status", 2), ("strategy", 3)):
+            want: dict = {}
+            for spec in specs:
+                key = (START + timedelta(days=spec[0])).date() if by == "day" else spec[index]
+                want[key] = want.get(key, 0) + 1
+            for descending in (False, True):
+                got = trade_days.counts(session, flt, None, None, by, descending)
+                assert [tuple(row) for row in got] == sorted(want.items(), reverse=descending)
+        ana_in_flight = trade_history.TradeFilter(user="ana", status="queued")
+        assert list(map(tuple, trade_days.counts(session, ana_in_flight, START.date(), None,
+                                                 "day", False))) == [
+            ((START + timedelta(days=2)).date(), 1)
+        ]  # fmt: skip

@@ -3,7 +3,7 @@ confirmation took is recorded against that book, not against whatever fetch is n
 when the operator confirms (which may already show the trade: counted twice).
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-11-28
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from backend.types import UTCDateTime
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
