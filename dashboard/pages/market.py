@@ -1,5 +1,6 @@
-"""One market in detail: its depth (cumulative fiat per side), 1-minute candles over a
-chosen range, the prices per payment method and the ads behind the price."""
+"""One market in detail: its depth (cumulative fiat per side), candles over a chosen
+range (1-minute, coarser for the longer ranges), the prices per payment method and the
+ads behind the price."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, expect
 from dashboard.components import format as fmt
 from dashboard.components import grid, push
-from dashboard.i18n import _, _l, separators
+from dashboard.i18n import _, _l, ngettext, separators
 
 PATH = "/markets/<venue>/<pair>"
 NAME = "Market"
@@ -68,7 +69,7 @@ def layout(venue: str | None = None, pair: str | None = None, **_kw):
                         [
                             html.Div(
                                 [
-                                    html.H2(_("Mid price, 1-minute candles")),
+                                    html.H2(candle_title("60"), id="candle-title"),
                                     dbc.RadioItems(
                                         id="candle-range",
                                         options=[
@@ -237,6 +238,12 @@ def depth_figure(book: Book | None, m: Market) -> dict:
     return fig if book and (book.bids or book.asks) else _empty(fig, _("No book yet"))
 
 
+def candle_title(minutes: str) -> str:
+    """The heading names the candle the chosen range is drawn in (coarser for longer ones)."""
+    step = int(candles.step_for(timedelta(minutes=int(minutes))).total_seconds() // 60)
+    return ngettext("Mid price, %(num)d-minute candles", "Mid price, %(num)d-minute candles", step)
+
+
 def candle_figure(rows: list[candles.Candle], m: Market) -> dict:
     data = [
         {
@@ -256,6 +263,13 @@ def candle_figure(rows: list[candles.Candle], m: Market) -> dict:
 
 def register_callbacks(app: Dash) -> None:
     push.register(app, "market")
+
+    @callback(app, Output("candle-title", "children"), Input("candle-range", "value"), role=VIEWER)
+    def title(minutes):
+        expect(minutes, str, name="range")
+        if minutes not in RANGES:
+            raise BadInput("unknown range")
+        return candle_title(minutes)
 
     @callback(
         app,

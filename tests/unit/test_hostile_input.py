@@ -152,3 +152,15 @@ def test_a_market_the_desk_does_not_trade_has_no_page(client):
     r = client.get("/markets/p2p/DOGE-XYZ", headers={"Accept": "text/html"})
     assert r.status_code == 404
     assert client.get("/markets/p2p/USDT-VES", headers={"Accept": "text/html"}).status_code == 200
+
+
+def test_the_candle_heading_names_the_candle_of_the_range_and_refuses_others(client):
+    def title(minutes):
+        body = callback_body(
+            "candle-title.children", [{"id": "candle-range", "property": "value", "value": minutes}]
+        )
+        return client.post("/_dash-update-component", json=body)
+
+    said = {m: title(m).json["response"]["candle-title"]["children"] for m in ("60", "1440")}
+    assert said == {"60": "Mid price, 1-minute candles", "1440": "Mid price, 5-minute candles"}
+    assert title("9999").status_code == 400 and "unknown range" in title("9999").json["error"]
