@@ -198,10 +198,11 @@ def filter_args(dates_from, dates_to, market, strategy, status, user) -> dict[st
         "market": market,
         "strategy": strategy,
         "status": status,
-        "user": (user or "").strip() or None,
+        "user": user,
     }
     for name, value in values.items():
         expect(value, str, type(None), name=name)
+    values["user"] = (user or "").strip() or None
     return {k: v for k, v in values.items() if v}
 
 
@@ -500,6 +501,8 @@ def register_callbacks(app: Dash) -> None:
         trade_id = row.get("id")
         if isinstance(trade_id, bool) or not isinstance(trade_id, int):
             raise BadInput("the selected row has no trade id")
+        if not 1 <= trade_id <= trades.MAX_ID:  # no such row; the driver would fail on it
+            return dbc.Alert(_("Trade %(id)s does not exist", id=trade_id), color="warning")
         desk = current_desk()
         with desk.sessions() as session:
             trade = session.get(Trade, trade_id)

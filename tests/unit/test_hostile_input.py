@@ -152,3 +152,48 @@ def test_a_market_the_desk_does_not_trade_has_no_page(client):
     r = client.get("/markets/p2p/DOGE-XYZ", headers={"Accept": "text/html"})
     assert r.status_code == 404
     assert client.get("/markets/p2p/USDT-VES", headers={"Accept": "text/html"}).status_code == 200
+
+
+def declared_body(app, prefix: str, values: dict) -> dict:
+    """A well-formed body for the callback whose output starts with ``prefix``: every
+    declared input and state present, the ones named in ``values`` set to them."""
+    key = next(k for k in app.extensions["dash"].callback_map if k.startswith(prefix))
+    spec = app.extensions["dash"].callback_map[key]
+
+    def filled(items):
+        return [
+            {"id": i["id"], "property": i["property"], "value": values.get(i["id"])} for i in items
+        ]
+
+    return callback_body(key, filled(spec["inputs"]), filled(spec.get("state", [])))
+
+
+@pytest.mark.parametrize(
+    "prefix,values,message",
+    [
+        # Dash's page router: a location the browser never sends crashed it.
+        (".._pages_content", {"_pages_location": None}, "pathname"),
+        (".._pages_content", {"_pages_location": "x"}, "pathname"),
+        (".._pages_content", {"_pages_location": ["/"]}, "pathname"),
+        # Clientside callbacks have no server function: Dash raised a KeyError.
+        ("trades-reloaded.data", {"trades-tick": 1}, "runs in the browser"),
+        ("_pages_dummy.children", {"_pages_store": "x"}, "runs in the browser"),
+        # A filter value of the wrong type was .strip()ped before it was checked.
+        ("..trades-filter.data", {"trades-user": {"a": 1}}, "user has the wrong type"),
+        # Ids beyond the 32-bit columns failed in the driver instead of finding nothing.
+        ("..execute-status.children@", {"execute-trade": 2**70}, "unknown trade"),
+        ("..execute-modal.is_open", {"opps-grid": {"value": 2**70}}, "unknown opportunity"),
+    ],
+)
+def test_callback_values_no_browser_sends_get_400(app, client, desk, prefix, values, message):
+    r = client.post("/_dash-update-component", json=declared_body(app, prefix, values))
+    assert (r.status_code, r.is_json) == (400, True), r.text[:300]
+    assert message in r.json["error"]
+    assert trades_count(desk) == 0
+
+
+def test_a_selected_row_id_beyond_the_database_is_no_such_trade(app, client):
+    body = declared_body(app, "trades-detail.children", {"trades-grid": [{"id": 2**70}]})
+    r = client.post("/_dash-update-component", json=body)
+    assert r.status_code == 200, r.text[:300]
+    assert "does not exist" in r.text
