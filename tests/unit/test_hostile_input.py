@@ -197,3 +197,18 @@ def test_a_selected_row_id_beyond_the_database_is_no_such_trade(app, client):
     r = client.post("/_dash-update-component", json=body)
     assert r.status_code == 200, r.text[:300]
     assert "does not exist" in r.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/_dash-component-suites/../../../etc/passwd",
+        "/_dash-component-suites/dash/..%2f..%2f..%2fbackend%2fconfig.py",
+        "/_dash-component-suites/nope/x.js",
+        "/_dash-component-suites/dash/not-a-bundle.js",
+    ],
+)
+def test_an_asset_dash_does_not_serve_is_404_not_500(client, path):
+    r = client.get(path)
+    assert r.status_code == 404, r.text[:200]
+    assert "root:" not in r.text and "Settings" not in r.text
