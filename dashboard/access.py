@@ -18,11 +18,13 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 from werkzeug.exceptions import BadRequest, Forbidden
 
+from backend.trading.trades import MAX_ID
 from backend.web.access import VIEWER, allowed
 
+PAGES_CONTENT = ".._pages_content.children..._pages_store.data.."
 # Dash's own callbacks (multi-page routing, the page title): viewing, nothing more.
 DASH_OWN = {
-    ".._pages_content.children..._pages_store.data..": VIEWER,
+    PAGES_CONTENT: VIEWER,
     "_pages_dummy.children": VIEWER,
 }
 MAX_OUTPUT_KEY = 2000
@@ -38,6 +40,15 @@ def expect(value: object, *types: type, name: str = "value") -> object:
         raise BadInput(f"{name} has the wrong type")
     if not isinstance(value, types):
         raise BadInput(f"{name} has the wrong type")
+    return value
+
+
+def expect_id(value: object, name: str) -> int:
+    """A row id: an int the 32-bit id columns can hold. A larger one is no row, and
+    looking it up would fail in the driver (a 500) rather than find nothing."""
+    expect(value, int, name=name)
+    if not 1 <= value <= MAX_ID:
+        raise BadInput(f"unknown {name}")
     return value
 
 
@@ -117,6 +128,17 @@ def _outputs_match(key: str, sent: object) -> bool:
     return True
 
 
+def _check_location(inputs: list[dict]) -> None:
+    """Dash's page router takes the browser's location as given and fails (500) on a
+    pathname that is not a path or a search that is not a string: refuse those here."""
+    values = {item["property"]: item.get("value") for item in inputs}
+    pathname, search = values.get("pathname"), values.get("search")
+    if not isinstance(pathname, str) or not pathname.startswith("/"):
+        raise BadRequest("malformed callback input: pathname must be a path starting with /")
+    if search is not None and not isinstance(search, str):
+        raise BadRequest("malformed callback input: search has the wrong type")
+
+
 def check_callback_request() -> None:
     """Before Dash's dispatch: a well-formed body for a callback this user may run."""
     body = request.get_json(silent=True)
@@ -128,6 +150,8 @@ def check_callback_request() -> None:
     )
     if spec is None:
         raise BadRequest("unknown callback output")
+    if "callback" not in spec:  # clientside: Dash has no server function and would 500
+        raise BadRequest("unknown callback output: this callback runs in the browser")
     role = registry(current_app).get(key)
     if role is None:
         raise Forbidden("this callback has no access decision; it is closed")
@@ -141,6 +165,8 @@ def check_callback_request() -> None:
         raise BadRequest("the callback's inputs do not match what it declared")
     if not _outputs_match(key, body.get("outputs")):
         raise BadRequest("the callback's outputs do not match what it declared")
+    if key == PAGES_CONTENT:
+        _check_location(body["inputs"])
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
         raise BadRequest("changedPropIds must be a list of strings")

@@ -21,9 +21,11 @@ we do not control, and completion rate / monthly orders have no request field at
 
 Bad replies (each a typed error from ``errors``, counted in ``external_api_errors_total``
 and ``market_bad_replies_total``): ``success:false`` -> UpstreamRejected (code and
-message), ``success:true`` with no ads -> EmptyBook, HTML or malformed JSON -> BadReply.
+message), as is ``success:true`` with a ``code`` other than ``000000``;
+``success:true`` with no ads -> EmptyBook, HTML or malformed JSON -> BadReply.
 A single malformed ad (missing or non-numeric field, price or quantity not positive,
-min above max, wrong side) is skipped with a warning and a ``scope="ad"`` count while the
+min above max, wrong side, a number a Money column cannot hold exactly, an ``advNo``
+already on the page) is skipped with a warning and a ``scope="ad"`` count while the
 rest of the page is kept: one advertiser's broken ad should not blank a whole market, and
 dropping liquidity can only make the walk more conservative, never wrong. A page whose
 ads are *all* malformed is a BadReply. Which of these count against the circuit breaker
@@ -65,6 +67,7 @@ MAX_ROWS = 20
 SIDES = ("BUY", "SELL")
 # Taker side (= request tradeType) -> what the advertisers on that side do.
 ADVERTISER_SIDE = {"BUY": "SELL", "SELL": "BUY"}
+OK_CODE = "000000"  # any other ``code`` is a rejection, even beside ``success:true``
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,15 @@ def parse_ad(item: object, taker_side: str) -> Ad:
     )
 
 
+def _count(value: object) -> int | None:
+    """``total`` as an int; only a finite whole number can end pagination, so NaN,
+    Infinity, 4.5, a string or a bool read as no total (they once crashed the parse)."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return None
+    number = Decimal(value)
+    return int(number) if number.is_finite() and number == number.to_integral() else None
+
+
 def parse_page(body: object, taker_side: str) -> Page:
     """A search reply -> its good ads; rejections and malformed replies raise."""
     if not isinstance(body, dict):
@@ -168,17 +180,25 @@ def parse_page(body: object, taker_side: str) -> Page:
         raise UpstreamRejected(str(body.get("code")), str(body.get("message") or ""))
     if success is not True:
         raise BadReply(f"{UPSTREAM} reply has no success flag", reason="bad_shape")
+    code = body.get("code")
+    if code is not None and code != OK_CODE:
+        raise UpstreamRejected(str(code)[:40], str(body.get("message") or "")[:200])
     data = body.get("data")
     if data is None:
         data = []
     if not isinstance(data, list):
         raise BadReply(f"{UPSTREAM} reply data is not a list", reason="bad_shape")
-    total = body.get("total")
-    total = int(total) if isinstance(total, int | Decimal) and not isinstance(total, bool) else None
-    ads = []
+    total = _count(body.get("total"))
+    ads: list[Ad] = []
+    numbers_kept: set[str] = set()
     for i, item in enumerate(data):
         try:
-            ads.append(parse_ad(item, taker_side))
+            ad = parse_ad(item, taker_side)
+            if ad.ad_no in numbers_kept:
+                # Keeping both would count one advertiser's liquidity twice.
+                raise BadAd(f"ad {ad.ad_no} appears twice on the page", reason="duplicate")
+            numbers_kept.add(ad.ad_no)
+            ads.append(ad)
         except BadAd as exc:
             log.warning("%s tradeType=%s entry %d skipped: %s", UPSTREAM, taker_side, i, exc)
             metrics.BAD_REPLIES.labels(upstream=UPSTREAM, scope="ad", reason=exc.reason).inc()

@@ -19,7 +19,17 @@ two flags the resilience layer reads:
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Context, Decimal, InvalidOperation
+
+# Plain ASCII decimal, optionally with an exponent. ``Decimal`` alone also takes "1_000",
+# non-ASCII digits and "NaN", none of which Binance sends for a price.
+_WIRE_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+# What a Money column (NUMERIC(38, 18)) stores exactly: anything larger fails the insert
+# (and the whole ingest), anything finer is rounded, a tiny price possibly to zero.
+MAX_WIRE_NUMBER = Decimal(10) ** 20
+STORED_PLACES = Decimal(10) ** -18
+_EXACT = Context(prec=60)  # room for all 38 digits, so quantize never rounds or traps
 
 
 class MarketDataError(Exception):
@@ -101,15 +111,23 @@ class BadAd(MarketDataError):
 
 
 def decimal_of(value: object, field: str) -> Decimal:
-    """A wire number (Binance sends strings) as a finite Decimal, or BadAd saying why not."""
+    """A wire number (Binance sends strings) as a finite Decimal that a Money column holds
+    exactly, or BadAd saying why not."""
     if value is None or value == "":
         raise BadAd(f"{field} is missing", reason="missing_field")
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise BadAd(f"{field} is not a number: {value!r}", reason="not_a_number")
+    text = str(value).strip()
+    if isinstance(value, str) and not _WIRE_NUMBER.fullmatch(text):
+        raise BadAd(f"{field} is not a number: {value!r}", reason="not_a_number")
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except InvalidOperation:
         raise BadAd(f"{field} is not a number: {value!r}", reason="not_a_number") from None
     if not number.is_finite():
         raise BadAd(f"{field} is not a finite number: {value!r}", reason="not_a_number")
+    if abs(number) >= MAX_WIRE_NUMBER or number.quantize(STORED_PLACES, context=_EXACT) != number:
+        raise BadAd(
+            f"{field} is out of the storable range: {str(value)[:40]!r}", reason="out_of_range"
+        )
     return number

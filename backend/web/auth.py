@@ -170,7 +170,9 @@ def _typed_name() -> str:
 )
 def login():
     desk = current_desk()
-    form = LoginForm()
+    # The form fields only: Flask-WTF would otherwise read a JSON body as the form and
+    # crash (500) on any JSON that is not an object, such as "x" or 1.
+    form = LoginForm(formdata=request.form if request.method == "POST" else None)
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"))
     error, status = None, 200

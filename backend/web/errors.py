@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from dash.exceptions import DependencyException
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
@@ -132,8 +133,15 @@ def _honest_allow(response: Response) -> Response:
     return response
 
 
+def _unknown_asset(exc: DependencyException) -> Response:
+    """Dash raises this for any /_dash-component-suites/ path it does not serve (a
+    library or file it never registered, ``..`` included): that is a 404, not a 500."""
+    return _http_error(NotFound(_("no such page: %(path)s", path=request.path[:200])))
+
+
 def init_app(app: Flask) -> None:
     app.after_request(_honest_allow)
     app.json = SafeJSONProvider(app)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DependencyException, _unknown_asset)
     app.register_error_handler(Exception, _unexpected)

@@ -56,7 +56,9 @@ def probe_redis(desk: Desk) -> str:
 def probe_rabbitmq(desk: Desk) -> dict:
     """Connect to the broker; the queue depths are read on the same visit and reported."""
     with Connection(desk.settings.rabbitmq_url, connect_timeout=PROBE_TIMEOUT) as conn:
-        conn.ensure_connection(max_retries=1)
+        # One attempt, no backoff sleep: kombu's default 2 s pause before the retry
+        # outlasted PROBE_TIMEOUT, so a refused broker read "no answer within 2 s".
+        conn.ensure_connection(max_retries=1, interval_start=0)
         return {"queues": queues.record_depths(desk.settings, conn)}
 
 

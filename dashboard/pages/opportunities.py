@@ -22,7 +22,7 @@ from backend.trading.preview import Preview, evaluate, gather, preview
 from backend.web.access import TRADER, VIEWER, allowed
 from backend.web.auth import current_actor
 from backend.web.security import trade_wait_seconds
-from dashboard.access import BadInput, callback, expect
+from dashboard.access import BadInput, callback, expect, expect_id
 from dashboard.components import format as fmt
 from dashboard.components import grid, push, reasons
 from dashboard.i18n import _, _l
@@ -369,7 +369,7 @@ def register_callbacks(app: Dash) -> None:
         if ctx.triggered_id == "execute-cancel":
             return False, None, no_update, no_update, None, None
         expect(clicked, dict, name="clicked cell")
-        opp_id = expect(clicked.get("value"), int, name="opportunity")
+        opp_id = expect_id(clicked.get("value"), name="opportunity")
         with current_desk().sessions() as session:
             opp = session.get(Opportunity, opp_id)
         if opp is None:
@@ -499,7 +499,7 @@ def register_callbacks(app: Dash) -> None:
     def follow(_n, _pushed, trade_id):
         if trade_id is None:
             return no_update, True
-        expect(trade_id, int, name="trade")
+        expect_id(trade_id, name="trade")
         with current_desk().sessions() as session:
             trade = session.get(Trade, trade_id)
             if trade is None:

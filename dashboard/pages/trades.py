@@ -204,10 +204,11 @@ def filter_args(dates_from, dates_to, market, strategy, status, user) -> dict[st
         "market": market,
         "strategy": strategy,
         "status": status,
-        "user": (user or "").strip() or None,
+        "user": user,
     }
     for name, value in values.items():
         expect(value, str, type(None), name=name)
+    values["user"] = (user or "").strip() or None
     return {k: v for k, v in values.items() if v}
 
 
@@ -431,6 +432,8 @@ def detail_view(trade: Trade, events: list, postings: list) -> html.Div:
 
 def detail_of(trade_id: int):
     """The trade's detail as it is now (or why there is none)."""
+    if not 1 <= trade_id <= trades.MAX_ID:  # no such row; the driver would fail on it
+        return dbc.Alert(_("Trade %(id)s does not exist", id=trade_id), color="warning")
     desk = current_desk()
     with desk.sessions() as session:
         trade = session.get(Trade, trade_id)

@@ -338,6 +338,14 @@ def test_a_rejection_with_an_error_status_is_still_a_rejection(httpserver, sleep
         ("maxSingleTransAmount", "5.00", "bad_limits"),  # below the ad's min of 10000
         ("advNo", None, "missing_field"),
         ("tradeMethods", "Payeer", "bad_shape"),
+        # Beyond NUMERIC(38, 18): the insert would fail the whole ingest, or round to 0.
+        ("price", "1e400", "out_of_range"),
+        ("price", "1" + "0" * 20, "out_of_range"),
+        ("price", "1E-22", "out_of_range"),
+        ("tradableQuantity", "9" * 60, "out_of_range"),
+        # Decimal() reads these as 1000 and 12; Binance never sends them for a price.
+        ("price", "1_000", "not_a_number"),
+        ("price", "\u0661\u0662", "not_a_number"),
     ],
 )
 def test_one_malformed_ad_is_skipped_and_counted_the_rest_kept(
@@ -516,3 +524,59 @@ def test_default_rules_admit_everything_unchanged(httpserver, sleeps):
     httpserver.expect_request(SEARCH_PATH).respond_with_json(ASKS)
     ads = make_client(httpserver, sleeps).fetch_side(RUB, "BUY")
     assert filters.apply(ads, filters.rules_for(make_settings(httpserver), "RUB")) is ads
+
+
+def test_exponent_notation_and_json_numbers_parse_to_the_exact_price():
+    reply = copy.deepcopy(ASKS)
+    reply["data"][0]["adv"]["price"] = "5.979E+1"
+    reply["data"][1]["adv"]["price"] = Decimal("59.85")  # a JSON number, not a string
+    ads = parse_page(reply, "BUY").ads
+    assert (ads[0].price, ads[1].price) == (Decimal("59.79"), Decimal("59.85"))
+
+
+def test_a_duplicated_ad_number_is_kept_once_not_counted_twice():
+    reply = copy.deepcopy(ASKS)
+    reply["data"].insert(1, copy.deepcopy(reply["data"][0]))
+    before = metric("market_bad_replies_total", upstream=UPSTREAM, scope="ad", reason="duplicate")
+    page = parse_page(reply, "BUY")
+    assert [a.ad_no for a in page.ads].count("11395350491045543936") == 1
+    assert sum(a.quantity for a in page.ads if a.ad_no == "11395350491045543936") == Decimal(
+        "349.80"
+    )
+    assert len(page.ads) == 10
+    assert (
+        metric("market_bad_replies_total", upstream=UPSTREAM, scope="ad", reason="duplicate")
+        - before
+        == 1
+    )
+
+
+@pytest.mark.parametrize(
+    "total", [Decimal("NaN"), Decimal("Infinity"), Decimal("4.5"), "492", True]
+)
+def test_a_total_that_is_no_whole_count_is_ignored_not_a_crash(total):
+    reply = copy.deepcopy(ASKS)
+    reply["total"] = total
+    page = parse_page(reply, "BUY")
+    assert page.total is None and len(page.ads) == 10
+
+
+def test_a_non_ok_code_beside_success_true_is_a_rejection():
+    reply = copy.deepcopy(ASKS)
+    reply["code"] = "100001"
+    reply["message"] = "system busy"
+    with pytest.raises(UpstreamRejected) as caught:
+        parse_page(reply, "BUY")
+    assert caught.value.code == "100001"
+    assert caught.value.upstream_message == "system busy"
+
+
+def test_a_one_megabyte_reply_of_garbage_ads_is_a_bad_reply_not_a_crash(httpserver, sleeps):
+    reply = copy.deepcopy(ASKS)
+    reply["data"] = [{"adv": {"advNo": str(i), "price": "x" * 1000}} for i in range(1000)]
+    body = json.dumps(reply)
+    assert len(body) > 1_000_000
+    httpserver.expect_request(SEARCH_PATH).respond_with_data(body, content_type="application/json")
+    with pytest.raises(BadReply) as caught:
+        make_client(httpserver, sleeps).fetch_side(RUB, "BUY")
+    assert caught.value.reason == "no_valid_ad"

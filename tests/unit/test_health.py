@@ -58,6 +58,10 @@ def test_an_unreachable_redis_and_broker_are_reported_down_within_the_time_bound
     parts = r.json["components"]
     assert parts["redis"]["status"] == "down" and parts["rabbitmq"]["status"] == "down"
     assert parts["db"]["status"] == "ok"
+    # A refused connection is known at once: say so, not "no answer within 2 s".
+    assert "refused" in parts["rabbitmq"]["error"].lower(), parts["rabbitmq"]
+    assert parts["rabbitmq"]["latency_ms"] < 1000
+    assert "refused" in parts["redis"]["error"].lower(), parts["redis"]
 
 
 def test_not_configured_is_neither_up_nor_down_in_the_metrics(tmp_path):

@@ -164,3 +164,63 @@ def test_the_candle_heading_names_the_candle_of_the_range_and_refuses_others(cli
     said = {m: title(m).json["response"]["candle-title"]["children"] for m in ("60", "1440")}
     assert said == {"60": "Mid price, 1-minute candles", "1440": "Mid price, 5-minute candles"}
     assert title("9999").status_code == 400 and "unknown range" in title("9999").json["error"]
+
+
+def declared_body(app, prefix: str, values: dict) -> dict:
+    """A well-formed body for the callback whose output starts with ``prefix``: every
+    declared input and state present, the ones named in ``values`` set to them."""
+    key = next(k for k in app.extensions["dash"].callback_map if k.startswith(prefix))
+    spec = app.extensions["dash"].callback_map[key]
+
+    def filled(items):
+        return [
+            {"id": i["id"], "property": i["property"], "value": values.get(i["id"])} for i in items
+        ]
+
+    return callback_body(key, filled(spec["inputs"]), filled(spec.get("state", [])))
+
+
+@pytest.mark.parametrize(
+    "prefix,values,message",
+    [
+        # Dash's page router: a location the browser never sends crashed it.
+        (".._pages_content", {"_pages_location": None}, "pathname"),
+        (".._pages_content", {"_pages_location": "x"}, "pathname"),
+        (".._pages_content", {"_pages_location": ["/"]}, "pathname"),
+        # Clientside callbacks have no server function: Dash raised a KeyError.
+        ("trades-reloaded.data", {"trades-tick": 1}, "runs in the browser"),
+        ("_pages_dummy.children", {"_pages_store": "x"}, "runs in the browser"),
+        # A filter value of the wrong type was .strip()ped before it was checked.
+        ("..trades-filter.data", {"trades-user": {"a": 1}}, "user has the wrong type"),
+        # Ids beyond the 32-bit columns failed in the driver instead of finding nothing.
+        ("..execute-status.children@", {"execute-trade": 2**70}, "unknown trade"),
+        ("..execute-modal.is_open", {"opps-grid": {"value": 2**70}}, "unknown opportunity"),
+    ],
+)
+def test_callback_values_no_browser_sends_get_400(app, client, desk, prefix, values, message):
+    r = client.post("/_dash-update-component", json=declared_body(app, prefix, values))
+    assert (r.status_code, r.is_json) == (400, True), r.text[:300]
+    assert message in r.json["error"]
+    assert trades_count(desk) == 0
+
+
+def test_a_selected_row_id_beyond_the_database_is_no_such_trade(app, client):
+    body = declared_body(app, "trades-detail.children", {"trades-grid": [{"id": 2**70}]})
+    r = client.post("/_dash-update-component", json=body)
+    assert r.status_code == 200, r.text[:300]
+    assert "does not exist" in r.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/_dash-component-suites/../../../etc/passwd",
+        "/_dash-component-suites/dash/..%2f..%2f..%2fbackend%2fconfig.py",
+        "/_dash-component-suites/nope/x.js",
+        "/_dash-component-suites/dash/not-a-bundle.js",
+    ],
+)
+def test_an_asset_dash_does_not_serve_is_404_not_500(client, path):
+    r = client.get(path)
+    assert r.status_code == 404, r.text[:200]
+    assert "root:" not in r.text and "Settings" not in r.text

@@ -10,9 +10,11 @@ from backend.config import Settings
 from backend.trading.execution import Leg
 from backend.trading.venues import LegOrder, LegRefused, choose
 from backend.trading.venues.live_spot import (
+    UNREADABLE,
     BinanceSpotTrader,
     LiveSpotVenue,
     OrderInDoubt,
+    SpotOrder,
     SpotUnavailable,
     client_order_id,
 )
@@ -295,3 +297,40 @@ def test_a_market_order_the_book_cannot_fill_expires_and_its_leg_is_short(stub):
     short = venue.fill(LegOrder(9, 1, SELL_BTC, D("0.005")))
     # Binance fills 0.002 and expires the rest of a market order: the leg is not complete
     assert (short.sell_amount, short.complete) == (D("0.002"), False)
+
+
+FILLED = {
+    "clientOrderId": "desk-1-1",
+    "orderId": 7,
+    "symbol": "BTCUSDT",
+    "side": "BUY",
+    "status": "FILLED",
+    "executedQty": "0.001",
+    "cummulativeQuoteQty": "60",
+    "fills": [{"commission": "0.000001", "commissionAsset": "BTC"}],
+}
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        [FILLED],  # not an object: used to raise AttributeError, past the lookup
+        "FILLED",
+        None,
+        FILLED | {"executedQty": "NaN"},
+        FILLED | {"cummulativeQuoteQty": "-60"},
+        FILLED | {"executedQty": "Infinity"},
+        FILLED | {"fills": [{"commission": "NaN", "commissionAsset": "BTC"}]},
+        FILLED | {"executedQty": None},
+        {k: v for k, v in FILLED.items() if k != "orderId"},
+    ],
+)
+def test_a_reply_of_an_unknown_shape_is_unreadable_never_a_wrong_fill(reply):
+    with pytest.raises(UNREADABLE):
+        SpotOrder.from_reply(reply)
+
+
+def test_a_well_formed_reply_reads_exactly():
+    done = SpotOrder.from_reply(FILLED)
+    assert (done.executed_qty, done.quote_qty, done.price) == (D("0.001"), D("60"), D("60000"))
+    assert done.commissions == {"BTC": D("0.000001")}

@@ -72,6 +72,18 @@ def test_the_login_form_needs_its_csrf_token(trader):
     assert trader.get("/api/v1/prices").status_code == 401
 
 
+@pytest.mark.parametrize("body", ['"x"', "1", "[[1, 2, 3]]", '{"username": "tina"}'])
+def test_a_json_login_body_is_a_400_not_a_crash(trader, body):
+    token = csrf_from(trader.get("/login").text)
+    r = trader.post(
+        "/login",
+        data=body,
+        headers={"Content-Type": "application/json", "X-CSRFToken": token},
+    )
+    assert r.status_code == 400 and "Traceback" not in r.text
+    assert trader.get("/api/v1/prices").status_code == 401
+
+
 def test_a_callback_post_without_the_csrf_token_is_refused(trader):
     log_in(trader, "tina")
     r = trader.post("/_dash-update-component", json=PRICES)

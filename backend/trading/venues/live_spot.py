@@ -96,19 +96,30 @@ class SpotOrder:
     @classmethod
     def from_reply(cls, body: dict, trades: list[dict] | None = None) -> SpotOrder:
         """A ``FULL`` new-order reply (``fills``), or a queried order plus its ``myTrades``."""
+        if not isinstance(body, dict):  # AttributeError below would escape UNREADABLE
+            raise TypeError(f"an order reply is a JSON object, not {type(body).__name__}")
         commissions: dict[str, Decimal] = defaultdict(Decimal)
         for fill in body.get("fills") or trades or ():
-            commissions[fill["commissionAsset"]] += Decimal(fill["commission"])
+            commissions[fill["commissionAsset"]] += _amount(fill["commission"], "commission")
         return cls(
             client_order_id=body["clientOrderId"],
             order_id=int(body["orderId"]),
             symbol=body["symbol"],
             side=body["side"],
             status=body["status"],
-            executed_qty=Decimal(body["executedQty"]),
-            quote_qty=Decimal(body["cummulativeQuoteQty"]),
+            executed_qty=_amount(body["executedQty"], "executedQty"),
+            quote_qty=_amount(body["cummulativeQuoteQty"], "cummulativeQuoteQty"),
             commissions=dict(commissions),
         )
+
+
+def _amount(value: object, name: str) -> Decimal:
+    """A reply's quantity: ``Decimal`` takes "NaN" and "-1" without complaint, and either
+    would book a wrong fill, so both are an unreadable reply (the order is looked up)."""
+    number = Decimal(str(value))  # InvalidOperation (an ArithmeticError) if no number
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"{name} is {str(value)[:40]!r}")
+    return number
 
 
 def _retry_after(settings: Settings):
