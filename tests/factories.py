@@ -26,6 +26,53 @@ def book(key: str, asks=(), bids=(), fetched_at=NOW, source="test") -> Book:
     return Book(Market.parse(key), tuple(asks), tuple(bids), fetched_at, source).sorted()
 
 
+BOOK_PRICES = {  # quote per unit of base, roughly what the desk saw in November 2026
+    "USDT/VES": Decimal("325"),
+    "USDT/BRL": Decimal("5.40"),
+    "BTC/USDT": Decimal("95000"),
+    "BTC/VES": Decimal("30875000"),
+}
+FEE_RATE = Decimal("0.001")  # of what a leg receives, taken from it
+CENT, SATOSHI = Decimal("0.01"), Decimal("0.00000001")
+
+
+def _units(currency: str) -> Decimal:
+    return SATOSHI if currency == "BTC" else CENT
+
+
+def cycle_legs(markets: tuple[str, ...], size: Decimal, profit: Decimal | None) -> list[dict]:
+    """The legs of a route that sells ``size`` USDT and ends holding USDT again: each leg
+    sells all that the previous one received, at the market's book price less a 0.1% fee;
+    with a ``profit`` the last leg buys back exactly ``size + profit`` USDT (its price
+    follows from that), so the legs' cash flows add up to the trade's profit."""
+    legs, held, amount = [], "USDT", size
+    for seq, key in enumerate(markets, start=1):
+        pair = key.split(":", 1)[1]
+        base, quote = pair.split("/")
+        if held not in (base, quote):
+            raise ValueError(f"{key} does not trade {held}: the route is not a cycle")
+        side, bought = ("SELL", quote) if held == base else ("BUY", base)
+        last = seq == len(markets)
+        if last and bought != "USDT":
+            raise ValueError("the route must end in USDT")
+        price = BOOK_PRICES[pair]
+        if last and profit is not None:
+            received = size + profit
+            fee = (received * FEE_RATE).quantize(CENT)
+            gross = received + fee
+            price = (gross / amount if side == "SELL" else amount / gross).quantize(Decimal("1e-4"))
+        else:
+            gross = (amount * price if side == "SELL" else amount / price).quantize(_units(bought))
+            fee = (gross * FEE_RATE).quantize(_units(bought))
+            received = gross - fee
+        legs.append(
+            dict(seq=seq, market=key, side=side, price=price, sell_currency=held,
+                 sell_amount=amount, buy_currency=bought, buy_amount=received, fee=fee)
+        )  # fmt: skip
+        held, amount = bought, received
+    return legs
+
+
 def recorded_trade(
     session,
     *,
@@ -37,7 +84,8 @@ def recorded_trade(
     profit: str | None = "1.00",
     markets: tuple[str, ...] = ("p2p:USDT/VES", "p2p:USDT/VES"),
 ):
-    """A trade as the history holds it (with an opportunity and one leg per market)."""
+    """A trade as the history holds it: an opportunity, and one leg per market of a cycle
+    from USDT back to USDT (``cycle_legs``) whose cash flows make its ``profit``."""
     from datetime import timedelta
 
     from backend.models import Opportunity, Trade, TradeLeg
@@ -71,24 +119,12 @@ def recorded_trade(
     )
     session.add(trade)
     session.flush()
-    for seq, market in enumerate(markets):  # buy USDT with VES, then sell it back
-        buy = seq % 2 == 0
-        session.add(
-            TradeLeg(
-                trade_id=trade.id,
-                seq=seq,
-                market=market,
-                side="BUY" if buy else "SELL",
-                method="Banesco" if buy else "Mercantil",
-                price=Decimal("320") if buy else Decimal("325"),
-                sell_currency="VES" if buy else "USDT",
-                sell_amount=Decimal("160000") if buy else Decimal("499.5"),
-                buy_currency="USDT" if buy else "VES",
-                buy_amount=Decimal("499.5") if buy else Decimal("162256.88"),
-                fee=Decimal("0.25") if buy else Decimal("81.17"),
-                filled_at=at,
-            )
-        )
+    legs = cycle_legs(markets, Decimal(size), None if profit is None else Decimal(profit))
+    for leg in legs:  # P2P legs pay by bank transfer: out through one bank, in through another
+        method = None if leg["market"].startswith("spot:") else (
+            "Mercantil" if leg["side"] == "SELL" else "Banesco"
+        )  # fmt: skip
+        session.add(TradeLeg(trade_id=trade.id, method=method, filled_at=at, **leg))
     return trade
 
 
@@ -97,7 +133,8 @@ def _at(text: str) -> datetime:
 
 
 # Five trades over four days (ids 1..5 in this order on a fresh database): two users, a
-# formula-looking user name, three strategies, three statuses, a three-leg route.
+# formula-looking user name, three strategies, three statuses, a three-leg route (each
+# a cycle from USDT back to USDT).
 FIVE_TRADES = [
     dict(at=_at("2026-11-25 10:00"), user="ana", profit="1.25"),
     dict(
@@ -115,7 +152,7 @@ FIVE_TRADES = [
         strategy="triangle",
         size="300",
         profit="-0.40",
-        markets=("p2p:USDT/VES", "spot:BTC/USDT", "p2p:BTC/VES"),
+        markets=("p2p:USDT/VES", "p2p:BTC/VES", "spot:BTC/USDT"),
     ),
     dict(at=_at("2026-11-28 12:00"), user="ben", status="failed", size="100", profit=None),
 ]

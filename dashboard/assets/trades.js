@@ -4,7 +4,12 @@
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.trades = {
     reload: function (filter, pushed, tick, acted) {
-      const api = window.dash_ag_grid && window.dash_ag_grid.getApi("trades-grid");
+      let api = null;
+      try {  // getApi throws until the grid has mounted (the call at page load)
+        api = window.dash_ag_grid && window.dash_ag_grid.getApi("trades-grid");
+      } catch (e) {
+        api = null;
+      }
       if (api) {
         const byFilter = (window.dash_clientside.callback_context.triggered || []).some(
           function (t) { return t.prop_id === "trades-filter.data"; }

@@ -323,7 +323,14 @@ def status_view(trade: Trade) -> html.Div:
         parts.append(
             html.Span(reasons.translate(trade.error or ""), id="execute-reason", className="ms-2")
         )
-    parts.append(dcc.Link(_("See it on Trades"), href="/trades", className="ms-3"))
+    parts.append(
+        dcc.Link(
+            _("See it on Trades"),
+            href=f"/trades?trade={trade.id}",
+            id="execute-trade-link",
+            className="ms-3",
+        )
+    )
     return dbc.Alert(
         [_("Trade #%(id)s", id=trade.id), " ", *parts],
         color={

@@ -14,6 +14,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from babel import numbers
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
 from backend.desk import current_desk
@@ -28,6 +29,7 @@ from dashboard.i18n import _, _l, locale, when
 PATH = "/trades"
 NAME = "Trades"
 BLOCK = 100  # rows per request of the grid
+MAX_TRADE_ID = 2**31 - 1  # the id column is a 32-bit integer in PostgreSQL
 STATUS_LABELS = {  # translations of backend.trading.trades.STATUSES (a test checks all)
     "requested": _l("requested"),
     "queued": _l("queued"),
@@ -86,7 +88,25 @@ def status_options() -> list[dict]:
     return [{"label": status_label(s), "value": s} for s in trades.STATUSES]
 
 
-def layout(**_kw):
+def linked_detail(trade: object):
+    """The detail of the trade a link names (``/trades?trade=ID``), shown whatever page of
+    the grid holds it; a malformed id (or a repeated one: a list) says so instead of
+    failing the page."""
+    if trade is None:
+        return None
+    text = trade if isinstance(trade, str) else ", ".join(map(str, trade))
+    if not (text.isascii() and text.isdigit() and len(text) <= 10) or not (
+        0 < int(text) <= MAX_TRADE_ID
+    ):
+        return dbc.Alert(
+            _("“%(value)s” is not a trade number", value=text[:40]),
+            color="warning",
+            id="trade-link-error",
+        )
+    return detail_of(int(text))
+
+
+def layout(trade: str | None = None, **_kw):
     desk = current_desk()
     markets = [{"label": m, "value": m} for m in desk.settings.markets]
     filters = dbc.Row(
@@ -177,7 +197,10 @@ def layout(**_kw):
             dbc.Row(
                 [
                     dbc.Col(
-                        [html.Div(id="trades-action", role="status"), html.Div(id="trades-detail")],
+                        [
+                            html.Div(id="trades-action", role="status"),
+                            html.Div(linked_detail(trade), id="trades-detail"),
+                        ],
                         lg=7,
                     ),
                     dbc.Col(
@@ -438,7 +461,11 @@ def detail_of(trade_id: int):
     with desk.sessions() as session:
         trade = session.get(Trade, trade_id)
         if trade is None:
-            return dbc.Alert(_("Trade %(id)s does not exist", id=trade_id), color="warning")
+            return dbc.Alert(
+                _("Trade %(id)s does not exist", id=trade_id),
+                color="warning",
+                id="trade-detail-missing",
+            )
         return detail_view(
             trade,
             trades.events(session, trade_id),
@@ -480,6 +507,8 @@ def register_callbacks(app: Dash) -> None:
         role=VIEWER,
     )
     def block(request, args):
+        if request is None:  # Dash's call at page load: the grid has not asked for rows yet
+            raise PreventUpdate
         args = expect(args or {}, dict, name="filter")
         if args.get("invalid"):
             return {"rowData": [], "rowCount": 0}

@@ -1,5 +1,6 @@
 """What a trader does: execute an opportunity through its dialog at a size of their own,
-and watch it filled there with the realized profit."""
+watch it filled there with the realized profit, and follow the dialog's link to the
+trade's detail on Trades."""
 
 from __future__ import annotations
 
@@ -95,5 +96,29 @@ def test_execute_through_the_dialog_with_an_edited_size_until_filled(browser, em
         assert realized.startswith("Realized profit: ") and realized.endswith(" USD")
         assert float(realized.split(": ")[1].split()[0].replace(",", "")) > 0
         screenshot(browser, "execute")
+        see_the_filled_trade_on_trades(browser)
         return
     raise AssertionError("no opportunity could be executed to filled in 5 attempts")
+
+
+def see_the_filled_trade_on_trades(browser) -> None:
+    """The dialog's link opens Trades on that trade: its legs, the ledger postings they
+    made and its audit trail from requested to filled."""
+    link = browser.find_element(By.ID, "execute-trade-link")
+    trade_id = link.get_attribute("href").split("/trades?trade=")[1]
+    assert f"Trade #{trade_id} " in browser.find_element(By.ID, "execute-modal").text
+    link.click()
+    detail = wait_until(
+        browser, 15, lambda b: b.find_elements(By.ID, "trade-detail"), "the trade's detail"
+    )[0]
+    assert detail.find_element(By.TAG_NAME, "h2").text == f"Trade #{trade_id}"
+    legs = detail.find_elements(By.CSS_SELECTOR, "#trade-legs tbody tr")
+    assert [leg.find_element(By.TAG_NAME, "td").text for leg in legs] == [
+        str(seq) for seq in range(1, len(legs) + 1)
+    ]
+    postings = detail.find_elements(By.CSS_SELECTOR, "#trade-postings tr")[1:]
+    assert len(postings) >= 2 * len(legs)  # each leg paid out of one account, into another
+    trail = [e.text for e in detail.find_elements(By.CSS_SELECTOR, "#trade-events li")]
+    assert "∅ → requested" in trail[0] and " → filled" in trail[-1], trail
+    browser.execute_script("arguments[0].scrollIntoView()", detail)
+    screenshot(browser, "trade-detail")

@@ -62,7 +62,7 @@ def test_filters_sorting_and_the_export_agree_with_sqlite(pg_desk):
     assert [r[0] for r in rows[1:]] == [str(i) for i in reversed(ids)]
     triangle = next(r for r in rows if r[0] == str(ids[3]))
     assert triangle[2] == "'=cmd"
-    assert triangle[6:10] == ["300", "1.1", "-0.4", "p2p:USDT/VES > spot:BTC/USDT > p2p:BTC/VES"]
+    assert triangle[6:10] == ["300", "1.1", "-0.4", "p2p:USDT/VES > p2p:BTC/VES > spot:BTC/USDT"]
 
 
 def test_the_grids_flat_rows_page_with_their_routes(pg_desk):
@@ -70,7 +70,7 @@ def test_the_grids_flat_rows_page_with_their_routes(pg_desk):
     with desk.sessions() as session:
         rows = th.page_rows(session, th.TradeFilter(), th.Page("profit_usd", False, 1, 2))
     assert [r.id for r in rows] == [ids[4], ids[3]]  # no profit first, then -0.40
-    assert rows[1].route == "p2p:USDT/VES > spot:BTC/USDT > p2p:BTC/VES"
+    assert rows[1].route == "p2p:USDT/VES > p2p:BTC/VES > spot:BTC/USDT"
 
 
 def test_the_daily_rollup_was_filled_from_the_trades_already_there(make_pg_database):

@@ -100,6 +100,18 @@ def test_a_grid_request_no_grid_would_send_is_a_400(app, start, end, sort):
     assert r.status_code == 400
 
 
+@pytest.mark.parametrize("request_value,status", [(None, 204), ("rows please", 400), ([], 400)])
+def test_the_grids_call_at_page_load_is_no_error_but_a_malformed_request_is(
+    app, request_value, status
+):
+    """Dash calls the block callback at page load, before the grid asked for rows: that
+    None is "nothing yet" (no update), not a malformed request (a 400 in the console)."""
+    body = grid_request(0, 1)
+    body["inputs"][0]["value"] = request_value
+    r = api_client(app, "viewer").post("/_dash-update-component", json=body)
+    assert r.status_code == status
+
+
 def test_the_risk_page_shows_todays_use_of_the_daily_limits_and_each_account(app, desk):
     with desk.sessions.begin() as session:
         recorded_trade(session, at=desk.now(), size="1250", profit="-3.40")
@@ -164,3 +176,43 @@ def test_the_grid_sorts_by_user_strategy_and_status_on_the_server(app, desk):
         assert [
             row["id"] for row in r.json["response"]["trades-grid"]["getRowsResponse"]["rowData"]
         ] == expected
+
+
+def trades_page(app, search: str) -> str:
+    body = callback_body(
+        ".._pages_content.children..._pages_store.data..",
+        [
+            {"id": "_pages_location", "property": "pathname", "value": "/trades"},
+            {"id": "_pages_location", "property": "search", "value": search},
+        ],
+    )
+    r = api_client(app, "viewer").post("/_dash-update-component", json=body)
+    assert r.status_code == 200
+    return r.get_data(as_text=True)
+
+
+def test_a_link_to_one_trade_opens_the_trades_page_on_its_detail(app, desk):
+    with desk.sessions.begin() as session:
+        for spec in FIVE_TRADES:
+            recorded_trade(session, **spec)
+    page = trades_page(app, "?trade=4")
+    assert "trade-detail" in page and "Trade #4" in page
+    assert "p2p:BTC\\u002fVES" in page and "spot:BTC\\u002fUSDT" in page  # its legs
+    assert "trade-detail" not in trades_page(app, "")  # no link: no detail yet
+
+
+@pytest.mark.parametrize(
+    "search,says",
+    [
+        ("?trade=99", "Trade 99 does not exist"),
+        ("?trade=abc", "is not a trade number"),
+        ("?trade=0", "is not a trade number"),
+        ("?trade=-1", "is not a trade number"),
+        ("?trade=99999999999999999999", "is not a trade number"),
+        ("?trade=1&trade=2", "is not a trade number"),
+        ("?trade=%C2%B2", "is not a trade number"),  # a digit to str.isdigit, not to int
+    ],
+)
+def test_a_link_to_a_trade_that_cannot_be_shown_says_why(app, desk, search, says):
+    page = trades_page(app, search)
+    assert says in page and 'trade-detail"' not in page

@@ -19,6 +19,12 @@ from tests.factories import recorded_trade
 START = datetime(2026, 11, 25, tzinfo=UTC)
 USERS = ("ana", "ben")
 MARKETS = ("p2p:USDT/VES", "spot:BTC/USDT", "p2p:USDT/BRL")
+ROUTES = [  # cycles from USDT back to USDT through MARKETS (a market twice, or none)
+    (),
+    ("p2p:USDT/VES", "p2p:USDT/VES"),
+    ("p2p:USDT/BRL", "p2p:USDT/BRL"),
+    ("p2p:USDT/VES", "p2p:BTC/VES", "spot:BTC/USDT"),
+]
 money = st.decimals(min_value="-50", max_value="5000", places=6).map(str)
 moments = st.integers(min_value=0, max_value=4 * 86400 - 1).map(
     lambda s: START + timedelta(seconds=s)
@@ -31,7 +37,7 @@ create = st.fixed_dictionaries(
         "strategy": st.sampled_from(("crossed_book", "triangle")),
         "size": st.decimals(min_value="0.01", max_value="100000", places=2).map(str),
         "profit": st.none() | money,
-        "markets": st.lists(st.sampled_from(MARKETS), max_size=3).map(tuple),
+        "markets": st.sampled_from(ROUTES),
     }
 ).map(lambda spec: ("create", spec))
 move = st.tuples(

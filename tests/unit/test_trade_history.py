@@ -90,7 +90,7 @@ def test_the_csv_export_holds_the_filtered_rows_with_routes_in_leg_order(desk, h
     assert triangle[1] == "2026-11-27T00:00:00+00:00"
     assert triangle[2] == "'=cmd"  # a spreadsheet must not run it as a formula
     assert triangle[6:9] == ["300", "1.1", "-0.4"]
-    assert triangle[9] == "p2p:USDT/VES > spot:BTC/USDT > p2p:BTC/VES"
+    assert triangle[9] == "p2p:USDT/VES > p2p:BTC/VES > spot:BTC/USDT"
 
 
 @pytest.mark.parametrize(
