@@ -5,7 +5,7 @@ the cumulative P&L and the CSV export cover exactly the filtered set."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -340,7 +340,7 @@ def pnl_figure(curve) -> go.Figure:
         go.Scatter(
             x=[at for at, _ in curve],
             y=[float(total) for _, total in curve],
-            mode="lines",
+            mode="lines" if len(curve) > 1 else "markers",  # one trade: a line has no length
             line={"shape": "hv", "color": "#2fbf71"},
             name=_("Realized profit (USD)"),
         )
@@ -351,8 +351,11 @@ def pnl_figure(curve) -> go.Figure:
         margin={"l": 50, "r": 10, "t": 40, "b": 30},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
-        yaxis={"title": "USD"},
+        yaxis={"title": "USD", "rangemode": "tozero"},
     )
+    if len(curve) == 1:  # a span Plotly can label, not fractions of a second
+        at = curve[0][0]
+        figure.update_xaxes(range=[at - timedelta(hours=1), at + timedelta(hours=1)])
     return figure
 
 

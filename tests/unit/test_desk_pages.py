@@ -4,9 +4,13 @@ needs a reason."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+
 import pytest
 
 from backend.trading import controls
+from dashboard.pages.trades import pnl_figure
 from tests.conftest import api_client
 from tests.factories import FIVE_TRADES, recorded_trade
 from tests.unit.test_access import callback_body
@@ -216,3 +220,12 @@ def test_a_link_to_one_trade_opens_the_trades_page_on_its_detail(app, desk):
 def test_a_link_to_a_trade_that_cannot_be_shown_says_why(app, desk, search, says):
     page = trades_page(app, search)
     assert says in page and 'trade-detail"' not in page
+
+
+def test_one_trade_is_a_point_in_a_span_plotly_can_label(app):
+    at = datetime(2026, 11, 28, 17, 42, 55, tzinfo=UTC)
+    with app.test_request_context():
+        fig = pnl_figure([(at, Decimal("13.01"))])
+        two = pnl_figure([(at, Decimal("1")), (at.replace(hour=18), Decimal("2"))])
+    assert fig.data[0].mode == "markers" and two.data[0].mode == "lines"
+    assert [str(x)[:16] for x in fig.layout.xaxis.range] == ["2026-11-28 16:42", "2026-11-28 18:42"]
