@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from backend.market.book import Ad, Advertiser, Book, Market
+from backend.trading import ledger
+from backend.trading.execution import Leg, LegFill
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -120,11 +122,19 @@ def recorded_trade(
     session.add(trade)
     session.flush()
     legs = cycle_legs(markets, Decimal(size), None if profit is None else Decimal(profit))
+    fills = []
     for leg in legs:  # P2P legs pay by bank transfer: out through one bank, in through another
         method = None if leg["market"].startswith("spot:") else (
             "Mercantil" if leg["side"] == "SELL" else "Banesco"
         )  # fmt: skip
         session.add(TradeLeg(trade_id=trade.id, method=method, filled_at=at, **leg))
+        side = Leg(leg["market"], leg["side"], method, leg["sell_currency"], leg["buy_currency"])
+        fills.append(
+            LegFill(side, leg["price"], leg["sell_amount"], leg["buy_amount"], leg["fee"], True)
+        )
+    if status == "filled" and fills:  # its double-entry postings, as the executor writes them
+        ledger.post(session, "fill", ledger.fill_lines(fills), actor="worker", now=at,
+                    trade_id=trade.id)  # fmt: skip
     return trade
 
 

@@ -48,16 +48,27 @@ def history_desk(tmp_path_factory):
                     status="rejected" if i % 10 == 9 else "filled",
                     profit=None if i % 10 == 9 else f"{i % 7}.25",
                 )
-                session.add(
-                    TradeEvent(
-                        trade_id=trade.id,
-                        at=trade.created_at,
-                        from_status=None,
-                        to_status="requested",
-                        detail="requested by " + trade.requested_by,
-                        actor=trade.requested_by,
+                life = [
+                    (None, "requested", trade.requested_by, "requested by " + trade.requested_by)
+                ]
+                life += [("requested", "queued", "outbox", "sent to the trading queue")]
+                life += [("queued", "executing", "worker", "claimed by worker-1")]
+                life += [
+                    ("executing", "filled", "worker", f"paper fill, profit {trade.profit_usd} USD")
+                    if trade.status == "filled"
+                    else ("executing", "rejected", "worker", "daily notional limit reached")
+                ]
+                for step, (was, now, actor, detail) in enumerate(life):
+                    session.add(
+                        TradeEvent(
+                            trade_id=trade.id,
+                            at=trade.created_at + timedelta(milliseconds=40 * step),
+                            from_status=was,
+                            to_status=now,
+                            detail=detail,
+                            actor=actor,
+                        )
                     )
-                )
         yield url, desk.sessions
 
 
