@@ -103,7 +103,7 @@ class Proxy:
                     if not data:
                         return
                     peers[sock].sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: cut() closed a socket under select()
             return
         finally:
             for sock in peers:
