@@ -9,7 +9,6 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from backend.desk import current_desk
-from backend.models import Trade
 from backend.trading import outbox, stranded
 from backend.trading.trades import TradeRequestError
 
@@ -45,13 +44,9 @@ def trades_close(trade_id: int, reason: str) -> None:
     """Close a stranded trade: the desk keeps what its legs bought."""
     desk = current_desk()
     try:
-        with desk.sessions.begin() as session:
-            profit = stranded.close(
-                session, trade_id, reason=reason, actor=_actor(), now=desk.now()
-            )
-            trade = session.get(Trade, trade_id)
-            labels = {"strategy": trade.strategy, "mode": trade.mode}
+        profit = stranded.close_now(
+            desk.sessions, trade_id, reason=reason, actor=_actor(), now=desk.now()
+        )
     except TradeRequestError as exc:
         raise click.ClickException(exc.message) from None
-    stranded.counted(**labels)
     click.echo(f"trade {trade_id} closed, profit {profit:.2f} USD")

@@ -67,6 +67,14 @@ def close(session: Session, trade_id: int, *, reason: object, actor: str, now: d
     return profit
 
 
-def counted(*, strategy: str, mode: str) -> None:
-    """A closed trade has ended: count it with the others (after its commit)."""
+def close_now(sessions, trade_id: int, *, reason: object, actor: str, now: datetime) -> Decimal:
+    """``close`` in a transaction of its own, then count the ended trade with the others:
+    after the commit, so a refused or rolled-back close counts nothing. The API, the
+    command line and the Trades page all close through here."""
+    with sessions.begin() as session:
+        profit = close(session, trade_id, reason=reason, actor=actor, now=now)
+        strategy, mode = session.execute(
+            select(Trade.strategy, Trade.mode).where(Trade.id == trade_id)
+        ).one()
     metrics.TRADES_EXECUTED.labels(strategy=strategy, mode=mode, status=CLOSED).inc()
+    return profit

@@ -355,13 +355,9 @@ def close_stranded(trade_id: int):
     unknown = set(body) - {"reason"}
     if unknown:
         raise trades.TradeRequestError(f"unknown field(s): {', '.join(sorted(unknown))[:200]}", 400)
-    with desk.sessions.begin() as session:
-        stranded.close(
-            session, trade_id, reason=body.get("reason"), actor=current_actor(), now=desk.now()
-        )
-        trade = session.get(Trade, trade_id)
-        labels = {"strategy": trade.strategy, "mode": trade.mode}
-    stranded.counted(**labels)
+    stranded.close_now(
+        desk.sessions, trade_id, reason=body.get("reason"), actor=current_actor(), now=desk.now()
+    )
     return get_trade(trade_id)
 
 

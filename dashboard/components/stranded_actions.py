@@ -226,12 +226,9 @@ def register_callbacks(
         expect(reason, str, type(None), name="reason")
         desk = current_desk()
         try:
-            with desk.sessions.begin() as session:
-                profit = stranded.close(
-                    session, trade_id, reason=reason, actor=current_actor(), now=desk.now()
-                )
-                trade = session.get(Trade, trade_id)
-                labels = {"strategy": trade.strategy, "mode": trade.mode}
+            profit = stranded.close_now(
+                desk.sessions, trade_id, reason=reason, actor=current_actor(), now=desk.now()
+            )
         except TradeRequestError as exc:
             if exc.status == 422:  # the reason: the dialog stays open to fix it
                 problem = dbc.Alert(
@@ -240,7 +237,6 @@ def register_callbacks(
                 return problem, no_update, no_update, no_update, no_update
             refused = _alert(refusal(exc, trade_id, label), "warning")
             return None, False, refused, detail_of(trade_id), _stamp()
-        stranded.counted(**labels)
         done = _alert(
             _("Trade #%(id)s closed, profit %(profit)s.", id=trade_id, profit=usd(profit)),
             "success",

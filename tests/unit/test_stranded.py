@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.models import Trade, TradeEvent
+from backend.ops import metrics
 from backend.trading import executor, ledger, outbox, stranded, trade_days, trades
 from backend.trading.trades import TradeRequestError
 from tests.conftest import api_client
@@ -108,6 +109,11 @@ def test_a_viewer_may_not_retry_and_a_trader_may_not_close(app, client, desk, st
 
 
 def test_an_admin_closes_it_holding(app, desk, stranded_trade):
+    with desk.sessions() as session:
+        trade = session.get(Trade, stranded_trade)
+        labels = {"strategy": trade.strategy, "mode": trade.mode, "status": "closed"}
+    closed = metrics.TRADES_EXECUTED.labels(**labels)
+    before = closed._value.get()
     admin = api_client(app, "admin")
     r = admin.post(f"/api/v1/trades/{stranded_trade}/close", json={"reason": "keep the VES"})
     assert r.status_code == 200, r.json
@@ -120,6 +126,7 @@ def test_an_admin_closes_it_holding(app, desk, stranded_trade):
     again = admin.post(f"/api/v1/trades/{stranded_trade}/close", json={"reason": "twice"})
     assert again.status_code == 409
     assert "is closed, not stranded" in again.json["error"]
+    assert closed._value.get() == before + 1  # counted once, after its commit
 
 
 def test_the_api_refuses_what_is_not_stranded_or_missing_and_changes_nothing(
