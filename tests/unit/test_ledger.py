@@ -215,9 +215,37 @@ def test_an_admin_moves_money_between_the_wallets(app, desk):
     assert r.status_code == 409 and "cannot take out 45000.01" in r.json["error"]
     r = admin.post("/api/v1/balances/transfer", json={**move, "to": "binance:BTC"})
     assert r.status_code == 409 and "one currency" in r.json["error"]
+    r = admin.post("/api/v1/balances/transfer", json={**move, "to": "binance:spot:USDT"})
+    assert r.status_code == 409 and "two different accounts" in r.json["error"]
+    r = admin.post("/api/v1/balances/transfer", json={**move, "amount": "45000"})
+    assert r.status_code == 200  # all it holds, to the cent
+    assert [b["balance"] for b in r.json["balances"]] == ["100000", "0"]
     cli = run(
         app, "balances", "transfer", "binance:USDT", "binance:spot:USDT", "1", "--reason", "x"
     )
     assert cli.exit_code == 0, cli.output
     with desk.sessions() as session:
-        assert ledger.balances(session, {"binance:USDT"}) == {"binance:USDT": D("54999")}
+        assert ledger.balances(session, {"binance:USDT"}) == {"binance:USDT": D("99999")}
+
+
+def test_a_withdrawal_may_take_all_an_account_holds_and_no_move_is_zero(app, desk):
+    admin = api_client(app, "admin")
+    move = {"account": "binance:USDT", "reason": "r"}
+
+    def post(kind, amount):
+        return admin.post(f"/api/v1/balances/{kind}", json={**move, "amount": amount})
+
+    r = post("withdraw", "50000")
+    assert r.status_code == 200
+    assert r.json["balances"][0] == {"account": "binance:USDT", "currency": "USDT", "balance": "0"}
+    assert post("withdraw", "0.01").status_code == 409
+    for kind, amount, said in [
+        ("deposit", "0", "a deposit takes an amount above zero"),
+        ("withdraw", "-5", "a withdraw takes an amount above zero"),
+        ("adjust", "0.00", "an adjustment of zero changes nothing"),
+        ("deposit", "0." + "0" * 18 + "1", "is not a plain number"),  # 19 decimal places
+    ]:
+        r = post(kind, amount)
+        assert r.status_code == 422 and said in r.json["error"], (kind, amount, r.json)
+    with desk.sessions() as session:
+        assert ledger.balances(session, {"binance:USDT"}) == {"binance:USDT": D("0")}

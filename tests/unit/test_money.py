@@ -322,3 +322,18 @@ def test_a_fresher_book_brings_the_liquidity_back(app, client, desk, opportunity
         books = latest.get_many(session, desk.cache, ["p2p:USDT/VES"])
         fresh = liquidity.remaining(session, books)["p2p:USDT/VES"]
     assert fresh.asks[0].quantity == D(5000)
+
+
+def test_takes_come_off_their_own_side_and_an_ad_taken_whole_is_gone():
+    asks = (ad("330", "100", ad_no="a1"), ad("331", "50", ad_no="a2"))
+    bids = (ad("320", "80", ad_no="b1"),)
+    left = liquidity.less(
+        book("p2p:USDT/VES", asks, bids),
+        {
+            ("BUY", "a1"): Decimal("100"),
+            ("BUY", "a2"): Decimal("20.5"),
+            ("SELL", "a2"): Decimal("9"),
+        },
+    )
+    assert [(a.ad_no, a.quantity) for a in left.asks] == [("a2", Decimal("29.5"))]
+    assert [(b.ad_no, b.quantity) for b in left.bids] == [("b1", Decimal("80"))]

@@ -109,6 +109,8 @@ def test_what_a_leg_left_unspent_of_the_one_before_it_goes_back_once_the_cycle_e
     assert (step.move_fee, step.amount, step.next, left) == (D("130.00"), D("129870.00"), None, [])
     done = [*rows, Row(4, D("390.5"), D("129869.99"))]
     assert plan(cycle, done, FEES) == (None, [Left(D("0.01"), "VES", "bank:Mercantil:VES")])
+    spent = [*rows, Row(4, D("390.5"), D("129870.00"))]  # all of it: nothing is left
+    assert plan(cycle, spent, FEES) == (None, [])
 
 
 def test_a_holding_under_its_venues_minimum_is_dust_never_sent():
@@ -160,3 +162,15 @@ def test_a_spot_buy_back_needs_one_lot_at_the_price_the_reversed_leg_got():
     )  # fmt: skip
     step, _ = plan(cycle, [*done, Row(2, D("1036"), D("5491.20"))], lots)
     assert (step.leg, step.amount) == (reverse(SELL_SPOT), D("0.55"))  # one lot at 5.50
+
+
+def test_each_spot_buy_back_needs_one_lot_at_the_price_its_own_reversed_leg_got():
+    # legs 1 (spot, 5.50 BRL per USDT) and 2 (P2P, 5.30) filled, leg 3 cancelled: the
+    # USDT goes back to BRL over P2P, then the BRL is bought back on spot at 5.50's lot
+    cycle = (SELL_SPOT, BUY_PIX, SELL_MERC)
+    lots = Fees(lots=(("USDTBRL", D("0.1")),))
+    done = [Row(1, D("5491.75"), D("1000"), D("5.50")), Row(2, D("1036"), D("5491.75"), D("5.30"))]
+    back = Row(4, D("0.54"), D("1036"))  # what the P2P reverse leg brought back
+    assert plan(cycle, [*done, back], lots) == (
+        None, [Left(D("0.54"), "BRL", "binance:spot:BRL", dust=True)],
+    )  # fmt: skip  # 0.54 < 0.1 x 5.50 (at leg 2's 5.30 a lot would be 0.53)
