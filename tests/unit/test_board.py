@@ -99,3 +99,17 @@ def test_the_sparkline_reads_only_the_last_ticks_even_when_books_were_empty(tmp_
         assert mids == [Decimal("36.35")] + [None] * 27 + [Decimal("36.35")]
         # stored with the last poll: polls 1-29 and its own mid; poll 0 is out of reach
         assert board.read(session, desk.settings, NOW)[0]["sparkline"] == ["36.35"] * 3
+
+
+def test_the_sparkline_keeps_the_newest_points():
+    history = [Decimal(n) for n in range(40)]
+    row = board.entry(VES, [], Decimal("1"), NOW, history)
+    assert len(row["sparkline"]) == board.SPARK_POINTS
+    assert row["sparkline"][-2:] == ["39", "36.35"] and row["sparkline"][0] == "11"
+
+
+def test_each_payment_method_has_its_own_depth_on_both_sides():
+    row = board.entry(VES, [], Decimal("1"), NOW, [])
+    banesco = {m["method"]: m for m in row["methods"]}["Banesco"]
+    # asks 10 at 36.50 and 1000 at 36.80 (within 1 % of 36.50); bids 500 at 36.00
+    assert (banesco["ask_depth_1pct"], banesco["bid_depth_1pct"]) == ("1010", "500")

@@ -1,5 +1,7 @@
+from datetime import timedelta
 from decimal import Decimal
 
+from backend.market import prices
 from backend.market.book import Market
 from backend.market.precision import of
 from backend.market.pricing import depth_within, reference, walk, walk_amount
@@ -99,3 +101,39 @@ def test_a_fiat_budget_with_one_whole_step_left_is_not_complete():
 def test_a_spot_btc_order_is_cut_to_binances_lot_step():
     fill = walk((ad(60000, 1),), D("0.123456789"), precision=SPOT_BTC)
     assert fill.takes[0][2] == D("0.12345") and fill.amount == D("7407.00000000")
+
+
+def test_a_ticket_in_dollars_is_walked_as_that_many_dollars_of_the_asset():
+    b = book("spot:BTC/USDT", asks=[ad(95100, "0.02")], bids=[ad(94900, "0.02")])
+    [q] = reference(b, [D(950)], D(95000), NOW, stale_after=10).sizes
+    assert q.quantity == D("0.01")  # 950 USD at 95000 USD per BTC
+    assert (q.effective_ask, q.effective_bid) == (D(95100), D(94900))
+
+
+def test_a_book_exactly_as_old_as_the_limit_is_still_fresh():
+    b = book("p2p:USDT/VES", asks=[ad(101, 3)], bids=[ad(99, 3)], fetched_at=NOW)
+    assert not reference(b, [], D(1), NOW + timedelta(seconds=10), stale_after=10).stale
+    later = NOW + timedelta(seconds=10, microseconds=1)
+    assert reference(b, [], D(1), later, stale_after=10).stale
+
+
+def test_depth_counts_ads_exactly_one_percent_from_best_on_either_side():
+    assert depth_within((ad(100, 1), ad(101, 2), ad("101.01", 4))) == D(3)  # asks
+    assert depth_within((ad(100, 1), ad(99, 2), ad("98.99", 4))) == D(3)  # bids
+
+
+def test_an_asset_is_valued_at_its_spot_usdt_mid_and_not_at_all_on_a_one_sided_book():
+    spot = book("spot:BTC/USDT", asks=[ad(96000, 1)], bids=[ad(94000, 1)])
+    assert prices.usd_per_asset("BTC", {spot.market.key: spot}) == D(95000)
+    one_sided = book("spot:BTC/USDT", asks=[ad(96000, 1)])
+    assert prices.usd_per_asset("BTC", {spot.market.key: one_sided}) is None
+    assert prices.usd_per_asset("USDT", {}) == D(1)
+
+
+def test_the_board_says_stale_when_the_last_poll_failed_and_rounds_the_spread_to_4_places():
+    b = book("p2p:USDT/VES", asks=[ad(301, 3)], bids=[ad(300, 3)])
+    ref = reference(b, [], D(1), NOW, stale_after=10)
+    fresh = prices.as_json(b.market.key, ref)
+    assert (fresh["stale"], fresh["spread_pct"]) == (False, "0.3328")  # 1 / 300.5
+    failed = prices.as_json(b.market.key, ref, "HTTP 503 from Binance")
+    assert (failed["stale"], failed["error"]) == (True, "HTTP 503 from Binance")
