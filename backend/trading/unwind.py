@@ -98,15 +98,17 @@ def minimum(leg: Leg, fees: Fees, price: Decimal | None = None) -> Decimal:
     """The least of ``leg.src`` its venue takes in one order: one step of it. On spot a
     SELL spends whole lots (Binance's LOT_SIZE, as live orders are cut), a BUY whole
     cents of the quote and at least one lot at ``price`` (the price the reversed leg got:
-    Binance fills no fraction of a lot). Less is dust."""
+    Binance fills no fraction of a lot); either is worth at least the symbol's minimum
+    notional (Binance's NOTIONAL filter), valued at ``price`` for a SELL. Less is dust."""
     market = Market.parse(leg.market)
     step = precision.of(market).step(market, leg.src)
     if market.venue is not Venue.SPOT:
         return step
     lot = max(precision.of(market).quantity, fees.lot(market.symbol))
+    notional = fees.notional(market.symbol)
     if leg.side == "SELL":
-        return max(step, lot)
-    return max(step, precision.CENT, lot * (price or 0))
+        return max(step, lot, notional / price if price else Decimal("0"))
+    return max(step, precision.CENT, lot * (price or 0), notional)
 
 
 @dataclass(frozen=True)

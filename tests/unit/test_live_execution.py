@@ -153,6 +153,21 @@ def test_a_refused_first_leg_rejects_the_trade_with_binances_code(live, stub):
         assert "-2010" in trade.error and not session.scalars(select(TradeLeg)).all()
 
 
+def test_a_first_leg_worth_less_than_the_min_notional_is_rejected_before_it_is_sent(live, stub):
+    desk = live.extensions["desk"]
+    desk.settings.spot_min_notionals["USDTBRL"] = D("5500.01")  # SPOT_MIN_NOTIONALS
+    trade_id = request(live)  # sells 1000 USDT: 5500 BRL at the best bid, 5.50
+    stub.requests.clear()
+    assert run(live, trade_id) == "rejected"
+    with desk.sessions() as session:
+        assert session.get(Trade, trade_id).error == (
+            "spot order of 5500 BRL is under the USDTBRL minimum of 5500.01: not sent"
+        )
+    assert not stub.requests
+    desk.settings.spot_min_notionals["USDTBRL"] = D("5500")  # at the minimum: sent
+    assert run(live, request(live, key="k2")) == tickets.AWAITING
+
+
 def test_an_order_in_doubt_keeps_the_trade_executing_until_the_order_is_found(live, stub):
     trade_id = request(live)
     stub.fail_next("stall", "/api/v3/order", method="POST", seconds=1.5)  # placed, no answer

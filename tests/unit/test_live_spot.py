@@ -509,3 +509,46 @@ def test_a_well_formed_reply_reads_exactly():
     done = SpotOrder.from_reply(FILLED)
     assert (done.executed_qty, done.quote_qty, done.price) == (D("0.001"), D("60"), D("60000"))
     assert done.commissions == {"BTC": D("0.000001")}
+
+
+MIN_NOTIONAL_CASES = [
+    # quoteOrderQty cut to the cent: 4.99 USDT
+    (BUY_BTC, D("4.999"), None, "spot order of 4.99 USDT is under the BTCUSDT minimum of 5"),
+    # 0.0000899 cut to the 0.00001 lot: 0.00008 BTC at the best bid 60000 = 4.8 USDT
+    (SELL_BTC, D("0.0000899"), D("60000"), "spot order of 4.8 USDT is under the BTCUSDT minimum"),
+]
+
+
+@pytest.mark.parametrize("leg, amount, price, said", MIN_NOTIONAL_CASES)
+def test_an_order_under_the_min_notional_is_refused_before_it_is_sent(
+    stub, leg, amount, price, said
+):
+    venue = LiveSpotVenue(settings_for(stub))
+    with pytest.raises(LegRefused, match=said) as refused:
+        venue.fill(LegOrder(27, 1, leg, amount, price=price))
+    assert str(refused.value).endswith(": not sent")
+    assert not stub.requests  # not even looked up: Binance would answer -1013 NOTIONAL
+
+
+@pytest.mark.parametrize(
+    "leg, amount, price",
+    [
+        (BUY_BTC, D("5.001"), None),  # 5.00 USDT
+        (SELL_BTC, D("0.00009"), D("59900")),  # 5.391 USDT at the best bid
+        (SELL_BTC, D("0.00008"), None),  # no book price: Binance's filter decides
+    ],
+)
+def test_an_order_at_or_over_the_min_notional_or_unpriced_is_sent(stub, leg, amount, price):
+    LiveSpotVenue(settings_for(stub)).fill(LegOrder(28, 1, leg, amount, price=price))
+    (order,) = stub.orders.values()
+    sent = order.get("origQuoteOrderQty", order["origQty"])
+    assert D(sent) == amount.quantize(D("0.01") if leg is BUY_BTC else D("0.00001"), "ROUND_DOWN")
+    assert stub.placements == {"desk-28-1": 1}
+
+
+def test_a_resent_order_under_the_min_notional_is_still_looked_up(stub):
+    """An earlier attempt may have placed it (the minimum was lower then): find it."""
+    LiveSpotVenue(settings_for(stub, spot_min_notionals={})).fill(LegOrder(29, 1, BUY_BTC, D("3")))
+    again = LiveSpotVenue(settings_for(stub)).fill(LegOrder(29, 1, BUY_BTC, D("3"), resent=True))
+    assert (again.sell_amount, again.complete) == (D("3"), True)
+    assert stub.placements == {"desk-29-1": 1}

@@ -160,3 +160,39 @@ def test_a_spot_buy_back_needs_one_lot_at_the_price_the_reversed_leg_got():
     )  # fmt: skip
     step, _ = plan(cycle, [*done, Row(2, D("1036"), D("5491.20"))], lots)
     assert (step.leg, step.amount) == (reverse(SELL_SPOT), D("0.55"))  # one lot at 5.50
+
+
+def test_a_spot_holding_worth_less_than_the_min_notional_is_dust():
+    # leg 1 bought BTC on spot at 60000 USDT; leg 2 was cancelled: sold back on BTCUSDT
+    cycle = (BUY_BTC_SPOT, SELL_BTC_P2P, BUY_BANESCO)
+    fees = Fees(lots=(("BTCUSDT", D("0.00001")),), notionals=(("BTCUSDT", D("5")),))
+    under = [Row(1, D("0.00008"), D("4.8"), D("60000"))]  # 0.00008 x 60000 = 4.8 USDT
+    step, left = plan(cycle, under, fees)
+    assert step is None and [str(item) for item in left] == ["dust 0.00008 BTC left at binance:BTC"]
+    at = [Row(1, D("0.00009"), D("5.4"), D("60000"))]  # 5.4 USDT: sold back
+    step, left = plan(cycle, at, fees)
+    assert (step.leg, step.amount, left) == (reverse(BUY_BTC_SPOT), D("0.00009"), [])
+    # with no minimum configured the same 0.00008 BTC is sold back
+    assert plan(cycle, under, Fees(lots=(("BTCUSDT", D("0.00001")),)))[0].amount == D("0.00008")
+
+
+def test_a_spot_buy_back_under_the_min_notional_is_dust():
+    # leg 1 sold BTC for USDT at 60000 on spot; bought back spending the USDT
+    cycle = (SELL_BTC, SELL_MERC)
+    fees = Fees(notionals=(("BTCUSDT", D("5")),))
+    step, left = plan(cycle, [Row(1, D("4.99"), D("0.0000832"), D("60000"))], fees)
+    assert step is None and [str(item) for item in left] == [
+        "dust 4.99 USDT left at binance:USDT",  # held where the next leg paid from
+    ]
+    step, left = plan(cycle, [Row(1, D("5.00"), D("0.0000834"), D("60000"))], fees)
+    assert (step.leg, step.amount, left) == (reverse(SELL_BTC), D("5.00"), [])
+
+
+def test_the_desks_fees_carry_the_configured_min_notionals(tmp_path):
+    from backend.trading.quotes import fees_from
+    from tests.conftest import embedded_settings
+
+    fees = fees_from(embedded_settings(tmp_path))
+    assert (fees.notional("BTCUSDT"), fees.notional("ETHUSDT")) == (D("5"), D("0"))
+    settings = embedded_settings(tmp_path, spot_min_notionals="BTCUSDT=10,USDTBRL=10")
+    assert fees_from(settings).notionals == (("BTCUSDT", D("10")), ("USDTBRL", D("10")))

@@ -50,7 +50,9 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from backend.config import Settings
 from backend.market.book import Market
+from backend.trading import refusals
 from backend.trading.execution import LegFill
+from backend.trading.ledger import plain
 from backend.trading.venues import LegOrder, LegRefused
 
 log = logging.getLogger(__name__)
@@ -313,9 +315,19 @@ class LiveSpotVenue:
         cid = client_order_id(self.settings.live_order_prefix, order.trade_id, order.seq)
         if leg.side == "BUY":
             kw = {"quote_qty": order.amount.quantize(QUOTE_STEP, ROUND_DOWN)}
+            notional = kw["quote_qty"]
         else:
             step = self.settings.spot_lot_steps.get(market.symbol, Decimal("0.00000001"))
             kw = {"quantity": (order.amount / step).to_integral_value(ROUND_DOWN) * step}
+            notional = kw["quantity"] * order.price if order.price else None
+        minimum = self.settings.spot_min_notionals.get(market.symbol)
+        if minimum and notional is not None and notional < minimum and not order.resent:
+            raise LegRefused(  # Binance would answer -1013 NOTIONAL: not worth a request
+                refusals.MIN_NOTIONAL(
+                    notional=plain(notional), quote=market.fiat, symbol=market.symbol,
+                    minimum=plain(minimum),
+                )
+            )  # fmt: skip
         try:
             done = self.trader.market_order(cid, market.symbol, leg.side, resent=order.resent, **kw)
         except errors.Error as exc:  # a 4xx to a leg never sent before: nothing was placed
