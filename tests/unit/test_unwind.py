@@ -108,7 +108,31 @@ def test_what_a_leg_left_unspent_of_the_one_before_it_goes_back_once_the_cycle_e
     # back from spot to the Mercantil account it is bought back from, at 0.1 %
     assert (step.move_fee, step.amount, step.next, left) == (D("130.00"), D("129870.00"), None, [])
     done = [*rows, Row(4, D("390.5"), D("129869.99"))]
-    assert plan(cycle, done, FEES) == (None, [Left(D("0.01"), "VES", "bank:Mercantil:VES")])
+    # the operator bought back with 0.01 VES less: that goes back too, from Mercantil
+    step, left = plan(cycle, done, FEES)
+    assert (step.seq, step.leg, step.amount, step.held_at, step.moves, left) == (
+        5, reverse(SELL_MERC), D("0.01"), "bank:Mercantil:VES", False, [],
+    )  # fmt: skip
+    assert plan(cycle, [*done, Row(5, D("0.01"), D("0.01"))], FEES) == (None, [])
+
+
+def test_what_an_unwind_leg_left_unspent_goes_back_through_it_and_the_legs_after_it():
+    # leg 2 (BTC for VES) filled, leg 3 refused: BTC -> VES (spot) -> USDT (Mercantil)
+    cycle = (SELL_MERC, BUY_BTC, SELL_BTC)
+    rows = [Row(1, D("330000")), Row(2, D("0.005"), D("330000"), D("66000000"))]
+    back = [Row(4, D("325000"), D("0.005"))]  # the BTC sold back whole
+    step = next_step(cycle, [*rows, *back], FEES)  # the VES bought back at Mercantil
+    # (the reverse leg before it stored its proceeds already moved to Mercantil)
+    assert (step.seq, step.amount, step.pays_from) == (5, D("325000"), "bank:Mercantil:VES")
+    short = [*back, Row(5, D("900"), D("300000"))]  # the operator spent 25000 VES less
+    step, left = plan(cycle, [*rows, *short], FEES)
+    assert (step.seq, step.leg, step.amount, step.moves, left) == (
+        6, reverse(SELL_MERC), D("25000"), False, [],
+    )  # fmt: skip
+    short_again = [*short, Row(6, D("70"), D("24999.995"))]  # under a cent left: dust
+    assert plan(cycle, [*rows, *short_again], FEES) == (
+        None, [Left(D("0.005"), "VES", "bank:Mercantil:VES", dust=True)],
+    )  # fmt: skip
 
 
 def test_a_holding_under_its_venues_minimum_is_dust_never_sent():
