@@ -209,6 +209,10 @@ class Settings(BaseSettings):
     spot_lot_steps: Annotated[dict[str, Decimal], NoDecode] = Field(
         default_factory=lambda: {"BTCUSDT": Decimal("0.00001"), "USDTBRL": Decimal("0.1")}
     )
+    # NOTIONAL/MIN_NOTIONAL per spot symbol, in its quote: a smaller order is never sent.
+    spot_min_notionals: Annotated[dict[str, Decimal], NoDecode] = Field(
+        default_factory=lambda: {"BTCUSDT": Decimal("5")}
+    )
     # An operator ticket still open after this long raises the tickets alert.
     ticket_alert_seconds: float = Field(900.0, gt=0)
 
@@ -244,7 +248,7 @@ class Settings(BaseSettings):
             }
         return pairs
 
-    @field_validator("spot_lot_steps", mode="before")
+    @field_validator("spot_lot_steps", "spot_min_notionals", mode="before")
     @classmethod
     def _split_steps(cls, value: object) -> object:
         return _per_fiat(value)

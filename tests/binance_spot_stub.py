@@ -22,7 +22,12 @@ checks on a signed (``TRADE``/``USER_DATA``) call and answers what Binance answe
   418 (banned), ``stall``: the order is accepted and filled, then the reply is held
   past the client's timeout, and ``late``: the request reaches the matching engine only
   after ``seconds`` (then checked like any other, so past its ``recvWindow`` it is
-  refused ``-1021`` and never placed).
+  refused ``-1021`` and never placed); ``error``/``raw`` answer a JSON error or a raw
+  page (an HTML 503, an empty body) instead, ``after=True`` once the order is done (Binance's
+  "execution status unknown"); ``reshape`` answers the reply as ``edit`` rewrites it
+  (extra fields, long decimals, no ``fills``, another status); ``slow``: the order is
+  accepted but shows ``NEW``, unfilled, until ``seconds`` pass, and its reply is held
+  that long.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import json
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from urllib.parse import parse_qsl
@@ -64,13 +70,17 @@ class Symbol:
 
 @dataclass
 class Fault:
-    kind: str  # "429" | "418" | "stall" | "late" | "garble" | "error"
+    kind: str  # "429" | "418" | "stall" | "late" | "garble" | "error" | "raw" | "reshape" | "slow"
     path: str | None  # only calls to this path (None: any)
     seconds: float = 1.0  # Retry-After, or how long a stall holds the reply
     body: dict | None = None  # for "error": the JSON answered
     status: int = 400
     method: str | None = None  # only calls with this method (None: any)
     skip: int = 0  # let this many matching calls through first
+    text: str = ""  # for "raw": the page answered
+    content_type: str = "text/html"  # for "raw"
+    after: bool = False  # for "error"/"raw": answer it once the call is done
+    edit: Callable[[dict], object] | None = None  # for "reshape"
 
 
 class _Quiet(WSGIRequestHandler):
@@ -98,6 +108,7 @@ class SpotStub:
         self.placements: dict[str, int] = defaultdict(int)  # newClientOrderId -> accepted
         self.requests: list[tuple[str, str]] = []  # (method, path) in arrival order
         self.faults: list[Fault] = []
+        self.working: dict[int, float] = {}  # orderId -> when a "slow" order fills
         self._ids = itertools.count(1000)
         self._server = None
 
@@ -143,12 +154,26 @@ class SpotStub:
             self.requests.append((request.method, request.path))
         try:
             fault = self._take_fault(request.method, request.path)
-            if fault is not None and fault.kind not in ("stall", "late", "garble"):
+            kind = fault.kind if fault is not None else None
+            answered_now = kind in ("429", "418", "error", "raw") and not fault.after
+            if answered_now and kind == "raw":
+                return self._raw(fault)(environ, start_response)
+            if answered_now:
                 raise self._fault_error(fault)
-            if fault is not None and fault.kind == "late":
+            if kind == "late":
                 time.sleep(fault.seconds)  # held on the way in: the client gave up waiting
             body = self._route(request)
-            if fault is not None and fault.kind == "stall":
+            if kind == "raw":  # done, then answered with a page
+                return self._raw(fault)(environ, start_response)
+            if kind == "error":  # done, then answered an error
+                raise self._fault_error(fault)
+            if kind == "reshape":
+                body = fault.edit(body)
+            if kind == "slow":
+                with self.lock:
+                    self.working[body["orderId"]] = time.monotonic() + fault.seconds
+                body = {**body, **self._unfilled(body)}
+            if kind in ("stall", "slow"):
                 time.sleep(fault.seconds)  # accepted and done; the client has given up waiting
             if fault is not None and fault.kind == "garble":  # done, answered by a proxy page
                 return Response("<html>502 Bad Gateway</html>", 200, content_type="text/html")(
@@ -173,6 +198,23 @@ class SpotStub:
                         return None
                     return self.faults.pop(i)
         return None
+
+    @staticmethod
+    def _raw(fault: Fault) -> Response:
+        return Response(fault.text, fault.status, content_type=fault.content_type)
+
+    @staticmethod
+    def _unfilled(order: dict) -> dict:
+        """What a ``slow`` order shows while the matching engine still works on it."""
+        return {
+            "status": "NEW",
+            "executedQty": _fmt(D(0)),
+            "cummulativeQuoteQty": _fmt(D(0)),
+            "fills": [],
+        }
+
+    def _filling(self, order_id: int) -> bool:
+        return time.monotonic() < self.working.get(order_id, 0)
 
     @staticmethod
     def _fault_error(fault: Fault) -> BinanceError:
@@ -381,6 +423,9 @@ class SpotStub:
                     "origClientOrderId" in params
                     and order["clientOrderId"] == params["origClientOrderId"]
                 ):
+                    if self._filling(order["orderId"]):
+                        shown = {**order, **self._unfilled(order)}
+                        return {k: v for k, v in shown.items() if k != "fills"}
                     return dict(order)
         raise BinanceError(400, -2013, "Order does not exist.")
 
@@ -388,6 +433,8 @@ class SpotStub:
         name, _ = self._symbol(params)
         with self.lock:
             if "orderId" in params:
+                if self._filling(int(params["orderId"])):
+                    return []
                 return list(self.trades.get(int(params["orderId"]), []))
             return [t for ts in self.trades.values() for t in ts if t["symbol"] == name]
 

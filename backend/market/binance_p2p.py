@@ -22,14 +22,15 @@ we do not control, and completion rate / monthly orders have no request field at
 Bad replies (each a typed error from ``errors``, counted in ``external_api_errors_total``
 and ``market_bad_replies_total``): ``success:false`` -> UpstreamRejected (code and
 message), as is ``success:true`` with a ``code`` other than ``000000``;
-``success:true`` with no ads -> EmptyBook, HTML or malformed JSON -> BadReply.
-A single malformed ad (missing or non-numeric field, price or quantity not positive,
-min above max, wrong side, a number a Money column cannot hold exactly, an ``advNo``
-already on the page) is skipped with a warning and a ``scope="ad"`` count while the
-rest of the page is kept: one advertiser's broken ad should not blank a whole market, and
-dropping liquidity can only make the walk more conservative, never wrong. A page whose
-ads are *all* malformed is a BadReply. Which of these count against the circuit breaker
-is explained in ``errors``.
+``success:true`` with no ads (``data: []``) -> EmptyBook; HTML, malformed JSON, or
+``data`` missing or null -> BadReply.
+A single malformed ad (missing or non-numeric field, price or quantity not positive, min
+above max, wrong side, a number a Money column cannot hold exactly, an ``advNo`` already
+on the page, no payment method named: it would read as taking any) is skipped with a
+warning and a ``scope="ad"`` count while the rest of the page is kept: one advertiser's
+broken ad should not blank a whole market, and dropping liquidity can only make the walk
+more conservative, never wrong. A page whose ads are *all* malformed is a BadReply.
+Which of these count against the circuit breaker is explained in ``errors``.
 """
 
 from __future__ import annotations
@@ -137,6 +138,11 @@ def parse_ad(item: object, taker_side: str) -> Ad:
     methods = adv.get("tradeMethods") or []
     if not isinstance(methods, list):
         raise BadAd(f"ad {number}: tradeMethods is not a list", reason="bad_shape")
+    identifiers = tuple(
+        str(m["identifier"]) for m in methods if isinstance(m, dict) and m.get("identifier")
+    )
+    if not identifiers:  # an ad with no method would read as taking any (``Ad.accepts``)
+        raise BadAd(f"ad {number} names no payment method", reason="no_methods")
     orders = who.get("monthOrderCount")
     rate = who.get("monthFinishRate")
     return Ad(
@@ -145,9 +151,7 @@ def parse_ad(item: object, taker_side: str) -> Ad:
         quantity=quantity,
         min_amount=low,
         max_amount=high,
-        methods=tuple(
-            str(m["identifier"]) for m in methods if isinstance(m, dict) and m.get("identifier")
-        ),
+        methods=identifiers,
         advertiser=Advertiser(
             nick=str(who.get("nickName") or ""),
             user_type=str(who.get("userType") or "user").lower(),
@@ -184,10 +188,8 @@ def parse_page(body: object, taker_side: str) -> Page:
     if code is not None and code != OK_CODE:
         raise UpstreamRejected(str(code)[:40], str(body.get("message") or "")[:200])
     data = body.get("data")
-    if data is None:
-        data = []
-    if not isinstance(data, list):
-        raise BadReply(f"{UPSTREAM} reply data is not a list", reason="bad_shape")
+    if not isinstance(data, list):  # missing or null too: "no ads" is ``data: []``
+        raise BadReply(f"{UPSTREAM} reply data is not a list: {data!r:.40}", reason="bad_shape")
     total = _count(body.get("total"))
     ads: list[Ad] = []
     numbers_kept: set[str] = set()

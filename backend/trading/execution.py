@@ -49,6 +49,8 @@ class Fees:
     transfer: Decimal = Decimal("0")  # moving fiat to or from a bank account
     # Binance's LOT_SIZE step per spot symbol (SPOT_LOT_STEPS): the least a sell spends
     lots: tuple[tuple[str, Decimal], ...] = ()
+    # Binance's NOTIONAL minimum per spot symbol, in its quote (SPOT_MIN_NOTIONALS)
+    notionals: tuple[tuple[str, Decimal], ...] = ()
 
     def taker(self, leg: Leg) -> Decimal:
         return self.spot_taker if Market.parse(leg.market).venue is Venue.SPOT else self.p2p_taker
@@ -56,6 +58,10 @@ class Fees:
     def lot(self, symbol: str) -> Decimal:
         """The symbol's lot step, 0 when none is configured."""
         return dict(self.lots).get(symbol, Decimal("0"))
+
+    def notional(self, symbol: str) -> Decimal:
+        """The least quote an order of the symbol may be worth, 0 when none is configured."""
+        return dict(self.notionals).get(symbol, Decimal("0"))
 
 
 @dataclass(frozen=True)

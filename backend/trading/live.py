@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -112,6 +112,7 @@ def advance(
                 return ended
             if step is None:  # the book this leg is priced on; an unwind's are loaded
                 books = liquidity.remaining(session, latest.get_many(session, cache, [leg.market]))
+            order = replace(order, price=best_price(books.get(leg.market), leg.side))
             _renew(session, trade_id, owner, now, call_lease)
             trade.legs_sent = max(trade.legs_sent, seq)
         try:
@@ -158,6 +159,14 @@ def _keep(session, run: Run, step: unwind.Step | None, seq: int, fill: LegFill, 
     nxt = run.cycle[seq] if seq < len(run.cycle) else None
     fill = with_transfer(fill, nxt, run.fees)
     legs.store(session, run.trade_id, seq, fill, nxt, now, actor="worker")
+
+
+def best_price(book, side: str) -> Decimal | None:
+    """The best price a taker on ``side`` gets from ``book`` (None: no book, no level)."""
+    prices = [ad.price for ad in book.side(side)] if book is not None else []
+    if not prices:
+        return None
+    return min(prices) if side == "BUY" else max(prices)
 
 
 def _took(session, trade_id: int, book, fill: LegFill) -> None:

@@ -19,7 +19,10 @@ CENT = Decimal("0.01")
 
 def fees_from(settings: Settings) -> Fees:
     lots = tuple(sorted(settings.spot_lot_steps.items()))
-    return Fees(settings.p2p_taker_fee, settings.spot_taker_fee, settings.transfer_fee, lots)
+    notionals = tuple(sorted(settings.spot_min_notionals.items()))
+    return Fees(
+        settings.p2p_taker_fee, settings.spot_taker_fee, settings.transfer_fee, lots, notionals
+    )
 
 
 def reprice(

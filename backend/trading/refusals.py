@@ -64,6 +64,9 @@ BALANCE = Reason(
     )
 )
 OPEN_TICKETS = Reason(N_("max open operator tickets ({limit}) reached"))
+MIN_NOTIONAL = Reason(
+    N_("spot order of {notional} {quote} is under the {symbol} minimum of {minimum}: not sent")
+)
 
 ALL = (
     KILL_SWITCH,
@@ -75,6 +78,7 @@ ALL = (
     MIN_PROFIT,
     BALANCE,
     OPEN_TICKETS,
+    MIN_NOTIONAL,
 )
 
 

@@ -335,8 +335,8 @@ def listing(session: Session, status: str | None = None, limit: int = 200) -> li
 def unwind_places(session: Session, rows: list[OperatorTicket]) -> dict[int, tuple[int, int]]:
     """Ticket id -> (k, N) for each ticket that is reverse leg k of its trade's unwind of N
     legs (its seq is past the cycle's own; the unwind reverses each unplanned holding
-    through the legs that led to it, see ``unwind.holdings``), so the operator knows the
-    leg takes money back rather than on."""
+    through the legs that led to it, and an unspent rest through them again, see
+    ``unwind.plan``), so the operator knows the leg takes money back rather than on."""
     ids = {t.trade_id for t in rows}
     if not ids:
         return {}
@@ -351,15 +351,13 @@ def unwind_places(session: Session, rows: list[OperatorTicket]) -> dict[int, tup
     back = [t for t in rows if t.seq > len(cycle[t.trade_id])]
     if not back:
         return {}
-    kept: dict[int, list[TradeLeg]] = {t.trade_id: [] for t in back}
+    stored: dict[int, list[TradeLeg]] = {t.trade_id: [] for t in back}
     for leg in session.scalars(
-        select(TradeLeg).where(TradeLeg.trade_id.in_(kept)).order_by(TradeLeg.seq)
+        select(TradeLeg).where(TradeLeg.trade_id.in_(stored)).order_by(TradeLeg.seq)
     ):
-        if leg.seq <= len(cycle[leg.trade_id]):
-            kept[leg.trade_id].append(leg)
+        stored[leg.trade_id].append(leg)
     total = {
-        trade_id: sum(k for _, _, k in unwind.holdings(cycle[trade_id], legs))
-        for trade_id, legs in kept.items()
+        trade_id: unwind.length(cycle[trade_id], legs, Fees()) for trade_id, legs in stored.items()
     }
     return {t.id: (t.seq - len(cycle[t.trade_id]), total[t.trade_id]) for t in back}
 

@@ -98,15 +98,17 @@ def minimum(leg: Leg, fees: Fees, price: Decimal | None = None) -> Decimal:
     """The least of ``leg.src`` its venue takes in one order: one step of it. On spot a
     SELL spends whole lots (Binance's LOT_SIZE, as live orders are cut), a BUY whole
     cents of the quote and at least one lot at ``price`` (the price the reversed leg got:
-    Binance fills no fraction of a lot). Less is dust."""
+    Binance fills no fraction of a lot); either is worth at least the symbol's minimum
+    notional (Binance's NOTIONAL filter), valued at ``price`` for a SELL. Less is dust."""
     market = Market.parse(leg.market)
     step = precision.of(market).step(market, leg.src)
     if market.venue is not Venue.SPOT:
         return step
     lot = max(precision.of(market).quantity, fees.lot(market.symbol))
+    notional = fees.notional(market.symbol)
     if leg.side == "SELL":
-        return max(step, lot)
-    return max(step, precision.CENT, lot * (price or 0))
+        return max(step, lot, notional / price if price else Decimal("0"))
+    return max(step, precision.CENT, lot * (price or 0), notional)
 
 
 @dataclass(frozen=True)
@@ -143,28 +145,49 @@ def holdings(cycle: Sequence[Leg], kept: Sequence[Stored]) -> list[tuple[Decimal
 def plan(
     cycle: Sequence[Leg], rows: Sequence[Stored], fees: Fees
 ) -> tuple[Step | None, list[Left]]:
+    """The next reverse leg and what stays behind so far (see ``_walk``)."""
+    step, left, _ = _walk(cycle, rows, fees)
+    return step, left
+
+
+def length(cycle: Sequence[Leg], rows: Sequence[Stored], fees: Fees) -> int:
+    """How many reverse legs the unwind has as planned now: those stored, then the next
+    one and every one still queued after it (an unspent rest adds its legs again)."""
+    return sum(r.seq > len(cycle) for r in rows) + _walk(cycle, rows, fees)[2]
+
+
+def _walk(
+    cycle: Sequence[Leg], rows: Sequence[Stored], fees: Fees
+) -> tuple[Step | None, list[Left], int]:
     """The next reverse leg given the trade's stored legs (seq order), None once every
     holding has been taken back; and what stays behind so far. A holding below its
-    reverse leg's minimum is dust: recorded, never sent, so it cannot strand the trade."""
+    reverse leg's minimum is dust: recorded, never sent, so it cannot strand the trade.
+    What a reverse leg did not spend (an operator confirmed an unwind ticket for less)
+    is one more holding, taken back through that leg again and the ones after it, once
+    the holdings before it are done."""
     n = len(cycle)
     kept = [r for r in rows if r.seq <= n]
     back = [r for r in rows if r.seq > n]
     done, left = 0, []
-    for amount, where, k in holdings(cycle, kept):
-        legs = reverse_legs(cycle[:k], where)
-        held = amount
+    # (amount, where it sits, the reverse legs it goes through, the kept leg each undoes)
+    todo = [
+        (amount, where, reverse_legs(cycle[:k], where), range(k - 1, -1, -1))
+        for amount, where, k in holdings(cycle, kept)
+    ]
+    while todo:
+        held, where, legs, undoes = todo.pop(0)
         for i, leg in enumerate(legs):
             step = _step(n + done + 1, legs[i:], held, where if i == 0 else None, fees)
-            if step.amount < minimum(leg, fees, kept[k - 1 - i].price):
+            if step.amount < minimum(leg, fees, kept[undoes[i]].price):
                 left.append(Left(step.held, leg.src, step.held_at, dust=True))
                 break
             if done == len(back):
-                return step, left
+                return step, left, len(legs) - i + sum(len(item[2]) for item in todo)
             row, done = back[done], done + 1
             if row.sell_amount < step.amount:
-                left.append(Left(step.amount - row.sell_amount, leg.src, step.pays_from))
+                todo.append((step.amount - row.sell_amount, step.pays_from, legs[i:], undoes[i:]))
             held = row.buy_amount
-    return None, left
+    return None, left, 0
 
 
 def next_step(cycle: Sequence[Leg], rows: Sequence[Stored], fees: Fees) -> Step | None:

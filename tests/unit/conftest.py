@@ -10,6 +10,7 @@ from backend import resilience
 from backend.market import ingest
 from backend.models import Opportunity
 from backend.trading import outbox, trades
+from backend.trading.venues import live_spot
 from tasks.arbitrage import scan
 from tests.factories import ad, book
 from tests.unit.test_unwind_execution import stopped_after_leg_1
@@ -18,8 +19,10 @@ from tests.unit.test_unwind_execution import stopped_after_leg_1
 @pytest.fixture(autouse=True)
 def _fresh_upstreams():
     resilience.reset()
+    live_spot.forget_throttling()
     yield
     resilience.reset()
+    live_spot.forget_throttling()
 
 
 def crossed_books(now):

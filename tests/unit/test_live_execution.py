@@ -153,6 +153,21 @@ def test_a_refused_first_leg_rejects_the_trade_with_binances_code(live, stub):
         assert "-2010" in trade.error and not session.scalars(select(TradeLeg)).all()
 
 
+def test_a_first_leg_worth_less_than_the_min_notional_is_rejected_before_it_is_sent(live, stub):
+    desk = live.extensions["desk"]
+    desk.settings.spot_min_notionals["USDTBRL"] = D("5500.01")  # SPOT_MIN_NOTIONALS
+    trade_id = request(live)  # sells 1000 USDT: 5500 BRL at the best bid, 5.50
+    stub.requests.clear()
+    assert run(live, trade_id) == "rejected"
+    with desk.sessions() as session:
+        assert session.get(Trade, trade_id).error == (
+            "spot order of 5500 BRL is under the USDTBRL minimum of 5500.01: not sent"
+        )
+    assert not stub.requests
+    desk.settings.spot_min_notionals["USDTBRL"] = D("5500")  # at the minimum: sent
+    assert run(live, request(live, key="k2")) == tickets.AWAITING
+
+
 def test_an_order_in_doubt_keeps_the_trade_executing_until_the_order_is_found(live, stub):
     trade_id = request(live)
     stub.fail_next("stall", "/api/v3/order", method="POST", seconds=1.5)  # placed, no answer
@@ -353,16 +368,30 @@ def test_a_spot_leg_refused_after_a_p2p_leg_unwinds_it_through_a_new_operator_ti
     ]
     assert "BUY p2p:USDT/BRL · unwind leg 1 of 1" in panel_text(live)
     assert "BUY p2p:USDT/BRL · tramo de reversión 1 de 1" in panel_text(live, "es")
-    confirm_open(live, sold="5794.00", bought="982.07")  # a partial fill
+    confirm_open(live, sold="5794.00", bought="982.07")  # 0.20 BRL short
     with desk.sessions() as session:
         assert session.get(Trade, trade_id).status == "unwinding"
+    # what the operator did not spend goes back through one more ticket, from Pix
+    assert run(live, trade_id) == tickets.AWAITING
+    with desk.sessions() as session:
+        ticket = session.scalars(
+            select(OperatorTicket).where(OperatorTicket.status == "open")
+        ).one()
+        assert (ticket.seq, ticket.side, ticket.method) == (4, "BUY", "Pix")
+        assert ticket.planned_sell == D("0.20")
+    listed = api_client(live, "viewer").get("/api/v1/tickets").json["tickets"]
+    assert [(t["seq"], t["unwind_leg"], t["unwind_legs"]) for t in listed][:2] == [
+        (4, 2, 2),  # the rest of reverse leg 1, through that leg again
+        (3, 1, 2),
+    ]
+    confirm_open(live, sold="0.20", bought="0.03")
     assert run(live, trade_id) == "unwound"
     with desk.sessions() as session:
         trade = session.get(Trade, trade_id)
-        assert trade.profit_usd == D("982.07") - D("1000")
+        assert trade.profit_usd == D("982.07") + D("0.03") - D("1000")
         assert ledger.check(session) + trade_days.drift(session) == []
         assert ledger.balances(session, {"bank:Pix:BRL", "binance:spot:BRL"}) == {
-            "bank:Pix:BRL": D("0.20"),  # what the operator did not spend
+            "bank:Pix:BRL": D("0"),  # nothing left unspent
             "binance:spot:BRL": D("0"),
         }
     assert stub.placements == {}  # the refused spot order placed nothing
@@ -407,7 +436,7 @@ def test_what_a_partly_confirmed_leg_left_unspent_is_unwound_when_the_cycle_ends
     assert [s for s, _ in events][-3:] == ["executing", "unwinding", "unwound"]
     assert "unwinding 2491.75275 BRL (bank:Pix:BRL) back to USDT" in events[-2][1]
     assert events[-1][1] == (
-        "unwound back to USDT, profit 10.29 USD; 0.18687362 BRL left at binance:spot:BRL"
+        "unwound back to USDT, profit 10.29 USD; dust 0.18687362 BRL left at binance:spot:BRL"
     )
 
 

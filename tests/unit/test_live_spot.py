@@ -17,6 +17,7 @@ from backend.trading.venues.live_spot import (
     SpotOrder,
     SpotUnavailable,
     client_order_id,
+    forget_throttling,
 )
 from tests.binance_spot_stub import SpotStub, Symbol
 
@@ -204,18 +205,188 @@ def test_an_order_answered_with_an_unreadable_page_is_looked_up_not_placed_again
 
 
 @pytest.mark.parametrize(
-    "status, body",
+    "status, body, reason",
     [
-        (400, {"code": -1013, "msg": "Filter failure: NOTIONAL"}),
-        (403, None),  # the WAF: an unknown error code
-        (409, {"code": -2026, "msg": "Order was canceled or expired."}),
+        (400, {"code": -1013, "msg": "Filter failure: NOTIONAL"}, "-1013 Filter failure: NOTIONAL"),
+        (400, {"code": -1013, "msg": "Filter failure: LOT_SIZE"}, "-1013 Filter failure: LOT_SIZE"),
+        (400, {"code": -1013, "msg": "Filter failure: PRICE_FILTER"}, "PRICE_FILTER"),
+        (
+            400,
+            {"code": -1111, "msg": "Parameter 'quoteOrderQty' has too much precision."},
+            "-1111 Parameter 'quoteOrderQty' has too much precision.",
+        ),
+        (400, {"code": -1100, "msg": "Illegal characters found in parameter 'quantity'."}, "-1100"),
+        (
+            400,
+            {"code": -2010, "msg": "Order would immediately match and take."},
+            "-2010 Order would immediately match and take.",
+        ),
+        (400, {"code": -2010, "msg": "This action is disabled on this account."}, "disabled"),
+        (403, "<html>403 Forbidden</html>", "forbidden"),  # the WAF: a page, no code
     ],
 )
-def test_other_refusals_refuse_the_leg_and_place_nothing(stub, status, body):
-    stub.fail_next("error", "/api/v3/order", method="POST", status=status, body=body)
-    with pytest.raises(LegRefused, match="Binance refused desk-11-1"):
+def test_definite_refusals_refuse_the_leg_with_binances_reason_and_place_nothing(
+    stub, status, body, reason
+):
+    if isinstance(body, str):
+        stub.fail_next("raw", "/api/v3/order", method="POST", status=status, text=body)
+    else:
+        stub.fail_next("error", "/api/v3/order", method="POST", status=status, body=body)
+    with pytest.raises(LegRefused, match="Binance refused desk-11-1") as refused:
         LiveSpotVenue(settings_for(stub)).fill(LegOrder(11, 1, BUY_BTC, D("60")))
+    assert reason in str(refused.value)
     assert not stub.placements
+    assert stub.requests.count(("POST", "/api/v3/order")) == 1  # refused once, not retried
+
+
+UNKNOWN_1007 = {
+    "code": -1007,
+    "msg": "Timeout waiting for response from backend server. Send status unknown; "
+    "execution status unknown.",
+}
+UNKNOWN_1006 = {
+    "code": -1006,
+    "msg": "An unexpected response was received from the message bus. Execution status unknown.",
+}
+STATUS_UNKNOWN = [
+    dict(kind="error", status=400, body=UNKNOWN_1007),
+    dict(kind="error", status=408, body=UNKNOWN_1007),
+    dict(kind="error", status=503, body=UNKNOWN_1007),
+    dict(kind="error", status=400, body=UNKNOWN_1006),
+    dict(kind="error", status=409, body={"code": -2026, "msg": "Order was canceled or expired."}),
+    dict(kind="raw", status=503, text="<html><body>503 Service Unavailable</body></html>"),
+    dict(kind="raw", status=503, text=""),
+    dict(kind="raw", status=502, text="upstream connect error", content_type="text/plain"),
+    dict(kind="raw", status=504, text="", content_type="application/json"),
+    dict(
+        kind="raw",
+        status=200,
+        text='{"symbol":"BTCUSDT","orderId":',
+        content_type="application/json",
+    ),
+]
+
+
+@pytest.mark.parametrize("fault", STATUS_UNKNOWN)
+def test_an_order_whose_execution_status_is_unknown_is_found_by_its_client_id(stub, fault):
+    """Binance placed it, then answered "status unknown": looked up, booked, never resent."""
+    stub.fail_next(path="/api/v3/order", method="POST", after=True, **fault)
+    fill = LiveSpotVenue(settings_for(stub)).fill(LegOrder(16, 1, BUY_BTC, D("60")))
+    assert (fill.complete, fill.sell_amount, fill.buy_amount) == (True, D("60"), D("0.000999"))
+    assert stub.placements == {"desk-16-1": 1}
+
+
+@pytest.mark.parametrize("fault", STATUS_UNKNOWN[:2] + STATUS_UNKNOWN[5:7])
+def test_an_order_whose_status_is_unknown_and_absent_is_in_doubt_never_refused(stub, fault):
+    """Never placed: in doubt until its recvWindow has passed, then placed once."""
+    stub.fail_next(path="/api/v3/order", method="POST", **fault)
+    venue = LiveSpotVenue(settings_for(stub, binance_recv_window_ms=500))
+    with pytest.raises(OrderInDoubt, match="past its recvWindow"):
+        venue.fill(LegOrder(17, 1, BUY_BTC, D("60")))
+    assert not stub.placements
+    assert venue.fill(LegOrder(17, 1, BUY_BTC, D("60"), resent=True)).complete
+    assert stub.placements == {"desk-17-1": 1}
+
+
+@pytest.mark.parametrize("body", [UNKNOWN_1007, UNKNOWN_1006])
+def test_a_lookup_whose_status_is_unknown_is_in_doubt_and_places_nothing(stub, body):
+    stub.fail_next("error", "/api/v3/order", method="GET", status=400, body=body)
+    with pytest.raises(OrderInDoubt, match=str(body["code"])):
+        LiveSpotVenue(settings_for(stub)).fill(LegOrder(18, 1, BUY_BTC, D("60")))
+    assert not stub.placements
+
+
+def test_a_duplicate_order_answer_is_looked_up_not_refused(stub):
+    stub.fail_next(
+        "error", "/api/v3/order", method="POST", after=True,
+        body={"code": -2010, "msg": "Duplicate order sent."},
+    )  # fmt: skip
+    fill = LiveSpotVenue(settings_for(stub)).fill(LegOrder(19, 1, BUY_BTC, D("60")))
+    assert fill.complete and stub.placements == {"desk-19-1": 1}
+
+
+def test_a_reply_with_unknown_fields_and_long_decimals_reads_exactly(stub):
+    def edit(body):
+        return body | {
+            "executedQty": "0.00100000000000000000",
+            "cummulativeQuoteQty": "60.000000000000000001",
+            "someNewField": {"nested": [1, 2]},
+            "preventedMatchId": 3,
+            "fills": [f | {"qty": "0.0010000000000", "tradeGroup": "x"} for f in body["fills"]],
+        }
+
+    stub.fail_next("reshape", "/api/v3/order", method="POST", edit=edit)
+    done = BinanceSpotTrader(settings_for(stub)).market_order(
+        "desk-20-1", "BTCUSDT", "BUY", quote_qty=D("60")
+    )
+    assert (done.executed_qty, done.quote_qty) == (D("0.001"), D("60.000000000000000001"))
+    assert done.price == D("60000.000000000000001")
+    assert done.commissions == {"BTC": D("0.000001")} and stub.placements == {"desk-20-1": 1}
+
+
+def test_a_reply_with_no_fills_takes_its_commission_from_my_trades(stub):
+    stub.fail_next("reshape", "/api/v3/order", method="POST", edit=lambda b: b | {"fills": []})
+    fill = LiveSpotVenue(settings_for(stub)).fill(LegOrder(21, 1, BUY_BTC, D("60")))
+    # not booked commission-free: the fee 0.000001 BTC comes from myTrades
+    assert (fill.fee, fill.buy_amount, fill.price) == (D("0.000001"), D("0.000999"), D("60000"))
+    assert stub.placements == {"desk-21-1": 1}
+
+
+def test_fills_not_yet_in_my_trades_leave_the_order_in_doubt(stub):
+    stub.fail_next("reshape", "/api/v3/order", method="POST", edit=lambda b: b | {"fills": []})
+    # the lookup after the reply finds the order, but myTrades has not caught up yet
+    stub.fail_next("reshape", "/api/v3/myTrades", edit=lambda trades: [])
+    venue = LiveSpotVenue(settings_for(stub))
+    with pytest.raises(OrderInDoubt, match="fills add up to 0"):
+        venue.fill(LegOrder(22, 1, BUY_BTC, D("60")))
+    assert venue.fill(LegOrder(22, 1, BUY_BTC, D("60"), resent=True)).fee == D("0.000001")
+    assert stub.placements == {"desk-22-1": 1}
+
+
+def test_a_partially_filled_reply_is_looked_up_until_done(stub):
+    def partly(body):
+        return body | {"status": "PARTIALLY_FILLED"}
+
+    stub.fail_next("reshape", "/api/v3/order", method="POST", edit=partly)
+    fill = LiveSpotVenue(settings_for(stub)).fill(LegOrder(23, 1, BUY_BTC, D("60")))
+    assert fill.complete and stub.placements == {"desk-23-1": 1}
+
+
+@pytest.mark.parametrize("status", ["EXPIRED_IN_MATCH", "EXPIRED", "REJECTED", "CANCELED"])
+def test_an_order_done_with_nothing_filled_refuses_the_leg(stub, status):
+    def nothing(body):
+        zero = "0.00000000"
+        return body | {"status": status, "executedQty": zero, "cummulativeQuoteQty": zero,
+                       "fills": []}  # fmt: skip
+
+    stub.fail_next("reshape", "/api/v3/order", method="POST", edit=nothing)
+    with pytest.raises(LegRefused, match=f"filled nothing of desk-24-1: order {status}"):
+        LiveSpotVenue(settings_for(stub)).fill(LegOrder(24, 1, BUY_BTC, D("60")))
+
+
+def test_a_slow_order_is_in_doubt_while_it_works_then_found_filled(stub):
+    """Accepted, matched only after the HTTP timeout: never placed twice, booked when done."""
+    stub.fail_next("slow", "/api/v3/order", method="POST", seconds=1.5)
+    venue = LiveSpotVenue(settings_for(stub))
+    with pytest.raises(OrderInDoubt, match="is NEW at Binance"):
+        venue.fill(LegOrder(25, 1, BUY_BTC, D("60")))
+    time.sleep(1.1)
+    fill = venue.fill(LegOrder(25, 1, BUY_BTC, D("60"), resent=True))
+    assert fill.complete and fill.buy_amount == D("0.000999")
+    assert stub.placements == {"desk-25-1": 1}
+
+
+@pytest.mark.parametrize("kind", ["429", "418"])
+def test_a_long_retry_after_stops_every_call_until_it_has_passed(stub, kind):
+    stub.fail_next(kind, seconds=30)
+    trader = BinanceSpotTrader(settings_for(stub))
+    with pytest.raises(SpotUnavailable, match="retry after 30 s"):
+        trader.market_order("desk-26-1", "BTCUSDT", "BUY", quote_qty=D("60"))
+    sent = len(stub.requests)
+    again = LiveSpotVenue(settings_for(stub))  # another venue, same Binance
+    with pytest.raises(SpotUnavailable, match="no calls for 30 s more"):
+        again.fill(LegOrder(26, 1, BUY_BTC, D("60"), resent=True))
+    assert len(stub.requests) == sent and not stub.placements
 
 
 @pytest.mark.parametrize(
@@ -250,6 +421,8 @@ def test_a_lookup_error_after_a_timeout_leaves_the_leg_in_doubt_never_refused(
     with pytest.raises((OrderInDoubt, SpotUnavailable)):
         venue.fill(LegOrder(12, 1, BUY_BTC, D("60"), resent=True))
     assert stub.placements == {"desk-12-1": 1}
+    forget_throttling()  # its Retry-After is over (a 429 left the second one unsent)
+    stub.faults.clear()
     # once Binance answers, the order is found, not placed again
     again = venue.fill(LegOrder(12, 1, BUY_BTC, D("60"), resent=True))
     assert again.complete and again.buy_amount == D("0.000999")
@@ -307,7 +480,7 @@ FILLED = {
     "status": "FILLED",
     "executedQty": "0.001",
     "cummulativeQuoteQty": "60",
-    "fills": [{"commission": "0.000001", "commissionAsset": "BTC"}],
+    "fills": [{"qty": "0.001", "commission": "0.000001", "commissionAsset": "BTC"}],
 }
 
 
@@ -320,7 +493,9 @@ FILLED = {
         FILLED | {"executedQty": "NaN"},
         FILLED | {"cummulativeQuoteQty": "-60"},
         FILLED | {"executedQty": "Infinity"},
-        FILLED | {"fills": [{"commission": "NaN", "commissionAsset": "BTC"}]},
+        FILLED | {"fills": [{"qty": "0.001", "commission": "NaN", "commissionAsset": "BTC"}]},
+        FILLED | {"fills": []},  # executed, but no fill to take its commission from
+        FILLED | {"fills": [{"qty": "0.0005", "commission": "0", "commissionAsset": "BTC"}]},
         FILLED | {"executedQty": None},
         {k: v for k, v in FILLED.items() if k != "orderId"},
     ],
@@ -334,3 +509,46 @@ def test_a_well_formed_reply_reads_exactly():
     done = SpotOrder.from_reply(FILLED)
     assert (done.executed_qty, done.quote_qty, done.price) == (D("0.001"), D("60"), D("60000"))
     assert done.commissions == {"BTC": D("0.000001")}
+
+
+MIN_NOTIONAL_CASES = [
+    # quoteOrderQty cut to the cent: 4.99 USDT
+    (BUY_BTC, D("4.999"), None, "spot order of 4.99 USDT is under the BTCUSDT minimum of 5"),
+    # 0.0000899 cut to the 0.00001 lot: 0.00008 BTC at the best bid 60000 = 4.8 USDT
+    (SELL_BTC, D("0.0000899"), D("60000"), "spot order of 4.8 USDT is under the BTCUSDT minimum"),
+]
+
+
+@pytest.mark.parametrize("leg, amount, price, said", MIN_NOTIONAL_CASES)
+def test_an_order_under_the_min_notional_is_refused_before_it_is_sent(
+    stub, leg, amount, price, said
+):
+    venue = LiveSpotVenue(settings_for(stub))
+    with pytest.raises(LegRefused, match=said) as refused:
+        venue.fill(LegOrder(27, 1, leg, amount, price=price))
+    assert str(refused.value).endswith(": not sent")
+    assert not stub.requests  # not even looked up: Binance would answer -1013 NOTIONAL
+
+
+@pytest.mark.parametrize(
+    "leg, amount, price",
+    [
+        (BUY_BTC, D("5.001"), None),  # 5.00 USDT
+        (SELL_BTC, D("0.00009"), D("59900")),  # 5.391 USDT at the best bid
+        (SELL_BTC, D("0.00008"), None),  # no book price: Binance's filter decides
+    ],
+)
+def test_an_order_at_or_over_the_min_notional_or_unpriced_is_sent(stub, leg, amount, price):
+    LiveSpotVenue(settings_for(stub)).fill(LegOrder(28, 1, leg, amount, price=price))
+    (order,) = stub.orders.values()
+    sent = order.get("origQuoteOrderQty", order["origQty"])
+    assert D(sent) == amount.quantize(D("0.01") if leg is BUY_BTC else D("0.00001"), "ROUND_DOWN")
+    assert stub.placements == {"desk-28-1": 1}
+
+
+def test_a_resent_order_under_the_min_notional_is_still_looked_up(stub):
+    """An earlier attempt may have placed it (the minimum was lower then): find it."""
+    LiveSpotVenue(settings_for(stub, spot_min_notionals={})).fill(LegOrder(29, 1, BUY_BTC, D("3")))
+    again = LiveSpotVenue(settings_for(stub)).fill(LegOrder(29, 1, BUY_BTC, D("3"), resent=True))
+    assert (again.sell_amount, again.complete) == (D("3"), True)
+    assert stub.placements == {"desk-29-1": 1}

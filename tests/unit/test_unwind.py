@@ -108,9 +108,33 @@ def test_what_a_leg_left_unspent_of_the_one_before_it_goes_back_once_the_cycle_e
     # back from spot to the Mercantil account it is bought back from, at 0.1 %
     assert (step.move_fee, step.amount, step.next, left) == (D("130.00"), D("129870.00"), None, [])
     done = [*rows, Row(4, D("390.5"), D("129869.99"))]
-    assert plan(cycle, done, FEES) == (None, [Left(D("0.01"), "VES", "bank:Mercantil:VES")])
+    # the operator bought back with 0.01 VES less: that goes back too, from Mercantil
+    step, left = plan(cycle, done, FEES)
+    assert (step.seq, step.leg, step.amount, step.held_at, step.moves, left) == (
+        5, reverse(SELL_MERC), D("0.01"), "bank:Mercantil:VES", False, [],
+    )  # fmt: skip
+    assert plan(cycle, [*done, Row(5, D("0.01"), D("0.01"))], FEES) == (None, [])
     spent = [*rows, Row(4, D("390.5"), D("129870.00"))]  # all of it: nothing is left
     assert plan(cycle, spent, FEES) == (None, [])
+
+
+def test_what_an_unwind_leg_left_unspent_goes_back_through_it_and_the_legs_after_it():
+    # leg 2 (BTC for VES) filled, leg 3 refused: BTC -> VES (spot) -> USDT (Mercantil)
+    cycle = (SELL_MERC, BUY_BTC, SELL_BTC)
+    rows = [Row(1, D("330000")), Row(2, D("0.005"), D("330000"), D("66000000"))]
+    back = [Row(4, D("325000"), D("0.005"))]  # the BTC sold back whole
+    step = next_step(cycle, [*rows, *back], FEES)  # the VES bought back at Mercantil
+    # (the reverse leg before it stored its proceeds already moved to Mercantil)
+    assert (step.seq, step.amount, step.pays_from) == (5, D("325000"), "bank:Mercantil:VES")
+    short = [*back, Row(5, D("900"), D("300000"))]  # the operator spent 25000 VES less
+    step, left = plan(cycle, [*rows, *short], FEES)
+    assert (step.seq, step.leg, step.amount, step.moves, left) == (
+        6, reverse(SELL_MERC), D("25000"), False, [],
+    )  # fmt: skip
+    short_again = [*short, Row(6, D("70"), D("24999.995"))]  # under a cent left: dust
+    assert plan(cycle, [*rows, *short_again], FEES) == (
+        None, [Left(D("0.005"), "VES", "bank:Mercantil:VES", dust=True)],
+    )  # fmt: skip
 
 
 def test_a_holding_under_its_venues_minimum_is_dust_never_sent():
@@ -174,3 +198,39 @@ def test_each_spot_buy_back_needs_one_lot_at_the_price_its_own_reversed_leg_got(
     assert plan(cycle, [*done, back], lots) == (
         None, [Left(D("0.54"), "BRL", "binance:spot:BRL", dust=True)],
     )  # fmt: skip  # 0.54 < 0.1 x 5.50 (at leg 2's 5.30 a lot would be 0.53)
+
+
+def test_a_spot_holding_worth_less_than_the_min_notional_is_dust():
+    # leg 1 bought BTC on spot at 60000 USDT; leg 2 was cancelled: sold back on BTCUSDT
+    cycle = (BUY_BTC_SPOT, SELL_BTC_P2P, BUY_BANESCO)
+    fees = Fees(lots=(("BTCUSDT", D("0.00001")),), notionals=(("BTCUSDT", D("5")),))
+    under = [Row(1, D("0.00008"), D("4.8"), D("60000"))]  # 0.00008 x 60000 = 4.8 USDT
+    step, left = plan(cycle, under, fees)
+    assert step is None and [str(item) for item in left] == ["dust 0.00008 BTC left at binance:BTC"]
+    at = [Row(1, D("0.00009"), D("5.4"), D("60000"))]  # 5.4 USDT: sold back
+    step, left = plan(cycle, at, fees)
+    assert (step.leg, step.amount, left) == (reverse(BUY_BTC_SPOT), D("0.00009"), [])
+    # with no minimum configured the same 0.00008 BTC is sold back
+    assert plan(cycle, under, Fees(lots=(("BTCUSDT", D("0.00001")),)))[0].amount == D("0.00008")
+
+
+def test_a_spot_buy_back_under_the_min_notional_is_dust():
+    # leg 1 sold BTC for USDT at 60000 on spot; bought back spending the USDT
+    cycle = (SELL_BTC, SELL_MERC)
+    fees = Fees(notionals=(("BTCUSDT", D("5")),))
+    step, left = plan(cycle, [Row(1, D("4.99"), D("0.0000832"), D("60000"))], fees)
+    assert step is None and [str(item) for item in left] == [
+        "dust 4.99 USDT left at binance:USDT",  # held where the next leg paid from
+    ]
+    step, left = plan(cycle, [Row(1, D("5.00"), D("0.0000834"), D("60000"))], fees)
+    assert (step.leg, step.amount, left) == (reverse(SELL_BTC), D("5.00"), [])
+
+
+def test_the_desks_fees_carry_the_configured_min_notionals(tmp_path):
+    from backend.trading.quotes import fees_from
+    from tests.conftest import embedded_settings
+
+    fees = fees_from(embedded_settings(tmp_path))
+    assert (fees.notional("BTCUSDT"), fees.notional("ETHUSDT")) == (D("5"), D("0"))
+    settings = embedded_settings(tmp_path, spot_min_notionals="BTCUSDT=10,USDTBRL=10")
+    assert fees_from(settings).notionals == (("BTCUSDT", D("10")), ("USDTBRL", D("10")))

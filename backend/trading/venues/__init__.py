@@ -26,6 +26,7 @@ class LegOrder:
     leg: Leg
     amount: Decimal
     resent: bool = False  # an earlier attempt sent it: an order may exist at the venue
+    price: Decimal | None = None  # the book's best price for it: what a minimum is valued at
 
 
 @dataclass(frozen=True)

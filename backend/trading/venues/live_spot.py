@@ -22,6 +22,16 @@ doubt, never refused; and "does not exist" is believed only once the placement's
 flight is never placed twice. Fills, the average price
 and the commission come from Binance's reply (``fills``, ``executedQty``,
 ``cummulativeQuoteQty``), or from ``myTrades`` for an order found by lookup.
+
+Binance documents some answers as "execution status unknown": any 5xx, ``-1006`` and
+``-1007`` whatever the HTTP status, and an HTTP status its order endpoint does not
+document (a 408, a proxy's page); ``-2010`` "Duplicate order sent." means an order with
+this client id is open. All of them are looked up, never taken as a refusal. An order
+found still working (``NEW``, ``PARTIALLY_FILLED``: a slow match) is in doubt until it is
+done; a reply whose fills do not add up to ``executedQty`` (``fills`` empty, ``myTrades``
+not caught up) is unreadable, so no commission is guessed. A ``418``/``429`` whose
+``Retry-After`` is too long to wait stops every call to that Binance until it has passed,
+so a worker does not prolong its own ban.
 """
 
 from __future__ import annotations
@@ -40,7 +50,9 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from backend.config import Settings
 from backend.market.book import Market
+from backend.trading import refusals
 from backend.trading.execution import LegFill
+from backend.trading.ledger import plain
 from backend.trading.venues import LegOrder, LegRefused
 
 log = logging.getLogger(__name__)
@@ -48,6 +60,10 @@ log = logging.getLogger(__name__)
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")  # Binance's newClientOrderId pattern
 QUOTE_STEP = Decimal("0.01")  # quote amounts are spent in cents, rounded down
 NOT_FOUND = -2013  # "Order does not exist."
+REJECTED = -2010  # "Order rejected": no balance, a filter... or an open duplicate
+DUPLICATE = "duplicate order"  # -2010 "Duplicate order sent.": the order is at Binance
+STATUS_UNKNOWN = (-1006, -1007)  # "... Execution status unknown." / backend timeout
+DONE = frozenset({"FILLED", "EXPIRED", "EXPIRED_IN_MATCH", "CANCELED", "REJECTED"})
 THROTTLED = (errors.TooManyRequestsError, errors.RateLimitBanError)
 UNANSWERED = (errors.NetworkError, errors.ServerError)
 # a reply that is not the JSON Binance documents: what happened stays unknown
@@ -60,6 +76,33 @@ class OrderInDoubt(Exception):
 
 class SpotUnavailable(Exception):
     """Binance throttled past the longest wait allowed, or could not be reached."""
+
+
+_quiet_until: dict[str, float] = {}  # base URL -> monotonic time its Retry-After ends
+
+
+def forget_throttling() -> None:
+    """Every Binance may be called again at once (tests, a fresh process)."""
+    _quiet_until.clear()
+
+
+def unknown_outcome(exc: Exception) -> bool:
+    """Whether an answer to an order call leaves it unknown whether the order was placed."""
+    if isinstance(exc, (*UNANSWERED, *UNREADABLE, errors.ClientError)):
+        return True  # no answer, a 5xx, a page, or an HTTP status Binance does not document
+    code = getattr(exc, "status_code", None)
+    message = str(getattr(exc, "error_message", "")).lower()
+    return (
+        code in STATUS_UNKNOWN
+        or "status unknown" in message
+        or (code == REJECTED and DUPLICATE in message)
+    )
+
+
+def _why(exc: Exception) -> str:
+    code = getattr(exc, "status_code", None)
+    message = getattr(exc, "error_message", None) or f"{type(exc).__name__}: {exc}"
+    return f"{code} {message}" if code is not None else message
 
 
 def in_flight_seconds(settings: Settings) -> float:
@@ -99,18 +142,28 @@ class SpotOrder:
         if not isinstance(body, dict):  # AttributeError below would escape UNREADABLE
             raise TypeError(f"an order reply is a JSON object, not {type(body).__name__}")
         commissions: dict[str, Decimal] = defaultdict(Decimal)
+        filled = Decimal("0")
         for fill in body.get("fills") or trades or ():
             commissions[fill["commissionAsset"]] += _amount(fill["commission"], "commission")
+            filled += _amount(fill["qty"], "qty")
+        executed = _amount(body["executedQty"], "executedQty")
+        if filled != executed:  # fills missing or not all visible yet: the fee is unknown
+            raise ValueError(f"fills add up to {filled}, executedQty is {executed}")
         return cls(
             client_order_id=body["clientOrderId"],
             order_id=int(body["orderId"]),
             symbol=body["symbol"],
             side=body["side"],
             status=body["status"],
-            executed_qty=_amount(body["executedQty"], "executedQty"),
+            executed_qty=executed,
             quote_qty=_amount(body["cummulativeQuoteQty"], "cummulativeQuoteQty"),
             commissions=dict(commissions),
         )
+
+    @property
+    def done(self) -> bool:
+        """Binance will not fill it any further (a MARKET order's rest is expired)."""
+        return self.status in DONE
 
 
 def _amount(value: object, name: str) -> Decimal:
@@ -150,11 +203,19 @@ class BinanceSpotTrader:
 
     def _call(self, name: str, **params) -> object:
         method = getattr(self.client.rest_api, name)
+        base = self.settings.binance_trade_url
+        left = _quiet_until.get(base, 0) - time.monotonic()
+        if left > 0:  # a call inside a ban or throttle window would only lengthen it
+            raise SpotUnavailable(
+                f"Binance asked for no calls for {left:.0f} s more; {name} not sent"
+            )
         try:
             for attempt in Retrying(**self._retrying):
                 with attempt:
                     return method(recv_window=self.settings.binance_recv_window_ms, **params).data()
         except THROTTLED as exc:
+            wait = exc.retry_after or self.settings.http_retry_backoff_seconds
+            _quiet_until[base] = max(_quiet_until.get(base, 0), time.monotonic() + wait)
             raise SpotUnavailable(
                 f"Binance throttled {name} (code {exc.status_code}, retry after "
                 f"{exc.retry_after} s): {exc.error_message}"
@@ -167,20 +228,29 @@ class BinanceSpotTrader:
         try:
             order = _plain(self._call("get_order", symbol=symbol, orig_client_order_id=cid))
             trades = _plain(self._call("my_trades", symbol=symbol, order_id=int(order["orderId"])))
-            return SpotOrder.from_reply(order, trades)
+            found = SpotOrder.from_reply(order, trades)
         except errors.BadRequestError as exc:
             if exc.status_code == NOT_FOUND:
                 return None
-            if not placed:
-                raise
-            why = f"{exc.status_code} {exc.error_message}"
+            if placed or unknown_outcome(exc):
+                raise OrderInDoubt(
+                    f"spot order {cid} could not be looked up: {_why(exc)}"
+                ) from None
+            raise
         except (*UNANSWERED, *UNREADABLE) as exc:  # whether it exists stays unknown
-            why = getattr(exc, "error_message", None) or f"{type(exc).__name__}: {exc}"
+            raise OrderInDoubt(f"spot order {cid} could not be looked up: {_why(exc)}") from None
         except errors.Error as exc:  # 401, 403, 404...: the lookup did not happen
-            if not placed:
-                raise
-            why = f"{getattr(exc, 'status_code', None)} {getattr(exc, 'error_message', exc)}"
-        raise OrderInDoubt(f"spot order {cid} could not be looked up: {why}") from None
+            if placed or unknown_outcome(exc):
+                raise OrderInDoubt(
+                    f"spot order {cid} could not be looked up: {_why(exc)}"
+                ) from None
+            raise
+        if not found.done:  # a slow match: what it fills is not known yet
+            raise OrderInDoubt(
+                f"spot order {cid} is {found.status} at Binance ({found.executed_qty} "
+                "filled so far): looked up again until it is done"
+            )
+        return found
 
     def market_order(
         self,
@@ -210,10 +280,14 @@ class BinanceSpotTrader:
                 new_client_order_id=cid,
                 new_order_resp_type="FULL",
             )
-            return SpotOrder.from_reply(_plain(reply))
-        except (*UNANSWERED, *UNREADABLE) as exc:
-            why = getattr(exc, "error_message", None) or f"{type(exc).__name__}: {exc}"
-            log.warning("spot order %s unanswered (%s); looking it up", cid, why)
+            done = SpotOrder.from_reply(_plain(reply))
+            if done.done:
+                return done
+            log.warning("spot order %s is %s at Binance; looking it up", cid, done.status)
+        except (*UNANSWERED, *UNREADABLE, errors.Error) as exc:
+            if not unknown_outcome(exc):
+                raise  # Binance's definite no: nothing was placed
+            log.warning("spot order %s: status unknown (%s); looking it up", cid, _why(exc))
         found = self.find(cid, symbol)
         if found is None:  # believed only once Binance would refuse the request if it came
             time.sleep(max(0.0, sent + in_flight_seconds(self.settings) - time.monotonic()))
@@ -241,9 +315,19 @@ class LiveSpotVenue:
         cid = client_order_id(self.settings.live_order_prefix, order.trade_id, order.seq)
         if leg.side == "BUY":
             kw = {"quote_qty": order.amount.quantize(QUOTE_STEP, ROUND_DOWN)}
+            notional = kw["quote_qty"]
         else:
             step = self.settings.spot_lot_steps.get(market.symbol, Decimal("0.00000001"))
             kw = {"quantity": (order.amount / step).to_integral_value(ROUND_DOWN) * step}
+            notional = kw["quantity"] * order.price if order.price else None
+        minimum = self.settings.spot_min_notionals.get(market.symbol)
+        if minimum and notional is not None and notional < minimum and not order.resent:
+            raise LegRefused(  # Binance would answer -1013 NOTIONAL: not worth a request
+                refusals.MIN_NOTIONAL(
+                    notional=plain(notional), quote=market.fiat, symbol=market.symbol,
+                    minimum=plain(minimum),
+                )
+            )  # fmt: skip
         try:
             done = self.trader.market_order(cid, market.symbol, leg.side, resent=order.resent, **kw)
         except errors.Error as exc:  # a 4xx to a leg never sent before: nothing was placed
@@ -251,6 +335,8 @@ class LiveSpotVenue:
             raise LegRefused(
                 f"Binance refused {cid}: {code} {getattr(exc, 'error_message', exc)}"
             ) from None
+        if not done.executed_qty:  # expired unfilled: no liquidity, self-trade prevention
+            raise LegRefused(f"Binance filled nothing of {cid}: order {done.status}")
         return to_leg_fill(order, market, done)
 
 
