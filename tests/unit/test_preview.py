@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from backend.trading import controls
+from backend.trading import controls, executor
 from backend.trading.preview import preview
 
 
@@ -64,3 +64,40 @@ def test_a_house_account_short_of_what_the_trade_pays_is_named(desk, opportunity
     assert any(
         r.startswith("insufficient balance: binance:USDT holds 100") for r in result.refusals
     )
+
+
+def test_the_kill_switch_alone_is_named_though_the_books_and_balances_allow_the_trade(
+    desk, opportunity
+):
+    with desk.sessions.begin() as session:
+        controls.change(session, "kill_switch", "true", actor="t", now=desk.now())
+    result = run(desk, opportunity, "1000")
+    assert (result.profit_usd, result.refusals) == (Decimal("29.69"), ("kill switch is on",))
+
+
+def test_a_last_leg_the_books_cannot_fill_prices_nothing(desk, opportunity):
+    # 4900 USDT sold at 330 buys back ~5048 USDT: more than the 5000 of asks at 320
+    result = run(desk, opportunity, "4900")
+    assert len(result.fills) == 2 and result.fills[0].complete
+    assert not result.fills[1].complete and result.profit_usd is None
+    assert "books cannot fill this size any more" in result.refusals
+
+
+def test_a_leg_on_a_market_with_no_book_prices_nothing(desk, opportunity):
+    legs = [opportunity.legs[0], {**opportunity.legs[1], "market": "p2p:USDT/COP"}]
+    with desk.sessions() as session:
+        result = preview(session, desk.cache, desk.settings, legs, Decimal("1000"), desk.now())
+    assert result.fills == () and result.profit_usd is None
+    assert "books cannot fill this size any more" in result.refusals
+
+
+def test_what_earlier_fills_took_is_not_offered_again(client, desk, opportunity):
+    r = client.post(
+        "/api/v1/trades",
+        json={"opportunity_id": opportunity.id, "size": "2500"},
+        headers={"Idempotency-Key": "took"},
+    )
+    assert executor.execute(desk.sessions, desk.cache, desk.settings, r.json["id"], desk.now)
+    # the fill took 2575.54 of the 5000 USDT of asks: 2500 no longer fits, 1000 does
+    assert run(desk, opportunity, "2500").profit_usd is None
+    assert run(desk, opportunity, "1000").profit_usd == Decimal("29.69")
