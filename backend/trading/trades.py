@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, lazyload
@@ -179,19 +179,56 @@ def transition(
     settled_before = not trade_days.IN_FLIGHT.issuperset(allowed)
     if settled_before:
         trade_days.touch(session, trade_id)  # what it adds to the daily totals until now
-    for current in allowed:
-        result = session.execute(
-            update(Trade)
-            .where(Trade.id == trade_id, Trade.status == current, *claim)
-            .values(status=to, updated_at=now, **values)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:
-            if not settled_before and to in trade_days.SETTLED:
-                trade_days.in_flight(session, trade_id)  # it was `current` until now
-            record_event(session, trade_id, now, current, to, detail, actor)
-            return True
-    return False
+    if session.get_bind().dialect.name == "postgresql":
+        left = _move(session, trade_id, allowed, to, now, detail, actor, claim, values)
+    else:
+        left = None
+        for current in allowed:
+            result = session.execute(
+                update(Trade)
+                .where(Trade.id == trade_id, Trade.status == current, *claim)
+                .values(status=to, updated_at=now, **values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:
+                left = current
+                record_event(session, trade_id, now, current, to, detail, actor)
+                break
+    if left is not None and not settled_before and to in trade_days.SETTLED:
+        trade_days.in_flight(session, trade_id)  # it was `left` until now
+    return left is not None
+
+
+def _move(session, trade_id, allowed, to, now, detail, actor, claim, values) -> str | None:
+    """PostgreSQL: the conditional update and its audit row in one statement, one round
+    trip. The row is locked first (``FOR UPDATE``): after waiting for a concurrent move,
+    READ COMMITTED checks ``allowed`` again on the row as that move left it, so the
+    status it reports leaving is the one it really left, and nobody wins twice. The
+    status left, None if it was in none of ``allowed`` (or not ``owner``'s)."""
+    held = (
+        select(Trade.id, Trade.status)
+        .where(Trade.id == trade_id, Trade.status.in_(allowed), *claim)
+        .with_for_update()
+        .cte("held")
+    )
+    moved = (
+        update(Trade)
+        .where(Trade.id == held.c.id)
+        .values(status=to, updated_at=now, **values)
+        .returning(Trade.id, held.c.status.label("left"))
+        .cte("moved")
+    )
+    audit = (
+        insert(TradeEvent)
+        .from_select(
+            ["trade_id", "at", "from_status", "to_status", "detail", "actor"],
+            select(moved.c.id, literal(now), moved.c.left, literal(to), literal(detail),
+                   literal(actor)),
+        )  # fmt: skip
+        .returning(TradeEvent.id)
+        .cte("audit")
+    )
+    return session.scalar(select(moved.c.left).add_cte(audit))
 
 
 def record_event(
