@@ -218,13 +218,18 @@ def _move(session, trade_id, allowed, to, now, detail, actor, claim, values) -> 
         .returning(Trade.id, held.c.status.label("left"))
         .cte("moved")
     )
+    event = TradeEvent.__table__.c
+    row = select(
+        moved.c.id,
+        literal(now, event.at.type),  # typed as the column: timestamptz, not a naive cast
+        moved.c.left,
+        literal(to, event.to_status.type),
+        literal(detail, event.detail.type),
+        literal(actor, event.actor.type),
+    )
     audit = (
         insert(TradeEvent)
-        .from_select(
-            ["trade_id", "at", "from_status", "to_status", "detail", "actor"],
-            select(moved.c.id, literal(now), moved.c.left, literal(to), literal(detail),
-                   literal(actor)),
-        )  # fmt: skip
+        .from_select(["trade_id", "at", "from_status", "to_status", "detail", "actor"], row)
         .returning(TradeEvent.id)
         .cte("audit")
     )
