@@ -319,6 +319,21 @@ def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
     return result.rowcount == 1
 
 
+def renew_planned(
+    session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float
+) -> tuple[Decimal, list[dict]] | None:
+    """``renew``, answering with what a paper fill needs in the same round trip: the
+    trade's size and its opportunity's planned legs. None when it is no longer ``owner``'s."""
+    planned = select(Opportunity.legs).where(Opportunity.id == Trade.opportunity_id)
+    return session.execute(
+        update(Trade)
+        .where(Trade.id == trade_id, Trade.status.in_(RUNNING), Trade.claimed_by == owner)
+        .values(lease_until=now + timedelta(seconds=lease_seconds))
+        .returning(Trade.size_usd, planned.scalar_subquery())
+        .execution_options(synchronize_session=False)
+    ).first()
+
+
 def abandoned(session: Session, now: datetime, since: datetime) -> list[int]:
     """Executing trades whose claim has lapsed: their worker is gone and no redelivery has
     taken them over yet. Those claimed after ``since``, and those with a leg already sent
