@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Integer, column, func, insert, literal, select, values
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -92,15 +92,7 @@ def ensure_accounts(session: Session, names: set[str], now: datetime) -> None:
     """Create the accounts that do not exist yet (concurrent creators do not collide)."""
     if not names:
         return
-    rows = [
-        {
-            "name": n,
-            "currency": accounts.currency_of(n),
-            "kind": accounts.kind_of(n),
-            "created_at": now,
-        }
-        for n in sorted(names)
-    ]
+    rows = [_account(n, now) for n in sorted(names)]
     upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # rows as parameters, not in the statement: compiled once per process, not per fill;
     # RETURNING makes it one multi-row INSERT (see db.insert_rows)
@@ -120,6 +112,8 @@ def post(
     """Write one balanced entry; an unbalanced one raises ValueError and writes nothing."""
     if off := imbalances(lines):
         raise ValueError(f"entry does not balance: {off}")
+    if session.get_bind().dialect.name == "postgresql":
+        return _post_at_once(session, kind, lines, actor, now, trade_id, reason)
     ensure_accounts(session, {line.account for line in lines}, now)
     entry = session.scalars(
         insert(JournalEntry)
@@ -142,6 +136,59 @@ def post(
         ],
     )
     return entry
+
+
+def _post_at_once(session, kind, lines, actor, now, trade_id, reason) -> JournalEntry:
+    """PostgreSQL: the new accounts, the entry and its postings in one statement, one
+    round trip instead of three. The postings' foreign keys are checked at the end of the
+    statement, when the accounts and the entry its other parts insert are there."""
+    names = sorted({line.account for line in lines})
+    new_accounts = (
+        pg_insert(Account)
+        .values([_account(name, now) for name in names])
+        .on_conflict_do_nothing()
+        .returning(Account.name)
+        .cte("new_accounts")
+    )
+    entry = (
+        insert(JournalEntry)
+        .values(at=now, kind=kind, trade_id=trade_id, actor=actor, reason=reason)
+        .returning(*JournalEntry.__table__.c)
+        .cte("entry")
+    )
+    c = Posting.__table__.c
+    line = values(
+        column("n", Integer()),
+        column("account", c.account.type),
+        column("currency", c.currency.type),
+        column("amount", c.amount.type),
+        name="line",
+    ).data([(n, ln.account, ln.currency, ln.amount) for n, ln in enumerate(lines)])
+    rows = select(
+        entry.c.id,
+        literal(trade_id, c.trade_id.type),
+        line.c.account,
+        line.c.currency,
+        line.c.amount,
+        literal(now, c.at.type),
+    ).order_by(line.c.n)  # ids in the lines' order
+    posted = (
+        insert(Posting)
+        .from_select(["entry_id", "trade_id", "account", "currency", "amount", "at"], rows)
+        .returning(Posting.id)
+        .cte("posted")
+    )
+    written = select(entry).add_cte(new_accounts, posted)
+    return session.scalars(select(JournalEntry).from_statement(written)).one()
+
+
+def _account(name: str, now: datetime) -> dict:
+    return {
+        "name": name,
+        "currency": accounts.currency_of(name),
+        "kind": accounts.kind_of(name),
+        "created_at": now,
+    }
 
 
 def lock(session: Session, names: set[str]) -> None:
