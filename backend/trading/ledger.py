@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, column, func, insert, literal, select, values
+from sqlalchemy import Integer, String, bindparam, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -138,48 +138,55 @@ def post(
     return entry
 
 
+# PostgreSQL: the new accounts, the entry and its postings as one statement, one round
+# trip instead of three, compiled once per process (the lines go as arrays). The
+# postings' foreign keys are checked at the end of the statement, when the accounts and
+# the entry its other parts insert are there; the postings' ids follow the lines' order.
+_POST = text(
+    """
+    WITH new_accounts AS (
+        INSERT INTO accounts (name, currency, kind, created_at)
+        SELECT name, currency, kind, :at
+        FROM unnest(CAST(:names AS varchar[]), CAST(:name_currencies AS varchar[]),
+                    CAST(:kinds AS varchar[])) AS account(name, currency, kind)
+        ON CONFLICT DO NOTHING
+    ), entry AS (
+        INSERT INTO journal_entries (at, kind, trade_id, actor, reason)
+        VALUES (:at, :kind, :trade_id, :actor, :reason)
+        RETURNING id, at, kind, trade_id, actor, reason
+    ), posted AS (
+        INSERT INTO postings (entry_id, trade_id, account, currency, amount, at)
+        SELECT entry.id, entry.trade_id, line.account, line.currency, line.amount, entry.at
+        FROM entry, unnest(CAST(:accounts AS varchar[]), CAST(:currencies AS varchar[]),
+                           CAST(:amounts AS numeric[])) WITH ORDINALITY
+                    AS line(account, currency, amount, n)
+        ORDER BY line.n
+    )
+    SELECT id, at, kind, trade_id, actor, reason FROM entry
+    """
+).bindparams(
+    bindparam("at", type_=JournalEntry.__table__.c.at.type),
+    bindparam("trade_id", type_=Integer()),
+    bindparam("reason", type_=String()),
+)
+
+
 def _post_at_once(session, kind, lines, actor, now, trade_id, reason) -> JournalEntry:
-    """PostgreSQL: the new accounts, the entry and its postings in one statement, one
-    round trip instead of three. The postings' foreign keys are checked at the end of the
-    statement, when the accounts and the entry its other parts insert are there."""
     names = sorted({line.account for line in lines})
-    new_accounts = (
-        pg_insert(Account)
-        .values([_account(name, now) for name in names])
-        .on_conflict_do_nothing()
-        .returning(Account.name)
-        .cte("new_accounts")
-    )
-    entry = (
-        insert(JournalEntry)
-        .values(at=now, kind=kind, trade_id=trade_id, actor=actor, reason=reason)
-        .returning(*JournalEntry.__table__.c)
-        .cte("entry")
-    )
-    c = Posting.__table__.c
-    line = values(
-        column("n", Integer()),
-        column("account", c.account.type),
-        column("currency", c.currency.type),
-        column("amount", c.amount.type),
-        name="line",
-    ).data([(n, ln.account, ln.currency, ln.amount) for n, ln in enumerate(lines)])
-    rows = select(
-        entry.c.id,
-        literal(trade_id, c.trade_id.type),
-        line.c.account,
-        line.c.currency,
-        line.c.amount,
-        literal(now, c.at.type),
-    ).order_by(line.c.n)  # ids in the lines' order
-    posted = (
-        insert(Posting)
-        .from_select(["entry_id", "trade_id", "account", "currency", "amount", "at"], rows)
-        .returning(Posting.id)
-        .cte("posted")
-    )
-    written = select(entry).add_cte(new_accounts, posted)
-    return session.scalars(select(JournalEntry).from_statement(written)).one()
+    params = {
+        "names": names,
+        "name_currencies": [accounts.currency_of(n) for n in names],
+        "kinds": [accounts.kind_of(n) for n in names],
+        "accounts": [line.account for line in lines],
+        "currencies": [line.currency for line in lines],
+        "amounts": [line.amount for line in lines],
+        "at": now,
+        "kind": kind,
+        "trade_id": trade_id,
+        "actor": actor,
+        "reason": reason,
+    }
+    return session.scalars(select(JournalEntry).from_statement(_POST), params).one()
 
 
 def _account(name: str, now: datetime) -> dict:

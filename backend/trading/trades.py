@@ -7,12 +7,13 @@ twice or lose its history.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import insert, literal, select, update
+from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, lazyload
@@ -175,13 +176,16 @@ def transition(
     nobody wins twice.
     With ``owner``, only the worker attempt holding the claim can move it.
     """
-    claim = () if owner is None else (Trade.claimed_by == owner,)
     settled_before = not trade_days.IN_FLIGHT.issuperset(allowed)
     if settled_before:
         trade_days.touch(session, trade_id)  # what it adds to the daily totals until now
     if session.get_bind().dialect.name == "postgresql":
-        left = _move(session, trade_id, allowed, to, now, detail, actor, claim, values)
+        move = _move(tuple(allowed), to, tuple(sorted(values)), owner is not None)
+        params = {f"v_{k}": v for k, v in values.items()}
+        params |= {"trade_id": trade_id, "owner": owner, "now": now, "detail": detail}
+        left = session.scalar(move, params | {"actor": actor})
     else:
+        claim = () if owner is None else (Trade.claimed_by == owner,)
         left = None
         for current in allowed:
             result = session.execute(
@@ -199,18 +203,24 @@ def transition(
     return left is not None
 
 
-def _move(session, trade_id, allowed, to, now, detail, actor, claim, values) -> str | None:
-    """PostgreSQL: the conditional update and its audit row in one statement, one round
-    trip. The row is locked first (``FOR UPDATE``): after waiting for a concurrent move,
-    READ COMMITTED checks ``allowed`` again on the row as that move left it, so the
-    status it reports leaving is the one it really left, and nobody wins twice. The
-    status left, None if it was in none of ``allowed`` (or not ``owner``'s)."""
+@functools.cache
+def _move(allowed: tuple[str, ...], to: str, keys: tuple[str, ...], owned: bool):
+    """PostgreSQL: the conditional update and its audit row as one statement, one round
+    trip, built once per process for each kind of move (the values go as parameters).
+    The row is locked first (``FOR UPDATE``): after waiting for a concurrent move, READ
+    COMMITTED checks ``allowed`` again on the row as that move left it, so the status it
+    reports leaving is the one it really left, and nobody wins twice. It returns that
+    status, nothing if the trade was in none of ``allowed`` (or not ``owner``'s)."""
+    column = Trade.__table__.c
+    claim = (Trade.claimed_by == bindparam("owner"),) if owned else ()
     held = (
         select(Trade.id, Trade.status)
-        .where(Trade.id == trade_id, Trade.status.in_(allowed), *claim)
+        .where(Trade.id == bindparam("trade_id"), Trade.status.in_(allowed), *claim)
         .with_for_update()
         .cte("held")
     )
+    now = bindparam("now", type_=column.updated_at.type)
+    values = {k: bindparam(f"v_{k}", type_=column[k].type) for k in keys}
     moved = (
         update(Trade)
         .where(Trade.id == held.c.id)
@@ -221,11 +231,11 @@ def _move(session, trade_id, allowed, to, now, detail, actor, claim, values) -> 
     event = TradeEvent.__table__.c
     row = select(
         moved.c.id,
-        literal(now, event.at.type),  # typed as the column: timestamptz, not a naive cast
+        now,
         moved.c.left,
         literal(to, event.to_status.type),
-        literal(detail, event.detail.type),
-        literal(actor, event.actor.type),
+        bindparam("detail", type_=event.detail.type),
+        bindparam("actor", type_=event.actor.type),
     )
     audit = (
         insert(TradeEvent)
@@ -233,7 +243,7 @@ def _move(session, trade_id, allowed, to, now, detail, actor, claim, values) -> 
         .returning(TradeEvent.id)
         .cte("audit")
     )
-    return session.scalar(select(moved.c.left).add_cte(audit))
+    return select(moved.c.left).add_cte(audit)
 
 
 def record_event(
