@@ -99,23 +99,14 @@ def request_trade(
     if not 1 <= opportunity_id <= MAX_ID:
         raise TradeRequestError(f"opportunity {opportunity_id} does not exist", 404)
     wanted = parse_size(size, min_size)
-    existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
-    if existing is not None:
+    try:
+        opp, expected = _priced(session, opportunity_id, wanted, now, reprice)
+    except TradeRequestError:
+        # a key used before answers with its trade, however the opportunity stands now
+        existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
+        if existing is None:
+            raise
         return _same_request(existing, opportunity_id, wanted), False
-    opp = session.get(Opportunity, opportunity_id)
-    if opp is None:
-        raise TradeRequestError(f"opportunity {opportunity_id} does not exist", 404)
-    if opp.status != "active" or opp.expires_at <= now:
-        raise TradeRequestError(f"opportunity {opportunity_id} has expired", 409)
-    expected = opp.profit_usd
-    if wanted is not None and wanted != opp.size_usd and reprice is not None:
-        expected = reprice(opp.legs, wanted)
-        if expected is None:
-            raise TradeRequestError(
-                f"the books cannot fill {wanted} USD of opportunity {opportunity_id} now "
-                "(too thin, or stale)",
-                409,
-            )
     upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     trade = session.scalar(
         upsert(Trade)
@@ -135,12 +126,31 @@ def request_trade(
         .returning(Trade)
         .options(lazyload(Trade.legs))  # it has none yet: no query for them
     )
-    if trade is None:  # the same key won a race a moment ago
+    if trade is None:  # the key was used before (or won a race a moment ago)
         existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
         return _same_request(existing, opportunity_id, wanted), False
     # requested: in flight, it adds nothing to the daily totals (not told, nothing to add)
     record_event(session, trade.id, now, None, "requested", f"requested by {user} ({via})", user)
     return trade, True
+
+
+def _priced(session, opportunity_id, wanted, now, reprice) -> tuple[Opportunity, Decimal]:
+    """The opportunity, if it can still be taken, and what ``wanted`` USD of it pays."""
+    opp = session.get(Opportunity, opportunity_id)
+    if opp is None:
+        raise TradeRequestError(f"opportunity {opportunity_id} does not exist", 404)
+    if opp.status != "active" or opp.expires_at <= now:
+        raise TradeRequestError(f"opportunity {opportunity_id} has expired", 409)
+    expected = opp.profit_usd
+    if wanted is not None and wanted != opp.size_usd and reprice is not None:
+        expected = reprice(opp.legs, wanted)
+        if expected is None:
+            raise TradeRequestError(
+                f"the books cannot fill {wanted} USD of opportunity {opportunity_id} now "
+                "(too thin, or stale)",
+                409,
+            )
+    return opp, expected
 
 
 def _same_request(trade: Trade, opportunity_id: int, size: Decimal | None) -> Trade:
