@@ -142,32 +142,35 @@ def post(
 # trip instead of three, compiled once per process (the lines go as arrays). The
 # postings' foreign keys are checked at the end of the statement, when the accounts and
 # the entry its other parts insert are there; the postings' ids follow the lines' order.
-_POST = text(
-    """
-    WITH new_accounts AS (
-        INSERT INTO accounts (name, currency, kind, created_at)
-        SELECT name, currency, kind, :at
-        FROM unnest(CAST(:names AS varchar[]), CAST(:name_currencies AS varchar[]),
-                    CAST(:kinds AS varchar[])) AS account(name, currency, kind)
-        ON CONFLICT DO NOTHING
-    ), entry AS (
-        INSERT INTO journal_entries (at, kind, trade_id, actor, reason)
-        VALUES (:at, :kind, :trade_id, :actor, :reason)
-        RETURNING id, at, kind, trade_id, actor, reason
-    ), posted AS (
-        INSERT INTO postings (entry_id, trade_id, account, currency, amount, at)
-        SELECT entry.id, entry.trade_id, line.account, line.currency, line.amount, entry.at
-        FROM entry, unnest(CAST(:accounts AS varchar[]), CAST(:currencies AS varchar[]),
-                           CAST(:amounts AS numeric[])) WITH ORDINALITY
-                    AS line(account, currency, amount, n)
-        ORDER BY line.n
+_POST_SQL = """
+WITH new_accounts AS (
+    INSERT INTO accounts (name, currency, kind, created_at)
+    SELECT name, currency, kind, :at
+    FROM unnest(CAST(:names AS varchar[]), CAST(:name_currencies AS varchar[]),
+                CAST(:kinds AS varchar[])) AS account(name, currency, kind)
+    ON CONFLICT DO NOTHING
+), entry AS (
+    INSERT INTO journal_entries (at, kind, trade_id, actor, reason)
+    VALUES (:at, :kind, :trade_id, :actor, :reason)
+    RETURNING id, at, kind, trade_id, actor, reason
+), posted AS (
+    INSERT INTO postings (entry_id, trade_id, account, currency, amount, at)
+    SELECT entry.id, entry.trade_id, line.account, line.currency, line.amount, entry.at
+    FROM entry, unnest(CAST(:accounts AS varchar[]), CAST(:currencies AS varchar[]),
+                       CAST(:amounts AS numeric[])) WITH ORDINALITY
+                AS line(account, currency, amount, n)
+    ORDER BY line.n
+)
+SELECT id, at, kind, trade_id, actor, reason FROM entry
+"""
+_POST = (
+    text(_POST_SQL)
+    .bindparams(
+        bindparam("at", type_=JournalEntry.__table__.c.at.type),
+        bindparam("trade_id", type_=Integer()),
+        bindparam("reason", type_=String()),
     )
-    SELECT id, at, kind, trade_id, actor, reason FROM entry
-    """
-).bindparams(
-    bindparam("at", type_=JournalEntry.__table__.c.at.type),
-    bindparam("trade_id", type_=Integer()),
-    bindparam("reason", type_=String()),
+    .columns(*JournalEntry.__table__.c)  # in the table's order: results typed as its columns
 )
 
 
