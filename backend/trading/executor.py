@@ -166,8 +166,8 @@ def today(session: Session, now: datetime) -> risk.Day:
 def assess(
     session: Session, settings: Settings, size: Decimal, cycle: tuple[Leg, ...], now
 ) -> Assessment:
-    """Price the whole cycle at the trade's ``size`` (USD) and check limits and balances (the books'
-    rows and the accounts about to pay stay locked until the transaction ends)."""
+    """Price the whole cycle at the trade's ``size`` (USD) and check limits and balances
+    (the books' rows and the accounts about to pay stay locked until the transaction ends)."""
     markets = sorted({leg.market for leg in cycle})
     books, failing = latest.locked(session, markets)
     stale = sorted(latest.untrusted(books, failing, markets, now, settings.stale_after_seconds))

@@ -179,11 +179,10 @@ def transition(
     daily totals: a move to a settled status tells them so (its standing is read at the
     commit), a move to another in-flight status does not concern them. Out of any other,
     the totals first note what it adds now (``trade_days.touch``, one locked read per
-    transaction). Then one conditional update per allowed status. ``allowed``
-    is listed in the order a trade passes through them: an update that misses because the
-    trade moved on meanwhile (the web marking it queued while the worker claims it) is
-    followed by the next status's, and the audit names the status the trade really left;
-    nobody wins twice.
+    transaction). Then the conditional update and its audit row: on PostgreSQL one
+    statement (see ``_move``); on SQLite (one writer at a time) one update per allowed
+    status, in ``allowed``'s order, the life cycle's. Either way the audit names the
+    status the trade really left, and nobody wins twice.
     With ``owner``, only the worker attempt holding the claim can move it.
     """
     settled_before = not trade_days.IN_FLIGHT.issuperset(allowed)
