@@ -24,14 +24,14 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session, lazyload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend import db
 from backend.cache import Cache
 from backend.config import Settings
 from backend.market import latest
 from backend.market.book import Book
-from backend.models import Opportunity, Trade
+from backend.models import Trade
 from backend.ops import metrics
 from backend.resilience import Unavailable
 from backend.trading import controls, ledger, legs, liquidity, risk, trade_days, trades, unwind
@@ -164,23 +164,21 @@ def today(session: Session, now: datetime) -> risk.Day:
 
 
 def assess(
-    session: Session, settings: Settings, trade: Trade, cycle: tuple[Leg, ...], now
+    session: Session, settings: Settings, size: Decimal, cycle: tuple[Leg, ...], now
 ) -> Assessment:
-    """Price the whole cycle at the trade's size and check limits and balances (the books'
-    rows and the accounts about to pay stay locked until the transaction ends)."""
+    """Price the whole cycle at the trade's ``size`` (USD) and check limits and balances
+    (the books' rows and the accounts about to pay stay locked until the transaction ends)."""
     markets = sorted({leg.market for leg in cycle})
     books, failing = latest.locked(session, markets)
     stale = sorted(latest.untrusted(books, failing, markets, now, settings.stale_after_seconds))
     books = liquidity.remaining(session, books)
     fills, profit = [], None
     if not stale:
-        fills = run_cycle(
-            cycle, books, trade.size_usd, fees_from(settings), settings.paper_slippage
-        )
+        fills = run_cycle(cycle, books, size, fees_from(settings), settings.paper_slippage)
         if len(fills) == len(cycle) and fills[-1].complete:
             profit = profit_usd(fills)
     limits = controls.load(session, settings)
-    reasons = risk.refusals(limits, trade.size_usd, profit, stale, today(session, now))
+    reasons = risk.refusals(limits, size, profit, stale, today(session, now))
     lines = ledger.fill_lines(fills) if profit is not None else []
     if not reasons and lines:
         paying = {line.account for line in lines if line.amount < 0}
@@ -195,7 +193,7 @@ def _live(sessions, cache, settings, trade_id, clock, owner, spot) -> Outcome:
     from backend.trading.venues.live_spot import LiveSpotVenue
 
     def reasons(session, trade, cycle, now) -> list[str]:
-        return assess(session, settings, trade, cycle, now).reasons
+        return assess(session, settings, trade.size_usd, cycle, now).reasons
 
     status, strategy, profit = live.advance(
         sessions, cache, settings, trade_id, clock, owner,
@@ -206,18 +204,14 @@ def _live(sessions, cache, settings, trade_id, clock, owner, spot) -> Outcome:
 
 def _fill(session: Session, settings: Settings, trade_id: int, clock, owner: str) -> Outcome:
     now = clock()
-    if not trades.renew(session, trade_id, owner, now, settings.trade_lease_seconds):
+    renewed = trades.renew_planned(session, trade_id, owner, now, settings.trade_lease_seconds)
+    if renewed is None:
         raise LostClaim(trade_id)
     trade_days.in_flight(session, trade_id)  # renewed: running, locked, adding nothing yet
-    trade, planned = session.execute(
-        select(Trade, Opportunity.legs)
-        .join(Opportunity, Opportunity.id == Trade.opportunity_id)
-        .where(Trade.id == trade_id)
-        .options(lazyload(Trade.legs))  # a paper trade has none before this fill
-    ).one()
+    size, planned = renewed
     cycle = tuple(Leg.from_dict(d) for d in planned)
     strategy = strategy_of(cycle)
-    found = assess(session, settings, trade, cycle, now)
+    found = assess(session, settings, size, cycle, now)
     if found.reasons:
         detail = "; ".join(found.reasons)
         if not trades.transition(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Integer, String, bindparam, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -92,15 +92,7 @@ def ensure_accounts(session: Session, names: set[str], now: datetime) -> None:
     """Create the accounts that do not exist yet (concurrent creators do not collide)."""
     if not names:
         return
-    rows = [
-        {
-            "name": n,
-            "currency": accounts.currency_of(n),
-            "kind": accounts.kind_of(n),
-            "created_at": now,
-        }
-        for n in sorted(names)
-    ]
+    rows = [_account(n, now) for n in sorted(names)]
     upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # rows as parameters, not in the statement: compiled once per process, not per fill;
     # RETURNING makes it one multi-row INSERT (see db.insert_rows)
@@ -120,6 +112,8 @@ def post(
     """Write one balanced entry; an unbalanced one raises ValueError and writes nothing."""
     if off := imbalances(lines):
         raise ValueError(f"entry does not balance: {off}")
+    if session.get_bind().dialect.name == "postgresql":
+        return _post_at_once(session, kind, lines, actor, now, trade_id, reason)
     ensure_accounts(session, {line.account for line in lines}, now)
     entry = session.scalars(
         insert(JournalEntry)
@@ -142,6 +136,69 @@ def post(
         ],
     )
     return entry
+
+
+# PostgreSQL: the new accounts, the entry and its postings as one statement, one round
+# trip instead of three, compiled once per process (the lines go as arrays). The
+# postings' foreign keys are checked at the end of the statement, when the accounts and
+# the entry its other parts insert are there; the postings' ids follow the lines' order.
+_POST_SQL = """
+WITH new_accounts AS (
+    INSERT INTO accounts (name, currency, kind, created_at)
+    SELECT name, currency, kind, :at
+    FROM unnest(CAST(:names AS varchar[]), CAST(:name_currencies AS varchar[]),
+                CAST(:kinds AS varchar[])) AS account(name, currency, kind)
+    ON CONFLICT DO NOTHING
+), entry AS (
+    INSERT INTO journal_entries (at, kind, trade_id, actor, reason)
+    VALUES (:at, :kind, :trade_id, :actor, :reason)
+    RETURNING id, at, kind, trade_id, actor, reason
+), posted AS (
+    INSERT INTO postings (entry_id, trade_id, account, currency, amount, at)
+    SELECT entry.id, entry.trade_id, line.account, line.currency, line.amount, entry.at
+    FROM entry, unnest(CAST(:accounts AS varchar[]), CAST(:currencies AS varchar[]),
+                       CAST(:amounts AS numeric[])) WITH ORDINALITY
+                AS line(account, currency, amount, n)
+    ORDER BY line.n
+)
+SELECT id, at, kind, trade_id, actor, reason FROM entry
+"""
+_POST = (
+    text(_POST_SQL)
+    .bindparams(
+        bindparam("at", type_=JournalEntry.__table__.c.at.type),
+        bindparam("trade_id", type_=Integer()),
+        bindparam("reason", type_=String()),
+    )
+    .columns(*JournalEntry.__table__.c)  # in the table's order: results typed as its columns
+)
+
+
+def _post_at_once(session, kind, lines, actor, now, trade_id, reason) -> JournalEntry:
+    names = sorted({line.account for line in lines})
+    params = {
+        "names": names,
+        "name_currencies": [accounts.currency_of(n) for n in names],
+        "kinds": [accounts.kind_of(n) for n in names],
+        "accounts": [line.account for line in lines],
+        "currencies": [line.currency for line in lines],
+        "amounts": [line.amount for line in lines],
+        "at": now,
+        "kind": kind,
+        "trade_id": trade_id,
+        "actor": actor,
+        "reason": reason,
+    }
+    return session.scalars(select(JournalEntry).from_statement(_POST), params).one()
+
+
+def _account(name: str, now: datetime) -> dict:
+    return {
+        "name": name,
+        "currency": accounts.currency_of(name),
+        "kind": accounts.kind_of(name),
+        "created_at": now,
+    }
 
 
 def lock(session: Session, names: set[str]) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import Celery
 
@@ -27,16 +28,18 @@ def send(celery: Celery, trade_id: int) -> bool:
     return True
 
 
-def publish(celery: Celery, desk: Desk, trade_id: int) -> bool:
+def publish(celery: Celery, desk: Desk, trade_id: int) -> datetime | None:
+    """Send the trade and mark it queued: when it was marked, None if the broker would not
+    take it (it stays requested) or the worker had already moved it on."""
     if not send(celery, trade_id):
-        return False
+        return None
     sent = desk.now()
     with desk.sessions.begin() as session:
         # lost with a crashed database, the trade is still "requested": the sweeper
         # publishes it again and the worker's claim runs it once; meanwhile the claim
         # that may be waiting on this row does not also wait for the disk
         db.commit_without_waiting(session)
-        trades.transition(
+        marked = trades.transition(
             session,
             trade_id,
             ("requested",),
@@ -45,4 +48,4 @@ def publish(celery: Celery, desk: Desk, trade_id: int) -> bool:
             "sent to the trading queue",
             actor="outbox",
         )
-    return True
+    return sent if marked else None

@@ -7,12 +7,13 @@ twice or lose its history.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, lazyload
@@ -98,23 +99,14 @@ def request_trade(
     if not 1 <= opportunity_id <= MAX_ID:
         raise TradeRequestError(f"opportunity {opportunity_id} does not exist", 404)
     wanted = parse_size(size, min_size)
-    existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
-    if existing is not None:
+    try:
+        opp, expected = _priced(session, opportunity_id, wanted, now, reprice)
+    except TradeRequestError:
+        # a key used before answers with its trade, however the opportunity stands now
+        existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
+        if existing is None:
+            raise
         return _same_request(existing, opportunity_id, wanted), False
-    opp = session.get(Opportunity, opportunity_id)
-    if opp is None:
-        raise TradeRequestError(f"opportunity {opportunity_id} does not exist", 404)
-    if opp.status != "active" or opp.expires_at <= now:
-        raise TradeRequestError(f"opportunity {opportunity_id} has expired", 409)
-    expected = opp.profit_usd
-    if wanted is not None and wanted != opp.size_usd and reprice is not None:
-        expected = reprice(opp.legs, wanted)
-        if expected is None:
-            raise TradeRequestError(
-                f"the books cannot fill {wanted} USD of opportunity {opportunity_id} now "
-                "(too thin, or stale)",
-                409,
-            )
     upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     trade = session.scalar(
         upsert(Trade)
@@ -134,12 +126,31 @@ def request_trade(
         .returning(Trade)
         .options(lazyload(Trade.legs))  # it has none yet: no query for them
     )
-    if trade is None:  # the same key won a race a moment ago
+    if trade is None:  # the key was used before (or won a race a moment ago)
         existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
         return _same_request(existing, opportunity_id, wanted), False
     # requested: in flight, it adds nothing to the daily totals (not told, nothing to add)
     record_event(session, trade.id, now, None, "requested", f"requested by {user} ({via})", user)
     return trade, True
+
+
+def _priced(session, opportunity_id, wanted, now, reprice) -> tuple[Opportunity, Decimal]:
+    """The opportunity, if it can still be taken, and what ``wanted`` USD of it pays."""
+    opp = session.get(Opportunity, opportunity_id)
+    if opp is None:
+        raise TradeRequestError(f"opportunity {opportunity_id} does not exist", 404)
+    if opp.status != "active" or opp.expires_at <= now:
+        raise TradeRequestError(f"opportunity {opportunity_id} has expired", 409)
+    expected = opp.profit_usd
+    if wanted is not None and wanted != opp.size_usd and reprice is not None:
+        expected = reprice(opp.legs, wanted)
+        if expected is None:
+            raise TradeRequestError(
+                f"the books cannot fill {wanted} USD of opportunity {opportunity_id} now "
+                "(too thin, or stale)",
+                409,
+            )
+    return opp, expected
 
 
 def _same_request(trade: Trade, opportunity_id: int, size: Decimal | None) -> Trade:
@@ -168,30 +179,80 @@ def transition(
     daily totals: a move to a settled status tells them so (its standing is read at the
     commit), a move to another in-flight status does not concern them. Out of any other,
     the totals first note what it adds now (``trade_days.touch``, one locked read per
-    transaction). Then one conditional update per allowed status. ``allowed``
-    is listed in the order a trade passes through them: an update that misses because the
-    trade moved on meanwhile (the web marking it queued while the worker claims it) is
-    followed by the next status's, and the audit names the status the trade really left;
-    nobody wins twice.
+    transaction). Then the conditional update and its audit row: on PostgreSQL one
+    statement (see ``_move``); on SQLite (one writer at a time) one update per allowed
+    status, in ``allowed``'s order, the life cycle's. Either way the audit names the
+    status the trade really left, and nobody wins twice.
     With ``owner``, only the worker attempt holding the claim can move it.
     """
-    claim = () if owner is None else (Trade.claimed_by == owner,)
     settled_before = not trade_days.IN_FLIGHT.issuperset(allowed)
     if settled_before:
         trade_days.touch(session, trade_id)  # what it adds to the daily totals until now
-    for current in allowed:
-        result = session.execute(
-            update(Trade)
-            .where(Trade.id == trade_id, Trade.status == current, *claim)
-            .values(status=to, updated_at=now, **values)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:
-            if not settled_before and to in trade_days.SETTLED:
-                trade_days.in_flight(session, trade_id)  # it was `current` until now
-            record_event(session, trade_id, now, current, to, detail, actor)
-            return True
-    return False
+    if session.get_bind().dialect.name == "postgresql":
+        move = _move(tuple(allowed), to, tuple(sorted(values)), owner is not None)
+        params = {f"v_{k}": v for k, v in values.items()}
+        params |= {"trade_id": trade_id, "owner": owner, "now": now, "detail": detail}
+        left = session.scalar(move, params | {"actor": actor})
+    else:
+        claim = () if owner is None else (Trade.claimed_by == owner,)
+        left = None
+        for current in allowed:
+            result = session.execute(
+                update(Trade)
+                .where(Trade.id == trade_id, Trade.status == current, *claim)
+                .values(status=to, updated_at=now, **values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:
+                left = current
+                record_event(session, trade_id, now, current, to, detail, actor)
+                break
+    if left is not None and not settled_before and to in trade_days.SETTLED:
+        trade_days.in_flight(session, trade_id)  # it was `left` until now
+    return left is not None
+
+
+@functools.cache
+def _move(allowed: tuple[str, ...], to: str, keys: tuple[str, ...], owned: bool):
+    """PostgreSQL: the conditional update and its audit row as one statement, one round
+    trip, built once per process for each kind of move (the values go as parameters).
+    The row is locked first (``FOR UPDATE``): after waiting for a concurrent move, READ
+    COMMITTED checks ``allowed`` again on the row as that move left it, so the status it
+    reports leaving is the one it really left, and nobody wins twice. It returns that
+    status, nothing if the trade was in none of ``allowed`` (or not ``owner``'s)."""
+    column = Trade.__table__.c
+    claim = (Trade.claimed_by == bindparam("owner"),) if owned else ()
+    held = (
+        select(Trade.id, Trade.status)
+        .where(Trade.id == bindparam("trade_id"), Trade.status.in_(allowed), *claim)
+        .with_for_update()
+        .cte("held")
+    )
+    now = bindparam("now", type_=column.updated_at.type)
+    values = {k: bindparam(f"v_{k}", type_=column[k].type) for k in keys}
+    moved = (
+        update(Trade)
+        .where(Trade.id == held.c.id)
+        .values(status=to, updated_at=now, **values)
+        .returning(Trade.id, held.c.status.label("left"))
+        .cte("moved")
+    )
+    event = TradeEvent.__table__.c
+    row = select(
+        moved.c.id,
+        now,
+        moved.c.left,
+        literal(to, event.to_status.type),
+        bindparam("detail", type_=event.detail.type),
+        bindparam("actor", type_=event.actor.type),
+    )
+    audit = (
+        insert(TradeEvent)
+        .from_select(["trade_id", "at", "from_status", "to_status", "detail", "actor"], row)
+        .returning(TradeEvent.id)
+        .cte("audit")
+    )
+    return select(moved.c.left).add_cte(audit)
 
 
 def record_event(
@@ -275,6 +336,21 @@ def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def renew_planned(
+    session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float
+) -> tuple[Decimal, list[dict]] | None:
+    """``renew``, answering with what a paper fill needs in the same round trip: the
+    trade's size and its opportunity's planned legs. None when it is no longer ``owner``'s."""
+    planned = select(Opportunity.legs).where(Opportunity.id == Trade.opportunity_id)
+    return session.execute(
+        update(Trade)
+        .where(Trade.id == trade_id, Trade.status.in_(RUNNING), Trade.claimed_by == owner)
+        .values(lease_until=now + timedelta(seconds=lease_seconds))
+        .returning(Trade.size_usd, planned.scalar_subquery())
+        .execution_options(synchronize_session=False)
+    ).first()
 
 
 def abandoned(session: Session, now: datetime, since: datetime) -> list[int]:

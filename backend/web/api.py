@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 from flask_babel import gettext as _
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.desk import current_desk
 from backend.market import board, rates
@@ -232,8 +233,11 @@ def create_trade():
             mode=desk.settings.trading_mode,
         )
         trade_id = trade.id
-    if created:
-        outbox.publish(current_app.extensions["celery"], desk, trade_id)
+    if created and (queued_at := outbox.publish(current_app.extensions["celery"], desk, trade_id)):
+        # the row as stored and then marked, no legs yet: answered without reading it back
+        for key, value in (("status", "queued"), ("updated_at", queued_at), ("legs", [])):
+            set_committed_value(trade, key, value)
+        return jsonify(trade_json(trade)), 201
     with desk.sessions() as session:
         return jsonify(trade_json(session.get(Trade, trade_id))), 201 if created else 200
 

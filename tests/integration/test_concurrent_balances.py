@@ -131,3 +131,37 @@ def test_one_key_sent_twice_at_once_stores_one_trade(make_pg_database):
         assert session.scalars(select(Trade.id).where(Trade.idempotency_key == "twice")).all() == [
             first_id
         ]
+
+
+def test_a_claim_waiting_on_the_queued_mark_leaves_queued_once(make_pg_database):
+    """Two workers claim while the web's `queued` mark is uncommitted: both wait on the
+    row; once the mark commits, one claims it out of `queued` (as the audit says), the
+    other claims nothing."""
+    desk, ids = desk_with(make_pg_database, "3000", 100000)
+    trade_id, marked = ids[0], threading.Event()
+
+    def mark():
+        with desk.sessions.begin() as session:
+            moved = trades.transition(
+                session, trade_id, ("requested",), "queued", desk.now(), actor="outbox"
+            )
+            marked.wait(10)
+            return moved
+
+    def claim(owner: str):
+        with desk.sessions.begin() as session:
+            return trades.claim(session, trade_id, owner, desk.now(), 30)
+
+    with ThreadPoolExecutor(3) as pool:
+        web = pool.submit(mark)
+        time.sleep(0.5)  # the mark holds the row uncommitted
+        workers = [pool.submit(claim, f"worker-{n}") for n in range(2)]
+        time.sleep(0.5)
+        assert not any(w.done() for w in workers)  # waiting on the mark's row
+        marked.set()
+        assert web.result() is True
+        claimed = sorted(w.result() or "" for w in workers)
+    assert claimed == ["", "executing"]
+    with desk.sessions() as session:
+        moves = [(e.from_status, e.to_status) for e in trades.events(session, trade_id)]
+    assert moves == [(None, "requested"), ("requested", "queued"), ("queued", "executing")]

@@ -154,3 +154,17 @@ def test_a_database_hiccup_is_retried_by_the_task_and_counted(app, desk, monkeyp
         task="tasks.arbitrage.scan",
     )
     assert after == before + 1
+
+
+def test_a_key_used_before_answers_with_its_trade_after_the_opportunity_expired(
+    client, desk, opportunity
+):
+    first = post(client, {"opportunity_id": opportunity.id, "size": "500"})
+    with desk.sessions.begin() as session:
+        session.get(Opportunity, opportunity.id).status = "expired"
+    again = post(client, {"opportunity_id": opportunity.id, "size": "500"})
+    other = post(client, {"opportunity_id": opportunity.id, "size": "700"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json["id"] == first.json["id"]
+    assert other.status_code == 409 and "different request" in other.json["error"]
+    assert count(desk, Trade) == 1
