@@ -311,39 +311,34 @@ def register_callbacks(app: Dash) -> None:
         return depth, candle_chart, methods, ads, age, colour
 
 
-def _kept(line: board.Line, view: tuple, make):
-    """``make()``, kept with the market's stored board (so it goes with the next book),
-    like the Prices rows; made afresh before the market's first board."""
-    if line.stored is None:
-        return make()
-    made = line.stored.views.get(view)
-    if made is None:
-        made = line.stored.views[view] = make()
-    return made
-
-
 def book_view(session, line: board.Line, m: Market) -> tuple[dict, list[dict], list[dict]]:
     """The depth chart, the prices per method and the ads: the same until the market's
-    next book, so built once per book and language; a refresh between two books reads no
-    book at all."""
-
-    def make():
-        book = latest.get(session, current_desk().cache, m.key)
-        sides = (("ask", book.asks), ("bid", book.bids)) if book else ()
-        ads = [ad_row(ad, side, m) for side, side_ads in sides for ad in side_ads]
-        return depth_figure(book, m), method_rows(line.as_json()), ads
-
-    return _kept(line, ("market", locale()), make)
+    next book, so built once per book and language and kept with its stored board (like
+    the Prices rows); a refresh between two books reads no book at all."""
+    view = ("market", locale())
+    if line.stored is not None and view in line.stored.views:
+        return line.stored.views[view]
+    book = latest.get(session, current_desk().cache, m.key)
+    sides = (("ask", book.asks), ("bid", book.bids)) if book else ()
+    ads = [ad_row(ad, side, m) for side, side_ads in sides for ad in side_ads]
+    made = depth_figure(book, m), method_rows(line.as_json()), ads
+    if line.stored is not None:
+        line.stored.views[view] = made
+    return made
 
 
 def candle_view(session, line: board.Line, m: Market, now, span: timedelta) -> dict:
     """The candle chart of ``span``: ingest writes a market's tick and candle with its
     book, so the candles change only with the book and when the window's first candle
-    moves; built once per book, first candle, step and language."""
+    moves. Kept per book, range and language with the first candle it starts at, one
+    window each (a market whose polls fail keeps its board for hours)."""
     step = candles.step_for(span)
     first = candles.start(now - span, step)
-    return _kept(
-        line,
-        ("candles", first, step, locale()),
-        lambda: candle_figure(candles.candles(session, m.key, first, step), m),
-    )
+    view = ("candles", span, locale())
+    kept = line.stored.views.get(view) if line.stored is not None else None
+    if kept is not None and kept[0] == first:
+        return kept[1]
+    figure = candle_figure(candles.candles(session, m.key, first, step), m)
+    if line.stored is not None:
+        line.stored.views[view] = (first, figure)
+    return figure
