@@ -141,6 +141,7 @@ def market_refresh(key: str, minutes: str) -> dict:
         ("methods-grid", "rowData"),
         ("ads-grid", "rowData"),
         ("market-age", "children"),
+        ("market-age", "color"),
     ]
     return {
         "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",

@@ -106,10 +106,28 @@ class Stored:
 
 class Boards:
     """The boards this process has read, by market: a reader asks the table only which
-    books are new (no JSON), and reads the board of those alone, once per ingest."""
+    books are new (no JSON), and reads the board of those alone, once per ingest.
+    ``views`` holds what a reader derived from every board at once (the Prices page's
+    whole answer), each with the lines it was made from, so the reader can tell it is
+    still current."""
+
+    MAX_VIEWS = 64
 
     def __init__(self) -> None:
         self.rows: dict[str, Stored] = {}
+        self.views: dict = {}
+
+    def view(self, key: tuple, lines: tuple, make):
+        """``make()``, remembered under ``key`` while ``lines`` stay the same; at most
+        ``MAX_VIEWS`` keys (a key may carry a value a client chose)."""
+        kept = self.views.get(key)
+        if kept is not None and kept[0] == lines:
+            return kept[1]
+        if len(self.views) >= self.MAX_VIEWS:
+            self.views.clear()
+        made = make()
+        self.views[key] = (lines, made)
+        return made
 
     def current(self, connection: Connection | Session, heads: dict[str, datetime]):
         new = [m for m, at in heads.items() if m not in self.rows or self.rows[m].fetched_at != at]

@@ -57,13 +57,19 @@ def minute_candles(session: Session, market: str, since: datetime) -> list[Candl
     return candles(session, market, since, MINUTE)
 
 
+def start(since: datetime, step: timedelta) -> datetime:
+    """The first candle ``candles`` returns for ``since``: since, rounded up onto the grid
+    (so two moments with the same start read the same candles)."""
+    return ORIGIN + -((ORIGIN - since) // step) * step
+
+
 def candles(session: Session, market: str, since: datetime, step: timedelta) -> list[Candle]:
     """The ``step``-long candles (on the UTC grid of that length) that start at or after
     ``since``, oldest first, folded from the one-minute rows: open the first minute's,
     close the last's, high the highest, low the lowest. Every candle but the newest is
     whole, since none starts before ``since``."""
     c = PriceCandle
-    first = ORIGIN + -((ORIGIN - since) // step) * step  # since, rounded up onto the grid
+    first = start(since, step)
     # TimescaleDB's aggregate counts empty books too: a minute that opened with one has
     # no open price, and is left out rather than drawn half
     where = (c.market == market, c.bucket >= first, c.open.is_not(None))

@@ -19,7 +19,7 @@ from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, expect
 from dashboard.components import format as fmt
 from dashboard.components import grid, push
-from dashboard.i18n import _, _l, ngettext, separators
+from dashboard.i18n import _, _l, locale, ngettext, separators
 
 PATH = "/markets/<venue>/<pair>"
 NAME = "Market"
@@ -51,7 +51,7 @@ def layout(venue: str | None = None, pair: str | None = None, **_kw):
                 [
                     dcc.Link("← " + _("Prices"), href="/", className="back-link"),
                     html.H1(m.label, id="market-title"),
-                    html.Span(id="market-age", className="ms-2"),
+                    dbc.Badge(id="market-age", color="secondary", className="ms-2"),
                 ],
                 className="d-flex align-items-baseline gap-3 flex-wrap",
             ),
@@ -180,8 +180,11 @@ def ad_row(ad: Ad, side: str, m: Market) -> dict:
 @cache
 def _template() -> dict:
     """plotly_dark as JSON, once per process: assigning the template by name to a
-    ``go.Figure`` deep-copies and validates it on every refresh (most of the callback)."""
-    return pio.templates["plotly_dark"].to_plotly_json()
+    ``go.Figure`` deep-copies and validates it on every refresh (most of the callback).
+    Only its layout and its scatter style: the styles of the 23 trace types these charts
+    never draw would be more than half of every refresh's bytes."""
+    dark = pio.templates["plotly_dark"].to_plotly_json()
+    return {"layout": dark["layout"], "data": {"scatter": dark["data"]["scatter"]}}
 
 
 def _dark(data: list[dict], x_title: str, y_title: str, **layout) -> dict:
@@ -278,6 +281,7 @@ def register_callbacks(app: Dash) -> None:
         Output("methods-grid", "rowData"),
         Output("ads-grid", "rowData"),
         Output("market-age", "children"),
+        Output("market-age", "color"),
         Input("market-tick", "n_intervals"),
         Input("candle-range", "value"),
         Input("market-push", "data"),
@@ -294,28 +298,47 @@ def register_callbacks(app: Dash) -> None:
         desk = current_desk()
         m, now = Market.parse(key), desk.now()
         with desk.sessions() as session:
-            book = latest.get(session, desk.cache, key)
-            entry = next(
-                e
-                for e in board.read(session, desk.settings, now, desk.boards)
-                if e["market"] == key
+            line = next(
+                x for x in board.lines(session, desk.settings, now, desk.boards) if x.market == key
             )
-            span = timedelta(minutes=int(minutes))
-            rows = candles.candles(session, key, now - span, candles.step_for(span))
-        sides = (("ask", book.asks), ("bid", book.bids)) if book else ()
-        ads = [ad_row(ad, side, m) for side, side_ads in sides for ad in side_ads]
-        age = (
-            dbc.Badge(
-                fmt.seconds(entry["age_seconds"]) + (" · " + _("stale") if entry["stale"] else ""),
-                color="warning" if entry["stale"] else "success",
-            )
-            if entry.get("source")
-            else dbc.Badge(_("no data"), color="secondary")
-        )
-        return (
-            depth_figure(book, m),
-            candle_figure(rows, m),
-            method_rows(entry),
-            ads,
-            age,
-        )
+            depth, methods, ads = book_view(session, line, m)
+            candle_chart = candle_view(session, line, m, now, timedelta(minutes=int(minutes)))
+        if line.stored is None:
+            age, colour = _("no data"), "secondary"
+        else:
+            age = fmt.seconds(line.age_seconds) + (" · " + _("stale") if line.stale else "")
+            colour = "warning" if line.stale else "success"
+        return depth, candle_chart, methods, ads, age, colour
+
+
+def book_view(session, line: board.Line, m: Market) -> tuple[dict, list[dict], list[dict]]:
+    """The depth chart, the prices per method and the ads: the same until the market's
+    next book, so built once per book and language and kept with its stored board (like
+    the Prices rows); a refresh between two books reads no book at all."""
+    view = ("market", locale())
+    if line.stored is not None and view in line.stored.views:
+        return line.stored.views[view]
+    book = latest.get(session, current_desk().cache, m.key)
+    sides = (("ask", book.asks), ("bid", book.bids)) if book else ()
+    ads = [ad_row(ad, side, m) for side, side_ads in sides for ad in side_ads]
+    made = depth_figure(book, m), method_rows(line.as_json()), ads
+    if line.stored is not None:
+        line.stored.views[view] = made
+    return made
+
+
+def candle_view(session, line: board.Line, m: Market, now, span: timedelta) -> dict:
+    """The candle chart of ``span``: ingest writes a market's tick and candle with its
+    book, so the candles change only with the book and when the window's first candle
+    moves. Kept per book, range and language with the first candle it starts at, one
+    window each (a market whose polls fail keeps its board for hours)."""
+    step = candles.step_for(span)
+    first = candles.start(now - span, step)
+    view = ("candles", span, locale())
+    kept = line.stored.views.get(view) if line.stored is not None else None
+    if kept is not None and kept[0] == first:
+        return kept[1]
+    figure = candle_figure(candles.candles(session, m.key, first, step), m)
+    if line.stored is not None:
+        line.stored.views[view] = (first, figure)
+    return figure

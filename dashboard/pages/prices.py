@@ -185,7 +185,7 @@ def _age(entry: dict, source: str, words: dict[str, str]) -> dict:
         status, cls = fmt.seconds(age), "live"
     error = entry.get("error")
     return {
-        "age": age,
+        "age": None if age is None else int(age),  # whole seconds, as the text shows it
         "age_text": status,
         "age_class": cls,
         "age_title": f"{source} · {error}" if error else source,
@@ -206,15 +206,48 @@ def _row(line: board.Line, size: str, method: str, words: dict[str, str]) -> dic
     return prices | _age(entry, source, words)
 
 
-def rows(size: str, method: str) -> tuple[list[dict], list[str]]:
-    desk = current_desk()
-    with desk.engine.connect() as connection:
-        found = board.lines(connection, desk.settings, desk.now(), desk.boards)
+def rows(found: list[board.Line], size: str, method: str) -> tuple[list[dict], list[str]]:
     methods = sorted(
         {m["method"] for line in found if line.stored for m in line.stored.row["methods"]}
     )
     words = _words()
     return [_row(line, size, method, words) for line in found], methods
+
+
+def answer(size: str, method: str) -> tuple[list[dict], list[dict], str]:
+    """The callback's outputs. They change only with a book, a poll's error, a market's age
+    in whole seconds (all it shows) or its staleness, so within one second every viewer's
+    refresh gets the same answer, made once per process."""
+    desk = current_desk()
+    with desk.engine.connect() as connection:
+        found = board.lines(connection, desk.settings, desk.now(), desk.boards)
+    shown = tuple(
+        (
+            line.market,
+            line.stored and line.stored.fetched_at,
+            line.error,
+            None if line.age_seconds is None else int(line.age_seconds),
+            line.stale,
+        )
+        for line in found
+    )
+    return desk.boards.view(
+        ("prices", size, method, locale()), shown, lambda: _outputs(found, size, method)
+    )
+
+
+def _outputs(found: list[board.Line], size: str, method: str) -> tuple[list, list, str]:
+    data, methods = rows(found, size, method)
+    options = [{"label": _("Any method"), "value": ANY}] + [
+        {"label": m, "value": m} for m in methods
+    ]
+    hint = _(
+        "Sell at size and Buy at size walk the book for a %(size)s ticket, honouring each "
+        "ad's limits: what we get selling, what we pay buying. Open a market for its "
+        "depth, candles and ads.",
+        size=fmt.number(size, 0, "USD"),
+    )
+    return data, options, hint
 
 
 def register_callbacks(app: Dash) -> None:
@@ -238,14 +271,4 @@ def register_callbacks(app: Dash) -> None:
             raise BadInput("ticket size is not one the desk prices")
         if len(method) > 64:
             raise BadInput("payment method is too long")
-        data, methods = rows(size, method)
-        options = [{"label": _("Any method"), "value": ANY}] + [
-            {"label": m, "value": m} for m in methods
-        ]
-        hint = _(
-            "Sell at size and Buy at size walk the book for a %(size)s ticket, honouring each "
-            "ad's limits: what we get selling, what we pay buying. Open a market for its "
-            "depth, candles and ads.",
-            size=fmt.number(size, 0, "USD"),
-        )
-        return data, options, hint
+        return answer(size, method)

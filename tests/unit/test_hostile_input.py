@@ -96,7 +96,7 @@ def test_unknown_pages_are_404(client):
 
 MARKET = callback_body(
     "..depth-chart.figure...candle-chart.figure...methods-grid.rowData...ads-grid.rowData"
-    "...market-age.children..",
+    "...market-age.children...market-age.color..",
     [
         {"id": "market-tick", "property": "n_intervals", "value": 1},
         {"id": "candle-range", "property": "value", "value": "60"},
