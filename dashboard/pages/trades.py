@@ -611,7 +611,9 @@ def register_callbacks(app: Dash) -> None:
         trade_id = shown and shown.get("id")
         if isinstance(trade_id, bool) or not isinstance(trade_id, int) or trade_id < 1:
             return no_update, no_update, notice
-        version = version_of(trade_id) if trade_id <= MAX_TRADE_ID else None
+        if trade_id > MAX_TRADE_ID:  # no such trade, and an id too long to send back
+            return detail_of(trade_id), None, notice
+        version = version_of(trade_id)
         if version == shown.get("version"):
             return no_update, no_update, notice
         return detail_of(trade_id), {"id": trade_id, "version": version}, notice

@@ -301,3 +301,19 @@ def test_an_actions_notice_goes_once_nothing_is_stranded_and_it_was_read(app, de
     assert updated(viewer.post(UPDATE, json=follow_body(app, None, now))) == {}  # just shown
     out = response(viewer.post(UPDATE, json=follow_body(app, None, now - 60)))
     assert out["trades-action"]["children"] is None
+
+
+@pytest.mark.parametrize(
+    "shown,acted,status",
+    [
+        ({"id": 2**70, "version": "x"}, None, 200),  # beyond the column: no such trade
+        ({"id": "1; drop", "version": "x"}, None, 204),  # not an id: nothing to follow
+        ([1], None, 400),
+        (None, "yesterday", 400),
+    ],
+)
+def test_hostile_follow_values_are_answered_not_failed(app, shown, acted, status):
+    r = api_client(app, "viewer").post(UPDATE, json=follow_body(app, shown, acted))
+    assert r.status_code == status or (status == 204 and updated(r) == {}), r.text[:300]
+    if status == 200:
+        assert "does not exist" in r.text
