@@ -14,7 +14,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     from backend import cli
     from backend.desk import Desk
     from backend.ops import baseline, http_metrics, logs, tracing
-    from backend.web import api, auth, errors, health, locale, outages, security, stream, tickets
+    from backend.web import (
+        api,
+        auth,
+        bodies,
+        errors,
+        health,
+        locale,
+        outages,
+        security,
+        stream,
+        tickets,
+    )
     from backend.web.access import PUBLIC, grant
     from dashboard import init_dashboard
     from tasks.celery_app import celery_init_app
@@ -27,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     celery_init_app(app)
     security.init_app(app, settings)
     errors.init_app(app)
+    bodies.init_app(app, settings.body_read_timeout_seconds)
     outages.init_app(app)
     auth.init_app(app)
     locale.init_app(app)

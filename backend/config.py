@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     proxy_fix_hops: int = Field(0, ge=0, le=5)  # reverse proxies whose X-Forwarded-* to trust
     session_hours: float = Field(12.0, gt=0, le=24 * 31)  # a session lasts a shift
     max_request_bytes: int = Field(1_000_000, ge=10_000)  # larger bodies get 413
+    # A request body not in within this many seconds gets 408 (its thread is freed).
+    body_read_timeout_seconds: float = Field(10.0, gt=0, le=300)
     login_rate_limit: str = "10/minute"  # failed logins per client address
     login_user_rate_limit: str = "5/minute"  # failed logins per user name
     trade_rate_limit: str = "30/minute"  # trade requests per user (API and UI together)

@@ -253,14 +253,19 @@ def embedded_desk(tmp_path_factory):
 
 
 @contextmanager
-def web_only(home: Path, users=(("viewer", "viewer"),)):
+def web_only(home: Path, users=(("viewer", "viewer"),), env: dict | None = None):
     """gunicorn alone (no worker, no beat) on a fresh migrated SQLite with these
-    (name, role) logins (password TEST_PASSWORD); yields its URL and a token per user."""
-    env = os.environ | {
-        "DATABASE_URL": f"sqlite:///{home / 'desk.sqlite3'}",
-        "PROMETHEUS_MULTIPROC_DIR": str(home),
-        "PORT": str(free_port()),
-    }
+    (name, role) logins (password TEST_PASSWORD) and ``env`` on top; yields its URL and a
+    token per user."""
+    env = (
+        os.environ
+        | {
+            "DATABASE_URL": f"sqlite:///{home / 'desk.sqlite3'}",
+            "PROMETHEUS_MULTIPROC_DIR": str(home),
+            "PORT": str(free_port()),
+        }
+        | (env or {})
+    )
     desk_command(env, "db", "upgrade")
     tokens = {}
     for name, role in users:

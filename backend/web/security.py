@@ -23,6 +23,7 @@ from limits import parse
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import Settings
+from backend.web import throttle_storage  # noqa: F401  (registers desk+redis://)
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,10 @@ def init_app(app: Flask, settings: Settings) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # valid for the session's life, which is bounded
         WTF_CSRF_SSL_STRICT=settings.secure_cookies,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
-        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        # Counters in Redis on the cache's connections and breaker (throttle_storage).
+        RATELIMIT_STORAGE_URI="desk+redis://" if settings.redis_url else "memory://",
         RATELIMIT_STORAGE_OPTIONS={
-            "socket_timeout": 0.5,
-            "socket_connect_timeout": 0.5,
+            "cache": app.extensions["desk"].cache,
             "key_prefix": settings.redis_prefix + "limits",  # beside the desk's other keys
         }
         if settings.redis_url

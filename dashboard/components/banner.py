@@ -7,12 +7,13 @@ from dash import Dash, Input, Output, dcc, html
 from backend.web import health
 from backend.web.access import VIEWER
 from dashboard.access import callback
+from dashboard.i18n import _, _l
 
-CONSEQUENCES = {
-    "db": "nothing can be read or stored",
-    "celery": "prices stop updating and trades will not execute",
-    "redis": "latest prices come from the database",
-    "rabbitmq": "trades cannot be queued; requests wait in the outbox",
+CONSEQUENCES = {  # in the reader's language, as the rest of the page
+    "db": _l("nothing can be read or stored"),
+    "celery": _l("prices stop updating and trades will not execute"),
+    "redis": _l("latest prices come from the database"),
+    "rabbitmq": _l("trades cannot be queued; requests wait in the outbox"),
 }
 
 
@@ -36,6 +37,16 @@ def register_callbacks(app: Dash) -> None:
         if not down:
             return None
         return html.Div(
-            [html.Div(f"{name} is down ({error}): {CONSEQUENCES[name]}.") for name, error in down],
+            [
+                html.Div(
+                    _(
+                        "%(component)s is down (%(error)s): %(consequence)s.",
+                        component=name,
+                        error=error,
+                        consequence=CONSEQUENCES[name],
+                    )
+                )
+                for name, error in down
+            ],
             className="banner",
         )

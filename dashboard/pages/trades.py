@@ -13,7 +13,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from babel import numbers
-from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
@@ -30,6 +30,7 @@ PATH = "/trades"
 NAME = "Trades"
 BLOCK = 100  # rows per request of the grid
 MAX_TRADE_ID = 2**31 - 1  # the id column is a 32-bit integer in PostgreSQL
+NOTICE_SECONDS = 10  # an action's notice stays at least this long
 STATUS_LABELS = {  # translations of backend.trading.trades.STATUSES (a test checks all)
     "requested": _l("requested"),
     "queued": _l("queued"),
@@ -95,15 +96,36 @@ def linked_detail(trade: object):
     if trade is None:
         return None
     text = trade if isinstance(trade, str) else ", ".join(map(str, trade))
-    if not (text.isascii() and text.isdigit() and len(text) <= 10) or not (
-        0 < int(text) <= MAX_TRADE_ID
-    ):
+    trade_id = linked_id(text)
+    if trade_id is None:
         return dbc.Alert(
             _("“%(value)s” is not a trade number", value=text[:40]),
             color="warning",
             id="trade-link-error",
         )
-    return detail_of(int(text))
+    return detail_of(trade_id)
+
+
+def linked_id(trade: object) -> int | None:
+    """The trade id a link names, if it is a well-formed one."""
+    if not isinstance(trade, str) or not (trade.isascii() and trade.isdigit()):
+        return None
+    return int(trade) if len(trade) <= 10 and 0 < int(trade) <= MAX_TRADE_ID else None
+
+
+def version_of(trade_id: int) -> str | None:
+    """What changes whenever the detail would: status, last change, legs, profit."""
+    with current_desk().sessions() as session:
+        trade = session.get(Trade, trade_id)
+        if trade is None:
+            return None
+        return f"{trade.status} {trade.updated_at} {len(trade.legs)} {trade.profit_usd}"
+
+
+def shown_of(trade: object) -> dict | None:
+    """The trade whose detail the page shows, and its version then: the page follows it."""
+    trade_id = linked_id(trade)
+    return None if trade_id is None else {"id": trade_id, "version": version_of(trade_id)}
 
 
 def layout(trade: str | None = None, **_kw):
@@ -194,24 +216,14 @@ def layout(trade: str | None = None, **_kw):
                 **{"data-ag-theme-mode": "dark"},
             ),
             *push.listener("trades", ["trades"]),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        [
-                            html.Div(id="trades-action", role="status"),
-                            html.Div(linked_detail(trade), id="trades-detail"),
-                        ],
-                        lg=7,
-                    ),
-                    dbc.Col(
-                        dcc.Graph(
-                            id="trades-pnl",
-                            config={"displayModeBar": False},
-                            style={"height": "320px"},
-                        ),
-                        lg=5,
-                    ),
-                ],
+            dcc.Store(id="trades-shown", data=shown_of(trade)),
+            # The detail gets the page's whole width: its legs table has nine columns.
+            html.Div(id="trades-action", role="status", className="mt-3"),
+            html.Div(linked_detail(trade), id="trades-detail"),
+            dcc.Graph(
+                id="trades-pnl",
+                config={"displayModeBar": False},
+                style={"height": "320px"},
                 className="mt-3",
             ),
             stranded_actions.close_modal(),
@@ -384,25 +396,6 @@ def postings_view(postings: list) -> html.Div:
 
 
 def detail_view(trade: Trade, events: list, postings: list) -> html.Div:
-    legs = [
-        html.Tr(
-            [
-                html.Td(leg.seq),
-                html.Td(leg.market),
-                html.Td(leg.side),
-                html.Td(leg.method or MISSING),
-                html.Td(market_price(leg.price, leg.market)),
-                html.Td(
-                    market_price(trade_history.price_after_slippage(leg), leg.market),
-                    className="after-slippage",
-                ),
-                html.Td(amount(leg.sell_amount, leg.sell_currency)),
-                html.Td(amount(leg.buy_amount, leg.buy_currency)),
-                html.Td(amount(leg.fee, leg.buy_currency)),
-            ]
-        )
-        for leg in trade.legs
-    ]
     leg_headers = [
         "#",
         _("Market"),
@@ -413,6 +406,36 @@ def detail_view(trade: Trade, events: list, postings: list) -> html.Div:
         _("Paid"),
         _("Received"),
         _("Fee"),
+    ]
+
+    def cells(values: list) -> list:
+        """A leg's cells, each labelled with its column (a phone shows a leg as a card)."""
+        return [
+            html.Td(
+                value,
+                className="after-slippage" if i == 5 else None,
+                **{"data-label": leg_headers[i]},
+            )
+            for i, value in enumerate(values)
+        ]
+
+    legs = [
+        html.Tr(
+            cells(
+                [
+                    leg.seq,
+                    leg.market,
+                    leg.side,
+                    leg.method or MISSING,
+                    market_price(leg.price, leg.market),
+                    market_price(trade_history.price_after_slippage(leg), leg.market),
+                    amount(leg.sell_amount, leg.sell_currency),
+                    amount(leg.buy_amount, leg.buy_currency),
+                    amount(leg.fee, leg.buy_currency),
+                ]
+            )
+        )
+        for leg in trade.legs
     ]
     audit = [
         html.Li(
@@ -545,6 +568,7 @@ def register_callbacks(app: Dash) -> None:
     @callback(
         app,
         Output("trades-detail", "children"),
+        Output("trades-shown", "data"),
         Input("trades-grid", "selectedRows"),
         prevent_initial_call=True,
         role=VIEWER,
@@ -552,12 +576,47 @@ def register_callbacks(app: Dash) -> None:
     def detail(selected):
         selected = expect(selected, list, type(None), name="selectedRows")
         if not selected:
-            return None
+            return None, None
         row = expect(selected[0], dict, name="selectedRows")
         trade_id = row.get("id")
         if isinstance(trade_id, bool) or not isinstance(trade_id, int):
             raise BadInput("the selected row has no trade id")
-        return detail_of(trade_id)
+        known = 0 < trade_id <= MAX_TRADE_ID
+        shown = {"id": trade_id, "version": version_of(trade_id)} if known else None
+        return detail_of(trade_id), shown
+
+    @callback(
+        app,
+        Output("trades-detail", "children", allow_duplicate=True),
+        Output("trades-shown", "data", allow_duplicate=True),
+        Output("trades-action", "children", allow_duplicate=True),
+        Input("trades-push", "data"),
+        Input("trades-tick", "n_intervals"),
+        State("trades-shown", "data"),
+        State("trades-acted", "data"),
+        prevent_initial_call=True,
+        role=VIEWER,
+    )
+    def follow(_pushed, _n, shown, acted):
+        """The shown trade's detail again when it changed (queued -> filled as it goes);
+        an action's notice once nothing is stranded any more and it has been read."""
+        shown = expect(shown, dict, type(None), name="shown")
+        acted = expect(acted, int, float, type(None), name="acted")
+        desk = current_desk()
+        notice = no_update
+        if acted is not None and desk.now().timestamp() - acted >= NOTICE_SECONDS:
+            with desk.sessions() as session:
+                if not trades.stranded(session):
+                    notice = None
+        trade_id = shown and shown.get("id")
+        if isinstance(trade_id, bool) or not isinstance(trade_id, int) or trade_id < 1:
+            return no_update, no_update, notice
+        if trade_id > MAX_TRADE_ID:  # no such trade, and an id too long to send back
+            return detail_of(trade_id), None, notice
+        version = version_of(trade_id)
+        if version == shown.get("version"):
+            return no_update, no_update, notice
+        return detail_of(trade_id), {"id": trade_id, "version": version}, notice
 
     # In the browser (assets/trades.js): a new filter empties the grid's cache (it asks
     # again from the first row); a pushed trade change (or the poll without Redis)

@@ -212,3 +212,55 @@ def test_a_trader_confirms_the_operator_ticket_pinned_on_top(browser, tmp_path):
             )
         assert not browser.find_elements(By.ID, "tickets-open")  # nothing left to confirm
         assert csp_violations(browser) == []
+
+
+def overflow(browser, element_id: str) -> dict:
+    """How far the element's scroll box and the page run past what they show (px)."""
+    return browser.execute_script(
+        "const e = document.getElementById(arguments[0]);"
+        "const box = e.parentElement;"  # the table's scroll wrapper
+        "const detail = document.getElementById('trade-detail').getBoundingClientRect();"
+        "return {box: box.scrollWidth - box.clientWidth,"
+        " table: e.getBoundingClientRect().right - detail.right,"
+        " page: document.documentElement.scrollWidth - window.innerWidth};",
+        element_id,
+    )
+
+
+def test_a_linked_trade_follows_its_status_and_its_legs_fit_the_window(browser, tmp_path):
+    from decimal import Decimal
+
+    from sqlalchemy import update
+
+    from backend.models import Trade
+
+    with web_only(tmp_path, users=[("viewer", "viewer")]) as (url, _tokens):
+        desk = Desk(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'desk.sqlite3'}"))
+        with desk.sessions.begin() as session:
+            trade_id = recorded_trade(
+                session, at=datetime.now(UTC), status="queued", profit=None, size="10000"
+            ).id
+        login(browser, url, "viewer", path=f"/trades?trade={trade_id}")
+
+        def badge(b):
+            found = b.find_elements(By.CSS_SELECTOR, "#trade-detail .badge")
+            return found[0].text if found else None
+
+        wait_until(browser, 15, lambda b: badge(b) == "queued", "the linked trade, queued")
+        with desk.sessions.begin() as session:  # the worker fills it meanwhile
+            session.execute(
+                update(Trade)
+                .where(Trade.id == trade_id)
+                .values(status="filled", profit_usd=Decimal("12.5"), updated_at=datetime.now(UTC))
+            )
+        wait_until(browser, 10, lambda b: badge(b) == "filled", "the detail following to filled")
+        assert "12.50 USD" in browser.find_element(By.ID, "trade-detail").text
+        try:
+            for width in (1366, 390):
+                browser.set_window_size(width, 900)
+                time.sleep(0.5)
+                seen = overflow(browser, "trade-legs")
+                assert seen["box"] <= 0 and seen["table"] <= 1, f"{width} px: {seen}"
+                assert seen["page"] <= 0, f"the page is wider than {width} px: {seen}"
+        finally:
+            browser.set_window_size(1440, 900)

@@ -205,7 +205,9 @@ def test_callback_values_no_browser_sends_get_400(app, client, desk, prefix, val
 
 
 def test_a_selected_row_id_beyond_the_database_is_no_such_trade(app, client):
-    body = declared_body(app, "trades-detail.children", {"trades-grid": [{"id": 2**70}]})
+    body = declared_body(
+        app, "..trades-detail.children...trades-shown", {"trades-grid": [{"id": 2**70}]}
+    )
     r = client.post("/_dash-update-component", json=body)
     assert r.status_code == 200, r.text[:300]
     assert "does not exist" in r.text

@@ -31,10 +31,13 @@ def _pressed(kind: str, trade_id: int) -> dict:
     }
 
 
+DETAIL = "..trades-detail.children...trades-shown.data.."  # the selection's callback
+
+
 def detail_body(trade_id: int) -> dict:
     return {
-        "output": "trades-detail.children",
-        "outputs": {"id": "trades-detail", "property": "children"},
+        "output": DETAIL,
+        "outputs": split_callback_id(DETAIL),
         "inputs": [{"id": "trades-grid", "property": "selectedRows", "value": [{"id": trade_id}]}],
         "changedPropIds": ["trades-grid.selectedRows"],
     }
@@ -248,3 +251,69 @@ def test_the_refusal_speaks_spanish(app, desk, stranded_trade):
     assert "Indique un motivo de 1 a 500 caracteres, en una sola línea." in json.dumps(
         out["close-problem"], ensure_ascii=False
     )
+
+
+# --- the page follows ---------------------------------------------------------------------
+
+
+def follow_body(app, shown: dict | None, acted: float | None) -> dict:
+    key = _key(app, "trades-shown.data@", "trades-action.children@")
+    return {
+        "output": key,
+        "outputs": split_callback_id(key),
+        "inputs": [
+            {"id": "trades-push", "property": "data", "value": None},
+            {"id": "trades-tick", "property": "n_intervals", "value": 3},
+        ],
+        "state": [
+            {"id": "trades-shown", "property": "data", "value": shown},
+            {"id": "trades-acted", "property": "data", "value": acted},
+        ],
+        "changedPropIds": ["trades-tick.n_intervals"],
+    }
+
+
+def updated(r) -> dict:
+    """The outputs a callback changed (none: Dash answers 204)."""
+    return {} if r.status_code == 204 else response(r)
+
+
+def test_the_shown_detail_is_rendered_again_only_when_the_trade_changed(app, desk, stranded_trade):
+    viewer = api_client(app, "viewer")
+    r = viewer.post(UPDATE, json=detail_body(stranded_trade))
+    shown = response(r)["trades-shown"]["data"]
+    assert shown["id"] == stranded_trade and "stranded" in shown["version"]
+    assert updated(viewer.post(UPDATE, json=follow_body(app, shown, None))) == {}  # the same
+
+    r = api_client(app, "admin").post(UPDATE, json=confirm_body(app, stranded_trade, "keep it"))
+    assert "closed" in json.dumps(response(r)["trades-action"])
+    out = response(viewer.post(UPDATE, json=follow_body(app, shown, None)))
+    assert '"closed"' in json.dumps(out["trades-detail"])  # its badge
+    assert "closed" in out["trades-shown"]["data"]["version"]
+
+
+def test_an_actions_notice_goes_once_nothing_is_stranded_and_it_was_read(app, desk, stranded_trade):
+    viewer = api_client(app, "viewer")
+    now = desk.now().timestamp()
+    assert updated(viewer.post(UPDATE, json=follow_body(app, None, now - 60))) == {}
+
+    api_client(app, "admin").post(UPDATE, json=confirm_body(app, stranded_trade, "keep it"))
+    assert updated(viewer.post(UPDATE, json=follow_body(app, None, now))) == {}  # just shown
+    out = response(viewer.post(UPDATE, json=follow_body(app, None, now - 60)))
+    assert out["trades-action"]["children"] is None
+
+
+@pytest.mark.parametrize(
+    "shown,acted,status",
+    [
+        ({"id": 2**70, "version": "x"}, None, 200),  # beyond the column: no such trade
+        ({"id": "1; drop", "version": "x"}, None, 204),  # not an id: nothing to follow
+        ([1], None, 400),
+        (None, "yesterday", 400),
+    ],
+)
+def test_hostile_follow_values_are_answered_not_failed(app, shown, acted, status):
+    r = api_client(app, "viewer").post(UPDATE, json=follow_body(app, shown, acted))
+    assert r.status_code == status or (status == 204 and updated(r) == {}), r.text[:300]
+    if status == 200:
+        assert "does not exist" in r.text
