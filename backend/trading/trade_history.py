@@ -5,7 +5,8 @@ Nothing here loads the history into memory. A page seeks on an indexed order fro
 last key of the page before it when the grid scrolls on, or counts an offset on the
 index when it jumps (whole days, users, strategies or statuses before it, counted by
 the daily rollup, are skipped first). Totals and the P&L curve add up the daily rollup
-(backend.trading.trade_days) for whole days and the trades only for partial days
+(backend.trading.trade_days) for whole days, a curve under two weeks the 5-minute one
+(backend.trading.trade_buckets), and the trades only for partial days and buckets
 (PostgreSQL sums NUMERIC exactly; SQLite keeps money as text, so there the sums are
 done in Python with Decimal), and the export walks a server-side cursor in batches.
 """
@@ -396,7 +397,8 @@ def _realized_span(session: Session, flt: TradeFilter) -> tuple:
 
 def _realized_bounds(session: Session, flt: TradeFilter, first: int, last: int) -> list:
     """The first realized moment in bucket ``first`` and the last in bucket ``last`` (both
-    hold one), in one statement that reads the trades of those two buckets only."""
+    hold one), in one statement that reads the trades of those two buckets only. A trade
+    changed between the two reads may leave one out (read committed): it is skipped."""
     ends = []
     for bucket, edge in ((first, func.min), (last, func.max)):
         inside = replace(
@@ -404,7 +406,7 @@ def _realized_bounds(session: Session, flt: TradeFilter, first: int, last: int) 
         )
         realized = inside.where(select(edge(Trade.created_at))).where(Trade.profit_usd.is_not(None))
         ends.append(realized.scalar_subquery())
-    return [_utc(t) for t in session.execute(select(*ends)).one()]
+    return [_utc(t) for t in session.execute(select(*ends)).one() if t is not None]
 
 
 def _pnl_from_trades(session: Session, flt: TradeFilter) -> list[tuple[datetime, Decimal]]:
