@@ -190,6 +190,22 @@ class TradeDay(Base):
     profit_usd: Mapped[Decimal] = mapped_column(Money)
 
 
+class TradeBucket(Base):
+    """Realized profit of settled trades per 5 minutes (backend.trading.trade_buckets),
+    keyed as trade_days: what a short P&L curve adds up. ``bucket`` is the UTC epoch
+    second // 300; the key starts with the market so a curve reads one index range."""
+
+    __tablename__ = "trade_buckets"
+
+    market: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    requested_by: Mapped[str] = mapped_column(String(64), primary_key=True)
+    realized: Mapped[int] = mapped_column(Integer)  # trades with a profit
+    profit_usd: Mapped[Decimal] = mapped_column(Money)
+
+
 class TradeEvent(Base):
     """Audit trail: one row per status transition, written in the same transaction."""
 
@@ -377,4 +393,4 @@ class OperatorTicket(Base):
 
 # The daily rollup follows every change to trades made through a Session in any process
 # that maps these tables (web, workers, scripts, tests): its listeners come with them.
-from backend.trading import trade_days  # noqa: E402, F401
+from backend.trading import trade_buckets, trade_days  # noqa: E402, F401

@@ -3,7 +3,7 @@ the CSV export with 10^6 trades on PostgreSQL (and, with --small, a smaller hist
 the same rounds, for the growth).
 
     .venv/bin/python -m bench.trades [--trades 1000000] [--small 10000] [--repeat 40]
-                                     [--keep] [--no-export]
+                                     [--keep] [--prefix desk_bench_trades] [--no-export]
                                      [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 Creates a throw-away database per size (kept with --keep, and then reused by the next run
@@ -41,7 +41,7 @@ from sqlalchemy import create_engine
 from backend import create_app, migrate
 from backend.cache import LocalCache
 from backend.config import Settings
-from backend.trading import trade_days, trade_history
+from backend.trading import trade_buckets, trade_days, trade_history
 from backend.web import tokens, users
 
 USERS = ("ana", "ben", "carla", "dario", "elena", "fer")
@@ -54,9 +54,9 @@ ROUTES = {
 START = datetime(2026, 8, 30, tzinfo=UTC)
 
 
-def database(admin_url: str, n: int, keep: bool) -> tuple[str, bool]:
+def database(admin_url: str, n: int, keep: bool, prefix: str) -> tuple[str, bool]:
     """(URL, already filled) of the benchmark's database."""
-    name = f"desk_bench_trades_{n}" if keep else f"desk_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{n}" if keep else f"desk_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
@@ -316,9 +316,9 @@ def report_export(url: str) -> None:
     )
 
 
-def prepare(admin_url: str, n: int, keep: bool):
+def prepare(admin_url: str, n: int, keep: bool, prefix: str):
     """(URL, desk, viewer client) of a migrated database holding n trades."""
-    url, filled = database(admin_url, n, keep)
+    url, filled = database(admin_url, n, keep, prefix)
     settings = settings_for(url)
     started = time.perf_counter()
     migrate.upgrade(settings)  # on a database kept from before 0008: its rollup backfill
@@ -328,7 +328,8 @@ def prepare(admin_url: str, n: int, keep: bool):
         started = time.perf_counter()  # COPY went round the application: add them up
         with create_engine(settings.database_url).begin() as conn:
             trade_days.rebuild(conn)
-        print(f"daily rollup rebuilt in {time.perf_counter() - started:.1f} s")
+            trade_buckets.rebuild(conn)
+        print(f"daily and 5-minute rollups rebuilt in {time.perf_counter() - started:.1f} s")
     app = create_app(settings)
     desk = app.extensions["desk"]
     desk.cache = NoSummaryCache()
@@ -342,6 +343,11 @@ def main() -> None:
     parser.add_argument("--small", type=int, help="also this many trades, in the same rounds")
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the database")
+    parser.add_argument(
+        "--prefix",
+        default="desk_bench_trades",
+        help="kept databases are PREFIX_<trades> (a branch with its own migrations: its own)",
+    )
     parser.add_argument("--no-export", action="store_true", help="skip the CSV export")
     parser.add_argument("--export-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -351,7 +357,7 @@ def main() -> None:
     sizes = [args.trades] + ([args.small] if args.small else [])
     urls, desks, clients = {}, {}, {}
     for n in sizes:
-        urls[n], desks[n], clients[n] = prepare(args.admin_url, n, args.keep)
+        urls[n], desks[n], clients[n] = prepare(args.admin_url, n, args.keep, args.prefix)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     found = time_callbacks(clients, args.repeat)
     print(f"\nload average {load} before, {' '.join(f'{x:.2f}' for x in os.getloadavg())} after")

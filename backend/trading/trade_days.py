@@ -18,13 +18,15 @@ and as NUMERIC on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from functools import cache
 
 from sqlalchemy import (
     Connection,
+    Table,
     bindparam,
     delete,
     event,
@@ -56,9 +58,9 @@ _TOUCHED = "trade_days.touched"  # session.info: trade id -> standing before (No
 
 @dataclass(frozen=True)
 class Standing:
-    """What one trade adds to the rollup."""
+    """What one trade adds to the rollups."""
 
-    day: date
+    at: datetime  # UTC
     strategy: str
     status: str
     requested_by: str
@@ -66,6 +68,10 @@ class Standing:
     expected_profit_usd: Decimal
     profit_usd: Decimal | None
     markets: frozenset[str]
+
+    @property
+    def day(self) -> date:
+        return self.at.date()
 
     def amounts(self) -> tuple:
         """(trades, realized, size, expected, profit) it adds to each of its keys."""
@@ -82,6 +88,21 @@ class Standing:
             (self.day, market, self.strategy, self.status, self.requested_by): amounts
             for market in (ALL, *self.markets)
         }
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A table adding up what trades add (``rows``: key -> amounts) under ``key``; every
+    rollup in ROLLUPS is kept by ``settle`` and checked by ``drift``."""
+
+    table: Table
+    key: tuple[str, ...]
+    fields: tuple[str, ...]
+    rows: Callable[[Standing], dict[tuple, tuple]]
+
+
+DAYS = Rollup(TradeDay.__table__, KEY, FIELDS, lambda standing: standing.rows())
+ROLLUPS = [DAYS]  # backend.trading.trade_buckets adds its own when imported
 
 
 _COLUMNS = (Trade.id, Trade.created_at, Trade.strategy, Trade.status, Trade.requested_by,
@@ -115,7 +136,14 @@ def standings(session: Session, ids: Iterable[int], lock: bool = False) -> dict[
                 markets.setdefault(trade_id, set()).add(market)
     return {
         i: Standing(
-            at.date(), strategy, status, user, size, expected, profit, frozenset(markets.get(i, ()))
+            at.replace(tzinfo=at.tzinfo or UTC),
+            strategy,
+            status,
+            user,
+            size,
+            expected,
+            profit,
+            frozenset(markets.get(i, ())),
         )
         for i, at, strategy, status, user, size, expected, profit in found
     }
@@ -158,67 +186,68 @@ def _remember(session: Session, ids: Iterable[int]) -> None:
 
 def _accumulate(change: dict[tuple, list], rows: dict[tuple, tuple], sign: int = 1) -> None:
     for key, amounts in rows.items():
-        total = change.setdefault(key, [0, 0, Decimal(0), Decimal(0), Decimal(0)])
+        total = change.setdefault(key, [type(amount)(0) for amount in amounts])
         for n, amount in enumerate(amounts):
             total[n] += sign * amount
 
 
-def _rows(change: dict[tuple, list]) -> list[dict]:
+def sorted_rows(rollup: Rollup, change: dict[tuple, list]) -> list[dict]:
     """Rollup rows to add, in key order (the order PostgreSQL locks them in)."""
     return [
-        dict(zip(KEY + FIELDS, (*key, *change[key]), strict=True))
+        dict(zip(rollup.key + rollup.fields, (*key, *change[key]), strict=True))
         for key in sorted(change)
         if any(change[key])
     ]
 
 
 def settle(session: Session) -> None:
-    """Add what the touched trades changed to the rollup: run just before the commit."""
+    """Add what the touched trades changed to every rollup (in the order of ROLLUPS, so
+    two commits lock rollup rows in the same order): run just before the commit."""
     session.flush()  # what is still pending is touched by the flush hooks now
     touched = session.info.pop(_TOUCHED, None)
     if not touched:
         return
     after = standings(session, touched)
-    change: dict[tuple, list] = {}
-    for trade_id, before in touched.items():
-        if before is not None:
-            _accumulate(change, before.rows(), -1)
-        if trade_id in after:
-            _accumulate(change, after[trade_id].rows())
-    _add(session.connection(), _rows(change))
+    for rollup in ROLLUPS:
+        change: dict[tuple, list] = {}
+        for trade_id, before in touched.items():
+            if before is not None:
+                _accumulate(change, rollup.rows(before), -1)
+            if trade_id in after:
+                _accumulate(change, rollup.rows(after[trade_id]))
+        add(session.connection(), rollup, sorted_rows(rollup, change))
 
 
-def _upsert():
+@cache
+def _upsert(rollup: Rollup):
     """One statement for any number of rows, compiled once per process: the rows go as
     parameters, and asking for a column back makes SQLAlchemy send them as one multi-row
     INSERT (see ``db.insert_rows``)."""
-    table = TradeDay.__table__
+    table = rollup.table
     stmt = pg_insert(table)
     stmt = stmt.on_conflict_do_update(
-        index_elements=list(KEY),
-        set_={f: table.c[f] + getattr(stmt.excluded, f) for f in FIELDS},
+        index_elements=list(rollup.key),
+        set_={f: table.c[f] + getattr(stmt.excluded, f) for f in rollup.fields},
     )
-    return stmt.returning(table.c.trades)
+    return stmt.returning(table.c[rollup.fields[0]])
 
 
-_UPSERT = _upsert()
-
-
-def _add(connection: Connection, rows: list[dict]) -> None:
+def add(connection: Connection, rollup: Rollup, rows: list[dict]) -> None:
     """Add each row's amounts to the rollup row of its key (created at zero if new)."""
     if not rows:
         return
-    table = TradeDay.__table__
+    table = rollup.table
     if connection.dialect.name == "postgresql":  # NUMERIC adds exactly, in one statement
-        connection.execute(_UPSERT, rows)
+        connection.execute(_upsert(rollup), rows)
         return
     for row in rows:  # SQLite keeps money as text and holds the database's write lock
-        where = [table.c[k] == row[k] for k in KEY]
-        old = connection.execute(select(*(table.c[f] for f in FIELDS)).where(*where)).first()
+        where = [table.c[k] == row[k] for k in rollup.key]
+        fields = rollup.fields
+        old = connection.execute(select(*(table.c[f] for f in fields)).where(*where)).first()
         if old is None:
             connection.execute(insert(table).values(row))
         else:
-            values = {f: old[n] + row[f] for n, f in enumerate(FIELDS)}
+            values = {f: old[n] + row[f] for n, f in enumerate(fields)}
             connection.execute(table.update().where(*where).values(values))
 
 
@@ -251,35 +280,43 @@ def rebuild(connection: Connection, statuses: frozenset[str] = SETTLED) -> None:
         for query in (every, per_market):
             connection.execute(insert(table).from_select(columns, query))
         return
-    change: dict[tuple, list] = {}
+    rollup = Rollup(DAYS.table, KEY, FIELDS, lambda standing: standing.rows(statuses))
+    add(connection, rollup, sorted_rows(rollup, expected(connection, [rollup])[0]))
+
+
+def expected(connection: Connection, rollups: list[Rollup]) -> list[dict[tuple, list]]:
+    """What each rollup adds up to, read from every trade in Python (SQLite's rebuild,
+    and ``drift``): key -> amounts."""
+    changes: list[dict[tuple, list]] = [{} for _ in rollups]
     with Session(bind=connection) as session:
         ids = list(session.scalars(select(Trade.id).order_by(Trade.id)))
         for start in range(0, len(ids), 500):
             for standing in standings(session, ids[start : start + 500]).values():
-                _accumulate(change, standing.rows(statuses))
-    _add(connection, _rows(change))
+                for rollup, change in zip(rollups, changes, strict=True):
+                    _accumulate(change, rollup.rows(standing))
+    return changes
 
 
 def drift(session: Session) -> list[str]:
-    """Every rollup row that differs from the trades it adds up, one sentence each; empty
-    when the history's totals are exact (``ledger check`` runs it; ``rebuild`` repairs)."""
-    table = TradeDay.__table__
-    stored = {
-        tuple(row[k] for k in KEY): [row[f] for f in FIELDS]
-        for row in session.execute(select(table)).mappings()
-        if any(row[f] for f in FIELDS)
-    }
-    expected: dict[tuple, list] = {}
-    ids = list(session.scalars(select(Trade.id).order_by(Trade.id)))  # in flight add nothing
-    for start in range(0, len(ids), 500):
-        for standing in standings(session, ids[start : start + 500]).values():
-            _accumulate(expected, standing.rows())
+    """Every row of every rollup that differs from the trades it adds up, one sentence
+    each; empty when the history's totals and curves are exact (``ledger check`` runs
+    it; ``rebuild`` and ``trade_buckets.rebuild`` repair)."""
     problems = []
-    for key in sorted(set(stored) | {k for k, v in expected.items() if any(v)}):
-        have, want = stored.get(key), expected.get(key)
-        if have != want:
-            where = ", ".join(f"{k}={v}" for k, v in zip(KEY, key, strict=True))
-            problems.append(f"trade_days {where}: holds {have}, the trades add up to {want}")
+    wanted = expected(session.connection(), ROLLUPS)
+    for rollup, want_all in zip(ROLLUPS, wanted, strict=True):
+        fields = rollup.fields
+        stored = {
+            tuple(row[k] for k in rollup.key): [row[f] for f in fields]
+            for row in session.execute(select(rollup.table)).mappings()
+            if any(row[f] for f in fields)
+        }
+        for key in sorted(set(stored) | {k for k, v in want_all.items() if any(v)}):
+            have, want = stored.get(key), want_all.get(key)
+            if have != want:
+                where = ", ".join(f"{k}={v}" for k, v in zip(rollup.key, key, strict=True))
+                problems.append(
+                    f"{rollup.table.name} {where}: holds {have}, the trades add up to {want}"
+                )
     return problems
 
 
@@ -331,33 +368,33 @@ def _where(stmt, flt, first: date | None, until: date | None):
         stmt = stmt.where(TradeDay.day >= first)
     if until is not None:
         stmt = stmt.where(TradeDay.day < until)
-    for column, value in (
-        (TradeDay.strategy, flt.strategy),
-        (TradeDay.status, flt.status),
-        (TradeDay.requested_by, flt.user),
+    return matching(stmt, TradeDay.__table__, flt)
+
+
+def matching(stmt, table: Table, flt):
+    """``stmt`` kept to the rows of ``table`` (trades or a rollup) whose strategy, status
+    and user are the filter's (any, where it has none)."""
+    for name, value in (
+        ("strategy", flt.strategy),
+        ("status", flt.status),
+        ("requested_by", flt.user),
     ):
         if value is not None:
-            stmt = stmt.where(column == value)
+            stmt = stmt.where(table.c[name] == value)
     return stmt
 
 
-def _in_flight_where(stmt, flt, first: date | None, until: date | None):
-    """The trades in flight the filter holds over the days [first, until) (None: the
-    filter's status is a settled one), found through the index on status: few."""
+def in_flight_where(stmt, flt, first: date | None, until: date | None):
+    """The trades in flight the filter holds over the days (or moments) [first, until)
+    (None: the filter's status is a settled one), found through the index on status: few."""
     if flt.status is not None and flt.status not in IN_FLIGHT:
         return None
     stmt = stmt.where(Trade.status.in_(sorted(IN_FLIGHT)))
     if first is not None:
-        stmt = stmt.where(Trade.created_at >= datetime.combine(first, time(), UTC))
+        stmt = stmt.where(Trade.created_at >= _moment(first))
     if until is not None:
-        stmt = stmt.where(Trade.created_at < datetime.combine(until, time(), UTC))
-    for column, value in (
-        (Trade.strategy, flt.strategy),
-        (Trade.status, flt.status),
-        (Trade.requested_by, flt.user),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+        stmt = stmt.where(Trade.created_at < _moment(until))
+    stmt = matching(stmt, Trade.__table__, flt)
     if flt.market is not None:
         stmt = stmt.where(
             exists().where(TradeLeg.trade_id == Trade.id, TradeLeg.market == flt.market)
@@ -365,8 +402,13 @@ def _in_flight_where(stmt, flt, first: date | None, until: date | None):
     return stmt
 
 
+def _moment(when: date) -> datetime:
+    """A moment as it is; a day as its UTC midnight."""
+    return when if isinstance(when, datetime) else datetime.combine(when, time(), UTC)
+
+
 def _in_flight(session: Session, flt, first: date | None, until: date | None) -> list[Standing]:
-    stmt = _in_flight_where(select(Trade.id), flt, first, until)
+    stmt = in_flight_where(select(Trade.id), flt, first, until)
     return [] if stmt is None else list(standings(session, session.scalars(stmt)).values())
 
 
@@ -426,7 +468,7 @@ def counts(session: Session, flt, first: date | None, until: date | None, by: st
         value = func.date(at, type_=TradeDay.day.type)
     else:
         value = getattr(Trade, by)
-    live = _in_flight_where(select(value.label("v"), literal(1).label("n")), flt, first, until)
+    live = in_flight_where(select(value.label("v"), literal(1).label("n")), flt, first, until)
     if live is not None:
         parts.append(live)
     both = union_all(*parts).subquery()

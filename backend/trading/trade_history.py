@@ -5,7 +5,8 @@ Nothing here loads the history into memory. A page seeks on an indexed order fro
 last key of the page before it when the grid scrolls on, or counts an offset on the
 index when it jumps (whole days, users, strategies or statuses before it, counted by
 the daily rollup, are skipped first). Totals and the P&L curve add up the daily rollup
-(backend.trading.trade_days) for whole days and the trades only for partial days
+(backend.trading.trade_days) for whole days, a curve under two weeks the 5-minute one
+(backend.trading.trade_buckets), and the trades only for partial days and buckets
 (PostgreSQL sums NUMERIC exactly; SQLite keeps money as text, so there the sums are
 done in Python with Decimal), and the export walks a server-side cursor in batches.
 """
@@ -26,7 +27,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from backend.models import Posting, Trade, TradeLeg
-from backend.trading import trade_days
+from backend.trading import trade_buckets, trade_days
 from backend.trading.trades import STATUSES
 
 MARKET = re.compile(r"(p2p|spot):[A-Z0-9]{2,10}/[A-Z0-9]{2,10}")
@@ -295,10 +296,13 @@ def cumulative_pnl(session: Session, flt: TradeFilter) -> list[tuple[datetime, D
     """Realized profit summed over time buckets (at most PNL_POINTS), then accumulated:
     (end of bucket, profit to date). Over DAILY_CURVE_DAYS or more the buckets are whole
     days or longer, added from the daily rollup; a shorter span is bucketed finer from
-    the trades of those few days."""
-    days, edges = _split(flt)
-    if days is None:
-        return _pnl_from_trades(session, flt)
+    the 5-minute rollup (``_pnl_from_buckets``), straight away when the range itself
+    covers fewer than DAILY_CURVE_DAYS dates (its realized span cannot be longer)."""
+    if flt.start is not None and flt.end is not None:
+        dates = ((flt.end - _INSTANT).date() - flt.start.date()).days + 1
+        if dates < DAILY_CURVE_DAYS:
+            return _pnl_from_buckets(session, flt)
+    days, edges = _split(flt)  # whole days: an open or long range has some
     daily = trade_days.by_day(session, flt, *days)
     for edge in edges:  # a partial day each: it starts on that day
         total = daily.setdefault(edge.start.date(), [0, 0, Decimal(0)])
@@ -320,7 +324,7 @@ def cumulative_pnl(session: Session, flt: TradeFilter) -> list[tuple[datetime, D
     if (last - first).days + 1 < DAILY_CURVE_DAYS:
         start = _midnight(first) if flt.start is None else max(flt.start, _midnight(first))
         end = _midnight(last + timedelta(days=1))
-        return _pnl_from_trades(session, replace(flt, start=start, end=min(end, flt.end or end)))
+        return _pnl_from_buckets(session, replace(flt, start=start, end=min(end, flt.end or end)))
     span = ((last - first).days + 1) * 86400
     width = next((b for b in BUCKETS if b >= 86400 and span / b < PNL_POINTS), BUCKETS[-1])
     sums: dict[int, Decimal] = {}
@@ -338,19 +342,81 @@ def _accumulated(sums: dict[int, Decimal], width: int) -> list[tuple[datetime, D
     return curve
 
 
-def _pnl_from_trades(session: Session, flt: TradeFilter) -> list[tuple[datetime, Decimal]]:
-    """The curve added up from the trades themselves, in the finest buckets that fit."""
-    realized = flt.where(select(Trade.created_at, Trade.profit_usd)).where(
-        Trade.profit_usd.is_not(None)
-    )
+def _pnl_from_buckets(session: Session, flt: TradeFilter) -> list[tuple[datetime, Decimal]]:
+    """The curve of a bounded range: its whole 5-minute buckets from trade_buckets, the
+    partial ones at its edges (under 5 minutes each) from the trades. The width is the
+    one the trades' own first and last realized moments call for (read from the trades
+    of the first and last bucket only); a span too short for 5-minute buckets (under
+    PNL_POINTS minutes) is bucketed from the trades of that span."""
+    first = -(-int(flt.start.timestamp()) // trade_buckets.WIDTH)  # whole buckets only
+    until = int(flt.end.timestamp()) // trade_buckets.WIDTH
+    if first >= until:
+        return _pnl_from_trades(session, flt)
+    found = trade_buckets.by_bucket(session, flt, first, until)
+    points: list[tuple[datetime, Decimal]] = []  # (moment, profit) of the edges' trades
+    for edge in (
+        replace(flt, end=trade_buckets.start_of(first)),
+        replace(flt, start=trade_buckets.start_of(until)),
+    ):
+        if edge.start < edge.end:
+            realized = edge.where(select(Trade.created_at, Trade.profit_usd))
+            rows = session.execute(realized.where(Trade.profit_usd.is_not(None)))
+            points += [(_utc(at), profit) for at, profit in rows]
+    moments = [at for at, _ in points]
+    if found:
+        moments += _realized_bounds(session, flt, min(found), max(found))
+    if not moments:
+        return []
+    start, last = min(moments), max(moments)
+    span = (last - start).total_seconds()
+    width = next((b for b in BUCKETS if span / b < PNL_POINTS), BUCKETS[-1])
+    if width < trade_buckets.WIDTH:  # under PNL_POINTS minutes: finer than the rollup
+        return _pnl_from_trades(session, replace(flt, start=start, end=last + _INSTANT))
+    sums: dict[int, Decimal] = {}
+    for bucket, (_, profit) in found.items():
+        key = bucket * trade_buckets.WIDTH // width
+        sums[key] = sums.get(key, Decimal(0)) + profit
+    for at, profit in points:
+        key = int(at.timestamp()) // width
+        sums[key] = sums.get(key, Decimal(0)) + profit
+    return _accumulated(sums, width)
+
+
+_INSTANT = timedelta(microseconds=1)  # the finest time the databases keep
+
+
+def _realized_span(session: Session, flt: TradeFilter) -> tuple:
+    """(first, last) moment of a realized trade the filter holds (None, None: none)."""
     span = session.execute(
         flt.where(select(func.min(Trade.created_at), func.max(Trade.created_at))).where(
             Trade.profit_usd.is_not(None)
         )
     ).one()
-    if span[0] is None:
+    return tuple(None if t is None else _utc(t) for t in span)
+
+
+def _realized_bounds(session: Session, flt: TradeFilter, first: int, last: int) -> list:
+    """The first realized moment in bucket ``first`` and the last in bucket ``last`` (both
+    hold one), in one statement that reads the trades of those two buckets only. A trade
+    changed between the two reads may leave one out (read committed): it is skipped."""
+    ends = []
+    for bucket, edge in ((first, func.min), (last, func.max)):
+        inside = replace(
+            flt, start=trade_buckets.start_of(bucket), end=trade_buckets.start_of(bucket + 1)
+        )
+        realized = inside.where(select(edge(Trade.created_at))).where(Trade.profit_usd.is_not(None))
+        ends.append(realized.scalar_subquery())
+    return [_utc(t) for t in session.execute(select(*ends)).one() if t is not None]
+
+
+def _pnl_from_trades(session: Session, flt: TradeFilter) -> list[tuple[datetime, Decimal]]:
+    """The curve added up from the trades themselves, in the finest buckets that fit."""
+    realized = flt.where(select(Trade.created_at, Trade.profit_usd)).where(
+        Trade.profit_usd.is_not(None)
+    )
+    first, last = _realized_span(session, flt)
+    if first is None:
         return []
-    first, last = (_utc(t) for t in span)
     width = next(
         (b for b in BUCKETS if (last - first).total_seconds() / b < PNL_POINTS), BUCKETS[-1]
     )

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from backend import migrate
 from backend.config import Settings
 from backend.desk import Desk
+from backend.trading import trade_days, trades
 from backend.trading import trade_history as th
-from backend.trading import trades
 from tests.factories import FIVE_TRADES, recorded_trade
 from tests.unit import test_trade_days as rollup
 from tests.unit import test_trade_history as history
@@ -88,7 +88,9 @@ def test_the_daily_rollup_was_filled_from_the_trades_already_there(make_pg_datab
         for args in ({}, {"market": "p2p:USDT/BRL"}, {"from": "2026-11-26T12:00Z"}):
             flt = th.TradeFilter.parse(args)
             assert th.totals(session, flt) == th.sums(session, flt), args
+            assert th.cumulative_pnl(session, flt) == th._pnl_from_trades(session, flt), args
         assert th.totals(session, th.TradeFilter()).count == 5
+        assert trade_days.drift(session) == []  # migration 0014's 5-minute buckets too
 
 
 @settings(

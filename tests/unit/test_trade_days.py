@@ -1,20 +1,24 @@
-"""The daily rollup (trade_days) stays equal to the trades it adds up, whatever happens to
-them: trades created, moved through statuses (Core UPDATE), changed through the ORM,
-given legs on new markets, and transactions rolled back (hypothesis, on SQLite;
+"""The daily rollup (trade_days) and the 5-minute one (trade_buckets) stay equal to the
+trades they add up, whatever happens to them: trades created, moved through statuses
+(Core UPDATE), changed through the ORM, given legs on new markets, and transactions
+rolled back (hypothesis, on SQLite;
 PostgreSQL: tests/integration/test_trade_history_postgres.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from backend.models import Trade, TradeDay, TradeLeg
-from backend.trading import trade_days, trade_history, trades
+from backend.models import Trade, TradeBucket, TradeDay, TradeLeg
+from backend.trading import trade_buckets, trade_days, trade_history, trades
 from tests.factories import recorded_trade
+
+D = Decimal
 
 START = datetime(2026, 11, 25, tzinfo=UTC)
 USERS = ("ana", "ben")
@@ -112,6 +116,15 @@ def rollup_rows(session) -> set[tuple]:
     }
 
 
+def bucket_rows(session) -> set[tuple]:
+    rows = session.execute(select(TradeBucket)).scalars()
+    return {
+        (r.market, r.bucket, r.strategy, r.status, r.requested_by, r.realized, r.profit_usd)
+        for r in rows
+        if r.realized
+    }
+
+
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -121,8 +134,9 @@ def test_the_rollup_adds_up_exactly_what_the_trades_hold(desk, batches):
 
 
 def run(desk, batches) -> None:
-    """Apply the transactions (committed or rolled back), then compare the rollup's
-    totals with sums over the trades, and its rows with a rebuild from scratch."""
+    """Apply the transactions (committed or rolled back), then compare the rollups'
+    totals and P&L curves with sums over the trades, and their rows with a rebuild from
+    scratch."""
     ids: list[int] = []
     now = START + timedelta(days=5)
     for ops, commit in batches:
@@ -141,11 +155,16 @@ def run(desk, batches) -> None:
         for args in FILTERS:
             flt = trade_history.TradeFilter.parse(args)
             assert trade_history.totals(session, flt) == trade_history.sums(session, flt), args
-        kept = rollup_rows(session)
+            curve = trade_history._pnl_from_trades(session, flt)  # bucketed from the trades
+            assert trade_history.cumulative_pnl(session, flt) == curve, args
+        assert trade_days.drift(session) == []
+        kept, buckets = rollup_rows(session), bucket_rows(session)
     with desk.sessions.begin() as session:  # added up again from scratch: the same rows
         trade_days.rebuild(session.connection())
+        trade_buckets.rebuild(session.connection())
     with desk.sessions() as session:
         assert rollup_rows(session) == kept
+        assert bucket_rows(session) == buckets
 
 
 def test_the_statuses_split_exactly_into_settled_and_in_flight():
@@ -231,3 +250,55 @@ def test_counts_add_the_trades_in_flight_to_the_settled_ones(desk):
                                                  "day", False))) == [
             ((START + timedelta(days=2)).date(), 1)
         ]  # fmt: skip
+
+
+def test_a_short_curve_adds_up_5_minute_buckets_through_every_status_change(desk):
+    """One day's curve in 5-minute buckets, exact after a filled trade is unwound and a
+    stranded one closed with a new profit (in flight, a trade's profit counts live)."""
+    day = trade_history.TradeFilter.parse({"from": "2026-11-25", "to": "2026-11-25"})
+    ben = trade_history.TradeFilter.parse({"from": "2026-11-25", "to": "2026-11-25",
+                                           "user": "ben"})  # fmt: skip
+    with desk.sessions.begin() as session:
+        first = recorded_trade(session, at=START + timedelta(minutes=2, seconds=10),
+                               profit="1.50").id  # fmt: skip
+        recorded_trade(session, at=START + timedelta(minutes=4, seconds=59), profit="2.25")
+        kept = recorded_trade(session, at=START + timedelta(hours=9, minutes=31), user="ben",
+                              status="stranded", profit="4.00").id  # fmt: skip
+        recorded_trade(session, at=START + timedelta(hours=23, minutes=58), profit="-0.75")
+        recorded_trade(session, at=START + timedelta(hours=12), status="rejected", profit=None)
+    five, nine, end = (START + timedelta(minutes=m) for m in (5, 9 * 60 + 35, 24 * 60))
+
+    def curve(flt):
+        with desk.sessions() as session:
+            assert trade_days.drift(session) == []
+            return trade_history.cumulative_pnl(session, flt)
+
+    assert curve(day) == [(five, D("3.75")), (nine, D("7.75")), (end, D("7.00"))]
+    with desk.sessions() as session:  # the stranded trade is in flight: not in the rollup
+        assert {r[1:] for r in bucket_rows(session) if r[0] == trade_days.ALL} == {
+            (bucket(START), "crossed_book", "filled", "ana", 2, D("3.75")),
+            (bucket(START + timedelta(hours=23, minutes=55)), "crossed_book", "filled", "ana",
+             1, D("-0.75")),
+        }  # fmt: skip
+    now = START + timedelta(days=2)
+    for trade_id, path in ((first, ("filled", "unwinding", "unwound")),
+                           (kept, ("stranded", "closed"))):  # fmt: skip
+        for current, to in pairwise(path):
+            with desk.sessions.begin() as session:
+                profit = {"unwinding": D("9"), "unwound": D("-0.50"), "closed": D("0.75")}[to]
+                assert trades.transition(session, trade_id, (current,), to, now, actor="t",
+                                         profit_usd=profit)  # fmt: skip
+            if to == "unwinding":  # in flight again, with a profit: counted live
+                assert curve(day) == [(five, D("11.25")), (nine, D("15.25")), (end, D("14.50"))]
+    assert curve(day) == [(five, D("1.75")), (nine, D("2.50")), (end, D("1.75"))]
+    assert curve(ben) == [(START + timedelta(hours=9, minutes=32), D("0.75"))]  # 1 minute
+    with desk.sessions() as session:
+        days = rollup_rows(session)
+        ben_days = [(r[3], r[5], r[6], r[9]) for r in days if r[1] == "*" and r[4] == "ben"]
+        assert ben_days == [("closed", 1, 1, D("0.75"))]
+        assert (trade_days.ALL, bucket(START + timedelta(hours=9, minutes=30)),
+                "crossed_book", "closed", "ben", 1, D("0.75")) in bucket_rows(session)  # fmt: skip
+
+
+def bucket(at: datetime) -> int:
+    return int(at.timestamp()) // 300
