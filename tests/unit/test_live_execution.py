@@ -18,6 +18,7 @@ from backend.trading import (
     trade_days,
     trades,
 )
+from backend.trading.live import best_price
 from backend.trading.quotes import fees_from
 from backend.trading.venues.live_spot import LiveSpotVenue
 from tasks.arbitrage import scan
@@ -179,6 +180,25 @@ def test_an_order_in_doubt_keeps_the_trade_executing_until_the_order_is_found(li
     assert run(live, trade_id) == tickets.AWAITING  # the same attempt again finds it
     assert stub.placements == {f"desk-{trade_id}-1": 1}
     assert stub.requests.count(("POST", "/api/v3/order")) == 1
+
+
+def test_a_leg_sent_before_the_kill_switch_is_looked_up_not_refused_by_it(live, stub):
+    """The desk was paused after the order left: the order exists at Binance, so the next
+    attempt books it rather than rejecting the trade and leaving the order unbooked."""
+    desk = live.extensions["desk"]
+    trade_id = request(live)
+    stub.fail_next("stall", "/api/v3/order", method="POST", seconds=1.5)  # placed, no answer
+    busy = {"code": -1001, "msg": "Internal error; unable to process your request."}
+    stub.fail_next("error", "/api/v3/order", method="GET", skip=1, status=503, body=busy)
+    assert run(live, trade_id) == "executing"
+    with desk.sessions.begin() as session:
+        controls.pause(session, True, actor="admin", now=desk.now(), reason="incident")
+    assert run(live, trade_id) == tickets.AWAITING
+    assert stub.placements == {f"desk-{trade_id}-1": 1}
+    with desk.sessions() as session:
+        assert session.scalars(select(TradeLeg.seq).where(TradeLeg.trade_id == trade_id)).all() == [
+            1
+        ]
 
 
 def test_a_leg_in_doubt_is_not_looked_at_again_before_its_recv_window_has_passed(
@@ -465,3 +485,36 @@ def test_a_rest_that_buys_less_than_one_lot_back_is_dust_not_a_stranded_trade(li
     with desk.sessions() as session:
         assert ledger.check(session) + trade_days.drift(session) == []
         assert ledger.balances(session, {"bank:Pix:BRL"}) == {"bank:Pix:BRL": D("0.45275")}
+
+
+def test_a_spot_order_is_priced_at_the_best_level_a_taker_gets():
+    """A buy takes the lowest ask, a sell the highest bid; no level, no price."""
+    spot = book(
+        "spot:BTC/USDT",
+        asks=[ad(60010, 1, methods=()), ad(60000, 1, methods=())],
+        bids=[ad(59980, 1, methods=()), ad(59990, 1, methods=())],
+    )
+    assert best_price(spot, "BUY") == D(60000)
+    assert best_price(spot, "SELL") == D(59990)
+    assert best_price(book("spot:BTC/USDT"), "BUY") is None
+    assert best_price(None, "SELL") is None
+
+
+def test_the_lease_covers_a_spot_call_with_every_retry_and_its_recv_window(live, stub):
+    """15 s lease + 0.5 s timeout x (a lookup, the order, two lookups, 3 attempts) + the
+    6 s a request may still be accepted: 24 s, so no takeover while the call can run."""
+    from backend.trading.venues import LegRefused
+
+    desk = live.extensions["desk"]
+    trade_id, seen = request(live), []
+
+    class Watching:
+        def fill(self, order):
+            with desk.sessions() as session:
+                seen.append(trades.lease_left(session, trade_id, desk.now()))
+            raise LegRefused("watched")
+
+    assert executor.execute(
+        desk.sessions, desk.cache, desk.settings, trade_id, desk.now, "w1", spot=Watching
+    ) == "rejected"  # fmt: skip
+    assert len(seen) == 1 and 23 < seen[0] <= 24

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from backend.config import Settings
+from backend.market.book import Market
 from backend.trading.execution import Leg
 from backend.trading.venues import LegOrder, LegRefused, choose
 from backend.trading.venues.live_spot import (
@@ -18,6 +19,7 @@ from backend.trading.venues.live_spot import (
     SpotUnavailable,
     client_order_id,
     forget_throttling,
+    to_leg_fill,
 )
 from tests.binance_spot_stub import SpotStub, Symbol
 
@@ -509,6 +511,19 @@ def test_a_well_formed_reply_reads_exactly():
     done = SpotOrder.from_reply(FILLED)
     assert (done.executed_qty, done.quote_qty, done.price) == (D("0.001"), D("60"), D("60000"))
     assert done.commissions == {"BTC": D("0.000001")}
+
+
+def test_a_commission_paid_in_bnb_is_not_taken_from_the_legs_proceeds():
+    """0.001 BTC bought for 60 USDT, the commission in BNB: the leg got all 0.001 BTC;
+    BNB is not a flow of the cycle, so its fee is not charged to the BTC."""
+    bnb = [{"qty": "0.001", "commission": "0.00005", "commissionAsset": "BNB"}]
+    done = SpotOrder.from_reply(FILLED | {"fills": bnb})
+    fill = to_leg_fill(LegOrder(1, 1, BUY_BTC, D("60")), Market.parse(BUY_BTC.market), done)
+    assert (fill.sell_amount, fill.buy_amount, fill.fee) == (D("60"), D("0.001"), D(0))
+    own = to_leg_fill(
+        LegOrder(1, 1, BUY_BTC, D("60")), Market.parse(BUY_BTC.market), SpotOrder.from_reply(FILLED)
+    )
+    assert (own.buy_amount, own.fee) == (D("0.000999"), D("0.000001"))
 
 
 MIN_NOTIONAL_CASES = [

@@ -94,6 +94,21 @@ def test_an_order_never_takes_more_than_the_ad_allows_in_venue_steps():
     assert fill.amount == D("33336.45") and not fill.complete
 
 
+def test_a_short_leg_records_what_it_really_took_not_what_it_was_given():
+    """A 2 USDT bid and a 640 VES ask: 1000 USDT in, 2 sold; 660 VES in, 640 spent."""
+    books = {
+        "p2p:USDT/VES": book(
+            "p2p:USDT/VES",
+            asks=[ad(320, 2, methods=("Banesco",))],
+            bids=[ad(330, 2, methods=("Mercantil",))],
+        )
+    }
+    (sell,) = run_cycle((SELL_330,), books, D(1000), NO_FEES)
+    assert (sell.sell_amount, sell.buy_amount, sell.complete) == (D(2), D("660.00"), False)
+    (buy,) = run_cycle((BUY_320,), books, D(660), NO_FEES)
+    assert (buy.sell_amount, buy.buy_amount, buy.complete) == (D("640.00"), D(2), False)
+
+
 def test_the_scan_tries_every_size_even_after_one_that_cannot_fill():
     """The 330 bid takes no order under 800000 VES: 100 and 500 USD cannot fill, 2500 can."""
     books = {

@@ -285,6 +285,8 @@ def test_confirming_twice_posts_once(desk, awaiting_trade):
         ("bought", "NaN", "not an amount"),
         ("bought", "12,5", "not a number"),
         ("fee", "-1", "zero or more"),
+        ("bought", "0." + "0" * 18 + "1", "not an amount"),  # 19 places: NUMERIC(38, 18)
+        ("bought", "1" + "0" * 20, "not an amount"),  # 10^20: past NUMERIC(38, 18)
         ("sold", 500, "decimal string"),
         ("reference", "", "reference must be"),
     ],
@@ -309,11 +311,41 @@ def test_cancelling_the_first_leg_ends_the_trade_cancelled_with_no_profit(desk, 
             tickets.cancel(session, ticket_id, reason="again", actor="ana", now=desk.now())
 
 
+def test_cancelling_a_later_leg_when_the_first_brought_only_dust_unwinds_to_record_it(
+    desk, awaiting_trade
+):
+    """Leg 1 sold 0.01 USDT for 0.004 VES, under the cent: nothing to take back, but the
+    trade is not simply cancelled: the unwind records the dust it keeps."""
+    confirm(desk, open_sell(desk, awaiting_trade).ticket_id, sold="0.01", bought="0.004")
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        for to in ("executing", tickets.AWAITING):
+            assert trades.transition(
+                session, awaiting_trade, ("requested", "executing"), to, now, actor="worker"
+            )
+        second = OperatorTicket(
+            trade_id=awaiting_trade, seq=2, market=VES, side="BUY", method="Banesco",
+            sell_currency="VES", buy_currency="USDT", planned_sell=D("0.004"),
+            planned_buy=D("0"), instructions=[], status=tickets.OPEN, created_at=now,
+        )  # fmt: skip
+        session.add(second)
+    with desk.sessions.begin() as session:
+        tickets.cancel(session, second.id, reason="no ad that small", actor="ana", now=now)
+    with desk.sessions() as session:
+        trade = session.get(Trade, awaiting_trade)
+        assert (trade.status, trade.profit_usd) == ("unwinding", None)
+        assert "nothing to take back" in trades.events(session, awaiting_trade)[-1].detail
+
+
 def test_overdue_counts_open_tickets_past_the_alert_time(desk, awaiting_trade):
     open_sell(desk, awaiting_trade)
     with desk.sessions() as session:
         assert tickets.overdue(session, desk.now(), 900) == 0
         assert tickets.overdue(session, desk.now() + timedelta(seconds=901), 900) == 1
+        opened = session.scalar(select(OperatorTicket.created_at))
+        limit = opened + timedelta(seconds=900)  # exactly as old as the limit: not yet
+        assert tickets.overdue(session, limit, 900) == 0
+        assert tickets.overdue(session, limit + timedelta(microseconds=1), 900) == 1
 
 
 # -- JSON API and CLI --------------------------------------------------------------

@@ -111,6 +111,33 @@ def test_a_reverse_leg_moves_its_proceeds_to_where_the_next_one_pays_at_the_tran
         assert (row.buy_amount, row.fee) == (D("32983.50"), D("16.50"))
 
 
+def test_a_move_between_banks_without_a_transfer_fee_posts_no_zero_fee_line(
+    client, desk, opportunity
+):
+    from backend.models import JournalEntry, Posting
+    from backend.trading.execution import Fees
+    from backend.trading.unwind import Step
+
+    trade_id = stopped_after_leg_1(client, desk, opportunity, "nofee")
+    buy = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
+    # held at Mercantil, paid from Banesco: it moves, and the fee of the move is zero
+    step = Step(4, buy, D("33000"), None, (buy,), D("33000"), "bank:Mercantil:VES")
+    fill = LegFill(buy, D("330"), D("33000"), D("100"), D("0"), True)
+    with desk.sessions.begin() as session:
+        legs.store_reverse(session, trade_id, step, fill, Fees(), desk.now(), actor="w")
+    with desk.sessions() as session:
+        moved = session.execute(
+            select(Posting.account, Posting.amount)
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(JournalEntry.trade_id == trade_id, JournalEntry.kind == "transfer")
+            .order_by(Posting.amount)
+        ).all()
+        assert [tuple(m) for m in moved] == [
+            ("bank:Mercantil:VES", D("-33000")),
+            ("bank:Banesco:VES", D("33000")),
+        ]
+
+
 def test_a_stopped_trade_holding_only_dust_ends_unwound_and_names_it_never_stranded(
     client, desk, opportunity
 ):
