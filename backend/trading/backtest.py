@@ -85,6 +85,11 @@ def reason_key(reason: str) -> str:
     return NUMBER.sub("N", reason.strip())
 
 
+def reason_keys(error: str | None) -> list[str]:
+    """Each reason a refusal names (the risk check joins them with "; "), as a key."""
+    return [reason_key(r) for r in (error or "").split("; ") if r.strip()]
+
+
 class PlaybackDesk(Desk):
     """The desk with the recording's clock."""
 
@@ -187,7 +192,7 @@ def _summarize(desk: PlaybackDesk, report: Report) -> None:
             profits.append(trade.profit_usd)
         elif trade.status == "rejected":
             report.rejected += 1
-            rejections.update(reason_key(r) for r in (trade.error or "").split("; ") if r)
+            rejections.update(reason_keys(trade.error))
         elif trade.status == "failed":
             report.failures += 1
     report.rejections = dict(rejections)

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from backend.market.replay import record_line
-from backend.trading.backtest import max_drawdown, reason_key, run
+from backend.trading.backtest import max_drawdown, reason_key, reason_keys, run
 from tests.conftest import embedded_settings
 from tests.factories import NOW, ad, book
 
@@ -109,3 +109,11 @@ def test_reasons_are_grouped_without_their_numbers():
         reason_key("size 5000 USD exceeds the 1000.00 USD limit")
         == "size N USD exceeds the N USD limit"
     )
+
+
+def test_a_refusal_with_two_reasons_counts_each():
+    assert reason_keys("kill switch is on; size 5000 USD exceeds the 1000.00 USD limit") == [
+        "kill switch is on",
+        "size N USD exceeds the N USD limit",
+    ]
+    assert reason_keys(None) == reason_keys("") == []

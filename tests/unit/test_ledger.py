@@ -142,6 +142,17 @@ def test_ledger_check_names_each_mismatch_and_exits_non_zero(app, client, desk, 
     assert "market=*" in bad.output and "the trades add up to [1, 1, " in bad.output
 
 
+def test_ledger_check_names_a_shortfall_as_well_as_an_excess(app, client, desk, opportunity):
+    trade_id, _ = fill(client, desk, opportunity)
+    with desk.sessions.begin() as session:
+        first = session.scalars(select(Posting).where(Posting.trade_id == trade_id)).first()
+        first.amount -= 1
+        entry = first.entry_id
+    bad = run(app, "ledger", "check")
+    assert bad.exit_code == 1
+    assert f"entry {entry}: USDT postings sum to -1, not 0" in bad.output
+
+
 def test_balances_are_read_by_viewers_and_moved_by_admins_only(app):
     viewer, trader, admin = (api_client(app, role) for role in ("viewer", "trader", "admin"))
     body = viewer.get("/api/v1/balances").json
