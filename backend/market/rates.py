@@ -65,6 +65,11 @@ class CorridorRate:
     reason: str | None  # why there is no rate, or why it is stale
 
 
+def _plain(value: Decimal) -> str:
+    """An amount for a sentence: no exponent, no trailing zeros."""
+    return format(value.normalize(), "f")
+
+
 def _down(value: Decimal) -> Decimal:
     return value.quantize(RATE_PLACES, rounding=ROUND_DOWN)
 
@@ -107,7 +112,7 @@ def quote(
     usdt = bought.quantity * (1 - fee)
     sold = walk(sell.bids, usdt)
     if not sold.complete:
-        return result(reason=f"{corridor.sell_market} bids cannot take {usdt} USDT")
+        return result(reason=f"{corridor.sell_market} bids cannot take {_plain(usdt)} USDT")
     received = sold.amount * (1 - fee)
     return result(received / bought.amount, bought.price, sold.price)
 

@@ -60,6 +60,12 @@ def test_a_book_that_cannot_fill_the_size_gives_no_rate_and_says_why():
     assert rate.reason == "p2p:USDT/COP asks cannot fill 200 USDT"
 
 
+def test_bids_that_cannot_take_the_usdt_give_no_rate_and_say_why():
+    rate = cop_ves(size="155")  # the COP asks fill 155 USDT; the VES bids take 150
+    assert rate.implied_rate is None and rate.client_rate is None
+    assert rate.reason == "p2p:USDT/VES bids cannot take 155 USDT"
+
+
 def test_stale_or_missing_books_make_the_rate_stale():
     stale = cop_ves(stale={"p2p:USDT/VES"})
     assert stale.stale and stale.implied_rate == D("0.06231268")
