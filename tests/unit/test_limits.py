@@ -37,8 +37,17 @@ def test_the_daily_loss_limit_counts_realized_losses_and_the_trade_about_to_happ
         "realized loss today 499.99 USD reaches the 500 USD daily loss limit",
         "profit at current books -0.02 USD is below the 0 USD minimum (and must be above zero)",
     ]
+    # one that would take the day exactly to its limit does not break it
+    assert risk.refusals(c, D(100), D("-0.01"), [], risk.Day(D(0), D("-499.99"))) == [
+        "profit at current books -0.01 USD is below the 0 USD minimum (and must be above zero)",
+    ]
     # a day in profit has no loss, whatever its size
     assert risk.refusals(c, D(100), D(1), [], risk.Day(D(0), D(9000))) == []
+    # and its profit does not widen the loss budget: 550 lost now is past 500
+    assert risk.Day(D(0), D(100)).loss_usd == 0
+    assert risk.refusals(c, D(100), D(-550), [], risk.Day(D(0), D(100)))[0] == (
+        "realized loss today 0.00 USD reaches the 500 USD daily loss limit"
+    )
 
 
 def test_a_zero_minimum_still_refuses_a_trade_that_makes_nothing():

@@ -2,6 +2,7 @@
 spot legs only, transfers), slippage, venue rounding, limits, expiry, liquidity used
 once. Each number below is worked out by hand in the comment beside it."""
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -312,6 +313,12 @@ def test_twenty_requests_for_one_opportunity_fill_only_what_the_books_hold(
     assert sum(q for side, q in takes if side == "SELL") == D(4000)
     assert sum(q for side, q in takes if side == "BUY") == D("4120.84")
     assert profit == 4 * D("29.69")
+    again = client.post(  # priced on what the fills left, not on the book as fetched
+        "/api/v1/trades",
+        json={"opportunity_id": opportunity.id, "size": "1000"},
+        headers={"Idempotency-Key": "after"},
+    )
+    assert again.status_code == 409 and "cannot fill 1000 USD" in again.json["error"]
     with app.app_context():  # the next scan prices what is left: 879.16 USDT of asks
         assert scan_task.run() == 1
     [listed] = client.get("/api/v1/opportunities").json["opportunities"]
@@ -352,3 +359,33 @@ def test_takes_come_off_their_own_side_and_an_ad_taken_whole_is_gone():
     )
     assert [(a.ad_no, a.quantity) for a in left.asks] == [("a2", Decimal("29.5"))]
     assert [(b.ad_no, b.quantity) for b in left.bids] == [("b1", Decimal("80"))]
+
+
+def test_a_requested_size_is_priced_rounded_down_to_the_cent(desk):
+    """A cycle ending on spot (USDT to 8 places) pays fractions of a cent: the expected
+    profit stored with a request is rounded down, never half-even up."""
+    from backend.trading import quotes
+
+    legs = (
+        Leg("p2p:USDT/VES", "SELL", "Mercantil", "USDT", "VES"),
+        Leg("p2p:BTC/VES", "BUY", "Mercantil", "VES", "BTC"),
+        Leg("spot:BTC/USDT", "SELL", None, "BTC", "USDT"),
+    )
+    books = {
+        "p2p:USDT/VES": book("p2p:USDT/VES", bids=[ad(330, 5000, methods=("Mercantil",))]),
+        "p2p:BTC/VES": book("p2p:BTC/VES", asks=[ad(33000000, 1, methods=("Mercantil",))]),
+        "spot:BTC/USDT": book("spot:BTC/USDT", bids=[ad("100376.6", 10, methods=())]),
+    }
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        for b in books.values():
+            ingest.store(session, desk.cache, desk.settings, replace(b, fetched_at=now), now)
+    fills = run_cycle(legs, books, D(1000), quotes.fees_from(desk.settings),
+                      desk.settings.paper_slippage)  # fmt: skip
+    exact = profit_usd(fills)
+    assert exact == D("1.25859202")  # half-even would say 1.26
+    with desk.sessions() as session:
+        priced = quotes.reprice(
+            session, desk.cache, desk.settings, [leg.to_dict() for leg in legs], D(1000), now
+        )
+    assert priced == D("1.25")
