@@ -168,3 +168,23 @@ def test_a_key_used_before_answers_with_its_trade_after_the_opportunity_expired(
     assert again.json["id"] == first.json["id"]
     assert other.status_code == 409 and "different request" in other.json["error"]
     assert count(desk, Trade) == 1
+
+
+def test_a_size_exactly_at_either_bound_is_a_ticket_and_a_cent_past_it_is_not():
+    from backend.trading.trades import MAX_SIZE_USD, TradeRequestError, parse_size
+
+    assert parse_size("10", Decimal(10)) == Decimal(10)
+    assert parse_size(str(MAX_SIZE_USD)) == MAX_SIZE_USD == Decimal(1_000_000)
+    with pytest.raises(TradeRequestError, match="at least 10 USD"):
+        parse_size("9.99", Decimal(10))
+    with pytest.raises(TradeRequestError, match="at most 1000000 USD"):
+        parse_size("1000000.01")
+
+
+def test_an_idempotency_key_of_100_characters_is_taken_and_of_101_refused(
+    client, desk, opportunity
+):
+    assert post(client, {"opportunity_id": opportunity.id}, key="k" * 100).status_code == 201
+    r = post(client, {"opportunity_id": opportunity.id}, key="k" * 101)
+    assert r.status_code == 400 and "1 to 100 printable characters" in r.json["error"]
+    assert count(desk, Trade) == 1
