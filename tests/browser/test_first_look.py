@@ -1,14 +1,14 @@
 """What a person sees first on a fresh desk, before any trade: the login and error pages
-leave the console clean, an empty Trades grid says what to do, the Rates grid fits a
+name an icon the desk serves, an empty Trades grid says what to do, the Rates grid fits a
 1366 px window and System gives no latency for a component it never probes."""
 
 from __future__ import annotations
 
 import pytest
+import requests
 from selenium.webdriver.common.by import By
 
 from tests.browser.conftest import login
-from tests.browser.test_console import severe
 from tests.browser.test_trader_flow import wait_until
 from tests.conftest import web_only
 
@@ -19,16 +19,18 @@ def fresh_desk(tmp_path_factory):
         yield url
 
 
-def test_the_login_and_404_pages_log_no_console_error_but_the_404_itself(browser, fresh_desk):
+def test_the_login_and_404_pages_name_an_icon_the_desk_serves(browser, fresh_desk):
+    """Else Chromium asks for /favicon.ico, a 404 logged as a console error."""
     browser.delete_all_cookies()
     browser.get(f"{fresh_desk}/login")
     wait_until(browser, 15, lambda b: b.find_elements(By.ID, "username"), "login page")
-    assert severe(browser) == []  # no /favicon.ico 404: the page names the desk's icon
+    icons = [browser.execute_script("return document.querySelector('link[rel=icon]')?.href")]
     login(browser, fresh_desk, "viewer")
-    severe(browser)
     browser.get(f"{fresh_desk}/no-such-page")
     wait_until(browser, 15, lambda b: b.find_elements(By.ID, "error-page"), "404 page")
-    assert [e for e in severe(browser) if "/no-such-page" not in e] == []
+    icons.append(browser.execute_script("return document.querySelector('link[rel=icon]')?.href"))
+    assert None not in icons, icons
+    assert [requests.get(icon, timeout=10).status_code for icon in icons] == [200, 200]
 
 
 def test_an_empty_trades_grid_says_how_trades_get_there(browser, fresh_desk):
@@ -80,3 +82,25 @@ def test_system_gives_no_latency_for_a_component_it_does_not_probe(browser, fres
     )
     cells = [td.text for td in redis.find_elements(By.TAG_NAME, "td")]
     assert cells[2] == "—", cells
+
+
+def test_a_spanish_viewer_is_told_the_role_in_spanish(browser, fresh_desk):
+    login(browser, fresh_desk, "viewer", path="/opportunities")
+    browser.find_element(By.ID, "locale-es").click()
+    try:
+        reason = wait_until(
+            browser,
+            20,
+            lambda b: (
+                (e := b.find_elements(By.ID, "execute-why-not-text"))
+                and "usted es" in e[0].text
+                and e[0].text
+            ),
+            "the Spanish reason",
+        )
+        assert reason.endswith("usted es observador."), reason
+    finally:
+        browser.find_element(By.ID, "locale-en").click()
+        wait_until(
+            browser, 15, lambda b: b.find_element(By.ID, "nav-prices").text == "Prices", "EN"
+        )
