@@ -21,6 +21,13 @@ _ = gettext
 _l = lazy_gettext
 __all__ = ["_", "_l", "decimal", "locale", "ngettext", "separators", "time_of_day", "when"]
 
+ROLE_NAMES = {"viewer": _l("viewer"), "trader": _l("trader"), "admin": _l("admin")}
+
+
+def role_name(role: str) -> str:
+    """A role as the reader's language names it (the header's badge, the refusals)."""
+    return str(ROLE_NAMES.get(role, role))
+
 
 def locale() -> str:
     return current() if has_request_context() else DEFAULT

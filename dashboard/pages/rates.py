@@ -15,6 +15,7 @@ from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, expect
 from dashboard.components.client_message import client_message, rate_text
 from dashboard.components.format import MISSING, percent, price, seconds
+from dashboard.components.grid import THEME, grid_words
 from dashboard.i18n import _, locale
 
 PATH = "/rates"
@@ -77,8 +78,13 @@ def layout(**_kw):
                     id="rates-grid",
                     columnDefs=_columns(),
                     rowData=[],
-                    defaultColDef={"resizable": True, "sortable": True},
-                    dashGridOptions={"domLayout": "autoHeight"},
+                    defaultColDef={"resizable": True, "sortable": True, "minWidth": 80},
+                    columnSize="responsiveSizeToFit",  # every column in a 1366 px window
+                    dashGridOptions={
+                        "domLayout": "autoHeight",
+                        "localeText": grid_words(locale()),
+                        "theme": {"function": THEME},  # the other pages' grids' look
+                    },
                 ),
                 **{"data-ag-theme-mode": "dark"},
             ),

@@ -131,7 +131,12 @@ def components_view(result: dict) -> html.Table:
                             className="badge " + {"ok": "live", "down": "failed"}.get(status, ""),
                         )
                     ),
-                    html.Td(number(entry.get("latency_ms", 0), 1, "ms")),
+                    # A component that is not configured was never probed: no latency.
+                    html.Td(
+                        "—"
+                        if status == health.NOT_CONFIGURED
+                        else number(entry.get("latency_ms", 0), 1, "ms")
+                    ),
                     html.Td(entry.get("error", ""), className="text-start"),
                 ],
                 id=f"system-{name}",

@@ -25,6 +25,7 @@ from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, clientside_callback, expect
 from dashboard.components import push, reasons, stranded_actions, tickets
 from dashboard.components.format import MISSING, amount, market_price, usd
+from dashboard.components.grid import THEME, grid_words
 from dashboard.i18n import _, _l, locale, when
 
 PATH = "/trades"
@@ -210,7 +211,15 @@ def layout(trade: str | None = None, **_kw):
                             "checkboxes": False,
                             "enableClickSelection": True,
                         },
-                        "localeText": {"loadingOoo": _("Loading…"), "noRowsToShow": _("No trades")},
+                        "localeText": grid_words(locale())
+                        | {
+                            "loadingOoo": _("Loading…"),
+                            "noRowsToShow": _(
+                                "No trades here yet: execute one from Opportunities, "
+                                "or clear the filters."
+                            ),
+                        },
+                        "theme": {"function": THEME},  # the other pages' grids' look
                     },
                     style={"height": "440px"},
                 ),
