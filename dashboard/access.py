@@ -10,6 +10,7 @@ message, never a 500.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 
 from dash import Dash
@@ -50,6 +51,21 @@ def expect_id(value: object, name: str) -> int:
     if not 1 <= value <= MAX_ID:
         raise BadInput(f"unknown {name}")
     return value
+
+
+def expect_time(value: object, name: str) -> float | None:
+    """A Unix time the page stored (or None). An int too large for a float, NaN or an
+    infinity is no time, and subtracting it from now would fail (a 500) or never expire."""
+    expect(value, int, float, type(None), name=name)
+    if value is None:
+        return None
+    try:
+        stamp = float(value)
+    except OverflowError:
+        raise BadInput(f"{name} is not a time") from None
+    if not math.isfinite(stamp):
+        raise BadInput(f"{name} is not a time")
+    return stamp
 
 
 def registry(server: Flask) -> dict[str, str]:

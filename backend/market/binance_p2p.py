@@ -21,7 +21,8 @@ we do not control, and completion rate / monthly orders have no request field at
 
 Bad replies (each a typed error from ``errors``, counted in ``external_api_errors_total``
 and ``market_bad_replies_total``): ``success:false`` -> UpstreamRejected (code and
-message), as is ``success:true`` with a ``code`` other than ``000000``;
+message; a breaker failure unless its code is in REQUEST_CODES), as is ``success:true``
+with a ``code`` other than ``000000``;
 ``success:true`` with no ads (``data: []``) -> EmptyBook; HTML, malformed JSON, or
 ``data`` missing or null -> BadReply.
 A single malformed ad (missing or non-numeric field, price or quantity not positive, min
@@ -69,6 +70,9 @@ SIDES = ("BUY", "SELL")
 # Taker side (= request tradeType) -> what the advertisers on that side do.
 ADVERTISER_SIDE = {"BUY": "SELL", "SELL": "BUY"}
 OK_CODE = "000000"  # any other ``code`` is a rejection, even beside ``success:true``
+# Rejections that answer this one request (its filter asks for something Binance does not
+# offer): they leave the breaker alone. Any other code says P2P is not serving at all.
+REQUEST_CODES = frozenset({"083932"})  # payment method unsupported for the fiat
 
 
 @dataclass(frozen=True)
@@ -175,18 +179,25 @@ def _count(value: object) -> int | None:
     return int(number) if number.is_finite() and number == number.to_integral() else None
 
 
+def _rejection(code: object, message: object) -> UpstreamRejected:
+    """``success:false`` or a code other than OK: only a code in REQUEST_CODES is this
+    request's own no; anything else (no code at all included) counts against the breaker."""
+    code = str(code)[:40]
+    return UpstreamRejected(
+        code, str(message or "")[:200], breaker_failure=code not in REQUEST_CODES
+    )
+
+
 def parse_page(body: object, taker_side: str) -> Page:
     """A search reply -> its good ads; rejections and malformed replies raise."""
     if not isinstance(body, dict):
         raise BadReply(f"{UPSTREAM} reply is not a JSON object", reason="bad_shape")
     success = body.get("success")
-    if success is False:
-        raise UpstreamRejected(str(body.get("code")), str(body.get("message") or ""))
-    if success is not True:
+    if success is not True and success is not False:
         raise BadReply(f"{UPSTREAM} reply has no success flag", reason="bad_shape")
     code = body.get("code")
-    if code is not None and code != OK_CODE:
-        raise UpstreamRejected(str(code)[:40], str(body.get("message") or "")[:200])
+    if success is False or (code is not None and code != OK_CODE):
+        raise _rejection(code, body.get("message"))
     data = body.get("data")
     if not isinstance(data, list):  # missing or null too: "no ads" is ``data: []``
         raise BadReply(f"{UPSTREAM} reply data is not a list: {data!r:.40}", reason="bad_shape")

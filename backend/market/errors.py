@@ -15,6 +15,8 @@ two flags the resilience layer reads:
   unsupported payment method, say) or ``success:true`` with no ads is Binance working
   correctly on a request it cannot satisfy; opening the breaker on it would blind every
   other market on the same upstream because of one misconfigured filter.
+  A rejection with any other code ("system busy", a code never seen before) is Binance
+  saying no to everything, so the P2P client marks it a breaker failure.
 """
 
 from __future__ import annotations
@@ -91,10 +93,11 @@ class UpstreamRejected(MarketDataError):
     reason = "rejected"
     breaker_failure = False
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, breaker_failure: bool = False) -> None:
         super().__init__(f"rejected with code {code}: {message}")
         self.code = code
         self.upstream_message = message
+        self.breaker_failure = breaker_failure
 
 
 class EmptyBook(MarketDataError):

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 
 from dash.exceptions import DependencyException
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, NotFound
+
+from backend.web import locale
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +56,12 @@ def json_wanted() -> bool:
 def page(status: int, message: str) -> Response:
     """The HTML error page, titled in the reader's language."""
     title = str(TITLES.get(status, ""))
-    return Response(
-        render_template("error.html", status=status, title=title, message=message),
-        mimetype="text/html",
-    )
+    # Not render_template: its context processors include Flask-Login's, which loads the
+    # user from the database, so with the database away the 503 page itself raised (a
+    # bare 500 from gunicorn). The page needs only its own values and the locale.
+    template = current_app.jinja_env.get_template("error.html")
+    html = template.render(status=status, title=title, message=message, locale=locale.current())
+    return Response(html, mimetype="text/html")
 
 
 def not_found() -> NotFound:

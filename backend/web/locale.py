@@ -16,6 +16,7 @@ from flask_login import current_user
 from werkzeug.exceptions import BadRequest
 
 from backend.desk import current_desk
+from backend.resilience import Unavailable
 from backend.web import users
 from backend.web.access import VIEWER, access
 from backend.web.auth import safe_next
@@ -28,7 +29,12 @@ bp = Blueprint("locale", __name__)
 
 
 def select_locale() -> str:
-    chosen = getattr(current_user, "locale", None) if current_user else None
+    """The user's chosen language, else the browser's. Looking the user up needs the
+    database; with it away the 503 page is still written, in the browser's language."""
+    try:
+        chosen = getattr(current_user, "locale", None) if current_user else None
+    except Unavailable:
+        chosen = None
     if chosen in LOCALES:
         return chosen
     return request.accept_languages.best_match(LOCALES, default=DEFAULT)

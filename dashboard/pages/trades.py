@@ -22,7 +22,7 @@ from backend.desk import current_desk
 from backend.models import Trade
 from backend.trading import trade_history, trades
 from backend.web.access import VIEWER
-from dashboard.access import BadInput, callback, clientside_callback, expect
+from dashboard.access import BadInput, callback, clientside_callback, expect, expect_time
 from dashboard.components import push, reasons, stranded_actions, tickets
 from dashboard.components.format import MISSING, amount, market_price, usd
 from dashboard.components.grid import THEME, grid_words
@@ -617,7 +617,7 @@ def register_callbacks(app: Dash) -> None:
         """The shown trade's detail again when it changed (queued -> filled as it goes);
         an action's notice once nothing is stranded any more and it has been read."""
         shown = expect(shown, dict, type(None), name="shown")
-        acted = expect(acted, int, float, type(None), name="acted")
+        acted = expect_time(acted, name="acted")
         desk = current_desk()
         notice = no_update
         if acted is not None and desk.now().timestamp() - acted >= NOTICE_SECONDS:

@@ -12,6 +12,7 @@ Back to ``pass``, the service is reachable again, as after a real outage.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import struct
@@ -62,6 +63,10 @@ class Proxy:
                     _reset(upstream)
                 self._pairs.clear()
             if mode == "refuse" and previous != "refuse":
+                # close() alone leaves the port listening while accept() blocks on it
+                # (and the port then cannot be bound again): shutdown wakes accept first.
+                with contextlib.suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
             if previous == "refuse" and mode != "refuse":
                 self._listener = self._listen(self.port)

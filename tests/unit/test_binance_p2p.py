@@ -580,3 +580,23 @@ def test_a_one_megabyte_reply_of_garbage_ads_is_a_bad_reply_not_a_crash(httpserv
     with pytest.raises(BadReply) as caught:
         make_client(httpserver, sleeps).fetch_side(RUB, "BUY")
     assert caught.value.reason == "no_valid_ad"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"success": False, "code": "100001", "message": "system busy", "data": None},
+        {"success": False, "message": "no code at all"},
+        {"success": True, "code": "000002", "message": "illegal parameter", "data": []},
+    ],
+)
+def test_a_rejection_that_is_not_the_requests_own_counts_against_the_breaker(
+    httpserver, sleeps, reply
+):
+    httpserver.expect_request(SEARCH_PATH).respond_with_json(reply)
+    client = make_client(httpserver, sleeps)
+    for _ in range(2):
+        with pytest.raises(UpstreamRejected) as caught:
+            client.fetch_side(RUB, "BUY")
+    assert caught.value.breaker_failure and sleeps == []
+    assert client.upstream.breaker.fail_counter == 2

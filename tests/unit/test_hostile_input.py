@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.models import Trade
+from backend.resilience import Unavailable
 from tests.unit.test_access import EXECUTE, PRICES, callback_body
 
 
@@ -195,6 +196,9 @@ def declared_body(app, prefix: str, values: dict) -> dict:
         # Ids beyond the 32-bit columns failed in the driver instead of finding nothing.
         ("..execute-status.children@", {"execute-trade": 2**70}, "unknown trade"),
         ("..execute-modal.is_open", {"opps-grid": {"value": 2**70}}, "unknown opportunity"),
+        # A stored time too large for a float was subtracted from now: OverflowError.
+        ("..trades-detail.children@", {"trades-acted": 10**400}, "acted is not a time"),
+        ("..trades-detail.children@", {"trades-acted": float("nan")}, "acted is not a time"),
     ],
 )
 def test_callback_values_no_browser_sends_get_400(app, client, desk, prefix, values, message):
@@ -226,3 +230,17 @@ def test_an_asset_dash_does_not_serve_is_404_not_500(client, path):
     r = client.get(path)
     assert r.status_code == 404, r.text[:200]
     assert "root:" not in r.text and "Settings" not in r.text
+
+
+def test_a_page_with_the_database_away_is_a_503_page_naming_it(client, desk, monkeypatch):
+    """The error page rendered through Flask-Login's context processor, which looked the
+    user up in the database again and made the 503 page itself a bare 500."""
+
+    def away(*args, **kwargs):
+        raise Unavailable("db", "database breaker open after repeated failures")
+
+    monkeypatch.setattr(type(desk), "sessions", property(away))
+    for path in ("/trades", "/login", "/"):
+        r = client.get(path, headers={"Accept": "text/html", "Accept-Language": "es"})
+        assert r.status_code == 503, (path, r.text[:200])
+        assert "database" in r.text and 'lang="es"' in r.text
