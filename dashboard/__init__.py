@@ -16,7 +16,7 @@ from flask_wtf.csrf import generate_csrf
 
 from backend.web import errors
 from backend.web.access import PUBLIC, VIEWER, grant
-from dashboard import access, i18n
+from dashboard import access, answers, i18n
 from dashboard.components import banner
 from dashboard.i18n import _, _l, role_name
 from dashboard.pages import market, opportunities, prices, rates, risk, system, trades
@@ -198,6 +198,7 @@ def init_dashboard(server: Flask) -> Dash:
                 access.check_callback_request if rule.rule == "/_dash-update-component" else None
             )
             grant(server, rule.endpoint, ROUTES[rule.rule], check)
+    answers.install(server)
     index = server.view_functions[errors.DASH_CATCH_ALL]
     server.view_functions[errors.DASH_CATCH_ALL] = _known_pages_only(index)
     # Dash finishes its setup (scripts, the pages' routing callbacks and an inline script

@@ -10,12 +10,14 @@ staleness.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Dialect, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -25,9 +27,10 @@ from backend.market.pricing import Reference, reference
 from backend.models import LatestBook, PriceTick
 
 SPARK_POINTS = 30
-# Every market's, filtered in Python: an IN of the configured markets costs the database
-# nothing but SQLAlchemy four times the query (expanding the list on every call).
-_HEADS = select(LatestBook.market, LatestBook.fetched_at, LatestBook.error)
+# Every market's, filtered in Python (an IN of the configured markets would be expanded on
+# every call), on the driver's cursor: every Prices refresh and /api/v1/prices make this
+# read, and SQLAlchemy's execution path costs several times the query.
+_HEADS = "SELECT market, fetched_at, error FROM latest_books"
 
 
 def _quote(ref: Reference) -> dict:
@@ -167,6 +170,30 @@ class Line:
         return self.stored.text[:-1] + ", " + json.dumps(self.clock())[1:]
 
 
+@functools.lru_cache(maxsize=8)
+def _fetched_at(dialect: Dialect):
+    """What SQLAlchemy does to a ``fetched_at`` the driver returns (UTC, parsed on SQLite)."""
+    return LatestBook.__table__.c.fetched_at.type.dialect_impl(dialect).result_processor(
+        dialect, None
+    )
+
+
+def read_heads(connection: Connection | Session) -> list[tuple[str, datetime, str | None]]:
+    """Every stored book's market, ``fetched_at`` and last poll's error."""
+    if isinstance(connection, Session):
+        connection = connection.connection()
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        cursor = connection.connection.cursor()
+        cursor.execute(_HEADS)
+        rows = cursor.fetchall()
+        cursor.close()
+    except dbapi.Error as exc:  # as SQLAlchemy would raise it: an outage is a 503
+        raise DBAPIError.instance(_HEADS, None, exc, dbapi.Error) from exc
+    when = _fetched_at(connection.dialect)
+    return [(market, when(at), error) for market, at, error in rows]
+
+
 def lines(
     connection: Connection | Session,
     settings: Settings,
@@ -178,7 +205,7 @@ def lines(
     read on every call, only the boards are remembered."""
     heads = {
         market: (fetched_at, error)
-        for market, fetched_at, error in connection.execute(_HEADS)  # one row per market
+        for market, fetched_at, error in read_heads(connection)  # one row per market
         if market in settings.markets
     }
     stored = (boards or Boards()).current(connection, {m: at for m, (at, _) in heads.items()})

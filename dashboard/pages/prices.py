@@ -8,11 +8,13 @@ from decimal import Decimal
 
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, dcc, html
+from flask import g
 
 from backend.desk import current_desk
 from backend.market import board
 from backend.market.book import Market
 from backend.web.access import VIEWER
+from dashboard import answers
 from dashboard.access import BadInput, callback, expect
 from dashboard.components import format as fmt
 from dashboard.components import grid, push
@@ -21,6 +23,8 @@ from dashboard.i18n import _, _l, locale
 PATH = "/"
 NAME = "Prices"
 ANY = ""  # every payment method
+# The refresh's output key, as Dash names it (what the renderer posts as "output").
+REFRESH = "..prices-grid.rowData...price-method.options...prices-hint.children.."
 WITHIN = _l("Quantity quoted within one percent of the best price")
 
 
@@ -214,25 +218,35 @@ def rows(found: list[board.Line], size: str, method: str) -> tuple[list[dict], l
     return [_row(line, size, method, words) for line in found], methods
 
 
-def answer(size: str, method: str) -> tuple[list[dict], list[dict], str]:
-    """The callback's outputs. They change only with a book, a poll's error, a market's age
-    in whole seconds (all it shows) or its staleness, so within one second every viewer's
-    refresh gets the same answer, made once per process."""
-    desk = current_desk()
-    with desk.engine.connect() as connection:
-        found = board.lines(connection, desk.settings, desk.now(), desk.boards)
-    shown = tuple(
-        (
-            line.market,
-            line.stored and line.stored.fetched_at,
-            line.error,
-            None if line.age_seconds is None else int(line.age_seconds),
-            line.stale,
+def shown() -> tuple:
+    """What the answer shows of the markets now, read once per request (the kept answer
+    in front of Dash and the callback share it): the answer changes only with a book, a
+    poll's error, a market's age in whole seconds (all it shows) or its staleness."""
+    if "prices_shown" not in g:
+        desk = current_desk()
+        with desk.engine.connect() as connection:
+            found = board.lines(connection, desk.settings, desk.now(), desk.boards)
+        g.prices_lines = found
+        g.prices_shown = tuple(
+            (
+                line.market,
+                line.stored and line.stored.fetched_at,
+                line.error,
+                None if line.age_seconds is None else int(line.age_seconds),
+                line.stale,
+            )
+            for line in found
         )
-        for line in found
-    )
-    return desk.boards.view(
-        ("prices", size, method, locale()), shown, lambda: _outputs(found, size, method)
+    return g.prices_shown
+
+
+def answer(size: str, method: str) -> tuple[list[dict], list[dict], str]:
+    """The callback's outputs: within one second every viewer's refresh gets the same
+    answer, made once per process."""
+    lines = shown()
+    found = g.prices_lines
+    return current_desk().boards.view(
+        ("prices", size, method, locale()), lines, lambda: _outputs(found, size, method)
     )
 
 
@@ -272,3 +286,6 @@ def register_callbacks(app: Dash) -> None:
         if len(method) > 64:
             raise BadInput("payment method is too long")
         return answer(size, method)
+
+    # it reads the ticket size and the method; the tick and the push only trigger it
+    answers.keep(app.server, REFRESH, ("ticket-size", "price-method"), shown)
