@@ -175,18 +175,24 @@ def _count(value: object) -> int | None:
     return int(number) if number.is_finite() and number == number.to_integral() else None
 
 
+def rejected(code: object, message: object) -> UpstreamRejected:
+    """The search said no. It counts against the breaker: the same search comes every poll,
+    so a refusal repeats until someone acts (see ``errors``)."""
+    return UpstreamRejected(str(code)[:40], str(message or "")[:200], breaker_failure=True)
+
+
 def parse_page(body: object, taker_side: str) -> Page:
     """A search reply -> its good ads; rejections and malformed replies raise."""
     if not isinstance(body, dict):
         raise BadReply(f"{UPSTREAM} reply is not a JSON object", reason="bad_shape")
     success = body.get("success")
     if success is False:
-        raise UpstreamRejected(str(body.get("code")), str(body.get("message") or ""))
+        raise rejected(body.get("code"), body.get("message"))
     if success is not True:
         raise BadReply(f"{UPSTREAM} reply has no success flag", reason="bad_shape")
     code = body.get("code")
     if code is not None and code != OK_CODE:
-        raise UpstreamRejected(str(code)[:40], str(body.get("message") or "")[:200])
+        raise rejected(code, body.get("message"))
     data = body.get("data")
     if not isinstance(data, list):  # missing or null too: "no ads" is ``data: []``
         raise BadReply(f"{UPSTREAM} reply data is not a list: {data!r:.40}", reason="bad_shape")

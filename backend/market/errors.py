@@ -9,12 +9,13 @@ two flags the resilience layer reads:
 - ``retryable``: worth another attempt after a backoff (429, 5xx, timeouts, dropped
   connections). Nothing else is retried: a malformed or rejected reply will not improve
   in half a second, and retrying it only spends rate limit.
-- ``breaker_failure``: says the upstream itself is unhealthy, so it counts towards
-  opening the circuit breaker. Transport failures, 429/5xx, HTML pages and malformed
-  JSON do. A clean business answer does not: ``success:false`` with a code (an
-  unsupported payment method, say) or ``success:true`` with no ads is Binance working
-  correctly on a request it cannot satisfy; opening the breaker on it would blind every
-  other market on the same upstream because of one misconfigured filter.
+- ``breaker_failure``: counts towards opening the circuit breaker. Transport failures,
+  429/5xx, HTML pages and malformed JSON do, and so does a P2P search refused
+  (``success:false``, or a ``code`` other than ``000000``): the desk sends the same
+  searches every poll, so a refusal repeats until someone acts, and hammering an upstream
+  that keeps saying no is what the breaker is there to stop. Two clean answers do not:
+  ``success:true`` with no ads (a quiet market) and a spot ``{"code","msg"}`` error (a
+  symbol Binance does not list is a question it answered, not a sick upstream).
 """
 
 from __future__ import annotations
@@ -89,12 +90,12 @@ class UpstreamRejected(MarketDataError):
     """``success:false`` (P2P) or a ``{"code","msg"}`` error body (spot): a business no."""
 
     reason = "rejected"
-    breaker_failure = False
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, breaker_failure: bool = False) -> None:
         super().__init__(f"rejected with code {code}: {message}")
         self.code = code
         self.upstream_message = message
+        self.breaker_failure = breaker_failure  # True for P2P: see the module docstring
 
 
 class EmptyBook(MarketDataError):
