@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -620,3 +621,30 @@ def test_a_one_megabyte_reply_of_garbage_ads_is_a_bad_reply_not_a_crash(httpserv
     with pytest.raises(BadReply) as caught:
         make_client(httpserver, sleeps).fetch_side(RUB, "BUY")
     assert caught.value.reason == "no_valid_ad"
+
+
+@pytest.mark.parametrize(
+    ("where", "field", "value"),
+    [
+        ("adv", "advNo", "1" * 41),  # ad_snapshots.ad_no is VARCHAR(40)
+        ("advertiser", "monthOrderCount", 2**31),  # month_orders is INTEGER
+        ("advertiser", "monthOrderCount", "-3"),
+    ],
+)
+def test_an_ad_the_snapshot_columns_cannot_hold_is_skipped(where, field, value):
+    reply = copy.deepcopy(ASKS)
+    reply["data"][0][where][field] = value
+    page = parse_page(reply, "BUY")
+    assert len(page.ads) == 9
+
+
+def test_a_long_advertiser_type_fits_its_snapshot_column():
+    from backend.market.book import Book
+    from backend.market.snapshots import COLUMNS, rows
+
+    reply = copy.deepcopy(ASKS)
+    reply["data"][0]["advertiser"]["userType"] = "verified_merchant_pro"
+    ads = parse_page(reply, "BUY").ads
+    book = Book(RUB, ads, (), datetime.now(UTC), "binance")
+    stored = [dict(zip(COLUMNS, row, strict=True)) for row in rows(book, None)]
+    assert max(len(row["user_type"]) for row in stored) <= 10
