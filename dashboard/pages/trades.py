@@ -609,6 +609,8 @@ def register_callbacks(app: Dash) -> None:
         an action's notice once nothing is stranded any more and it has been read."""
         shown = expect(shown, dict, type(None), name="shown")
         acted = expect(acted, int, float, type(None), name="acted")
+        if acted is not None and not -1e12 < acted < 1e12:  # seconds; 10**400 overflowed
+            raise BadInput("acted is not a time")  # the float subtraction below (a 500)
         desk = current_desk()
         notice = no_update
         if acted is not None and desk.now().timestamp() - acted >= NOTICE_SECONDS:

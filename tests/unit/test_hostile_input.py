@@ -195,6 +195,9 @@ def declared_body(app, prefix: str, values: dict) -> dict:
         # Ids beyond the 32-bit columns failed in the driver instead of finding nothing.
         ("..execute-status.children@", {"execute-trade": 2**70}, "unknown trade"),
         ("..execute-modal.is_open", {"opps-grid": {"value": 2**70}}, "unknown opportunity"),
+        # A time too large for a float overflowed the subtraction from now.
+        ("..trades-detail.children@", {"trades-acted": 10**400}, "acted is not a time"),
+        ("..trades-detail.children@", {"trades-acted": float("nan")}, "acted is not a time"),
     ],
 )
 def test_callback_values_no_browser_sends_get_400(app, client, desk, prefix, values, message):
