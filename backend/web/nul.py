@@ -10,6 +10,7 @@ before any view or Dash callback reads them.
 from __future__ import annotations
 
 from flask import Flask, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
 NUL = "\x00"
@@ -31,21 +32,15 @@ def _holds_nul(value: object) -> bool:
 
 
 def refuse_nul() -> None:
-    where = None
-    if NUL in request.path:
-        where = "path"
-    elif any(_holds_nul(values) for values in request.args.listvalues()):
-        where = "query string"
-    elif any(NUL in value for value in request.headers.values()):
-        where = "headers"
-    elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") and any(
-        _holds_nul(values) for values in request.form.listvalues()
+    form = request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+    if (
+        NUL in request.path
+        or any(_holds_nul(values) for values in request.args.listvalues())
+        or any(NUL in value for value in request.headers.values())
+        or (form and any(_holds_nul(values) for values in request.form.listvalues()))
+        or (request.is_json and _holds_nul(request.get_json(silent=True)))
     ):
-        where = "form"
-    elif request.is_json and _holds_nul(request.get_json(silent=True)):
-        where = "JSON body"
-    if where:
-        raise BadRequest(f"the {where} holds a NUL character (U+0000), which no field accepts")
+        raise BadRequest(_("the request holds a NUL character (U+0000), which no field accepts"))
 
 
 def init_app(app: Flask) -> None:
