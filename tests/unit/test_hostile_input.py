@@ -289,3 +289,20 @@ def test_a_ticket_amount_in_other_digits_is_not_a_number(raw):
 
     with pytest.raises(tickets.TicketError, match="is not a number"):
         tickets.amount(raw, "sold")
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/api/v1/balances/deposit", {"account": "binance:USDT", "amount": "5", "currency": "VES"}),
+        ("/api/v1/balances/adjust", {"account": "binance:USDT", "ammount": "5"}),
+        ("/api/v1/balances/transfer", {"from": "binance:spot:USDT", "amount": "1", "fee": "1"}),
+        ("/api/v1/controls/pause", {"until": "tomorrow"}),
+    ],
+)
+def test_a_money_or_switch_move_with_an_unknown_field_is_refused(app, desk, path, body):
+    admin = admin_of(app)
+    before = (controls_now(desk), admin.get("/api/v1/balances").json)
+    r = admin.post(path, json=body | {"reason": "r"})
+    assert r.status_code == 400 and "unknown field" in r.json["error"], r.text[:200]
+    assert (controls_now(desk), admin.get("/api/v1/balances").json) == before
