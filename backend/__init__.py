@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         errors,
         health,
         locale,
+        nul,
         outages,
         security,
         stream,
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     security.init_app(app, settings)
     errors.init_app(app)
     bodies.init_app(app, settings.body_read_timeout_seconds)
+    nul.init_app(app)  # before the guard: a bearer token with NUL reaches the database
     outages.init_app(app)
     auth.init_app(app)
     locale.init_app(app)

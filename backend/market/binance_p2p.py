@@ -69,6 +69,8 @@ MAX_ROWS = 20
 SIDES = ("BUY", "SELL")
 # Taker side (= request tradeType) -> what the advertisers on that side do.
 ADVERTISER_SIDE = {"BUY": "SELL", "SELL": "BUY"}
+MAX_AD_NUMBER = 40  # ad_snapshots.ad_no is VARCHAR(40)
+MAX_MONTH_ORDERS = 2**31 - 1  # ad_snapshots.month_orders is INTEGER
 OK_CODE = "000000"  # any other ``code`` is a rejection, even beside ``success:true``
 # Rejections that answer this one request (its filter asks for something Binance does not
 # offer): they leave the breaker alone. Any other code says P2P is not serving at all.
@@ -113,6 +115,8 @@ def parse_ad(item: object, taker_side: str) -> Ad:
     number = _ad_number(item)
     if number is None:
         raise BadAd("adv.advNo is missing", reason="missing_field")
+    if len(number) > MAX_AD_NUMBER:  # the snapshot's key column: a longer one failed the insert
+        raise BadAd(f"adv.advNo {number[:40]!r}... is too long", reason="out_of_range")
     side = adv.get("tradeType")
     if side is not None and side != ADVERTISER_SIDE[taker_side]:
         raise BadAd(
@@ -149,6 +153,9 @@ def parse_ad(item: object, taker_side: str) -> Ad:
         raise BadAd(f"ad {number} names no payment method", reason="no_methods")
     orders = who.get("monthOrderCount")
     rate = who.get("monthFinishRate")
+    month_orders = 0 if orders is None else int(decimal_of(orders, "advertiser.monthOrderCount"))
+    if not 0 <= month_orders <= MAX_MONTH_ORDERS:  # an INTEGER column, as for advNo
+        raise BadAd(f"ad {number} has {month_orders} monthly orders", reason="out_of_range")
     return Ad(
         ad_no=number,
         price=price,
@@ -160,9 +167,7 @@ def parse_ad(item: object, taker_side: str) -> Ad:
             nick=str(who.get("nickName") or ""),
             user_type=str(who.get("userType") or "user").lower(),
             # Missing stats read as the worst case, so a minimum filter rejects the ad.
-            month_orders=int(decimal_of(orders, "advertiser.monthOrderCount"))
-            if orders is not None
-            else 0,
+            month_orders=month_orders,
             finish_rate=decimal_of(rate, "advertiser.monthFinishRate")
             if rate is not None
             else Decimal("0"),

@@ -91,7 +91,6 @@ class UpstreamRejected(MarketDataError):
     """``success:false`` (P2P) or a ``{"code","msg"}`` error body (spot): a business no."""
 
     reason = "rejected"
-    breaker_failure = False
 
     def __init__(self, code: str, message: str, *, breaker_failure: bool = False) -> None:
         super().__init__(f"rejected with code {code}: {message}")

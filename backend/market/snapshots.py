@@ -67,7 +67,7 @@ def rows(book: Book, previous: Book | None) -> list[tuple]:
             ad.max_amount,
             ",".join(ad.methods)[:255],
             ad.advertiser.nick[:64],
-            ad.advertiser.user_type,
+            ad.advertiser.user_type[:10],
             ad.advertiser.month_orders,
             ad.advertiser.finish_rate,
         )

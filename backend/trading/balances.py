@@ -21,7 +21,7 @@ class Refused(ValueError):
     between accounts that cannot exchange money."""
 
 
-AMOUNT = re.compile(r"-?\d{1,12}(\.\d{1,18})?")
+AMOUNT = re.compile(r"-?\d{1,12}(\.\d{1,18})?", re.ASCII)  # "٥٠٠" is not 500 here
 KINDS = ("deposit", "withdraw", "adjust")
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -78,14 +79,18 @@ def _flag(value: str) -> str:
     return value.lower()
 
 
+# ASCII digits, no sign, exponent or "_": Decimal() alone takes "٥٠٠", "1_000" and "1e999".
+PLAIN = re.compile(r"\d{1,12}(\.\d{1,18})?", re.ASCII)
+
+
+def _plain(value: str) -> Decimal:
+    if not PLAIN.fullmatch(value.strip()):
+        raise ValueError(f"{value[:30]!r} is not a plain number like 1000 or 0.02")
+    return Decimal(value.strip())
+
+
 def _amount(value: str) -> str:
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError("must be a number of USD, zero or more")
-    return str(amount)
+    return str(_plain(value))
 
 
 def _count(value: str) -> str:
@@ -95,11 +100,8 @@ def _count(value: str) -> str:
 
 
 def _fraction(value: str) -> str:
-    try:
-        fraction = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
-    if not fraction.is_finite() or not 0 <= fraction < 1:
+    fraction = _plain(value)
+    if not 0 <= fraction < 1:
         raise ValueError("must be a fraction from 0 to below 1, e.g. 0.02 for 2 %")
     return str(fraction)
 

@@ -20,8 +20,9 @@ confirmed; cancelled, it leaves the trade ``stranded``, naming what it holds.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -38,6 +39,7 @@ from backend.trading.venues import Awaiting, LegOrder, LegRefused
 OPEN, CONFIRMED, CANCELLED = "open", "confirmed", "cancelled"
 AWAITING = "awaiting_operator"
 MAX_DIGITS = 18  # NUMERIC(38, 18)
+WIRE_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
 class TicketError(Exception):
@@ -157,11 +159,10 @@ def amount(raw: object, name: str, *, zero: bool = False) -> Decimal:
     """A decimal given as a string (``"1250.50"``): finite, at most 18 places."""
     if not isinstance(raw, str) or not 0 < len(raw) <= 40:
         raise TicketError(f'{name} must be a decimal string such as "1250.50"')
-    try:
-        value = Decimal(raw.strip())
-    except InvalidOperation:
-        raise TicketError(f"{name} {raw[:40]!r} is not a number") from None
-    if not value.is_finite() or value.as_tuple().exponent < -MAX_DIGITS or abs(value) >= 10**20:
+    if not WIRE_DECIMAL.fullmatch(raw.strip()):  # Decimal() alone takes "٥٠٠" and "1_000"
+        raise TicketError(f"{name} {raw[:40]!r} is not a number")
+    value = Decimal(raw.strip())
+    if value.as_tuple().exponent < -MAX_DIGITS or abs(value) >= 10**20:
         raise TicketError(f"{name} {raw[:40]!r} is not an amount")
     if value < 0 or (value == 0 and not zero):
         raise TicketError(f"{name} must be {'zero or ' if zero else ''}more than zero")

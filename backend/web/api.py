@@ -425,6 +425,15 @@ def set_controls():
     return get_controls()
 
 
+def _unknown(body: dict, allowed: set[str]):
+    """A 400 naming fields the route does not read: ignoring a misspelt one (``"ammount"``,
+    ``"currency"``) would move money on a guess."""
+    unknown = set(body) - allowed
+    if unknown:
+        return jsonify(error=f"unknown field(s): {', '.join(sorted(unknown))[:200]}"), 400
+    return None
+
+
 def _reason(body: dict) -> str:
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
@@ -451,6 +460,8 @@ def _switch(on: bool):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return jsonify(error='send a JSON object: {"reason": "..."}'), 400
+    if refused := _unknown(body, {"reason"}):
+        return refused
     try:
         reason = _reason(body)
     except ValueError as exc:
@@ -503,6 +514,8 @@ def transfer():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return jsonify(error='send a JSON object: {"from", "to", "amount", "reason"}'), 400
+    if refused := _unknown(body, {"from", "to", "amount", "reason"}):
+        return refused
     fields = [body.get(k) for k in ("from", "to", "amount")]
     if not all(isinstance(v, str) for v in fields):
         return jsonify(error="from, to and amount are strings"), 422
@@ -524,6 +537,8 @@ def _move(kind: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return jsonify(error='send a JSON object: {"account", "amount", "reason"}'), 400
+    if refused := _unknown(body, {"account", "amount", "reason"}):
+        return refused
     account, amount = body.get("account"), body.get("amount")
     if not isinstance(account, str) or not isinstance(amount, str):
         return jsonify(error='account and amount are strings, e.g. "1000.50"'), 422

@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pybreaker
 import pytest
 from prometheus_client import REGISTRY
 from werkzeug import Response
@@ -262,6 +264,44 @@ def test_success_false_is_a_rejection_with_code_and_message_not_retried(httpserv
     assert caught.value.code == "083932"
     assert "payment method is unsupported" in str(caught.value)
     assert len(httpserver.log) == 1 and sleeps == []
+    assert client.upstream.breaker.fail_counter == 0  # this request's own no (REQUEST_CODES)
+
+
+def refusal(code: str, success: bool) -> dict:
+    return {"code": code, "message": "no", "data": None, "success": success}
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        refusal("000000", False),  # success:false even with the OK code
+        refusal("100001", True),  # success:true but a code other than 000000
+        refusal(None, False),
+    ],
+)
+def test_refused_searches_open_the_breaker_after_fail_max_replies(httpserver, sleeps, reply):
+    httpserver.expect_request(SEARCH_PATH).respond_with_json(reply)
+    client = make_client(httpserver, sleeps, http_retry_attempts=3, breaker_fail_max=3)
+    for _ in range(3):
+        with pytest.raises(UpstreamRejected):
+            client.fetch_side(RUB, "BUY")
+    assert client.upstream.breaker.current_state == pybreaker.STATE_OPEN
+    assert len(httpserver.log) == 3  # each refusal sent once: a no is not retried
+    with pytest.raises(UpstreamUnavailable):
+        client.fetch(RUB)
+    assert len(httpserver.log) == 3
+
+
+def test_two_refusals_then_a_good_page_leave_the_breaker_closed(httpserver, sleeps):
+    client = make_client(httpserver, sleeps, http_retry_attempts=1, breaker_fail_max=3)
+    for _ in range(2):
+        httpserver.expect_ordered_request(SEARCH_PATH).respond_with_json(refusal("100001", True))
+    httpserver.expect_ordered_request(SEARCH_PATH).respond_with_json(ASKS)
+    for _ in range(2):
+        with pytest.raises(UpstreamRejected):
+            client.fetch_side(RUB, "BUY")
+    assert len(client.fetch_side(RUB, "BUY")) == 10
+    assert client.upstream.breaker.current_state == pybreaker.STATE_CLOSED
     assert client.upstream.breaker.fail_counter == 0
 
 
@@ -600,3 +640,30 @@ def test_a_rejection_that_is_not_the_requests_own_counts_against_the_breaker(
             client.fetch_side(RUB, "BUY")
     assert caught.value.breaker_failure and sleeps == []
     assert client.upstream.breaker.fail_counter == 2
+
+
+@pytest.mark.parametrize(
+    ("where", "field", "value"),
+    [
+        ("adv", "advNo", "1" * 41),  # ad_snapshots.ad_no is VARCHAR(40)
+        ("advertiser", "monthOrderCount", 2**31),  # month_orders is INTEGER
+        ("advertiser", "monthOrderCount", "-3"),
+    ],
+)
+def test_an_ad_the_snapshot_columns_cannot_hold_is_skipped(where, field, value):
+    reply = copy.deepcopy(ASKS)
+    reply["data"][0][where][field] = value
+    page = parse_page(reply, "BUY")
+    assert len(page.ads) == 9
+
+
+def test_a_long_advertiser_type_fits_its_snapshot_column():
+    from backend.market.book import Book
+    from backend.market.snapshots import COLUMNS, rows
+
+    reply = copy.deepcopy(ASKS)
+    reply["data"][0]["advertiser"]["userType"] = "verified_merchant_pro"
+    ads = parse_page(reply, "BUY").ads
+    book = Book(RUB, ads, (), datetime.now(UTC), "binance")
+    stored = [dict(zip(COLUMNS, row, strict=True)) for row in rows(book, None)]
+    assert max(len(row["user_type"]) for row in stored) <= 10

@@ -244,3 +244,80 @@ def test_a_page_with_the_database_away_is_a_503_page_naming_it(client, desk, mon
         r = client.get(path, headers={"Accept": "text/html", "Accept-Language": "es"})
         assert r.status_code == 503, (path, r.text[:200])
         assert "database" in r.text and 'lang="es"' in r.text
+
+
+def admin_of(app):
+    from tests.conftest import api_client
+
+    return api_client(app, "admin")
+
+
+def controls_now(desk) -> dict:
+    from backend.trading import controls
+
+    with desk.sessions() as session:
+        return controls.as_strings(controls.load(session, desk.settings))
+
+
+# PostgreSQL text cannot hold U+0000: psycopg raised DataError, a 500 (SQLite kept it).
+@pytest.mark.parametrize(
+    "send",
+    [
+        lambda app, c: admin_of(app).post("/api/v1/controls/pause", json={"reason": "a\x00b"}),
+        lambda app, c: admin_of(app).post("/api/v1/controls", json={"x\x00": "1", "reason": "r"}),
+        lambda app, c: c.get("/api/v1/trades?user=a%00b"),
+        lambda app, c: c.get("/api/v1/trades/%00"),
+        lambda app, c: post_trade(c, {"opportunity_id": 1}, key="k\x00"),
+        lambda app, c: c.post(
+            "/_dash-update-component", json=with_value(MARKET, "state", 0, "p2p:\x00")
+        ),
+        lambda app, c: app.test_client().post(
+            "/login", data={"username": "a\x00", "password": "x"}
+        ),
+    ],
+)
+def test_a_nul_character_anywhere_is_a_400_that_changes_nothing(app, client, desk, send):
+    before = controls_now(desk)
+    r = send(app, client)
+    assert r.status_code == 400, r.text[:300]
+    assert "NUL" in r.text
+    assert controls_now(desk) == before and trades_count(desk) == 0
+
+
+@pytest.mark.parametrize("amount", ["٥٠٠", "۵۰۰", "1_000", "1e3", "NaN", "1e999"])
+def test_amounts_are_plain_ascii_numbers(app, desk, amount):
+    admin = admin_of(app)
+    before = (controls_now(desk), admin.get("/api/v1/balances").json)
+    deposit = {"account": "binance:USDT", "amount": amount, "reason": "r"}
+    assert admin.post("/api/v1/balances/deposit", json=deposit).status_code == 422
+    for key in ("max_trade_usd", "min_profit_usd", "floor:binance:USDT"):
+        r = admin.post("/api/v1/controls", json={key: amount, "reason": "r"})
+        assert r.status_code == 422 and "plain number" in r.json["error"], r.text[:200]
+    margin = {"corridor": "COP->VES", "margin": amount, "reason": "r"}
+    assert admin.post("/api/v1/rates/margins", json=margin).status_code == 422
+    assert (controls_now(desk), admin.get("/api/v1/balances").json) == before
+
+
+@pytest.mark.parametrize("raw", ["٥٠٠", "1_000", " ۱۲ "])
+def test_a_ticket_amount_in_other_digits_is_not_a_number(raw):
+    from backend.trading import tickets
+
+    with pytest.raises(tickets.TicketError, match="is not a number"):
+        tickets.amount(raw, "sold")
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/api/v1/balances/deposit", {"account": "binance:USDT", "amount": "5", "currency": "VES"}),
+        ("/api/v1/balances/adjust", {"account": "binance:USDT", "ammount": "5"}),
+        ("/api/v1/balances/transfer", {"from": "binance:spot:USDT", "amount": "1", "fee": "1"}),
+        ("/api/v1/controls/pause", {"until": "tomorrow"}),
+    ],
+)
+def test_a_money_or_switch_move_with_an_unknown_field_is_refused(app, desk, path, body):
+    admin = admin_of(app)
+    before = (controls_now(desk), admin.get("/api/v1/balances").json)
+    r = admin.post(path, json=body | {"reason": "r"})
+    assert r.status_code == 400 and "unknown field" in r.json["error"], r.text[:200]
+    assert (controls_now(desk), admin.get("/api/v1/balances").json) == before

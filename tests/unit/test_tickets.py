@@ -282,7 +282,7 @@ def test_confirming_twice_posts_once(desk, awaiting_trade):
         ("sold", "501", "more than the ticket's 500 USDT"),
         ("sold", "0", "more than zero"),
         ("bought", "1e400", "not an amount"),
-        ("bought", "NaN", "not an amount"),
+        ("bought", "NaN", "is not a number"),
         ("bought", "12,5", "not a number"),
         ("fee", "-1", "zero or more"),
         ("bought", "0." + "0" * 18 + "1", "not an amount"),  # 19 places: NUMERIC(38, 18)
