@@ -20,7 +20,7 @@ def test_the_kill_switch_is_set_from_the_command_line(app, desk):
 
 def test_a_bad_control_value_is_refused_and_changes_nothing(app, desk):
     result = run(app, "controls", "set", "max_trade_usd", "lots", "--reason", "x")
-    assert result.exit_code == 2 and "max_trade_usd 'lots' is not a number" in result.output
+    assert result.exit_code == 2 and "max_trade_usd 'lots' is not a plain number" in result.output
     result = run(app, "controls", "set", "kill_switchh", "true", "--reason", "x")
     assert result.exit_code == 2 and "unknown control" in result.output
     with desk.sessions() as session:
