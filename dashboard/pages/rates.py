@@ -78,6 +78,7 @@ def layout(**_kw):
                     columnDefs=_columns(),
                     rowData=[],
                     defaultColDef={"resizable": True, "sortable": True},
+                    columnSize="responsiveSizeToFit",  # every column inside 1366 px
                     dashGridOptions={"domLayout": "autoHeight"},
                 ),
                 **{"data-ag-theme-mode": "dark"},

@@ -12,7 +12,7 @@ from backend.ops import system
 from backend.web import health
 from backend.web.access import VIEWER
 from dashboard.access import callback
-from dashboard.components.format import number, seconds
+from dashboard.components.format import MISSING, number, seconds
 from dashboard.i18n import _, _l, when
 
 PATH = "/system"
@@ -131,7 +131,11 @@ def components_view(result: dict) -> html.Table:
                             className="badge " + {"ok": "live", "down": "failed"}.get(status, ""),
                         )
                     ),
-                    html.Td(number(entry.get("latency_ms", 0), 1, "ms")),
+                    html.Td(  # nothing probed: no latency to show
+                        MISSING
+                        if status == health.NOT_CONFIGURED
+                        else number(entry.get("latency_ms", 0), 1, "ms")
+                    ),
                     html.Td(entry.get("error", ""), className="text-start"),
                 ],
                 id=f"system-{name}",
