@@ -34,6 +34,21 @@ def test_a_fresh_desk_says_what_is_empty_in_spanish(browser, tmp_path):
             ),
             "the empty profit chart saying so",
         )
+        size = browser.get_window_size()
+        browser.set_window_size(1366, 900)  # every column in view, Spanish headers too
+        try:
+            wait_until(
+                browser,
+                10,
+                lambda b: b.execute_script(
+                    "const v = document.querySelector("
+                    "  '#trades-grid .ag-body-horizontal-scroll-viewport');"
+                    "return v.scrollWidth <= v.clientWidth + 1;"
+                ),
+                "the trades grid to fit 1366 px without scrolling sideways",
+            )
+        finally:
+            browser.set_window_size(size["width"], size["height"])
         browser.get(url + "/system")
         redis = wait_until(
             browser, 15, lambda b: b.find_elements(By.ID, "system-redis"), "the Redis row"
