@@ -25,7 +25,7 @@ from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, clientside_callback, expect
 from dashboard.components import push, reasons, stranded_actions, tickets
 from dashboard.components.format import MISSING, amount, market_price, usd
-from dashboard.i18n import _, _l, locale, when
+from dashboard.i18n import _, _l, date_axis, locale, when
 
 PATH = "/trades"
 NAME = "Trades"
@@ -376,6 +376,7 @@ def pnl_figure(curve) -> go.Figure:
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         yaxis={"title": "USD", "rangemode": "tozero"},
+        xaxis=date_axis(),
     )
     if not curve:  # say so rather than draw axes over nothing
         figure.update_xaxes(visible=False)
