@@ -18,6 +18,7 @@ from backend.web import errors
 from backend.web.access import PUBLIC, VIEWER, grant
 from dashboard import access, i18n
 from dashboard.components import banner
+from dashboard.components.roles import role_name
 from dashboard.i18n import _, _l
 from dashboard.pages import market, opportunities, prices, rates, risk, system, trades
 
@@ -31,7 +32,6 @@ NAV = (
     ("/risk", "risk", _l("Risk")),
     ("/system", "system", _l("System")),
 )
-ROLE_NAMES = {"viewer": _l("viewer"), "trader": _l("trader"), "admin": _l("admin")}
 
 # Dash's own routes, by rule: its scripts and assets are public, everything else needs a
 # login; the callback route also checks the callback itself.
@@ -55,7 +55,7 @@ def _session_forms() -> list:
     token, here, role = generate_csrf(), i18n.locale(), current_user.role
     return [
         html.Span(
-            [current_user.username, " · ", dbc.Badge(str(ROLE_NAMES.get(role, role)))],
+            [current_user.username, " · ", dbc.Badge(role_name(role))],
             id="whoami",
             className="whoami",
         ),

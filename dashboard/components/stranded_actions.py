@@ -23,18 +23,21 @@ from backend.web.access import ADMIN, TRADER, allowed
 from backend.web.auth import current_actor
 from dashboard.access import BadInput, callback, expect
 from dashboard.components.format import usd
+from dashboard.components.roles import role_name
 from dashboard.i18n import _
 
 
 def why_not_retry(role: str) -> str | None:
     if not allowed(role, TRADER):
-        return _("Retrying the unwind needs the trader role; you are %(role)s.", role=role)
+        return _(
+            "Retrying the unwind needs the trader role; you are %(role)s.", role=role_name(role)
+        )
     return None
 
 
 def why_not_close(role: str) -> str | None:
     if not allowed(role, ADMIN):
-        return _("Closing holding needs the admin role; you are %(role)s.", role=role)
+        return _("Closing holding needs the admin role; you are %(role)s.", role=role_name(role))
     return None
 
 

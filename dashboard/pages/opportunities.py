@@ -25,6 +25,7 @@ from backend.web.security import trade_wait_seconds
 from dashboard.access import BadInput, callback, expect, expect_id
 from dashboard.components import format as fmt
 from dashboard.components import grid, push, reasons
+from dashboard.components.roles import role_name
 from dashboard.i18n import _, _l
 
 PATH = "/opportunities"
@@ -209,7 +210,7 @@ def _usd_per(asset: str, rows: dict[str, dict]) -> Decimal | None:
 def why_not(role: str, kill_switch: bool) -> str | None:
     """Why Execute is disabled for every row, if it is."""
     if not allowed(role, TRADER):
-        return _("Executing needs the trader role; you are %(role)s.", role=role)
+        return _("Executing needs the trader role; you are %(role)s.", role=role_name(role))
     if kill_switch:
         return _("The kill switch is on: no trade executes until an admin resumes.")
     return None

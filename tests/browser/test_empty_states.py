@@ -24,6 +24,20 @@ def test_a_fresh_desk_says_what_is_empty_in_spanish(browser, tmp_path):
             ),
             "the empty control history, in Spanish",
         )
+        size = browser.get_window_size()
+        browser.set_window_size(390, 844)  # a phone: each limit's use in view, no scrolling
+        try:
+            wait_until(
+                browser,
+                10,
+                lambda b: b.execute_script(
+                    "const t = document.getElementById('risk-limits-table');"
+                    "return t.scrollWidth <= t.parentElement.clientWidth + 1;"
+                ),
+                "the limits to fit 390 px",
+            )
+        finally:
+            browser.set_window_size(size["width"], size["height"])
         browser.get(url + "/trades")
         wait_until(
             browser,

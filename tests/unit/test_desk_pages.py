@@ -243,3 +243,12 @@ def test_time_axes_name_no_english_month_in_spanish(app):
             candles = candle_figure([], Market.parse("p2p:USDT/VES"))
         assert pnl.layout.xaxis.tickformat == expected, language
         assert candles["layout"]["xaxis"].get("tickformat") == expected, language
+
+
+def test_a_refusal_names_the_role_in_the_readers_language(app):
+    from dashboard.components.stranded_actions import why_not_close
+    from dashboard.pages.opportunities import why_not
+
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        assert why_not("viewer", False).endswith("usted es observador.")
+        assert why_not_close("trader").endswith("usted es operador.")
