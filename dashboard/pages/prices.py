@@ -53,7 +53,7 @@ def columns() -> list[dict]:
             cellDataType=False,
             sortable=False,
             filter=False,
-            minWidth=100,
+            minWidth=120,  # the 90 px line and the cell padding
         ),
     ]
 
