@@ -19,7 +19,17 @@ from backend.web.locale import DEFAULT, current
 
 _ = gettext
 _l = lazy_gettext
-__all__ = ["_", "_l", "decimal", "locale", "ngettext", "separators", "time_of_day", "when"]
+__all__ = [
+    "_",
+    "_l",
+    "date_axis",
+    "decimal",
+    "locale",
+    "ngettext",
+    "separators",
+    "time_of_day",
+    "when",
+]
 
 ROLE_NAMES = {"viewer": _l("viewer"), "trader": _l("trader"), "admin": _l("admin")}
 
@@ -56,6 +66,12 @@ def separators() -> str:
     """Plotly's ``separators``: the locale's decimal mark, then its group mark."""
     here = locale()
     return numbers.get_decimal_symbol(here) + numbers.get_group_symbol(here)
+
+
+def date_axis() -> dict:
+    """A Plotly time axis's tick format: Plotly names months in English only ("Nov 29,
+    2026"), so other languages get the date in digits, day first."""
+    return {} if locale() == "en" else {"tickformat": "%H:%M<br>%d/%m/%Y"}
 
 
 def when(value: datetime) -> str:

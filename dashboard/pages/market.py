@@ -19,7 +19,7 @@ from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, expect
 from dashboard.components import format as fmt
 from dashboard.components import grid, push
-from dashboard.i18n import _, _l, locale, ngettext, separators
+from dashboard.i18n import _, _l, date_axis, locale, ngettext, separators
 
 PATH = "/markets/<venue>/<pair>"
 NAME = "Market"
@@ -260,7 +260,7 @@ def candle_figure(rows: list[candles.Candle], m: Market) -> dict:
         }
     ]
     fig = _dark(data, _("Time (UTC)"), f"{m.fiat}/{m.asset}", showlegend=False)
-    fig["layout"]["xaxis"]["rangeslider"] = {"visible": False}
+    fig["layout"]["xaxis"] |= {"rangeslider": {"visible": False}} | date_axis()
     return fig if rows else _empty(fig, _("No ticks in this range yet"))
 
 

@@ -47,9 +47,9 @@ def columns() -> list[dict]:
         ),
         grid.number("eff_bid", _("Sell at size"), minWidth=160),
         grid.number("eff_ask", _("Buy at size"), minWidth=160),
-        grid.number("bid_depth", _("Bid depth"), minWidth=140, headerTooltip=str(WITHIN)),
-        grid.number("ask_depth", _("Ask depth"), minWidth=140, headerTooltip=str(WITHIN)),
-        grid.badge("age", _("Age"), minWidth=90, filter="agNumberColumnFilter"),
+        grid.number("bid_depth", _("Bid depth"), minWidth=125, headerTooltip=str(WITHIN)),
+        grid.number("ask_depth", _("Ask depth"), minWidth=125, headerTooltip=str(WITHIN)),
+        grid.badge("age", _("Age"), minWidth=70, filter="agNumberColumnFilter"),
         grid.text(
             "sparkline",
             _("Last ticks"),
@@ -57,7 +57,7 @@ def columns() -> list[dict]:
             cellDataType=False,
             sortable=False,
             filter=False,
-            minWidth=100,
+            minWidth=120,  # the 90 px line and the cell padding
         ),
     ]
 

@@ -15,8 +15,9 @@ from backend.trading.risk import Day
 from backend.web.access import ADMIN, VIEWER, allowed
 from backend.web.auth import current_actor
 from dashboard.access import BadInput, callback, expect
+from dashboard.components import grid
 from dashboard.components.format import amount, percent, usd
-from dashboard.i18n import _, when
+from dashboard.i18n import _, locale, when
 
 PATH = "/risk"
 NAME = "Risk"
@@ -103,7 +104,11 @@ def layout(**_kw):
                     columnDefs=history_columns,
                     rowData=[],
                     defaultColDef={"resizable": True, "sortable": True},
-                    style={"height": "320px"},
+                    dashGridOptions={
+                        "domLayout": "autoHeight",
+                        "localeText": grid.grid_words(locale())
+                        | {"noRowsToShow": _("No control has been changed yet.")},
+                    },
                 ),
                 **{"data-ag-theme-mode": "dark"},
             ),

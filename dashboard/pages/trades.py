@@ -26,7 +26,7 @@ from dashboard.access import BadInput, callback, clientside_callback, expect, ex
 from dashboard.components import push, reasons, stranded_actions, tickets
 from dashboard.components.format import MISSING, amount, market_price, usd
 from dashboard.components.grid import THEME, grid_words
-from dashboard.i18n import _, _l, locale, when
+from dashboard.i18n import _, _l, date_axis, locale, when
 
 PATH = "/trades"
 NAME = "Trades"
@@ -64,16 +64,16 @@ def _columns() -> list[dict]:
 
     right = {"type": "rightAligned"}
     return [
-        col("id", "#", width=90),
-        col("created_at", _("Requested (UTC)"), width=190),
-        col("requested_by", _("By"), width=110),
-        col("strategy", _("Strategy"), width=130),
-        col("status", _("Status"), width=120, cellRenderer="Badge"),
-        col("size_usd", _("Size"), width=130, **right),
-        col("expected_profit_usd", _("Expected profit"), width=150, **right),
-        col("profit_usd", _("Profit"), width=130, **right),
-        col("route", _("Route"), flex=1, minWidth=220),
-        col("error", _("Reason"), width=200),
+        col("id", "#", width=70),
+        col("created_at", _("Requested (UTC)"), width=170),
+        col("requested_by", _("By"), width=100),
+        col("strategy", _("Strategy"), width=120),
+        col("status", _("Status"), width=110, cellRenderer="Badge"),
+        col("size_usd", _("Size"), width=120, **right),
+        col("expected_profit_usd", _("Expected profit"), width=140, **right),
+        col("profit_usd", _("Profit"), width=120, **right),
+        col("route", _("Route"), flex=2, minWidth=180),
+        col("error", _("Reason"), flex=1, minWidth=140),
     ]
 
 
@@ -201,7 +201,12 @@ def layout(trade: str | None = None, **_kw):
                     id="trades-grid",
                     rowModelType="infinite",
                     columnDefs=_columns(),
-                    defaultColDef={"resizable": True, "suppressHeaderMenuButton": True},
+                    defaultColDef={
+                        "resizable": True,
+                        "suppressHeaderMenuButton": True,
+                        "wrapHeaderText": True,  # Spanish headers are longer: wrap, not cut
+                        "autoHeaderHeight": True,
+                    },
                     dashGridOptions={
                         "cacheBlockSize": BLOCK,
                         "maxBlocksInCache": 20,
@@ -380,7 +385,16 @@ def pnl_figure(curve) -> go.Figure:
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         yaxis={"title": "USD", "rangemode": "tozero"},
+        xaxis=date_axis(),
     )
+    if not curve:  # say so rather than draw axes over nothing
+        figure.update_xaxes(visible=False)
+        figure.update_yaxes(visible=False)
+        figure.add_annotation(
+            text=_("No settled trade in this selection yet"),
+            showarrow=False,
+            font={"size": 14, "color": "#8a99a8"},
+        )
     if len(curve) == 1:  # a span Plotly can label, not fractions of a second
         at = curve[0][0]
         figure.update_xaxes(range=[at - timedelta(hours=1), at + timedelta(hours=1)])

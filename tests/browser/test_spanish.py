@@ -35,6 +35,21 @@ def test_the_language_switch_turns_labels_and_numbers_spanish_and_sticks(browser
         # Spanish numbers: a comma before the decimals, points between thousands.
         number = ves["best_ask"].removesuffix(" VES/USDT")
         assert number[-3] == "," and "." not in number[-3:], number
+        size = browser.get_window_size()
+        browser.set_window_size(1366, 768)  # longer headers, a page scrollbar: still fits
+        try:
+            wait_until(
+                browser,
+                10,
+                lambda b: b.execute_script(
+                    "const v = document.querySelector("
+                    "  '#prices-grid .ag-body-horizontal-scroll-viewport');"
+                    "return v.scrollWidth <= v.clientWidth + 1;"
+                ),
+                "the Spanish prices grid to fit 1366 px without scrolling sideways",
+            )
+        finally:
+            browser.set_window_size(size["width"], size["height"])
         screenshot(browser, "prices-es")
         login(browser, embedded_desk.url, "admin", embedded_desk.admin_password)
         assert browser.find_element(By.ID, "nav-prices").text == "Precios"  # it stuck

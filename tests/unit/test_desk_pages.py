@@ -229,3 +229,26 @@ def test_one_trade_is_a_point_in_a_span_plotly_can_label(app):
         two = pnl_figure([(at, Decimal("1")), (at.replace(hour=18), Decimal("2"))])
     assert fig.data[0].mode == "markers" and two.data[0].mode == "lines"
     assert [str(x)[:16] for x in fig.layout.xaxis.range] == ["2026-11-28 16:42", "2026-11-28 18:42"]
+
+
+def test_time_axes_name_no_english_month_in_spanish(app):
+    """Plotly writes "Nov 29, 2026" whatever the page's language: Spanish gets digits."""
+    from backend.market.book import Market
+    from dashboard.pages.market import candle_figure
+
+    at = datetime(2026, 11, 28, 17, 42, 55, tzinfo=UTC)
+    for language, expected in (("es", "%H:%M<br>%d/%m/%Y"), ("en", None)):
+        with app.test_request_context(headers={"Accept-Language": language}):
+            pnl = pnl_figure([(at, Decimal("1"))])
+            candles = candle_figure([], Market.parse("p2p:USDT/VES"))
+        assert pnl.layout.xaxis.tickformat == expected, language
+        assert candles["layout"]["xaxis"].get("tickformat") == expected, language
+
+
+def test_a_refusal_names_the_role_in_the_readers_language(app):
+    from dashboard.components.stranded_actions import why_not_close
+    from dashboard.pages.opportunities import why_not
+
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        assert why_not("viewer", False).endswith("usted es observador.")
+        assert why_not_close("trader").endswith("usted es operador.")

@@ -1,0 +1,71 @@
+"""A desk nothing has happened on yet, read in Spanish: each empty part says so in the
+reader's language instead of showing a blank grid, English, or axes over nothing."""
+
+from __future__ import annotations
+
+from selenium.webdriver.common.by import By
+
+from tests.browser.conftest import login
+from tests.browser.test_trader_flow import wait_until
+from tests.conftest import web_only
+
+
+def test_a_fresh_desk_says_what_is_empty_in_spanish(browser, tmp_path):
+    with web_only(tmp_path) as (url, _tokens):
+        login(browser, url, "viewer", path="/risk")
+        browser.find_element(By.ID, "locale-es").click()
+        wait_until(browser, 15, lambda b: b.find_element(By.ID, "nav-risk").text == "Riesgo", "ES")
+        wait_until(
+            browser,
+            15,
+            lambda b: (
+                "Aún no se ha cambiado ningún control."
+                in b.find_element(By.ID, "risk-history").text
+            ),
+            "the empty control history, in Spanish",
+        )
+        size = browser.get_window_size()
+        browser.set_window_size(390, 844)  # a phone: each limit's use in view, no scrolling
+        try:
+            wait_until(
+                browser,
+                10,
+                lambda b: b.execute_script(
+                    "const t = document.getElementById('risk-limits-table');"
+                    "return t.scrollWidth <= t.parentElement.clientWidth + 1;"
+                ),
+                "the limits to fit 390 px",
+            )
+        finally:
+            browser.set_window_size(size["width"], size["height"])
+        browser.get(url + "/trades")
+        wait_until(
+            browser,
+            15,
+            lambda b: (
+                "Aún no hay operaciones liquidadas en esta selección"
+                in b.find_element(By.ID, "trades-pnl").text
+            ),
+            "the empty profit chart saying so",
+        )
+        size = browser.get_window_size()
+        browser.set_window_size(1366, 900)  # every column in view, Spanish headers too
+        try:
+            wait_until(
+                browser,
+                10,
+                lambda b: b.execute_script(
+                    "const v = document.querySelector("
+                    "  '#trades-grid .ag-body-horizontal-scroll-viewport');"
+                    "return v.scrollWidth <= v.clientWidth + 1;"
+                ),
+                "the trades grid to fit 1366 px without scrolling sideways",
+            )
+        finally:
+            browser.set_window_size(size["width"], size["height"])
+        browser.get(url + "/system")
+        redis = wait_until(
+            browser, 15, lambda b: b.find_elements(By.ID, "system-redis"), "the Redis row"
+        )[0]
+        cells = [td.text for td in redis.find_elements(By.TAG_NAME, "td")]
+        assert cells[1:3] == ["sin configurar", "—"], cells  # no probe, so no latency
