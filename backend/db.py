@@ -23,7 +23,7 @@ from contextlib import contextmanager
 import psycopg
 import pybreaker
 from sqlalchemy import Connection, Engine, create_engine, event, insert, text
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
@@ -204,6 +204,21 @@ def insert_rows(session: Session, model: type, rows: list[dict]) -> None:
     three times instead of once."""
     if rows:
         session.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
+
+
+def raw_rows(connection: Connection, sql: str) -> list[tuple]:
+    """``sql``'s rows read on the driver's own cursor: for a hot read that SQLAlchemy's
+    statement handling would cost more than (the auth generation, the board's heads).
+    A driver error is raised as SQLAlchemy would raise it, so an outage is still a 503."""
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        cursor = connection.connection.cursor()
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+        cursor.close()
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+    return rows
 
 
 @contextmanager

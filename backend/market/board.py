@@ -17,9 +17,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Connection, Dialect, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from backend import db
 from backend.config import Settings
 from backend.market import prices
 from backend.market.book import Book
@@ -182,16 +182,8 @@ def read_heads(connection: Connection | Session) -> list[tuple[str, datetime, st
     """Every stored book's market, ``fetched_at`` and last poll's error."""
     if isinstance(connection, Session):
         connection = connection.connection()
-    dbapi = connection.dialect.loaded_dbapi
-    try:
-        cursor = connection.connection.cursor()
-        cursor.execute(_HEADS)
-        rows = cursor.fetchall()
-        cursor.close()
-    except dbapi.Error as exc:  # as SQLAlchemy would raise it: an outage is a 503
-        raise DBAPIError.instance(_HEADS, None, exc, dbapi.Error) from exc
     when = _fetched_at(connection.dialect)
-    return [(market, when(at), error) for market, at, error in rows]
+    return [(market, when(at), error) for market, at, error in db.raw_rows(connection, _HEADS)]
 
 
 def lines(

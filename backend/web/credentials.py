@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy.exc import DBAPIError
 
+from backend import db
 from backend.models import User
 from backend.web import tokens
 
@@ -71,15 +71,8 @@ class Credentials:
         """The generation now; whatever was remembered under another one is forgotten.
         None (no row: a schema made without the migrations) means remember nothing."""
         with desk.engine.connect() as connection:  # the pool's checks and error handling
-            dbapi = connection.dialect.loaded_dbapi
-            try:
-                cursor = connection.connection.cursor()
-                cursor.execute(_GENERATION)
-                row = cursor.fetchone()
-                cursor.close()
-            except dbapi.Error as exc:  # as SQLAlchemy would raise it: an outage is a 503
-                raise DBAPIError.instance(_GENERATION, None, exc, dbapi.Error) from exc
-        generation = row[0] if row else None
+            rows = db.raw_rows(connection, _GENERATION)
+        generation = rows[0][0] if rows else None
         with self._lock:
             if generation != self._generation:
                 self._tokens.clear()
