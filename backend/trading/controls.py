@@ -80,7 +80,7 @@ def _flag(value: str) -> str:
 
 
 # ASCII digits, no sign, exponent or "_": Decimal() alone takes "٥٠٠", "1_000" and "1e999".
-PLAIN = re.compile(r"\d{1,12}(\.\d{1,18})?", re.ASCII)
+PLAIN = re.compile(r"\d{1,15}(\.\d{1,18})?", re.ASCII)  # the Amount schema
 
 
 def _plain(value: str) -> Decimal:

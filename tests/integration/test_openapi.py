@@ -28,6 +28,9 @@ def test_the_live_api_honours_its_openapi_description(tmp_path):
                 "7",
                 "--generation-database",
                 "none",
+                # a NUL is refused on every route, as the description says (backend/web/nul.py)
+                "--generation-allow-x00",
+                "false",
                 # /health answers 503 by design here: this desk runs no worker; /stream is
                 # an endless event stream that needs Redis (tests/integration/test_push.py).
                 "--exclude-path-regex",
