@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -111,3 +112,24 @@ def grid_rows(browser, grid_id: str) -> dict[str, dict[str, str]]:
         """,
         grid_id,
     )
+
+
+def assert_fits(browser, selector: str, width: int, height: int, what: str, box="self"):
+    """At a ``width`` x ``height`` window, the element ``selector`` (or, with
+    ``box="parent"``, its scroll wrapper) shows all it holds without scrolling sideways.
+    Waits for the element to render and re-lay out (a page may still be loading after a
+    navigation); puts the window back either way."""
+    size = browser.get_window_size()
+    browser.set_window_size(width, height)
+    script = (
+        "const e = document.querySelector(arguments[0]);"
+        "const v = e && (arguments[1] === 'parent' ? e.parentElement : e);"
+        "return v !== null && v.scrollWidth <= v.clientWidth + 1;"
+    )
+    try:
+        WebDriverWait(browser, 15).until(lambda b: b.execute_script(script, selector, box))
+    except TimeoutException:
+        text = browser.find_element(By.TAG_NAME, "body").text[:2000]
+        raise AssertionError(f"{what} at {width} px; the page shows:\n{text}") from None
+    finally:
+        browser.set_window_size(size["width"], size["height"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import login
+from tests.browser.conftest import assert_fits, login
 from tests.browser.test_trader_flow import wait_until
 from tests.conftest import web_only
 
@@ -24,20 +24,8 @@ def test_a_fresh_desk_says_what_is_empty_in_spanish(browser, tmp_path):
             ),
             "the empty control history, in Spanish",
         )
-        size = browser.get_window_size()
-        browser.set_window_size(390, 844)  # a phone: each limit's use in view, no scrolling
-        try:
-            wait_until(
-                browser,
-                10,
-                lambda b: b.execute_script(
-                    "const t = document.getElementById('risk-limits-table');"
-                    "return t.scrollWidth <= t.parentElement.clientWidth + 1;"
-                ),
-                "the limits to fit 390 px",
-            )
-        finally:
-            browser.set_window_size(size["width"], size["height"])
+        # a phone: each limit's use in view, no scrolling
+        assert_fits(browser, "#risk-limits-table", 390, 844, "the limits fit", box="parent")
         browser.get(url + "/trades")
         wait_until(
             browser,
@@ -48,21 +36,14 @@ def test_a_fresh_desk_says_what_is_empty_in_spanish(browser, tmp_path):
             ),
             "the empty profit chart saying so",
         )
-        size = browser.get_window_size()
-        browser.set_window_size(1366, 900)  # every column in view, Spanish headers too
-        try:
-            wait_until(
-                browser,
-                10,
-                lambda b: b.execute_script(
-                    "const v = document.querySelector("
-                    "  '#trades-grid .ag-body-horizontal-scroll-viewport');"
-                    "return v.scrollWidth <= v.clientWidth + 1;"
-                ),
-                "the trades grid to fit 1366 px without scrolling sideways",
-            )
-        finally:
-            browser.set_window_size(size["width"], size["height"])
+        # every column in view, Spanish headers too
+        assert_fits(
+            browser,
+            "#trades-grid .ag-body-horizontal-scroll-viewport",
+            1366,
+            900,
+            "the trades grid fits without scrolling sideways",
+        )
         browser.get(url + "/system")
         redis = wait_until(
             browser, 15, lambda b: b.find_elements(By.ID, "system-redis"), "the Redis row"

@@ -8,7 +8,7 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import login
+from tests.browser.conftest import assert_fits, login
 from tests.browser.test_trader_flow import wait_until
 from tests.conftest import web_only
 
@@ -45,27 +45,20 @@ def test_an_empty_trades_grid_says_how_trades_get_there(browser, fresh_desk):
 
 
 def test_the_rates_grid_fits_a_1366_px_window(browser, fresh_desk):
-    size = browser.get_window_size()
-    browser.set_window_size(1366, 768)
-    try:
-        login(browser, fresh_desk, "viewer", path="/rates")
-        wait_until(
-            browser,
-            20,
-            lambda b: b.find_elements(By.CSS_SELECTOR, "#rates-grid .ag-header-cell"),
-            "grid",
-        )
-        wait_until(
-            browser,
-            10,
-            lambda b: b.execute_script(
-                "const v = document.querySelector('#rates-grid .ag-center-cols-viewport');"
-                "return v.scrollWidth <= v.clientWidth;"
-            ),
-            "every column inside the grid's width",
-        )
-    finally:
-        browser.set_window_size(size["width"], size["height"])
+    login(browser, fresh_desk, "viewer", path="/rates")
+    wait_until(
+        browser,
+        20,
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#rates-grid .ag-header-cell"),
+        "grid",
+    )
+    assert_fits(
+        browser,
+        "#rates-grid .ag-center-cols-viewport",
+        1366,
+        768,
+        "every column inside the grid's width",
+    )
 
 
 def test_system_gives_no_latency_for_a_component_it_does_not_probe(browser, fresh_desk):

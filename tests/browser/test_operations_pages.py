@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import csp_violations, grid_rows, login, screenshot
+from tests.browser.conftest import assert_fits, csp_violations, grid_rows, login, screenshot
 from tests.browser.test_trader_flow import wait_until
 from tests.conftest import web_only
 
@@ -23,20 +23,14 @@ def test_the_rates_board_quotes_every_corridor_and_copies_the_spanish_message(
         lambda b: sum(r.get("state") == "live" for r in grid_rows(b, "rates-grid").values()) >= 4,
         "four live corridors",
     )
-    size = browser.get_window_size()
-    browser.set_window_size(1366, 900)  # the README's width: every column in view
-    try:
-        wait_until(
-            browser,
-            10,
-            lambda b: b.execute_script(
-                "const v = document.querySelector('#rates-grid .ag-center-cols-viewport');"
-                "return v.scrollWidth <= v.clientWidth + 1;"
-            ),
-            "the rates grid to fit 1366 px without scrolling sideways",
-        )
-    finally:
-        browser.set_window_size(size["width"], size["height"])
+    # the README's width: every column in view
+    assert_fits(
+        browser,
+        "#rates-grid .ag-center-cols-viewport",
+        1366,
+        900,
+        "the rates grid fits without scrolling sideways",
+    )
     rows = {r["corridor"]: r for r in grid_rows(browser, "rates-grid").values()}
     assert rows["COP->VES"]["client_rate"].endswith("VES/COP")
     shown = browser.find_element(By.ID, "rates-message").text

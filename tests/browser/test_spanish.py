@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import grid_rows, login, screenshot
+from tests.browser.conftest import assert_fits, grid_rows, login, screenshot
 from tests.browser.test_trader_flow import wait_until
 
 
@@ -35,21 +35,14 @@ def test_the_language_switch_turns_labels_and_numbers_spanish_and_sticks(browser
         # Spanish numbers: a comma before the decimals, points between thousands.
         number = ves["best_ask"].removesuffix(" VES/USDT")
         assert number[-3] == "," and "." not in number[-3:], number
-        size = browser.get_window_size()
-        browser.set_window_size(1366, 768)  # longer headers, a page scrollbar: still fits
-        try:
-            wait_until(
-                browser,
-                10,
-                lambda b: b.execute_script(
-                    "const v = document.querySelector("
-                    "  '#prices-grid .ag-body-horizontal-scroll-viewport');"
-                    "return v.scrollWidth <= v.clientWidth + 1;"
-                ),
-                "the Spanish prices grid to fit 1366 px without scrolling sideways",
-            )
-        finally:
-            browser.set_window_size(size["width"], size["height"])
+        # longer headers, a page scrollbar: still fits
+        assert_fits(
+            browser,
+            "#prices-grid .ag-body-horizontal-scroll-viewport",
+            1366,
+            768,
+            "the Spanish prices grid fits without scrolling sideways",
+        )
         screenshot(browser, "prices-es")
         login(browser, embedded_desk.url, "admin", embedded_desk.admin_password)
         assert browser.find_element(By.ID, "nav-prices").text == "Precios"  # it stuck
