@@ -46,9 +46,12 @@ def _switch(on: bool):
     @click.option("--reason", required=True, help="Why; kept in the control history.")
     def command(reason: str) -> None:
         desk = current_desk()
-        with desk.sessions.begin() as session:
-            controls.pause(session, on, actor=f"cli:{getpass.getuser()}", now=desk.now(),
-                           reason=reason)  # fmt: skip
+        try:
+            with desk.sessions.begin() as session:
+                controls.pause(session, on, actor=f"cli:{getpass.getuser()}", now=desk.now(),
+                               reason=reason)  # fmt: skip
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
         click.echo("trading paused" if on else "trading resumed")
 
     return command

@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from backend.models import JournalEntry
-from backend.trading import accounts, ledger
+from backend.trading import accounts, ledger, reasons
 
 
 class Refused(ValueError):
@@ -47,8 +47,7 @@ def move(
         raise ValueError(f"{kind!r} is not one of {', '.join(KINDS)}")
     accounts.parse_house(account)
     amount = parse_amount(raw_amount, kind)
-    if not reason or not reason.strip():
-        raise ValueError("a reason is required")
+    why = reasons.clean(reason)
     delta = -amount if kind == "withdraw" else amount
     if delta < 0:
         ledger.lock(session, {account})
@@ -57,7 +56,7 @@ def move(
             raise Refused(f"{account} holds {held}; cannot take out {-delta}")
     return ledger.post(
         session, kind, ledger.deposit_lines(account, delta), actor=actor, now=now,
-        reason=reason.strip()[:500],
+        reason=why,
     )  # fmt: skip
 
 
@@ -72,16 +71,13 @@ def transfer(
     if accounts.currency_of(src) != accounts.currency_of(dst) or src == dst:
         raise Refused("a transfer goes between two different accounts of one currency")
     amount = parse_amount(raw_amount, "transfer")
-    if not reason or not reason.strip():
-        raise ValueError("a reason is required")
+    why = reasons.clean(reason)
     ledger.lock(session, {src})
     held = ledger.balances(session, {src}).get(src, Decimal("0"))
     if held < amount:
         raise Refused(f"{src} holds {held}; cannot take out {amount}")
     lines = [ledger.Line(src, -amount), ledger.Line(dst, amount)]
-    return ledger.post(
-        session, "transfer", lines, actor=actor, now=now, reason=reason.strip()[:500]
-    )
+    return ledger.post(session, "transfer", lines, actor=actor, now=now, reason=why)
 
 
 def show(session: Session) -> list[dict]:

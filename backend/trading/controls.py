@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.market.rates import Corridor
 from backend.models import ControlChange, Setting
-from backend.trading import accounts
+from backend.trading import accounts, reasons
 
 
 @dataclass(frozen=True)
@@ -151,14 +151,13 @@ def change(
         clean = check(str(value))
     except ValueError as exc:
         raise ValueError(f"{key} {exc}") from None
+    why = None if reason is None else reasons.clean(reason)
     row = session.get(Setting, key, with_for_update=True)
     old = row.value if row else None
     if old == clean:
         return None
     session.merge(Setting(key=key, value=clean, updated_at=now))
-    entry = ControlChange(
-        at=now, key=key, old_value=old, new_value=clean, actor=actor, reason=reason or None
-    )
+    entry = ControlChange(at=now, key=key, old_value=old, new_value=clean, actor=actor, reason=why)
     session.add(entry)
     return entry
 

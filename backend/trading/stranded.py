@@ -17,11 +17,9 @@ from sqlalchemy.orm import Session
 
 from backend.models import Trade, TradeLeg
 from backend.ops import metrics
-from backend.trading import legs, trades
+from backend.trading import legs, reasons, trades
 from backend.trading.trades import TradeRequestError
 from backend.trading.unwind import CLOSED, STRANDED
-
-REASON_LIMIT = 500
 
 
 def _stranded(session: Session, trade_id: int, doing: str) -> None:
@@ -48,14 +46,10 @@ def close(session: Session, trade_id: int, *, reason: object, actor: str, now: d
     """Close a stranded trade holding what its legs bought; returns its profit (the legs'
     cash flows, as for an unwound trade)."""
     _stranded(session, trade_id, "be closed")
-    if (
-        not isinstance(reason, str)
-        or not reason.strip()
-        or len(reason) > REASON_LIMIT
-        or not reason.isprintable()
-    ):
-        raise TradeRequestError(f"a reason of 1 to {REASON_LIMIT} printable characters is required")
-    why = reason.strip()
+    try:
+        why = reasons.clean(reason)
+    except ValueError as exc:
+        raise TradeRequestError(str(exc)) from None
     rows = session.scalars(select(TradeLeg).where(TradeLeg.trade_id == trade_id)).all()
     profit = legs.profit(rows)
     detail = f"closed holding by {actor}: {why}; profit {profit:.2f} USD"

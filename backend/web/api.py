@@ -23,6 +23,7 @@ from backend.trading import (
     opportunities,
     outbox,
     quotes,
+    reasons,
     stranded,
     trade_days,
     trade_history,
@@ -168,10 +169,12 @@ def set_margin():
             error='send {"corridor": "COP->VES", "margin": "0.03", "reason": "..."}'
         ), 400
     corridor, margin, reason = body["corridor"], body["margin"], body["reason"]
-    if not all(
-        isinstance(v, str) and 0 < len(v.strip()) <= 500 for v in (corridor, margin, reason)
-    ):
-        return jsonify(error="corridor, margin and reason are non-empty strings"), 400
+    if not all(isinstance(v, str) and 0 < len(v.strip()) <= 500 for v in (corridor, margin)):
+        return jsonify(error="corridor and margin are non-empty strings"), 400
+    try:
+        reason = reasons.clean(reason)
+    except ValueError as exc:
+        return jsonify(error=str(exc)), 400
     try:
         name = rates.Corridor.parse(corridor).name
         if name not in desk.settings.corridors:
@@ -183,7 +186,7 @@ def set_margin():
                 margin,
                 actor=current_actor(),
                 now=desk.now(),
-                reason=reason.strip(),
+                reason=reason,
             )
     except ValueError as exc:
         return jsonify(error=str(exc)[:300]), 422
@@ -397,9 +400,10 @@ def set_controls():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return jsonify(error='send a JSON object: {"kill_switch": true, "reason": "..."}'), 400
-    reason = body.pop("reason", None)
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
-        return jsonify(error="a reason of 1 to 500 characters is required"), 400
+    try:
+        reason = reasons.clean(body.pop("reason", None))
+    except ValueError as exc:
+        return jsonify(error=str(exc)), 400
     if not body:
         return jsonify(error=f"name a control to change: {', '.join(controls.VALIDATORS)}"), 400
     try:
@@ -418,7 +422,7 @@ def set_controls():
                     str(value).lower(),
                     actor=current_actor(),
                     now=desk.now(),
-                    reason=reason.strip(),
+                    reason=reason,
                 )
     except ValueError as exc:
         return jsonify(error=str(exc)[:300]), 422
@@ -435,10 +439,7 @@ def _unknown(body: dict, allowed: set[str]):
 
 
 def _reason(body: dict) -> str:
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
-        raise ValueError("a reason of 1 to 500 characters is required")
-    return reason.strip()
+    return reasons.clean(body.get("reason"))
 
 
 @bp.post("/controls/pause")

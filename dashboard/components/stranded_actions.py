@@ -16,7 +16,7 @@ from flask import current_app
 
 from backend.desk import current_desk
 from backend.models import Trade
-from backend.trading import outbox, stranded, trades
+from backend.trading import outbox, reasons, stranded, trades
 from backend.trading.trades import TradeRequestError
 from backend.trading.unwind import STRANDED
 from backend.web.access import ADMIN, TRADER, allowed
@@ -82,11 +82,11 @@ def close_modal() -> dbc.Modal:
                     dbc.Label(
                         _(
                             "Reason (1 to %(limit)s characters, recorded in the audit trail)",
-                            limit=stranded.REASON_LIMIT,
+                            limit=reasons.LIMIT,
                         ),
                         html_for="close-reason",
                     ),
-                    dbc.Input(id="close-reason", maxLength=stranded.REASON_LIMIT),
+                    dbc.Input(id="close-reason", maxLength=reasons.LIMIT),
                     html.Div(id="close-problem", className="mt-2"),
                 ]
             ),
@@ -115,9 +115,7 @@ def refusal(exc: TradeRequestError, trade_id: int, label: Callable[[str], str]) 
             id=trade_id,
             status=label(status),
         )
-    return _(
-        "Give a reason of 1 to %(limit)s characters, on one line.", limit=stranded.REASON_LIMIT
-    )
+    return _("Give a reason of 1 to %(limit)s characters, on one line.", limit=reasons.LIMIT)
 
 
 def _trade_id(value: object) -> int:

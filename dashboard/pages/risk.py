@@ -10,7 +10,7 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask_login import current_user
 
 from backend.desk import current_desk
-from backend.trading import balances, controls, executor
+from backend.trading import balances, controls, executor, reasons
 from backend.trading.risk import Day
 from backend.web.access import ADMIN, VIEWER, allowed
 from backend.web.auth import current_actor
@@ -21,7 +21,6 @@ from dashboard.i18n import _, locale, when
 
 PATH = "/risk"
 NAME = "Risk"
-MAX_REASON = 500
 
 
 def _kill_switch_form() -> html.Div:
@@ -34,7 +33,7 @@ def _kill_switch_form() -> html.Div:
             dbc.Input(
                 id="risk-reason",
                 placeholder=_("Why (recorded in the history)"),
-                maxLength=MAX_REASON,
+                maxLength=reasons.LIMIT,
                 className="mb-2",
             ),
             dbc.Button(_("Pause trading"), id="risk-pause", color="danger", className="me-2"),
@@ -244,11 +243,16 @@ def register_callbacks(app: Dash) -> None:
     )
     def switch(_pause, _resume, reason, ticks):
         """Pause or resume: the kill switch every worker reads before each trade."""
-        reason = (expect(reason, str, type(None), name="reason") or "").strip()
+        expect(reason, str, type(None), name="reason")
         if ctx.triggered_id not in ("risk-pause", "risk-resume"):
             raise BadInput("only the pause and resume buttons change the kill switch")
-        if not reason or len(reason) > MAX_REASON:
-            return dbc.Alert(_("Say why, in 1 to 500 characters."), color="warning"), no_update
+        try:
+            reason = reasons.clean(reason)
+        except ValueError:
+            said = _(
+                "Give a reason of 1 to %(limit)s characters, on one line.", limit=reasons.LIMIT
+            )
+            return dbc.Alert(said, color="warning"), no_update
         paused = ctx.triggered_id == "risk-pause"
         desk = current_desk()
         with desk.sessions.begin() as session:

@@ -55,3 +55,9 @@ def test_every_api_route_is_described(app):
         if rule.rule.startswith("/api/v1/")
     }
     assert served - described == set(), "document these routes in backend/web/openapi.yaml"
+
+
+def test_the_published_reason_is_the_rule_the_desk_applies():
+    from backend.trading import reasons
+
+    assert openapi()["components"]["schemas"]["Reason"]["pattern"] == reasons.PATTERN

@@ -46,9 +46,10 @@ def test_only_an_admin_may_run_the_pause_callback(app, desk, role):
 
 def test_an_admin_pauses_with_a_reason_and_is_refused_without_one(app, desk):
     admin = api_client(app, "admin")
-    r = admin.post("/_dash-update-component", json=pause("   "))
-    assert r.status_code == 200 and "Say why" in r.text
-    assert kill_switch(desk) is False
+    for bad in ("   ", "ok\u202e", "line one\nactor: someone else", "x" * 501):
+        r = admin.post("/_dash-update-component", json=pause(bad))
+        assert r.status_code == 200 and "Give a reason of 1 to 500 characters" in r.text
+        assert kill_switch(desk) is False
     r = admin.post("/_dash-update-component", json=pause("bank outage"))
     assert r.status_code == 200 and "Trading paused." in r.text
     assert kill_switch(desk) is True

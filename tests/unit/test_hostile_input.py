@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
-from backend.models import Trade
+from backend.models import JournalEntry, Trade
 from backend.resilience import Unavailable
 from tests.unit.test_access import EXECUTE, PRICES, callback_body
 
@@ -321,3 +321,54 @@ def test_a_money_or_switch_move_with_an_unknown_field_is_refused(app, desk, path
     r = admin.post(path, json=body | {"reason": "r"})
     assert r.status_code == 400 and "unknown field" in r.json["error"], r.text[:200]
     assert (controls_now(desk), admin.get("/api/v1/balances").json) == before
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "refund\u202eevil",  # a right-to-left override turns the rest of the line around
+        "ok\nadmin: approved by the owner",  # a second, forged line of the audit trail
+        "\x1b[2Kcleared",  # a terminal escape that erases the line it is printed on
+        "r" * 501,  # refused, never cut to fit
+        "   ",
+    ],
+)
+def test_every_recorded_reason_is_one_printable_line_or_refused(app, desk, reason):
+    admin = admin_of(app)
+    before = (controls_now(desk), admin.get("/api/v1/balances").json)
+    moves = [
+        ("/api/v1/balances/deposit", {"account": "binance:USDT", "amount": "5"}),
+        ("/api/v1/balances/adjust", {"account": "binance:USDT", "amount": "-1"}),
+        (
+            "/api/v1/balances/transfer",
+            {"from": "binance:USDT", "to": "binance:spot:USDT", "amount": "1"},
+        ),
+        ("/api/v1/controls/pause", {}),
+        ("/api/v1/controls", {"max_trade_usd": "900"}),
+        ("/api/v1/rates/margins", {"corridor": "COP->VES", "margin": "0.05"}),
+    ]
+    for path, body in moves:
+        r = admin.post(path, json=body | {"reason": reason})
+        assert r.status_code in (400, 422), (path, r.status_code, r.text[:200])
+        assert "a reason of 1 to 500 printable characters on one line" in r.json["error"], path
+    runner = app.test_cli_runner()
+    for args in (
+        ["balances", "deposit", "binance:USDT", "5", "--reason", reason],
+        ["controls", "set", "max_trade_usd", "900", "--reason", reason],
+        ["controls", "pause", "--reason", reason],
+    ):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 2 and "printable characters" in result.output, args
+    assert (controls_now(desk), admin.get("/api/v1/balances").json) == before
+
+
+def test_a_reason_of_500_printable_characters_in_any_script_is_kept_whole(app, desk):
+    reason = ("pago a Banesco — ñandú 支付 ✓ " * 20)[:500]
+    r = admin_of(app).post(
+        "/api/v1/balances/deposit",
+        json={"account": "binance:USDT", "amount": "5", "reason": reason},
+    )
+    assert r.status_code == 200, r.text[:200]
+    with desk.sessions() as session:
+        kept = session.scalars(select(JournalEntry.reason).order_by(JournalEntry.id.desc())).first()
+    assert kept == reason.strip()
