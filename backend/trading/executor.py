@@ -197,7 +197,7 @@ def _live(sessions, cache, settings, trade_id, clock, owner, spot) -> Outcome:
 
     status, strategy, profit = live.advance(
         sessions, cache, settings, trade_id, clock, owner,
-        assess=reasons, spot=spot or (lambda: LiveSpotVenue(settings)),
+        assess=reasons, spot=spot or (lambda: LiveSpotVenue(settings, cache=cache)),
     )  # fmt: skip
     return Outcome(status, strategy, profit)
 

@@ -31,7 +31,8 @@ found still working (``NEW``, ``PARTIALLY_FILLED``: a slow match) is in doubt un
 done; a reply whose fills do not add up to ``executedQty`` (``fills`` empty, ``myTrades``
 not caught up) is unreadable, so no commission is guessed. A ``418``/``429`` whose
 ``Retry-After`` is too long to wait stops every call to that Binance until it has passed,
-so a worker does not prolong its own ban.
+so a worker does not prolong its own ban. Binance counts (and bans) per IP and API key, not
+per process: the window is also kept in Redis, so every worker of the house stays quiet.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from binance_common.configuration import ConfigurationRestAPI
 from binance_sdk_spot.spot import Spot
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
+from backend.cache import Cache
 from backend.config import Settings
 from backend.market.book import Market
 from backend.trading import refusals
@@ -79,10 +81,11 @@ class SpotUnavailable(Exception):
 
 
 _quiet_until: dict[str, float] = {}  # base URL -> monotonic time its Retry-After ends
+QUIET_KEY = "binance:spot:quiet:"  # + base URL -> the epoch time its Retry-After ends
 
 
 def forget_throttling() -> None:
-    """Every Binance may be called again at once (tests, a fresh process)."""
+    """Every Binance may be called again at once by this process (tests, a fresh one)."""
     _quiet_until.clear()
 
 
@@ -190,9 +193,12 @@ def _retry_after(settings: Settings):
 class BinanceSpotTrader:
     """Signed spot calls: place a MARKET order once, find it again by its client id."""
 
-    def __init__(self, settings: Settings, client: Spot | None = None) -> None:
+    def __init__(
+        self, settings: Settings, client: Spot | None = None, cache: Cache | None = None
+    ) -> None:
         self.settings = settings
         self.client = client or Spot(config_rest_api=rest_config(settings))
+        self.cache = cache if cache is not None and cache.shared else None
         wait, too_long = _retry_after(settings)
         self._retrying = dict(
             retry=retry_if_exception_type(THROTTLED),
@@ -204,7 +210,7 @@ class BinanceSpotTrader:
     def _call(self, name: str, **params) -> object:
         method = getattr(self.client.rest_api, name)
         base = self.settings.binance_trade_url
-        left = _quiet_until.get(base, 0) - time.monotonic()
+        left = self._quiet_for(base)
         if left > 0:  # a call inside a ban or throttle window would only lengthen it
             raise SpotUnavailable(
                 f"Binance asked for no calls for {left:.0f} s more; {name} not sent"
@@ -214,12 +220,27 @@ class BinanceSpotTrader:
                 with attempt:
                     return method(recv_window=self.settings.binance_recv_window_ms, **params).data()
         except THROTTLED as exc:
-            wait = exc.retry_after or self.settings.http_retry_backoff_seconds
-            _quiet_until[base] = max(_quiet_until.get(base, 0), time.monotonic() + wait)
+            self._keep_quiet(
+                base, float(exc.retry_after or self.settings.http_retry_backoff_seconds)
+            )
             raise SpotUnavailable(
                 f"Binance throttled {name} (code {exc.status_code}, retry after "
                 f"{exc.retry_after} s): {exc.error_message}"
             ) from None
+
+    def _quiet_for(self, base: str) -> float:
+        """Seconds left in the longest throttle window this process or, through Redis,
+        another worker was given (Redis away: this process's own)."""
+        return max(_quiet_until.get(base, 0) - time.monotonic(), self._shared_quiet(base))
+
+    def _shared_quiet(self, base: str) -> float:
+        until = self.cache.get(QUIET_KEY + base) if self.cache else None
+        return float(until) - time.time() if until is not None else 0.0
+
+    def _keep_quiet(self, base: str, wait: float) -> None:
+        _quiet_until[base] = max(_quiet_until.get(base, 0), time.monotonic() + wait)
+        if self.cache and wait > self._shared_quiet(base):  # never shorten another's window
+            self.cache.set(QUIET_KEY + base, repr(time.time() + wait), ttl=wait)
 
     def find(self, cid: str, symbol: str, *, placed: bool = True) -> SpotOrder | None:
         """The order placed with client id ``cid``, with its fills' commissions; None if
@@ -305,9 +326,14 @@ class LiveSpotVenue:
 
     mode = "live"
 
-    def __init__(self, settings: Settings, trader: BinanceSpotTrader | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        trader: BinanceSpotTrader | None = None,
+        cache: Cache | None = None,
+    ) -> None:
         self.settings = settings
-        self.trader = trader or BinanceSpotTrader(settings)
+        self.trader = trader or BinanceSpotTrader(settings, cache=cache)
 
     def fill(self, order: LegOrder) -> LegFill:
         leg = order.leg
