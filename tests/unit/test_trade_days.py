@@ -12,7 +12,7 @@ from itertools import pairwise
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from backend.models import Trade, TradeBucket, TradeDay, TradeLeg
 from backend.trading import trade_buckets, trade_days, trade_history, trades
@@ -302,3 +302,51 @@ def test_a_short_curve_adds_up_5_minute_buckets_through_every_status_change(desk
 
 def bucket(at: datetime) -> int:
     return int(at.timestamp()) // 300
+
+
+def test_a_trade_settled_at_exactly_zero_profit_counts_as_realized(desk):
+    """Realized means its profit is known, not that it is non-zero: a break-even unwind
+    is realized, a rejection (no profit at all) is not."""
+    at = START + timedelta(hours=2)
+    with desk.sessions.begin() as session:
+        recorded_trade(session, at=at, status="unwound", size="500", profit="0")
+        recorded_trade(session, at=at + timedelta(seconds=1), status="rejected", profit=None)
+    with desk.sessions() as session:
+        totals = trade_days.by_status(session, trade_history.TradeFilter(), None, None)
+        assert totals["unwound"][:2] == [1, 1] and totals["rejected"][:2] == [1, 0]
+        assert trade_days.by_day(session, trade_history.TradeFilter(), None, None) == {
+            at.date(): [2, 1, Decimal("0")]
+        }
+
+
+def test_a_trade_in_flight_at_the_first_instant_of_the_next_day_is_not_in_this_one(desk):
+    midnight = START + timedelta(days=1)
+    with desk.sessions.begin() as session:
+        recorded_trade(session, at=midnight, status="queued", profit=None)
+        recorded_trade(session, at=midnight - timedelta(microseconds=1), status="executing",
+                       profit=None)  # fmt: skip
+    with desk.sessions() as session:
+        day = trade_days.by_status(
+            session, trade_history.TradeFilter(), START.date(), midnight.date()
+        )
+        assert {status: total[0] for status, total in day.items()} == {"executing": 1}
+        counts = trade_days.counts(
+            session, trade_history.TradeFilter(), START.date(), midnight.date(), "status", False
+        )
+        assert counts == [("executing", 1)]
+        daily = trade_days.by_day(session, trade_history.TradeFilter(), START.date(), None)
+        assert daily == {  # in flight: counted, not realized
+            START.date(): [1, 0, Decimal(0)],
+            midnight.date(): [1, 0, Decimal(0)],
+        }
+
+
+def test_drift_names_a_rollup_row_that_went_missing(desk):
+    with desk.sessions.begin() as session:
+        recorded_trade(session, at=START, status="filled", size="300", profit="2")
+    with desk.sessions.begin() as session:  # behind the application's back
+        session.execute(delete(TradeDay).where(TradeDay.market == trade_days.ALL))
+    with desk.sessions() as session:
+        problems = trade_days.drift(session)
+    assert len(problems) == 1, problems
+    assert "market=*" in problems[0] and "holds None" in problems[0]
