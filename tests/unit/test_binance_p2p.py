@@ -667,3 +667,32 @@ def test_a_long_advertiser_type_fits_its_snapshot_column():
     book = Book(RUB, ads, (), datetime.now(UTC), "binance")
     stored = [dict(zip(COLUMNS, row, strict=True)) for row in rows(book, None)]
     assert max(len(row["user_type"]) for row in stored) <= 10
+
+
+def test_an_advertiser_exactly_at_each_minimum_is_admitted_and_just_under_is_not():
+    from dataclasses import replace
+
+    from backend.market.book import Advertiser
+    from tests.factories import ad
+
+    rules = filters.AdRules(min_finish_rate=Decimal("0.95"), min_month_orders=100)
+
+    def advertiser(rate, orders):
+        who = Advertiser(nick="n", user_type="user", month_orders=orders, finish_rate=rate)
+        return replace(ad(100, 5), advertiser=who)
+
+    assert filters.admits(advertiser(Decimal("0.95"), 100), rules)
+    assert not filters.admits(advertiser(Decimal("0.9499"), 100), rules)
+    assert not filters.admits(advertiser(Decimal("0.95"), 99), rules)
+
+
+def test_merchant_only_admits_merchants_and_nothing_else():
+    from dataclasses import replace
+
+    from backend.market.book import Advertiser
+    from tests.factories import ad
+
+    rules = filters.AdRules(merchant_only=True)
+    for kind, admitted in (("merchant", True), ("user", False), ("pro", False), ("", False)):
+        who = Advertiser(nick="n", user_type=kind, month_orders=500)
+        assert filters.admits(replace(ad(100, 5), advertiser=who), rules) is admitted, kind
