@@ -45,7 +45,8 @@ def load(session: Session, settings: Settings) -> Controls:
     values = defaults(settings)
     values.update(session.execute(select(Setting.key, Setting.value)).all())
     return Controls(
-        kill_switch=values["kill_switch"].lower() == "true",
+        # fail closed: anything but "false" (a value typed into the table by hand) stops trading
+        kill_switch=values["kill_switch"].strip().lower() != "false",
         min_profit_usd=Decimal(values["min_profit_usd"]),
         max_trade_usd=Decimal(values["max_trade_usd"]),
         max_daily_notional_usd=Decimal(values["max_daily_notional_usd"]),

@@ -114,3 +114,15 @@ def test_the_notional_limit_crossed_mid_day_refuses_until_the_next_day(desk, opp
     with desk.sessions() as session:
         filled = session.scalars(select(Trade.id).where(Trade.status == "filled")).all()
     assert sorted(filled) == [ids[0], ids[1], ids[3]]
+
+
+def test_a_kill_switch_written_by_hand_stops_trading_unless_it_says_false(desk):
+    """Fail closed: "TRUE", or anything but "false", typed into the settings table by hand
+    stops trading rather than being ignored."""
+    from backend.models import Setting
+
+    for stored, on in (("TRUE", True), ("yes", True), ("", True), (" False ", False), ("false", False)):
+        with desk.sessions.begin() as session:
+            session.merge(Setting(key="kill_switch", value=stored, updated_at=datetime.now(UTC)))
+        with desk.sessions() as session:
+            assert controls.load(session, desk.settings).kill_switch is on, stored
