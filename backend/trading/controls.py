@@ -82,6 +82,7 @@ def _flag(value: str) -> str:
 
 # ASCII digits, no sign, exponent or "_": Decimal() alone takes "٥٠٠", "1_000" and "1e999".
 PLAIN = re.compile(r"\d{1,15}(\.\d{1,18})?", re.ASCII)  # the Amount schema
+COUNT = re.compile(r"\d{1,6}", re.ASCII)
 
 
 def _plain(value: str) -> Decimal:
@@ -95,8 +96,8 @@ def _amount(value: str) -> str:
 
 
 def _count(value: str) -> str:
-    if not value.isdigit() or len(value) > 6:
-        raise ValueError("must be a whole number, zero or more")
+    if not COUNT.fullmatch(value.strip()):  # str.isdigit() takes "٣" and "²"
+        raise ValueError("must be a whole number, zero or more, of at most 6 digits")
     return str(int(value))
 
 

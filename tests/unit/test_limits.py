@@ -4,6 +4,7 @@ day they refuse the next trade with the numbers; the next day starts from zero."
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from backend.market import ingest
@@ -121,8 +122,20 @@ def test_a_kill_switch_written_by_hand_stops_trading_unless_it_says_false(desk):
     stops trading rather than being ignored."""
     from backend.models import Setting
 
-    for stored, on in (("TRUE", True), ("yes", True), ("", True), (" False ", False), ("false", False)):
+    hand_typed = (("TRUE", True), ("yes", True), ("", True), (" False ", False), ("false", False))
+    for stored, on in hand_typed:
         with desk.sessions.begin() as session:
             session.merge(Setting(key="kill_switch", value=stored, updated_at=datetime.now(UTC)))
         with desk.sessions() as session:
             assert controls.load(session, desk.settings).kill_switch is on, stored
+
+
+def test_the_open_ticket_limit_is_a_whole_number_of_at_most_six_digits(desk):
+    now = datetime.now(UTC)
+    with desk.sessions.begin() as session:
+        controls.change(session, "max_open_tickets", "999999", actor="t", now=now, reason="r")
+        for bad in ("1000000", "9" * 30, "-1", "2.5", "٣"):
+            with pytest.raises(ValueError, match="whole number"):
+                controls.change(session, "max_open_tickets", bad, actor="t", now=now, reason="r")
+    with desk.sessions() as session:
+        assert controls.load(session, desk.settings).max_open_tickets == 999999
