@@ -139,3 +139,19 @@ def test_the_open_ticket_limit_is_a_whole_number_of_at_most_six_digits(desk):
                 controls.change(session, "max_open_tickets", bad, actor="t", now=now, reason="r")
     with desk.sessions() as session:
         assert controls.load(session, desk.settings).max_open_tickets == 999999
+
+
+def test_a_margin_is_a_fraction_below_one_and_a_value_already_in_force_records_nothing(desk):
+    now = datetime.now(UTC)
+    key = controls.MARGIN + "COP->VES"
+    with desk.sessions.begin() as session:
+        assert controls.change(session, key, "0.999999", actor="t", now=now, reason="r")
+        for bad in ("1", "1.0", "1.5"):
+            with pytest.raises(ValueError, match="fraction from 0 to below 1"):
+                controls.change(session, key, bad, actor="t", now=now, reason="r")
+        assert controls.change(session, key, "0.999999", actor="t", now=now, reason="again") is None
+        assert controls.change(session, key, "0.05", actor="t", now=now, reason="r")
+    with desk.sessions() as session:
+        history = [(c.key, c.new_value) for c in controls.history(session)]
+        assert history == [(key, "0.05"), (key, "0.999999")]
+        assert controls.margins(session) == {"COP->VES": Decimal("0.05")}
