@@ -168,3 +168,27 @@ def test_a_stopped_trade_holding_only_dust_ends_unwound_and_names_it_never_stran
             "unwound back to USDT, profit -0.01 USD; dust 0.004 VES left at bank:Banesco:VES"
         )
         assert ledger.check(session) + trade_days.drift(session) == []
+
+
+def test_a_paper_unwind_leg_pays_the_taker_fee_and_the_paper_slippage(client, desk, opportunity):
+    """The reverse leg costs what a forward leg would (P2P takers pay no fee on Binance):
+    its exact amounts, recomputed."""
+    assert desk.settings.paper_slippage > 0
+    trade_id = stopped_after_leg_1(client, desk, opportunity)
+    with desk.sessions() as session:  # the books the unwind will walk
+        first = session.scalars(select(TradeLeg).where(TradeLeg.trade_id == trade_id)).one()
+        reverse = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
+        book = latest.get(session, desk.cache, reverse.market)
+    fees = fees_from(desk.settings)
+    slippage = desk.settings.paper_slippage
+    want = fill_leg(reverse, book, first.buy_amount, fees.taker(reverse), slippage)
+    done = executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now)
+    assert done == "unwound"
+    with desk.sessions() as session:
+        kept = session.scalars(
+            select(TradeLeg).where(TradeLeg.trade_id == trade_id, TradeLeg.seq == 3)
+        ).one()
+    assert (kept.sell_amount, kept.buy_amount, kept.fee) == (
+        want.sell_amount, want.buy_amount, want.fee
+    )  # fmt: skip
+    assert want.buy_amount < fill_leg(reverse, book, first.buy_amount, D(0)).buy_amount
