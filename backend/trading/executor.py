@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import String, and_, any_, bindparam, func, select, text, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,7 +32,7 @@ from backend.cache import Cache
 from backend.config import Settings
 from backend.market import latest
 from backend.market.book import Book
-from backend.models import Trade
+from backend.models import LiquidityTake, Setting, Trade
 from backend.ops import metrics
 from backend.resilience import Unavailable
 from backend.trading import controls, ledger, legs, liquidity, risk, trade_days, trades, unwind
@@ -139,28 +140,77 @@ def _status(session: Session, trade_id: int) -> str:
     return session.scalar(select(Trade.status).where(Trade.id == trade_id)) or "missing"
 
 
+def _midnight(now: datetime) -> datetime:
+    return datetime.combine(now.date(), time(), tzinfo=UTC)
+
+
 def today(session: Session, now: datetime) -> risk.Day:
     """Notional and realized profit of the trades filled (or unwound, or closed holding:
     their loss is the day's too) since midnight UTC."""
-    midnight = datetime.combine(now.date(), time(), tzinfo=UTC)
-    filled_today = (
-        Trade.status.in_(("filled", unwind.UNWOUND, unwind.CLOSED)),
-        Trade.updated_at >= midnight,
-    )
+    filled_today = (Trade.status.in_(DAY_STATUSES), Trade.updated_at >= _midnight(now))
     if session.get_bind().dialect.name == "postgresql":  # summed there: one row back
-        zero = Decimal("0")
-        size, profit = session.execute(
-            select(
-                func.coalesce(func.sum(Trade.size_usd), zero),
-                func.coalesce(func.sum(Trade.profit_usd), zero),
-            ).where(*filled_today)
-        ).one()
+        size, profit = session.execute(select(*_DAY_SUMS).where(*filled_today)).one()
         return risk.Day(size, profit)
     rows = session.execute(select(Trade.size_usd, Trade.profit_usd).where(*filled_today)).all()
     return risk.Day(
         sum((size for size, _ in rows), Decimal("0")),
         sum((profit or Decimal("0") for _, profit in rows), Decimal("0")),
     )
+
+
+DAY_STATUSES = ("filled", unwind.UNWOUND, unwind.CLOSED)
+_DAY_SUMS = (
+    func.coalesce(func.sum(Trade.size_usd), Decimal("0")),
+    func.coalesce(func.sum(Trade.profit_usd), Decimal("0")),
+)
+
+
+def _after_lock_statement():
+    """PostgreSQL: what a fill reads once its books are locked, in one round trip: the
+    controls (as two arrays), today's sums, and the takes recorded against the books'
+    markets (none: one row of NULLs). Built once per process."""
+    stored = select(
+        func.array_agg(Setting.key).label("keys"), func.array_agg(Setting.value).label("values")
+    ).subquery()
+    day = select(*(s.label(n) for s, n in zip(_DAY_SUMS, ("size", "profit"), strict=True)))
+    day = day.where(
+        Trade.status.in_(DAY_STATUSES), Trade.updated_at >= bindparam("midnight")
+    ).subquery()
+    take = LiquidityTake.__table__.c
+    concerned = and_(
+        take.market == any_(bindparam("markets", type_=ARRAY(String))),
+        take.fetched_at >= bindparam("oldest", type_=take.fetched_at.type),
+    )
+    return select(
+        stored.c["keys"], stored.c["values"], day.c.size, day.c.profit,
+        take.market, take.side, take.ad_no, take.fetched_at, take.quantity,
+    ).select_from(stored.join(day, true()).outerjoin(LiquidityTake, concerned))  # fmt: skip
+
+
+_AFTER_LOCK = _after_lock_statement()
+
+
+def after_lock(
+    session: Session, settings: Settings, books: dict[str, Book], now: datetime
+) -> tuple[dict[str, Book], controls.Controls, risk.Day]:
+    """The locked books less what fills took from them, the controls, and today's sums:
+    read after the books' lock, so a fill on the same books that committed first counts."""
+    if session.get_bind().dialect.name != "postgresql":
+        return (
+            liquidity.remaining(session, books),
+            controls.load(session, settings),
+            today(session, now),
+        )
+    params = {
+        "markets": sorted(books),
+        "oldest": liquidity.oldest(books) if books else now,
+        "midnight": _midnight(now),
+    }
+    rows = session.execute(_AFTER_LOCK, params).all()
+    keys, values, size, profit = rows[0][:4]
+    limits = controls.of(settings, zip(keys or (), values or (), strict=True))
+    takes = (row[4:] for row in rows if row[4] is not None)
+    return liquidity.less_takes(books, takes), limits, risk.Day(size, profit)
 
 
 def assess(
@@ -171,14 +221,13 @@ def assess(
     markets = sorted({leg.market for leg in cycle})
     books, failing = latest.locked(session, markets)
     stale = sorted(latest.untrusted(books, failing, markets, now, settings.stale_after_seconds))
-    books = liquidity.remaining(session, books)
+    books, limits, day = after_lock(session, settings, books, now)
     fills, profit = [], None
     if not stale:
         fills = run_cycle(cycle, books, size, fees_from(settings), settings.paper_slippage)
         if len(fills) == len(cycle) and fills[-1].complete:
             profit = profit_usd(fills)
-    limits = controls.load(session, settings)
-    reasons = risk.refusals(limits, size, profit, stale, today(session, now))
+    reasons = risk.refusals(limits, size, profit, stale, day)
     lines = ledger.fill_lines(fills) if profit is not None else []
     if not reasons and lines:
         paying = {line.account for line in lines if line.amount < 0}
@@ -220,11 +269,7 @@ def _fill(session: Session, settings: Settings, trade_id: int, clock, owner: str
         ):  # fmt: skip
             raise LostClaim(trade_id)
         return Outcome("rejected", strategy)
-    legs.write(
-        session, trade_id, [legs.row(trade_id, seq, f, now) for seq, f in enumerate(found.fills, 1)]
-    )
-    liquidity.record(session, trade_id, found.fills, found.books, now)
-    ledger.post(session, "fill", found.lines, actor="worker", now=now, trade_id=trade_id)
+    record(session, trade_id, found, now)
     profit = found.profit
     if not trades.transition(
         session, trade_id, ("executing",), "filled", now, f"paper fill, profit {profit:.2f} USD",
@@ -232,3 +277,50 @@ def _fill(session: Session, settings: Settings, trade_id: int, clock, owner: str
     ):  # fmt: skip
         raise LostClaim(trade_id)
     return Outcome("filled", strategy, profit)
+
+
+def record(session: Session, trade_id: int, found: Assessment, now: datetime) -> None:
+    """Write a paper fill: its legs, what it took from the books, its ledger entry."""
+    rows = [legs.row(trade_id, seq, f, now) for seq, f in enumerate(found.fills, 1)]
+    if session.get_bind().dialect.name != "postgresql":
+        legs.write(session, trade_id, rows)
+        liquidity.record(session, trade_id, found.fills, found.books, now)
+        ledger.post(session, "fill", found.lines, actor="worker", now=now, trade_id=trade_id)
+        return
+    trade_days.touch(session, trade_id)  # a leg adds its market to what the trade counts in
+    takes = liquidity.rows(trade_id, found.fills, found.books)
+    params = ledger.post_params("fill", found.lines, "worker", now, trade_id, None)
+    params |= {f"leg_{k}": [r[k] for r in rows] for k in _LEG_COLUMNS}
+    params |= {f"take_{k}": [r[k] for r in takes] for k in _TAKE_COLUMNS}
+    session.execute(_RECORD, params)
+
+
+_LEG_COLUMNS = {
+    "seq": "integer", "market": "varchar", "side": "varchar", "method": "varchar",
+    "price": "numeric", "sell_currency": "varchar", "sell_amount": "numeric",
+    "buy_currency": "varchar", "buy_amount": "numeric", "fee": "numeric",
+    "filled_at": "timestamptz",
+}  # fmt: skip
+_TAKE_COLUMNS = {
+    "market": "varchar", "side": "varchar", "ad_no": "varchar", "fetched_at": "timestamptz",
+    "quantity": "numeric",
+}  # fmt: skip
+
+
+def _insert_unnest(table: str, columns: dict[str, str], prefix: str) -> str:
+    """``INSERT INTO table`` of the trade's rows given as one array per column, in order."""
+    names = ", ".join(columns)
+    arrays = ", ".join(f"CAST(:{prefix}_{c} AS {t}[])" for c, t in columns.items())
+    return (
+        f"INSERT INTO {table} (trade_id, {names}) SELECT :trade_id, {names} "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS r({names}, n) ORDER BY n"
+    )
+
+
+# PostgreSQL: the legs, the takes and the ledger entry of a paper fill in one statement,
+# one round trip instead of three, compiled once per process (the rows go as arrays)
+_RECORD = text(
+    f"WITH legs AS ({_insert_unnest('trade_legs', _LEG_COLUMNS, 'leg')}), "
+    f"takes AS ({_insert_unnest('liquidity_takes', _TAKE_COLUMNS, 'take')}), "
+    f"{ledger.POST_CTES} SELECT id FROM entry"
+).bindparams(*ledger.POST_TYPES)

@@ -41,7 +41,6 @@ def remaining(session: Session, books: dict[str, Book]) -> dict[str, Book]:
     """The books less what fills took from these very fetches."""
     if not books:
         return books
-    oldest = min(b.fetched_at for b in books.values())
     rows = session.execute(
         select(
             LiquidityTake.market,
@@ -49,11 +48,22 @@ def remaining(session: Session, books: dict[str, Book]) -> dict[str, Book]:
             LiquidityTake.ad_no,
             LiquidityTake.fetched_at,
             LiquidityTake.quantity,
-        ).where(LiquidityTake.market.in_(books), LiquidityTake.fetched_at >= oldest)
+        ).where(LiquidityTake.market.in_(books), LiquidityTake.fetched_at >= oldest(books))
     )
+    return less_takes(books, rows)
+
+
+def oldest(books: dict[str, Book]) -> datetime:
+    """The fetch the takes that may concern ``books`` are recorded against, at the earliest."""
+    return min(b.fetched_at for b in books.values())
+
+
+def less_takes(books: dict[str, Book], rows: Iterable[tuple]) -> dict[str, Book]:
+    """The books less the takes ``rows`` (market, side, ad_no, fetched_at, quantity) of
+    their very fetches; rows of other fetches, or all None, count nothing."""
     taken: dict[str, dict[tuple[str, str], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for market, side, ad_no, fetched_at, quantity in rows:
-        if fetched_at >= books[market].fetched_at:
+        if market in books and fetched_at >= books[market].fetched_at:
             taken[market][(side, ad_no)] += quantity
     return {k: less(b, taken[k]) if k in taken else b for k, b in books.items()}
 
@@ -61,13 +71,17 @@ def remaining(session: Session, books: dict[str, Book]) -> dict[str, Book]:
 def record(
     session: Session, trade_id: int, fills: list[LegFill], books: dict[str, Book], now: datetime
 ) -> None:
-    rows = [
+    db.insert_rows(session, LiquidityTake, rows(trade_id, fills, books))
+
+
+def rows(trade_id: int, fills: list[LegFill], books: dict[str, Book]) -> list[dict]:
+    """The take rows of ``fills``, each against the fetch of the book it was priced on."""
+    return [
         row(trade_id, f.leg.market, f.leg.side, books[f.leg.market].fetched_at, ad_no, quantity)
         for f in fills
         for ad_no, _price, quantity in f.takes
         if quantity > 0
     ]
-    db.insert_rows(session, LiquidityTake, rows)
 
 
 def take(
