@@ -257,8 +257,8 @@ def _fill(session: Session, settings: Settings, trade_id: int, clock, owner: str
     if renewed is None:
         raise LostClaim(trade_id)
     trade_days.in_flight(session, trade_id)  # renewed: running, locked, adding nothing yet
-    size, planned = renewed
-    cycle = tuple(Leg.from_dict(d) for d in planned)
+    size = renewed.size_usd
+    cycle = tuple(Leg.from_dict(d) for d in renewed.planned)
     strategy = strategy_of(cycle)
     found = assess(session, settings, size, cycle, now)
     if found.reasons:
@@ -276,6 +276,12 @@ def _fill(session: Session, settings: Settings, trade_id: int, clock, owner: str
         actor="worker", owner=owner, profit_usd=profit, lease_until=None,
     ):  # fmt: skip
         raise LostClaim(trade_id)
+    # locked since the renew, and every leg written here: the daily totals need not read it
+    at = renewed.created_at
+    trade_days.known(session, trade_id, trade_days.Standing(
+        at.replace(tzinfo=at.tzinfo or UTC), renewed.strategy, "filled", renewed.requested_by,
+        size, renewed.expected_profit_usd, profit, frozenset(f.leg.market for f in found.fills),
+    ))  # fmt: skip
     return Outcome("filled", strategy, profit)
 
 

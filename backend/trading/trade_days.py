@@ -54,6 +54,7 @@ KEY = ("day", "market", "strategy", "status", "requested_by")
 WATCHED = ("status", "size_usd", "expected_profit_usd", "profit_usd", "strategy",
            "requested_by", "created_at")  # fmt: skip
 _TOUCHED = "trade_days.touched"  # session.info: trade id -> standing before (None: new)
+_KNOWN = "trade_days.known"  # session.info: trade id -> standing at the commit (see known)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,13 @@ def in_flight(session: Session, trade_id: int) -> None:
     session.info.setdefault(_TOUCHED, {}).setdefault(trade_id, None)
 
 
+def known(session: Session, trade_id: int, standing: Standing) -> None:
+    """Call when this transaction holds the trade locked, touched it, and wrote all that
+    it adds (a paper fill: its status, profit and legs): its standing at the commit is
+    ``standing``, no read needed."""
+    session.info.setdefault(_KNOWN, {})[trade_id] = standing
+
+
 def _remember(session: Session, ids: Iterable[int]) -> None:
     touched = session.info.setdefault(_TOUCHED, {})
     new = [i for i in ids if i is not None and i not in touched]
@@ -205,9 +213,11 @@ def settle(session: Session) -> None:
     two commits lock rollup rows in the same order): run just before the commit."""
     session.flush()  # what is still pending is touched by the flush hooks now
     touched = session.info.pop(_TOUCHED, None)
+    known = session.info.pop(_KNOWN, {})
     if not touched:
         return
-    after = standings(session, touched)
+    after = standings(session, [i for i in touched if i not in known])
+    after |= {i: standing for i, standing in known.items() if i in touched}
     for rollup in ROLLUPS:
         change: dict[tuple, list] = {}
         for trade_id, before in touched.items():
@@ -358,6 +368,7 @@ def _after_transaction_end(session: Session, transaction) -> None:
     """A rollback forgets what was touched (a savepoint's does not: the rest stands)."""
     if transaction.parent is None:
         session.info.pop(_TOUCHED, None)
+        session.info.pop(_KNOWN, None)
 
 
 def _where(stmt, flt, first: date | None, until: date | None):

@@ -338,17 +338,24 @@ def renew(session: Session, trade_id: int, owner: str, now: datetime, lease_seco
     return result.rowcount == 1
 
 
-def renew_planned(
-    session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float
-) -> tuple[Decimal, list[dict]] | None:
+def renew_planned(session: Session, trade_id: int, owner: str, now: datetime, lease_seconds: float):
     """``renew``, answering with what a paper fill needs in the same round trip: the
-    trade's size and its opportunity's planned legs. None when it is no longer ``owner``'s."""
+    trade's size, its opportunity's planned legs (``planned``), and what the daily totals
+    key it by (its creation, strategy, user and expected profit). None when it is no
+    longer ``owner``'s."""
     planned = select(Opportunity.legs).where(Opportunity.id == Trade.opportunity_id)
     return session.execute(
         update(Trade)
         .where(Trade.id == trade_id, Trade.status.in_(RUNNING), Trade.claimed_by == owner)
         .values(lease_until=now + timedelta(seconds=lease_seconds))
-        .returning(Trade.size_usd, planned.scalar_subquery())
+        .returning(
+            Trade.size_usd,
+            planned.scalar_subquery().label("planned"),
+            Trade.created_at,
+            Trade.strategy,
+            Trade.requested_by,
+            Trade.expected_profit_usd,
+        )
         .execution_options(synchronize_session=False)
     ).first()
 
