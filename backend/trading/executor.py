@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import String, and_, any_, bindparam, func, select, text, true
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, func, select, text, true
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,7 +31,7 @@ from backend.cache import Cache
 from backend.config import Settings
 from backend.market import latest
 from backend.market.book import Book
-from backend.models import LiquidityTake, Setting, Trade
+from backend.models import Setting, Trade
 from backend.ops import metrics
 from backend.resilience import Unavailable
 from backend.trading import controls, ledger, legs, liquidity, risk, trade_days, trades, unwind
@@ -168,23 +167,15 @@ _DAY_SUMS = (
 def _after_lock_statement():
     """PostgreSQL: what a fill reads once its books are locked, in one round trip: the
     controls (as two arrays), today's sums, and the takes recorded against the books'
-    markets (none: one row of NULLs). Built once per process."""
+    markets. Built once per process."""
     stored = select(
         func.array_agg(Setting.key).label("keys"), func.array_agg(Setting.value).label("values")
     ).subquery()
     day = select(*(s.label(n) for s, n in zip(_DAY_SUMS, ("size", "profit"), strict=True)))
-    day = day.where(
-        Trade.status.in_(DAY_STATUSES), Trade.updated_at >= bindparam("midnight")
-    ).subquery()
-    take = LiquidityTake.__table__.c
-    concerned = and_(
-        take.market == any_(bindparam("markets", type_=ARRAY(String))),
-        take.fetched_at >= bindparam("oldest", type_=take.fetched_at.type),
-    )
-    return select(
-        stored.c["keys"], stored.c["values"], day.c.size, day.c.profit,
-        take.market, take.side, take.ad_no, take.fetched_at, take.quantity,
-    ).select_from(stored.join(day, true()).outerjoin(LiquidityTake, concerned))  # fmt: skip
+    day = day.where(Trade.status.in_(DAY_STATUSES), Trade.updated_at >= bindparam("midnight"))
+    day = day.subquery()
+    head = select(*stored.c, *day.c).select_from(stored.join(day, true())).subquery()
+    return liquidity.with_takes(head)
 
 
 _AFTER_LOCK = _after_lock_statement()
@@ -201,16 +192,12 @@ def after_lock(
             controls.load(session, settings),
             today(session, now),
         )
-    params = {
-        "markets": sorted(books),
-        "oldest": liquidity.oldest(books) if books else now,
-        "midnight": _midnight(now),
-    }
-    rows = session.execute(_AFTER_LOCK, params).all()
-    keys, values, size, profit = rows[0][:4]
+    params = liquidity.takes_params(books, now) | {"midnight": _midnight(now)}
+    (keys, values, size, profit), books = liquidity.split(
+        session.execute(_AFTER_LOCK, params).all(), books
+    )
     limits = controls.of(settings, zip(keys or (), values or (), strict=True))
-    takes = (row[4:] for row in rows if row[4] is not None)
-    return liquidity.less_takes(books, takes), limits, risk.Day(size, profit)
+    return books, limits, risk.Day(size, profit)
 
 
 def assess(

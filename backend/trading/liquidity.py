@@ -12,7 +12,8 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Select, String, Subquery, and_, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from backend import db
@@ -56,6 +57,30 @@ def remaining(session: Session, books: dict[str, Book]) -> dict[str, Book]:
 def oldest(books: dict[str, Book]) -> datetime:
     """The fetch the takes that may concern ``books`` are recorded against, at the earliest."""
     return min(b.fetched_at for b in books.values())
+
+
+def with_takes(head: Subquery) -> Select:
+    """PostgreSQL: ``head``'s one row, joined to the takes that may concern the books
+    (``takes_params``), one row per take; one row of NULLs after the head's when none.
+    ``split`` reads it: one round trip for another read and the takes."""
+    take = LiquidityTake.__table__.c
+    concerned = and_(
+        take.market == any_(bindparam("markets", type_=ARRAY(String))),
+        take.fetched_at >= bindparam("oldest", type_=take.fetched_at.type),
+    )
+    taken = (take.market, take.side, take.ad_no, take.fetched_at, take.quantity)
+    return select(*head.c, *taken).select_from(head.outerjoin(LiquidityTake, concerned))
+
+
+def takes_params(books: dict[str, Book], now: datetime) -> dict:
+    return {"markets": sorted(books), "oldest": oldest(books) if books else now}
+
+
+def split(rows: list, books: dict[str, Book]) -> tuple[tuple, dict[str, Book]]:
+    """``with_takes``'s rows: the head's row, and ``books`` less the takes."""
+    width = len(rows[0]) - 5
+    takes = (row[width:] for row in rows if row[width] is not None)
+    return tuple(rows[0][:width]), less_takes(books, takes)
 
 
 def less_takes(books: dict[str, Book], rows: Iterable[tuple]) -> dict[str, Book]:

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, insert, literal, select, update
+from sqlalchemy import bindparam, insert, literal, null, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, aliased, lazyload
 
 from backend.models import Opportunity, Trade, TradeEvent
 from backend.trading import trade_days
@@ -107,9 +107,9 @@ def request_trade(
         if existing is None:
             raise
         return _same_request(existing, opportunity_id, wanted), False
-    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    trade = session.scalar(
-        upsert(Trade)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    stored = (
+        (pg_insert if postgresql else sqlite_insert)(Trade)
         .values(
             idempotency_key=key,
             opportunity_id=opp.id,
@@ -123,14 +123,33 @@ def request_trade(
             updated_at=now,
         )
         .on_conflict_do_nothing(index_elements=[Trade.idempotency_key])
-        .returning(Trade)
-        .options(lazyload(Trade.legs))  # it has none yet: no query for them
     )
+    detail = f"requested by {user} ({via})"
+    if postgresql:  # the row and its audit row in one statement, one round trip
+        stored = stored.returning(*Trade.__table__.c).cte("stored")
+        event = TradeEvent.__table__.c
+        audit = insert(TradeEvent).from_select(
+            ["trade_id", "at", "from_status", "to_status", "detail", "actor"],
+            select(
+                stored.c.id,
+                literal(now, event.at.type),
+                null(),
+                literal("requested", event.to_status.type),
+                literal(detail, event.detail.type),
+                literal(user, event.actor.type),
+            ),
+        )
+        row = aliased(Trade, stored)
+        query = select(row).add_cte(audit.returning(TradeEvent.id).cte("audit"))
+        trade = session.scalar(query.options(lazyload(row.legs)))  # none yet: no query
+    else:
+        trade = session.scalar(stored.returning(Trade).options(lazyload(Trade.legs)))
     if trade is None:  # the key was used before (or won a race a moment ago)
         existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
         return _same_request(existing, opportunity_id, wanted), False
     # requested: in flight, it adds nothing to the daily totals (not told, nothing to add)
-    record_event(session, trade.id, now, None, "requested", f"requested by {user} ({via})", user)
+    if not postgresql:
+        record_event(session, trade.id, now, None, "requested", detail, user)
     return trade, True
 
 
