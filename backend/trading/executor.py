@@ -88,10 +88,7 @@ def execute(
     with ExitStack() as held:
         # the claim and a paper fill run on one pooled connection: one checkout, one ping
         session = held.enter_context(db.one_connection(sessions))
-        with session.begin():
-            # a claim lost with a crashed database is claimed again by the task's retry,
-            # and anything done under it (a fill, an order's legs_sent) commits durably first
-            db.commit_without_waiting(session)
+        with session.begin():  # commits without waiting for the disk (see trades.claim)
             claimed = trades.claim(session, trade_id, owner, now, settings.trade_lease_seconds)
             if claimed is None:
                 return _status(session, trade_id)

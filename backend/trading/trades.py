@@ -13,11 +13,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, insert, literal, null, select, update
+from sqlalchemy import bindparam, func, insert, literal, null, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, lazyload
 
+from backend import db
 from backend.models import Opportunity, Trade, TradeEvent
 from backend.trading import trade_days
 from backend.trading.unwind import CLOSED, STRANDED, UNWINDING, UNWOUND
@@ -190,9 +191,12 @@ def transition(
     *,
     actor: str,
     owner: str | None = None,
+    durable: bool = True,
     **values,
 ) -> bool:
     """Move a trade to ``to`` if it is in one of ``allowed``; audit the move. False if not.
+    ``durable=False``: once moved, the transaction commits without waiting for the disk
+    (see ``db.commit_without_waiting``; set by the move's own statement on PostgreSQL).
 
     Out of in-flight statuses (every move the desk makes), the trade added nothing to the
     daily totals: a move to a settled status tells them so (its standing is read at the
@@ -208,7 +212,7 @@ def transition(
     if settled_before:
         trade_days.touch(session, trade_id)  # what it adds to the daily totals until now
     if session.get_bind().dialect.name == "postgresql":
-        move = _move(tuple(allowed), to, tuple(sorted(values)), owner is not None)
+        move = _move(tuple(allowed), to, tuple(sorted(values)), owner is not None, durable)
         params = {f"v_{k}": v for k, v in values.items()}
         params |= {"trade_id": trade_id, "owner": owner, "now": now, "detail": detail}
         left = session.scalar(move, params | {"actor": actor})
@@ -232,17 +236,20 @@ def transition(
 
 
 @functools.cache
-def _move(allowed: tuple[str, ...], to: str, keys: tuple[str, ...], owned: bool):
+def _move(allowed: tuple[str, ...], to: str, keys: tuple[str, ...], owned: bool, durable: bool):
     """PostgreSQL: the conditional update and its audit row as one statement, one round
     trip, built once per process for each kind of move (the values go as parameters).
     The row is locked first (``FOR UPDATE``): after waiting for a concurrent move, READ
     COMMITTED checks ``allowed`` again on the row as that move left it, so the status it
     reports leaving is the one it really left, and nobody wins twice. It returns that
-    status, nothing if the trade was in none of ``allowed`` (or not ``owner``'s)."""
+    status, nothing if the trade was in none of ``allowed`` (or not ``owner``'s). Not
+    ``durable``: the row held also turns ``synchronous_commit`` off for the transaction
+    (``set_config``, as ``SET LOCAL``), one round trip less than a statement of its own."""
     column = Trade.__table__.c
     claim = (Trade.claimed_by == bindparam("owner"),) if owned else ()
+    relaxed = () if durable else (func.set_config("synchronous_commit", "off", true()),)
     held = (
-        select(Trade.id, Trade.status)
+        select(Trade.id, Trade.status, *relaxed)
         .where(Trade.id == bindparam("trade_id"), Trade.status.in_(allowed), *claim)
         .with_for_update()
         .cte("held")
@@ -303,21 +310,25 @@ def claim(
     one ``owner`` holds already, or an executing one whose lease has lapsed (its worker
     died; the fill is one transaction, so nothing was filled and running it again is
     safe). The status it now runs in (executing or unwinding; the caller need not read
-    it again), None if not claimed."""
+    it again), None if not claimed.
+    Its transaction commits without waiting for the disk: a claim lost with a crashed
+    database is claimed again by the task's retry, and anything done under it (a fill, an
+    order's legs_sent) commits durably first."""
     until = now + timedelta(seconds=lease_seconds)
     detail = f"claimed by {owner}"
     lease = {"claimed_by": owner, "lease_until": until}
     if transition(session, trade_id, ("requested", "queued"), "executing", now, detail,
-                  actor="worker", **lease):  # fmt: skip
+                  actor="worker", durable=False, **lease):  # fmt: skip
         return "executing"
     if transition(session, trade_id, (STRANDED,), UNWINDING, now, f"unwind tried again, {detail}",
-                  actor="worker", **lease):  # fmt: skip
+                  actor="worker", durable=False, **lease):  # fmt: skip
         return UNWINDING
     previous = session.execute(
         select(Trade.status, Trade.claimed_by, Trade.lease_until).where(Trade.id == trade_id)
     ).first()
     if previous is None or previous.status not in RUNNING:
         return None
+    db.commit_without_waiting(session)
     lapsed = (
         Trade.lease_until.is_(None) | (Trade.lease_until <= now) | (Trade.claimed_by == owner)
     )  # the same attempt again: a task retry after a database error
