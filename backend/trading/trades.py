@@ -108,43 +108,30 @@ def request_trade(
         if existing is None:
             raise
         return _same_request(existing, opportunity_id, wanted), False
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    stored = (
-        (pg_insert if postgresql else sqlite_insert)(Trade)
-        .values(
-            idempotency_key=key,
-            opportunity_id=opp.id,
-            requested_by=user,
-            mode=mode,
-            strategy=opp.strategy,
-            status="requested",
-            size_usd=wanted or opp.size_usd,
-            expected_profit_usd=expected,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[Trade.idempotency_key])
-    )
+    values = {
+        "idempotency_key": key,
+        "opportunity_id": opp.id,
+        "requested_by": user,
+        "mode": mode,
+        "strategy": opp.strategy,
+        "status": "requested",
+        "size_usd": wanted or opp.size_usd,
+        "expected_profit_usd": expected,
+        "created_at": now,
+        "updated_at": now,
+    }
     detail = f"requested by {user} ({via})"
+    postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql:  # the row and its audit row in one statement, one round trip
-        stored = stored.returning(*Trade.__table__.c).cte("stored")
-        event = TradeEvent.__table__.c
-        audit = insert(TradeEvent).from_select(
-            ["trade_id", "at", "from_status", "to_status", "detail", "actor"],
-            select(
-                stored.c.id,
-                literal(now, event.at.type),
-                null(),
-                literal("requested", event.to_status.type),
-                literal(detail, event.detail.type),
-                literal(user, event.actor.type),
-            ),
-        )
-        row = aliased(Trade, stored)
-        query = select(row).add_cte(audit.returning(TradeEvent.id).cte("audit"))
-        trade = session.scalar(query.options(lazyload(row.legs)))  # none yet: no query
+        trade = session.scalar(_store_requested(), values | {"detail": detail})
     else:
-        trade = session.scalar(stored.returning(Trade).options(lazyload(Trade.legs)))
+        trade = session.scalar(
+            sqlite_insert(Trade)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[Trade.idempotency_key])
+            .returning(Trade)
+            .options(lazyload(Trade.legs))  # it has none yet: no query for them
+        )
     if trade is None:  # the key was used before (or won a race a moment ago)
         existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
         return _same_request(existing, opportunity_id, wanted), False
@@ -152,6 +139,40 @@ def request_trade(
     if not postgresql:
         record_event(session, trade.id, now, None, "requested", detail, user)
     return trade, True
+
+
+@functools.cache
+def _store_requested():
+    """PostgreSQL: store a request (``ON CONFLICT`` on its key: nothing) and, if stored,
+    its ``requested`` audit row; the stored trade back, legs not loaded (it has none).
+    Built once per process, the values go as parameters."""
+    column = Trade.__table__.c
+    names = ("idempotency_key", "opportunity_id", "requested_by", "mode", "strategy",
+             "status", "size_usd", "expected_profit_usd", "created_at", "updated_at")  # fmt: skip
+    stored = (
+        pg_insert(Trade)
+        .values({n: bindparam(n, type_=column[n].type) for n in names})
+        .on_conflict_do_nothing(index_elements=[Trade.idempotency_key])
+        .returning(*Trade.__table__.c)
+        .cte("stored")
+    )
+    row = select(
+        stored.c.id,
+        stored.c.created_at,
+        null(),
+        stored.c.status,
+        bindparam("detail", type_=TradeEvent.__table__.c.detail.type),
+        stored.c.requested_by,
+    )
+    audit = insert(TradeEvent).from_select(
+        ["trade_id", "at", "from_status", "to_status", "detail", "actor"], row
+    )
+    trade = aliased(Trade, stored)
+    return (
+        select(trade)
+        .add_cte(audit.returning(TradeEvent.id).cte("audit"))
+        .options(lazyload(trade.legs))
+    )
 
 
 def _priced(session, opportunity_id, wanted, now, reprice) -> tuple[Opportunity, Decimal]:
