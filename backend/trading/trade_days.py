@@ -36,8 +36,10 @@ from sqlalchemy import (
     inspect,
     literal,
     select,
+    text,
     union_all,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -54,6 +56,7 @@ KEY = ("day", "market", "strategy", "status", "requested_by")
 WATCHED = ("status", "size_usd", "expected_profit_usd", "profit_usd", "strategy",
            "requested_by", "created_at")  # fmt: skip
 _TOUCHED = "trade_days.touched"  # session.info: trade id -> standing before (None: new)
+_PG = postgresql.dialect()
 _KNOWN = "trade_days.known"  # session.info: trade id -> standing at the commit (see known)
 
 
@@ -218,6 +221,7 @@ def settle(session: Session) -> None:
         return
     after = standings(session, [i for i in touched if i not in known])
     after |= {i: standing for i, standing in known.items() if i in touched}
+    changes = []
     for rollup in ROLLUPS:
         change: dict[tuple, list] = {}
         for trade_id, before in touched.items():
@@ -225,7 +229,40 @@ def settle(session: Session) -> None:
                 _accumulate(change, rollup.rows(before), -1)
             if trade_id in after:
                 _accumulate(change, rollup.rows(after[trade_id]))
-        add(session.connection(), rollup, sorted_rows(rollup, change))
+        changes.append(sorted_rows(rollup, change))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":  # every rollup in one round trip
+        if any(changes):
+            params = {
+                f"r{n}_{name}": [row[name] for row in rows]
+                for n, (rollup, rows) in enumerate(zip(ROLLUPS, changes, strict=True))
+                for name in rollup.key + rollup.fields
+            }
+            connection.execute(_add_all(tuple(ROLLUPS)), params)
+        return
+    for rollup, rows in zip(ROLLUPS, changes, strict=True):
+        add(connection, rollup, rows)
+
+
+@cache
+def _add_all(rollups: tuple[Rollup, ...]):
+    """PostgreSQL: ``add`` for every rollup as one statement, the rows of each as one array
+    per column, in key order (as ``add`` locks them); compiled once per process. Every
+    commit runs this same statement, so rollup rows are locked in one order: no deadlock."""
+    parts = []
+    for n, rollup in enumerate(rollups):
+        table, columns = rollup.table, rollup.key + rollup.fields
+        arrays = ", ".join(
+            f"CAST(:r{n}_{c} AS {table.c[c].type.compile(dialect=_PG)}[])" for c in columns
+        )
+        names = ", ".join(columns)
+        sums = ", ".join(f"{f} = {table.name}.{f} + excluded.{f}" for f in rollup.fields)
+        parts.append(
+            f"r{n} AS (INSERT INTO {table.name} ({names}) SELECT {names} "
+            f"FROM unnest({arrays}) WITH ORDINALITY AS r({names}, n) ORDER BY n "
+            f"ON CONFLICT ({', '.join(rollup.key)}) DO UPDATE SET {sums})"
+        )
+    return text(f"WITH {', '.join(parts)} SELECT 1")
 
 
 @cache
