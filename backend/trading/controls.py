@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -42,8 +43,13 @@ def defaults(settings: Settings) -> dict[str, str]:
 
 
 def load(session: Session, settings: Settings) -> Controls:
+    return of(settings, session.execute(select(Setting.key, Setting.value)).all())
+
+
+def of(settings: Settings, stored: Iterable[tuple[str, str]]) -> Controls:
+    """The controls from the settings table's (key, value) rows, defaults for the rest."""
     values = defaults(settings)
-    values.update(session.execute(select(Setting.key, Setting.value)).all())
+    values.update(stored)
     return Controls(
         # fail closed: anything but "false" (a value typed into the table by hand) stops trading
         kill_switch=values["kill_switch"].strip().lower() != "false",

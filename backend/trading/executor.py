@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, text, true
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,7 +31,7 @@ from backend.cache import Cache
 from backend.config import Settings
 from backend.market import latest
 from backend.market.book import Book
-from backend.models import Trade
+from backend.models import Setting, Trade
 from backend.ops import metrics
 from backend.resilience import Unavailable
 from backend.trading import controls, ledger, legs, liquidity, risk, trade_days, trades, unwind
@@ -88,10 +88,7 @@ def execute(
     with ExitStack() as held:
         # the claim and a paper fill run on one pooled connection: one checkout, one ping
         session = held.enter_context(db.one_connection(sessions))
-        with session.begin():
-            # a claim lost with a crashed database is claimed again by the task's retry,
-            # and anything done under it (a fill, an order's legs_sent) commits durably first
-            db.commit_without_waiting(session)
+        with session.begin():  # commits without waiting for the disk (see trades.claim)
             claimed = trades.claim(session, trade_id, owner, now, settings.trade_lease_seconds)
             if claimed is None:
                 return _status(session, trade_id)
@@ -139,28 +136,65 @@ def _status(session: Session, trade_id: int) -> str:
     return session.scalar(select(Trade.status).where(Trade.id == trade_id)) or "missing"
 
 
+def _midnight(now: datetime) -> datetime:
+    return datetime.combine(now.date(), time(), tzinfo=UTC)
+
+
 def today(session: Session, now: datetime) -> risk.Day:
     """Notional and realized profit of the trades filled (or unwound, or closed holding:
     their loss is the day's too) since midnight UTC."""
-    midnight = datetime.combine(now.date(), time(), tzinfo=UTC)
-    filled_today = (
-        Trade.status.in_(("filled", unwind.UNWOUND, unwind.CLOSED)),
-        Trade.updated_at >= midnight,
-    )
+    filled_today = (Trade.status.in_(DAY_STATUSES), Trade.updated_at >= _midnight(now))
     if session.get_bind().dialect.name == "postgresql":  # summed there: one row back
-        zero = Decimal("0")
-        size, profit = session.execute(
-            select(
-                func.coalesce(func.sum(Trade.size_usd), zero),
-                func.coalesce(func.sum(Trade.profit_usd), zero),
-            ).where(*filled_today)
-        ).one()
+        size, profit = session.execute(select(*_DAY_SUMS).where(*filled_today)).one()
         return risk.Day(size, profit)
     rows = session.execute(select(Trade.size_usd, Trade.profit_usd).where(*filled_today)).all()
     return risk.Day(
         sum((size for size, _ in rows), Decimal("0")),
         sum((profit or Decimal("0") for _, profit in rows), Decimal("0")),
     )
+
+
+DAY_STATUSES = ("filled", unwind.UNWOUND, unwind.CLOSED)
+_DAY_SUMS = (
+    func.coalesce(func.sum(Trade.size_usd), Decimal("0")),
+    func.coalesce(func.sum(Trade.profit_usd), Decimal("0")),
+)
+
+
+def _after_lock_statement():
+    """PostgreSQL: what a fill reads once its books are locked, in one round trip: the
+    controls (as two arrays), today's sums, and the takes recorded against the books'
+    markets. Built once per process."""
+    stored = select(
+        func.array_agg(Setting.key).label("keys"), func.array_agg(Setting.value).label("values")
+    ).subquery()
+    day = select(*(s.label(n) for s, n in zip(_DAY_SUMS, ("size", "profit"), strict=True)))
+    day = day.where(Trade.status.in_(DAY_STATUSES), Trade.updated_at >= bindparam("midnight"))
+    day = day.subquery()
+    head = select(*stored.c, *day.c).select_from(stored.join(day, true())).subquery()
+    return liquidity.with_takes(head)
+
+
+_AFTER_LOCK = _after_lock_statement()
+
+
+def after_lock(
+    session: Session, settings: Settings, books: dict[str, Book], now: datetime
+) -> tuple[dict[str, Book], controls.Controls, risk.Day]:
+    """The locked books less what fills took from them, the controls, and today's sums:
+    read after the books' lock, so a fill on the same books that committed first counts."""
+    if session.get_bind().dialect.name != "postgresql":
+        return (
+            liquidity.remaining(session, books),
+            controls.load(session, settings),
+            today(session, now),
+        )
+    params = liquidity.takes_params(books, now) | {"midnight": _midnight(now)}
+    (keys, values, size, profit), books = liquidity.split(
+        session.execute(_AFTER_LOCK, params).all(), books
+    )
+    limits = controls.of(settings, zip(keys or (), values or (), strict=True))
+    return books, limits, risk.Day(size, profit)
 
 
 def assess(
@@ -171,14 +205,13 @@ def assess(
     markets = sorted({leg.market for leg in cycle})
     books, failing = latest.locked(session, markets)
     stale = sorted(latest.untrusted(books, failing, markets, now, settings.stale_after_seconds))
-    books = liquidity.remaining(session, books)
+    books, limits, day = after_lock(session, settings, books, now)
     fills, profit = [], None
     if not stale:
         fills = run_cycle(cycle, books, size, fees_from(settings), settings.paper_slippage)
         if len(fills) == len(cycle) and fills[-1].complete:
             profit = profit_usd(fills)
-    limits = controls.load(session, settings)
-    reasons = risk.refusals(limits, size, profit, stale, today(session, now))
+    reasons = risk.refusals(limits, size, profit, stale, day)
     lines = ledger.fill_lines(fills) if profit is not None else []
     if not reasons and lines:
         paying = {line.account for line in lines if line.amount < 0}
@@ -208,8 +241,8 @@ def _fill(session: Session, settings: Settings, trade_id: int, clock, owner: str
     if renewed is None:
         raise LostClaim(trade_id)
     trade_days.in_flight(session, trade_id)  # renewed: running, locked, adding nothing yet
-    size, planned = renewed
-    cycle = tuple(Leg.from_dict(d) for d in planned)
+    size = renewed.size_usd
+    cycle = tuple(Leg.from_dict(d) for d in renewed.planned)
     strategy = strategy_of(cycle)
     found = assess(session, settings, size, cycle, now)
     if found.reasons:
@@ -220,15 +253,64 @@ def _fill(session: Session, settings: Settings, trade_id: int, clock, owner: str
         ):  # fmt: skip
             raise LostClaim(trade_id)
         return Outcome("rejected", strategy)
-    legs.write(
-        session, trade_id, [legs.row(trade_id, seq, f, now) for seq, f in enumerate(found.fills, 1)]
-    )
-    liquidity.record(session, trade_id, found.fills, found.books, now)
-    ledger.post(session, "fill", found.lines, actor="worker", now=now, trade_id=trade_id)
+    record(session, trade_id, found, now)
     profit = found.profit
     if not trades.transition(
         session, trade_id, ("executing",), "filled", now, f"paper fill, profit {profit:.2f} USD",
         actor="worker", owner=owner, profit_usd=profit, lease_until=None,
     ):  # fmt: skip
         raise LostClaim(trade_id)
+    # locked since the renew, and every leg written here: the daily totals need not read it
+    at = renewed.created_at
+    trade_days.known(session, trade_id, trade_days.Standing(
+        at.replace(tzinfo=at.tzinfo or UTC), renewed.strategy, "filled", renewed.requested_by,
+        size, renewed.expected_profit_usd, profit, frozenset(f.leg.market for f in found.fills),
+    ))  # fmt: skip
     return Outcome("filled", strategy, profit)
+
+
+def record(session: Session, trade_id: int, found: Assessment, now: datetime) -> None:
+    """Write a paper fill: its legs, what it took from the books, its ledger entry."""
+    rows = [legs.row(trade_id, seq, f, now) for seq, f in enumerate(found.fills, 1)]
+    if session.get_bind().dialect.name != "postgresql":
+        legs.write(session, trade_id, rows)
+        liquidity.record(session, trade_id, found.fills, found.books, now)
+        ledger.post(session, "fill", found.lines, actor="worker", now=now, trade_id=trade_id)
+        return
+    trade_days.touch(session, trade_id)  # a leg adds its market to what the trade counts in
+    takes = liquidity.rows(trade_id, found.fills, found.books)
+    params = ledger.post_params("fill", found.lines, "worker", now, trade_id, None)
+    params |= {f"leg_{k}": [r[k] for r in rows] for k in _LEG_COLUMNS}
+    params |= {f"take_{k}": [r[k] for r in takes] for k in _TAKE_COLUMNS}
+    session.execute(_RECORD, params)
+
+
+_LEG_COLUMNS = {
+    "seq": "integer", "market": "varchar", "side": "varchar", "method": "varchar",
+    "price": "numeric", "sell_currency": "varchar", "sell_amount": "numeric",
+    "buy_currency": "varchar", "buy_amount": "numeric", "fee": "numeric",
+    "filled_at": "timestamptz",
+}  # fmt: skip
+_TAKE_COLUMNS = {
+    "market": "varchar", "side": "varchar", "ad_no": "varchar", "fetched_at": "timestamptz",
+    "quantity": "numeric",
+}  # fmt: skip
+
+
+def _insert_unnest(table: str, columns: dict[str, str], prefix: str) -> str:
+    """``INSERT INTO table`` of the trade's rows given as one array per column, in order."""
+    names = ", ".join(columns)
+    arrays = ", ".join(f"CAST(:{prefix}_{c} AS {t}[])" for c, t in columns.items())
+    return (
+        f"INSERT INTO {table} (trade_id, {names}) SELECT :trade_id, {names} "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS r({names}, n) ORDER BY n"
+    )
+
+
+# PostgreSQL: the legs, the takes and the ledger entry of a paper fill in one statement,
+# one round trip instead of three, compiled once per process (the rows go as arrays)
+_RECORD = text(
+    f"WITH legs AS ({_insert_unnest('trade_legs', _LEG_COLUMNS, 'leg')}), "
+    f"takes AS ({_insert_unnest('liquidity_takes', _TAKE_COLUMNS, 'take')}), "
+    f"{ledger.POST_CTES} SELECT id FROM entry"
+).bindparams(*ledger.POST_TYPES)

@@ -142,8 +142,9 @@ def post(
 # trip instead of three, compiled once per process (the lines go as arrays). The
 # postings' foreign keys are checked at the end of the statement, when the accounts and
 # the entry its other parts insert are there; the postings' ids follow the lines' order.
-_POST_SQL = """
-WITH new_accounts AS (
+# POST_CTES is also the tail of the paper fill's one write (``executor``).
+POST_CTES = """
+new_accounts AS (
     INSERT INTO accounts (name, currency, kind, created_at)
     SELECT name, currency, kind, :at
     FROM unnest(CAST(:names AS varchar[]), CAST(:name_currencies AS varchar[]),
@@ -161,22 +162,25 @@ WITH new_accounts AS (
                 AS line(account, currency, amount, n)
     ORDER BY line.n
 )
-SELECT id, at, kind, trade_id, actor, reason FROM entry
 """
+POST_TYPES = (
+    bindparam("at", type_=JournalEntry.__table__.c.at.type),
+    bindparam("trade_id", type_=Integer()),
+    bindparam("reason", type_=String()),
+)
 _POST = (
-    text(_POST_SQL)
-    .bindparams(
-        bindparam("at", type_=JournalEntry.__table__.c.at.type),
-        bindparam("trade_id", type_=Integer()),
-        bindparam("reason", type_=String()),
-    )
+    text(f"WITH {POST_CTES} SELECT id, at, kind, trade_id, actor, reason FROM entry")
+    .bindparams(*POST_TYPES)
     .columns(*JournalEntry.__table__.c)  # in the table's order: results typed as its columns
 )
 
 
-def _post_at_once(session, kind, lines, actor, now, trade_id, reason) -> JournalEntry:
+def post_params(kind, lines, actor, now, trade_id, reason) -> dict:
+    """``POST_CTES``'s parameters for an entry of ``lines`` (checked to balance first)."""
+    if off := imbalances(lines):
+        raise ValueError(f"entry does not balance: {off}")
     names = sorted({line.account for line in lines})
-    params = {
+    return {
         "names": names,
         "name_currencies": [accounts.currency_of(n) for n in names],
         "kinds": [accounts.kind_of(n) for n in names],
@@ -189,6 +193,10 @@ def _post_at_once(session, kind, lines, actor, now, trade_id, reason) -> Journal
         "actor": actor,
         "reason": reason,
     }
+
+
+def _post_at_once(session, kind, lines, actor, now, trade_id, reason) -> JournalEntry:
+    params = post_params(kind, lines, actor, now, trade_id, reason)
     return session.scalars(select(JournalEntry).from_statement(_POST), params).one()
 
 

@@ -12,7 +12,8 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Select, String, Subquery, and_, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from backend import db
@@ -41,7 +42,6 @@ def remaining(session: Session, books: dict[str, Book]) -> dict[str, Book]:
     """The books less what fills took from these very fetches."""
     if not books:
         return books
-    oldest = min(b.fetched_at for b in books.values())
     rows = session.execute(
         select(
             LiquidityTake.market,
@@ -49,11 +49,46 @@ def remaining(session: Session, books: dict[str, Book]) -> dict[str, Book]:
             LiquidityTake.ad_no,
             LiquidityTake.fetched_at,
             LiquidityTake.quantity,
-        ).where(LiquidityTake.market.in_(books), LiquidityTake.fetched_at >= oldest)
+        ).where(LiquidityTake.market.in_(books), LiquidityTake.fetched_at >= oldest(books))
     )
+    return less_takes(books, rows)
+
+
+def oldest(books: dict[str, Book]) -> datetime:
+    """The fetch the takes that may concern ``books`` are recorded against, at the earliest."""
+    return min(b.fetched_at for b in books.values())
+
+
+def with_takes(head: Subquery) -> Select:
+    """PostgreSQL: ``head``'s one row, joined to the takes that may concern the books
+    (``takes_params``), one row per take; one row of NULLs after the head's when none.
+    ``split`` reads it: one round trip for another read and the takes."""
+    take = LiquidityTake.__table__.c
+    concerned = and_(
+        take.market == any_(bindparam("markets", type_=ARRAY(String))),
+        take.fetched_at >= bindparam("oldest", type_=take.fetched_at.type),
+    )
+    taken = (take.market, take.side, take.ad_no, take.fetched_at, take.quantity)
+    return select(*head.c, *taken).select_from(head.outerjoin(LiquidityTake, concerned))
+
+
+def takes_params(books: dict[str, Book], now: datetime) -> dict:
+    return {"markets": sorted(books), "oldest": oldest(books) if books else now}
+
+
+def split(rows: list, books: dict[str, Book]) -> tuple[tuple, dict[str, Book]]:
+    """``with_takes``'s rows: the head's row, and ``books`` less the takes."""
+    width = len(rows[0]) - 5
+    takes = (row[width:] for row in rows if row[width] is not None)
+    return tuple(rows[0][:width]), less_takes(books, takes)
+
+
+def less_takes(books: dict[str, Book], rows: Iterable[tuple]) -> dict[str, Book]:
+    """The books less the takes ``rows`` (market, side, ad_no, fetched_at, quantity) of
+    their very fetches; rows of other fetches, or all None, count nothing."""
     taken: dict[str, dict[tuple[str, str], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for market, side, ad_no, fetched_at, quantity in rows:
-        if fetched_at >= books[market].fetched_at:
+        if market in books and fetched_at >= books[market].fetched_at:
             taken[market][(side, ad_no)] += quantity
     return {k: less(b, taken[k]) if k in taken else b for k, b in books.items()}
 
@@ -61,13 +96,17 @@ def remaining(session: Session, books: dict[str, Book]) -> dict[str, Book]:
 def record(
     session: Session, trade_id: int, fills: list[LegFill], books: dict[str, Book], now: datetime
 ) -> None:
-    rows = [
+    db.insert_rows(session, LiquidityTake, rows(trade_id, fills, books))
+
+
+def rows(trade_id: int, fills: list[LegFill], books: dict[str, Book]) -> list[dict]:
+    """The take rows of ``fills``, each against the fetch of the book it was priced on."""
+    return [
         row(trade_id, f.leg.market, f.leg.side, books[f.leg.market].fetched_at, ad_no, quantity)
         for f in fills
         for ad_no, _price, quantity in f.takes
         if quantity > 0
     ]
-    db.insert_rows(session, LiquidityTake, rows)
 
 
 def take(

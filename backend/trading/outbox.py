@@ -8,7 +8,6 @@ from datetime import datetime
 
 from celery import Celery
 
-from backend import db
 from backend.desk import Desk
 from backend.trading import trades
 
@@ -38,7 +37,6 @@ def publish(celery: Celery, desk: Desk, trade_id: int) -> datetime | None:
         # lost with a crashed database, the trade is still "requested": the sweeper
         # publishes it again and the worker's claim runs it once; meanwhile the claim
         # that may be waiting on this row does not also wait for the disk
-        db.commit_without_waiting(session)
         marked = trades.transition(
             session,
             trade_id,
@@ -47,5 +45,6 @@ def publish(celery: Celery, desk: Desk, trade_id: int) -> datetime | None:
             sent,
             "sent to the trading queue",
             actor="outbox",
+            durable=False,
         )
     return sent if marked else None

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.cache import Cache
 from backend.config import Settings
 from backend.market import latest
+from backend.models import LatestBook
 from backend.trading import liquidity
 from backend.trading.execution import Fees, Leg, profit_usd, run_cycle
 
@@ -38,10 +40,26 @@ def reprice(
     cycle = tuple(Leg.from_dict(d) for d in legs)
     markets = sorted({leg.market for leg in cycle})
     books = latest.get_many(session, cache, markets)
-    if latest.stale(session, books, markets, now, settings.stale_after_seconds):
+    max_age = settings.stale_after_seconds
+    if session.get_bind().dialect.name == "postgresql":  # one round trip for both reads
+        (failing,), books = liquidity.split(
+            session.execute(_FAILING_AND_TAKES, liquidity.takes_params(books, now)).all(), books
+        )
+        stale = latest.untrusted(books, set(failing or ()), markets, now, max_age)
+    else:
+        stale = latest.stale(session, books, markets, now, max_age)
+        books = liquidity.remaining(session, books)
+    if stale:
         return None
-    books = liquidity.remaining(session, books)
     fills = run_cycle(cycle, books, size_usd, fees_from(settings), settings.paper_slippage)
     if len(fills) != len(cycle) or not fills[-1].complete:
         return None
     return profit_usd(fills).quantize(CENT, rounding=ROUND_FLOOR)
+
+
+# PostgreSQL: the markets whose last poll failed (an array) with the takes of the books
+_FAILING_AND_TAKES = liquidity.with_takes(
+    select(func.array_agg(LatestBook.market).label("failing"))
+    .where(LatestBook.error.is_not(None))
+    .subquery()
+)

@@ -36,8 +36,10 @@ from sqlalchemy import (
     inspect,
     literal,
     select,
+    text,
     union_all,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -54,6 +56,8 @@ KEY = ("day", "market", "strategy", "status", "requested_by")
 WATCHED = ("status", "size_usd", "expected_profit_usd", "profit_usd", "strategy",
            "requested_by", "created_at")  # fmt: skip
 _TOUCHED = "trade_days.touched"  # session.info: trade id -> standing before (None: new)
+_PG = postgresql.dialect()
+_KNOWN = "trade_days.known"  # session.info: trade id -> standing at the commit (see known)
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,13 @@ def in_flight(session: Session, trade_id: int) -> None:
     session.info.setdefault(_TOUCHED, {}).setdefault(trade_id, None)
 
 
+def known(session: Session, trade_id: int, standing: Standing) -> None:
+    """Call when this transaction holds the trade locked, touched it, and wrote all that
+    it adds (a paper fill: its status, profit and legs): its standing at the commit is
+    ``standing``, no read needed."""
+    session.info.setdefault(_KNOWN, {})[trade_id] = standing
+
+
 def _remember(session: Session, ids: Iterable[int]) -> None:
     touched = session.info.setdefault(_TOUCHED, {})
     new = [i for i in ids if i is not None and i not in touched]
@@ -205,9 +216,12 @@ def settle(session: Session) -> None:
     two commits lock rollup rows in the same order): run just before the commit."""
     session.flush()  # what is still pending is touched by the flush hooks now
     touched = session.info.pop(_TOUCHED, None)
+    known = session.info.pop(_KNOWN, {})
     if not touched:
         return
-    after = standings(session, touched)
+    after = standings(session, [i for i in touched if i not in known])
+    after |= {i: standing for i, standing in known.items() if i in touched}
+    changes = []
     for rollup in ROLLUPS:
         change: dict[tuple, list] = {}
         for trade_id, before in touched.items():
@@ -215,7 +229,40 @@ def settle(session: Session) -> None:
                 _accumulate(change, rollup.rows(before), -1)
             if trade_id in after:
                 _accumulate(change, rollup.rows(after[trade_id]))
-        add(session.connection(), rollup, sorted_rows(rollup, change))
+        changes.append(sorted_rows(rollup, change))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":  # every rollup in one round trip
+        if any(changes):
+            params = {
+                f"r{n}_{name}": [row[name] for row in rows]
+                for n, (rollup, rows) in enumerate(zip(ROLLUPS, changes, strict=True))
+                for name in rollup.key + rollup.fields
+            }
+            connection.execute(_add_all(tuple(ROLLUPS)), params)
+        return
+    for rollup, rows in zip(ROLLUPS, changes, strict=True):
+        add(connection, rollup, rows)
+
+
+@cache
+def _add_all(rollups: tuple[Rollup, ...]):
+    """PostgreSQL: ``add`` for every rollup as one statement, the rows of each as one array
+    per column, in key order (as ``add`` locks them); compiled once per process. Every
+    commit runs this same statement, so rollup rows are locked in one order: no deadlock."""
+    parts = []
+    for n, rollup in enumerate(rollups):
+        table, columns = rollup.table, rollup.key + rollup.fields
+        arrays = ", ".join(
+            f"CAST(:r{n}_{c} AS {table.c[c].type.compile(dialect=_PG)}[])" for c in columns
+        )
+        names = ", ".join(columns)
+        sums = ", ".join(f"{f} = {table.name}.{f} + excluded.{f}" for f in rollup.fields)
+        parts.append(
+            f"r{n} AS (INSERT INTO {table.name} ({names}) SELECT {names} "
+            f"FROM unnest({arrays}) WITH ORDINALITY AS r({names}, n) ORDER BY n "
+            f"ON CONFLICT ({', '.join(rollup.key)}) DO UPDATE SET {sums})"
+        )
+    return text(f"WITH {', '.join(parts)} SELECT 1")
 
 
 @cache
@@ -358,6 +405,7 @@ def _after_transaction_end(session: Session, transaction) -> None:
     """A rollback forgets what was touched (a savepoint's does not: the rest stands)."""
     if transaction.parent is None:
         session.info.pop(_TOUCHED, None)
+        session.info.pop(_KNOWN, None)
 
 
 def _where(stmt, flt, first: date | None, until: date | None):

@@ -75,8 +75,9 @@ def init_app(app: Flask, settings: Settings) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # valid for the session's life, which is bounded
         WTF_CSRF_SSL_STRICT=settings.secure_cookies,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
-        # Counters in Redis on the cache's connections and breaker (throttle_storage).
-        RATELIMIT_STORAGE_URI="desk+redis://" if settings.redis_url else "memory://",
+        # Counters in Redis on the cache's connections and breaker, else in the process
+        # without a sweeping thread per hit (throttle_storage).
+        RATELIMIT_STORAGE_URI="desk+redis://" if settings.redis_url else "desk+memory://",
         RATELIMIT_STORAGE_OPTIONS={
             "cache": app.extensions["desk"].cache,
             "key_prefix": settings.redis_prefix + "limits",  # beside the desk's other keys

@@ -202,3 +202,27 @@ def test_trade_requests_are_throttled_per_user_with_retry_after(tmp_path):
 def test_without_redis_pages_poll_and_the_stream_says_so(client):
     r = client.get("/api/v1/stream")
     assert r.status_code == 204 and "need Redis" in r.headers["X-Push-Unavailable"]
+
+
+def test_embedded_throttles_count_without_a_thread_per_hit(monkeypatch):
+    """limits' MemoryStorage starts a sweeping timer thread on nearly every hit; the
+    embedded default's storage sweeps in the hitting thread, every SWEEP_SECONDS."""
+    import threading
+
+    from limits import parse
+    from limits.strategies import FixedWindowRateLimiter
+
+    from backend.web.throttle_storage import QuietMemoryStorage
+
+    storage = QuietMemoryStorage("desk+memory://")
+    storage.timer.join()  # the one MemoryStorage starts when built
+    limiter, rate = FixedWindowRateLimiter(storage), parse("2/second")
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda self: started.append(self))
+    assert [limiter.hit(rate, "trade-requests", "u") for _ in range(3)] == [True, True, False]
+    assert started == []
+    (counter,) = storage.expirations
+    storage.expirations[counter] = 0  # its window is over
+    storage.swept -= storage.SWEEP_SECONDS
+    assert limiter.hit(rate, "trade-requests", "other")
+    assert started == [] and counter not in storage.storage  # swept here, no thread
