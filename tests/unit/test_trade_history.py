@@ -306,6 +306,23 @@ def test_paging_by_a_group_forward_and_back_never_skips_or_repeats_a_row(
     check_paging_forward_and_back(desk, monkeypatch, sort, descending)
 
 
+def in_flight_trades(desk) -> None:
+    """Trades of one day at several hours, a third of them settled: a jump counts the
+    others' hours from the trades."""
+    with desk.sessions.begin() as session:
+        for n in range(14):
+            recorded_trade(session, at=at(f"2026-11-12 {n * 7 % 24:02d}:{n:02d}"),
+                           user=("ana", "ben")[n % 2],
+                           status=("executing", "filled", "queued")[n % 3])  # fmt: skip
+
+
+@pytest.mark.parametrize("sort", ["created_at", "requested_by"])
+@pytest.mark.parametrize("descending", [True, False])
+def test_a_jump_skips_whole_hours_counting_trades_in_flight(desk, monkeypatch, sort, descending):
+    in_flight_trades(desk)
+    check_paging_forward_and_back(desk, monkeypatch, sort, descending)
+
+
 def test_the_status_filter_takes_every_status_of_the_one_list_and_no_other(desk, many):
     from backend.trading import trades
 
