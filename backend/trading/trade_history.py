@@ -559,9 +559,10 @@ SKIP_FROM = 5000  # an offset this deep skips whole groups counted by the rollup
 def _skip(session: Session, flt: TradeFilter, pg: Page) -> tuple[object, int]:
     """A jump deep into the history: the whole groups before the wanted row (days in time
     order; users, strategies or statuses in theirs, then the whole days inside the
-    wanted one's, then the whole hours of that day) are counted from the daily and hourly
-    rollups, exact like the trades, so the index walks one hour's trades at most instead
-    of ``offset`` of them. (condition or None, offset left)."""
+    wanted one's, then, unless fewer than SKIP_FROM rows are left, the whole hours of that
+    day) are counted from the daily and hourly rollups, exact like the trades, so the
+    index walks one hour's trades or SKIP_FROM at most instead of ``offset`` of them.
+    (condition or None, offset left)."""
     days, edges = _split(flt)
     grouped = pg.sort in GROUPED
     if not (grouped or pg.sort == "created_at") or pg.offset < SKIP_FROM or days is None or edges:
@@ -572,6 +573,9 @@ def _skip(session: Session, flt: TradeFilter, pg: Page) -> tuple[object, int]:
         return None, pg.offset  # beyond the end: nothing there either way
     *value, day, skipped = found
     group = replace(flt, **{GROUPED[pg.sort]: value[0]}) if grouped else flt
+    if pg.offset - skipped < SKIP_FROM:  # walking the rest costs less than counting hours
+        edge = _midnight(day + timedelta(days=1) if pg.descending else day)
+        return _from(group, pg, edge), pg.offset - skipped
     return _skip_hours(session, group, day, pg, skipped)
 
 
@@ -582,14 +586,20 @@ def _skip_hours(session: Session, flt: TradeFilter, day: date, pg: Page, skipped
     for hour, trades in trade_hours.counts(session, flt, first, first + 24, pg.descending):
         if skipped + trades > pg.offset:
             edge = trade_hours.start_of(hour + 1 if pg.descending else hour)
-            key, bound = Trade.created_at, literal(edge, Trade.created_at.type)
-            if pg.sort in GROUPED:
-                column = SORTABLE[pg.sort]
-                key = tuple_(column, key)
-                bound = tuple_(literal(getattr(flt, GROUPED[pg.sort]), column.type), bound)
-            return (key < bound if pg.descending else key >= bound), pg.offset - skipped
+            return _from(flt, pg, edge), pg.offset - skipped
         skipped += trades
     return None, pg.offset  # the day ran out: the rollups disagree, so count it all
+
+
+def _from(flt: TradeFilter, pg: Page, edge: datetime):
+    """The rows of the page's order from the moment ``edge`` on (in a group's order, from
+    that moment of ``flt``'s group on)."""
+    key, bound = Trade.created_at, literal(edge, Trade.created_at.type)
+    if pg.sort in GROUPED:
+        column = SORTABLE[pg.sort]
+        key = tuple_(column, key)
+        bound = tuple_(literal(getattr(flt, GROUPED[pg.sort]), column.type), bound)
+    return key < bound if pg.descending else key >= bound
 
 
 SEEK_TTL = 600.0  # seconds the last key of a served block is kept for the next one

@@ -350,14 +350,14 @@ def test_a_jump_skips_whole_groups_counted_by_the_rollup(
     flt = th.TradeFilter.parse(args)
     with desk.sessions() as session:
         pages = {}
-        for skip in (10**9, 1):  # never skip days, then always
+        for skip in (10**9, 1, 4):  # never skip days, then always (hours too), then days
             monkeypatch.setattr(th, "SKIP_FROM", skip)
             pages[skip] = [
                 [r.id for r in th.page_rows(session, flt, th.Page(sort, descending, o, 3))]
                 for o in range(0, 28)
             ]
         bound, offset = th._skip(session, flt, th.Page(sort, descending, 20, 3))
-    assert pages[1] == pages[10**9]
+    assert pages[1] == pages[4] == pages[10**9]
     if not args:
         assert bound is not None and offset < 20  # whole groups were skipped
 
