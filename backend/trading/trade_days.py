@@ -427,23 +427,17 @@ def _in_flight(session: Session, flt, first: date | None, until: date | None) ->
 def by_status(session: Session, flt, first: date | None, until: date | None) -> dict[str, list]:
     """Status -> [trades, realized, size, expected, profit] over the days [first, until):
     settled trades from the rollup, those in flight from the trades."""
-    return status_totals(session, flt, first, until, TradeDay.__table__, _within(flt, first, until))
-
-
-def status_totals(session: Session, flt, first, until, table: Table, within: list) -> dict:
-    """``by_status`` over a rollup ``table`` (days or hours): its rows ``within`` the
-    conditions, plus the trades in flight over [first, until) (days or moments)."""
     totals: dict[str, list] = {}
     for standing in _in_flight(session, flt, first, until):
         total = totals.setdefault(standing.status, [0, 0, Decimal(0), Decimal(0), Decimal(0)])
         for n, amount in enumerate(standing.amounts()):
             total[n] += amount
-    columns = [table.c[f] for f in FIELDS]
-    sqlite = session.get_bind().dialect.name == "sqlite"  # money is text: add it in Python
-    stmt = select(table.c.status, *(columns if sqlite else map(func.sum, columns)))
-    stmt = matching(stmt.where(*within), table, flt)
-    if not sqlite:
-        stmt = stmt.group_by(table.c.status)
+    if session.get_bind().dialect.name == "sqlite":  # money is text: add it in Python
+        stmt = _where(select(TradeDay.status, *(TradeDay.__table__.c[f] for f in FIELDS)),
+                      flt, first, until)  # fmt: skip
+    else:
+        sums = (func.sum(TradeDay.__table__.c[f]) for f in FIELDS)
+        stmt = _where(select(TradeDay.status, *sums), flt, first, until).group_by(TradeDay.status)
     for status, *amounts in session.execute(stmt):
         total = totals.setdefault(status, [0, 0, Decimal(0), Decimal(0), Decimal(0)])
         for n, amount in enumerate(amounts):

@@ -277,17 +277,12 @@ def totals(session: Session, flt: TradeFilter) -> Totals:
 
 def _partial_day(session: Session, flt: TradeFilter) -> list[dict[str, list]]:
     """Status sums of a bounded range under a day: its whole hours from trade_hours, the
-    partial hours at its edges (under an hour each) from the trades."""
+    partial hours at its edges (under an hour each) from the trades, in one statement."""
     first, until = trade_hours.hour_of(flt.start), trade_hours.hour_of(flt.end)
     first += trade_hours.start_of(first) < flt.start  # whole hours only
     if first >= until:
         return [_status_sums(session, flt)]
-    found = [trade_hours.by_status(session, flt, first, until)]
-    if flt.start < trade_hours.start_of(first):
-        found.append(_status_sums(session, replace(flt, end=trade_hours.start_of(first))))
-    if flt.end > trade_hours.start_of(until):
-        found.append(_status_sums(session, replace(flt, start=trade_hours.start_of(until))))
-    return found
+    return [trade_hours.sums(session, flt, first, until)]
 
 
 def _midnight(day: date) -> datetime:

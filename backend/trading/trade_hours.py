@@ -10,9 +10,11 @@ only, those in flight are counted from the trades when asked, as the daily rollu
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from sqlalchemy import Connection, Integer, cast, delete, func, literal, select, union_all
+from sqlalchemy import Connection, Integer, case, cast, delete, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from backend.models import Trade, TradeHour
@@ -67,14 +69,33 @@ def _within(flt, first: int, until: int) -> list:
     ]
 
 
-def by_status(session: Session, flt, first: int, until: int) -> dict[str, list]:
-    """Status -> [trades, realized, size, expected, profit] over the hours [first, until):
-    settled trades from the rollup, those in flight from the trades. ``flt``'s own range
-    is not looked at (the caller's hours lie inside it)."""
-    return trade_days.status_totals(
-        session, flt, start_of(first), start_of(until), TradeHour.__table__,
-        _within(flt, first, until),
-    )  # fmt: skip
+def sums(session: Session, flt, first: int, until: int) -> dict[str, list]:
+    """Status -> [trades, realized, size, expected, profit] of a bounded range holding the
+    whole hours [first, until), in one statement: those hours' settled trades from the
+    rollup, their trades in flight and the partial hours at the range's edges (under an
+    hour each) from the trades."""
+    realized = case((Trade.profit_usd.is_(None), 0), else_=1)
+    money = (Trade.size_usd, Trade.expected_profit_usd, func.coalesce(Trade.profit_usd, 0))
+    trade = select(Trade.status, literal(1), realized, *money)
+    kept = select(TradeHour.status, *(TradeHour.__table__.c[f] for f in trade_days.FIELDS))
+    kept = trade_days.matching(kept.where(*_within(flt, first, until)), TradeHour.__table__, flt)
+    parts = [kept]
+    for edge in (replace(flt, end=start_of(first)), replace(flt, start=start_of(until))):
+        if edge.start < edge.end:
+            parts.append(edge.where(trade))
+    live = trade_days.in_flight_where(trade, flt, start_of(first), start_of(until))
+    if live is not None:
+        parts.append(live)
+    both = union_all(*parts).subquery()
+    columns = list(both.c)
+    sqlite = session.get_bind().dialect.name == "sqlite"  # money is text: add it in Python
+    stmt = select(*columns) if sqlite else select(columns[0], *map(func.sum, columns[1:]))
+    found: dict[str, list] = {}
+    for status, *amounts in session.execute(stmt if sqlite else stmt.group_by(columns[0])):
+        total = found.setdefault(status, [0, 0, Decimal(0), Decimal(0), Decimal(0)])
+        for n, amount in enumerate(amounts):
+            total[n] += amount
+    return found
 
 
 def counts(session: Session, flt, first: int, until: int, descending: bool) -> list:
