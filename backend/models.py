@@ -206,6 +206,25 @@ class TradeBucket(Base):
     profit_usd: Mapped[Decimal] = mapped_column(Money)
 
 
+class TradeHour(Base):
+    """The trade history added up per UTC hour (backend.trading.trade_hours), every field
+    of trade_days: the whole hours of a partial day. ``hour`` is the UTC epoch second //
+    3600; the key starts with the market so a range reads one index range."""
+
+    __tablename__ = "trade_hours"
+
+    market: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    requested_by: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trades: Mapped[int] = mapped_column(Integer)
+    realized: Mapped[int] = mapped_column(Integer)  # of them, trades with a profit
+    size_usd: Mapped[Decimal] = mapped_column(Money)
+    expected_profit_usd: Mapped[Decimal] = mapped_column(Money)
+    profit_usd: Mapped[Decimal] = mapped_column(Money)
+
+
 class TradeEvent(Base):
     """Audit trail: one row per status transition, written in the same transaction."""
 
@@ -393,4 +412,4 @@ class OperatorTicket(Base):
 
 # The daily rollup follows every change to trades made through a Session in any process
 # that maps these tables (web, workers, scripts, tests): its listeners come with them.
-from backend.trading import trade_buckets, trade_days  # noqa: E402, F401
+from backend.trading import trade_buckets, trade_days, trade_hours  # noqa: E402, F401

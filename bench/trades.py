@@ -41,7 +41,7 @@ from sqlalchemy import create_engine
 from backend import create_app, migrate
 from backend.cache import LocalCache
 from backend.config import Settings
-from backend.trading import trade_buckets, trade_days, trade_history
+from backend.trading import trade_buckets, trade_days, trade_history, trade_hours
 from backend.web import tokens, users
 
 USERS = ("ana", "ben", "carla", "dario", "elena", "fer")
@@ -329,7 +329,10 @@ def prepare(admin_url: str, n: int, keep: bool, prefix: str):
         with create_engine(settings.database_url).begin() as conn:
             trade_days.rebuild(conn)
             trade_buckets.rebuild(conn)
-        print(f"daily and 5-minute rollups rebuilt in {time.perf_counter() - started:.1f} s")
+            trade_hours.rebuild(conn)
+        print(
+            f"daily, hourly and 5-minute rollups rebuilt in {time.perf_counter() - started:.1f} s"
+        )
     app = create_app(settings)
     desk = app.extensions["desk"]
     desk.cache = NoSummaryCache()

@@ -106,7 +106,7 @@ class Rollup:
 
 
 DAYS = Rollup(TradeDay.__table__, KEY, FIELDS, lambda standing: standing.rows())
-ROLLUPS = [DAYS]  # backend.trading.trade_buckets adds its own when imported
+ROLLUPS = [DAYS]  # backend.trading.trade_buckets and trade_hours add theirs when imported
 
 
 _COLUMNS = (Trade.id, Trade.created_at, Trade.strategy, Trade.status, Trade.requested_by,
@@ -306,29 +306,36 @@ def rebuild(connection: Connection, statuses: frozenset[str] = SETTLED) -> None:
     connection.execute(delete(table))
     if connection.dialect.name == "postgresql":
         day = func.date(func.timezone("UTC", Trade.created_at))
-        keys = (day, Trade.strategy, Trade.status, Trade.requested_by)
-        amounts = (
-            func.count(),
-            func.count(Trade.profit_usd),
-            func.sum(Trade.size_usd),
-            func.sum(Trade.expected_profit_usd),
-            func.coalesce(func.sum(Trade.profit_usd), 0),
-        )
-        legs = select(TradeLeg.trade_id, TradeLeg.market).distinct().subquery()
-        columns = ["market", "day", "strategy", "status", "requested_by", *FIELDS]
-        settled = Trade.status.in_(sorted(statuses))
-        every = select(literal(ALL), *keys, *amounts).where(settled).group_by(*keys)
-        per_market = (
-            select(legs.c.market, *keys, *amounts)
-            .join_from(Trade, legs, legs.c.trade_id == Trade.id)
-            .where(settled)
-            .group_by(legs.c.market, *keys)
-        )
-        for query in (every, per_market):
-            connection.execute(insert(table).from_select(columns, query))
+        insert_sums(connection, table, "day", day, statuses)
         return
     rollup = Rollup(DAYS.table, KEY, FIELDS, lambda standing: standing.rows(statuses))
     add(connection, rollup, sorted_rows(rollup, expected(connection, [rollup])[0]))
+
+
+def insert_sums(connection: Connection, table: Table, name: str, when, statuses) -> None:
+    """Fill a rollup keyed (market, ``name``, strategy, status, user) with the sums of
+    the trades of ``statuses`` per ``when`` (an expression of their time), in SQL
+    (PostgreSQL): "all markets" first, then each leg market, in key order."""
+    keys = (when, Trade.strategy, Trade.status, Trade.requested_by)
+    amounts = (
+        func.count(),
+        func.count(Trade.profit_usd),
+        func.sum(Trade.size_usd),
+        func.sum(Trade.expected_profit_usd),
+        func.coalesce(func.sum(Trade.profit_usd), 0),
+    )
+    legs = select(TradeLeg.trade_id, TradeLeg.market).distinct().subquery()
+    columns = ["market", name, "strategy", "status", "requested_by", *FIELDS]
+    settled = Trade.status.in_(sorted(statuses))
+    every = select(literal(ALL), *keys, *amounts).where(settled).group_by(*keys)
+    per_market = (
+        select(legs.c.market, *keys, *amounts)
+        .join_from(Trade, legs, legs.c.trade_id == Trade.id)
+        .where(settled)
+        .group_by(legs.c.market, *keys)
+    )
+    for query in (every.order_by(*keys), per_market.order_by(legs.c.market, *keys)):
+        connection.execute(insert(table).from_select(columns, query))
 
 
 def expected(connection: Connection, rollups: list[Rollup]) -> list[dict[tuple, list]]:
@@ -408,15 +415,20 @@ def _after_transaction_end(session: Session, transaction) -> None:
         session.info.pop(_KNOWN, None)
 
 
+def _within(flt, first: date | None, until: date | None) -> list:
+    """Conditions on the rollup rows of the days [first, until) of the filter's market."""
+    within = [TradeDay.market == (flt.market or ALL)]
+    if first is not None:
+        within.append(TradeDay.day >= first)
+    if until is not None:
+        within.append(TradeDay.day < until)
+    return within
+
+
 def _where(stmt, flt, first: date | None, until: date | None):
     """Rollup rows of the days [first, until) matching the filter's market, strategy,
     status and user (all of them when it has none)."""
-    stmt = stmt.where(TradeDay.market == (flt.market or ALL))
-    if first is not None:
-        stmt = stmt.where(TradeDay.day >= first)
-    if until is not None:
-        stmt = stmt.where(TradeDay.day < until)
-    return matching(stmt, TradeDay.__table__, flt)
+    return matching(stmt.where(*_within(flt, first, until)), TradeDay.__table__, flt)
 
 
 def matching(stmt, table: Table, flt):
@@ -502,23 +514,33 @@ def by_day(session: Session, flt, first: date | None, until: date | None) -> dic
     return daily
 
 
-def counts(session: Session, flt, first: date | None, until: date | None, by: str,
-           descending: bool) -> list[tuple[object, int]]:  # fmt: skip
-    """(value of ``by``, trades) over the days [first, until), in the database's own
-    order of ``by`` (its collation, the one the trades' indexes sort by): settled trades
-    from the rollup and those in flight from the trades, added up by the database."""
-    column = TradeDay.__table__.c[by]
-    parts = [_where(select(column.label("v"), TradeDay.trades.label("n")), flt, first, until)]
-    if by == "day":
-        at = Trade.created_at
-        if session.get_bind().dialect.name == "postgresql":
-            at = func.timezone("UTC", at)
-        value = func.date(at, type_=TradeDay.day.type)
-    else:
-        value = getattr(Trade, by)
-    live = in_flight_where(select(value.label("v"), literal(1).label("n")), flt, first, until)
-    if live is not None:
-        parts.append(live)
+def locate(session: Session, flt, first: date | None, until: date | None, by: str | None,
+           descending: bool, offset: int) -> tuple | None:  # fmt: skip
+    """The (value of ``by``, day) holding row ``offset`` of the history in the order (``by``,
+    day) over the days [first, until) (``by`` None: the day alone), in the database's own
+    order of ``by`` (the trades' indexes'), and how many trades come before it:
+    (*values, day, before), or None beyond the end. One statement: settled trades from
+    the rollup, those in flight from the trades, added up by a running sum."""
+    at = Trade.created_at
+    if session.get_bind().dialect.name == "postgresql":
+        at = func.timezone("UTC", at)
+    names = [by, "day"] if by else ["day"]
+    kept = [TradeDay.__table__.c[name].label(name) for name in names]
+    live = [getattr(Trade, name).label(name) for name in names[:-1]]
+    live.append(func.date(at, type_=TradeDay.day.type).label("day"))
+    parts = [_where(select(*kept, TradeDay.trades.label("n")), flt, first, until)]
+    in_flight = in_flight_where(select(*live, literal(1).label("n")), flt, first, until)
+    if in_flight is not None:
+        parts.append(in_flight)
     both = union_all(*parts).subquery()
-    stmt = select(both.c.v, func.sum(both.c.n)).group_by(both.c.v)
-    return list(session.execute(stmt.order_by(both.c.v.desc() if descending else both.c.v)))
+    grouped = select(*(both.c[n] for n in names), func.sum(both.c.n).label("n"))
+    grouped = grouped.group_by(*(both.c[n] for n in names)).subquery()
+    order = [grouped.c[n].desc() if descending else grouped.c[n] for n in names]
+    before = func.sum(grouped.c.n).over(order_by=order) - grouped.c.n
+    running = select(*(grouped.c[n] for n in names), grouped.c.n, before.label("before"))
+    running = running.subquery()
+    stmt = select(*(running.c[n] for n in names), running.c.before)
+    stmt = stmt.where(running.c.before + running.c.n > offset)
+    order = [running.c[n].desc() if descending else running.c[n] for n in names]
+    row = session.execute(stmt.order_by(*order).limit(1)).first()
+    return None if row is None else (*row[:-1], int(row[-1]))

@@ -5,8 +5,9 @@ Nothing here loads the history into memory. A page seeks on an indexed order fro
 last key of the page before it when the grid scrolls on, or counts an offset on the
 index when it jumps (whole days, users, strategies or statuses before it, counted by
 the daily rollup, are skipped first). Totals and the P&L curve add up the daily rollup
-(backend.trading.trade_days) for whole days, a curve under two weeks the 5-minute one
-(backend.trading.trade_buckets), and the trades only for partial days and buckets
+(backend.trading.trade_days) for whole days, the hourly one (backend.trading.trade_hours)
+for the whole hours of partial days, a curve under two weeks the 5-minute one
+(backend.trading.trade_buckets), and the trades only for partial hours and buckets
 (PostgreSQL sums NUMERIC exactly; SQLite keeps money as text, so there the sums are
 done in Python with Decimal), and the export walks a server-side cursor in batches.
 """
@@ -27,7 +28,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from backend.models import Posting, Trade, TradeLeg
-from backend.trading import trade_buckets, trade_days
+from backend.trading import trade_buckets, trade_days, trade_hours
 from backend.trading.trades import STATUSES
 
 MARKET = re.compile(r"(p2p|spot):[A-Z0-9]{2,10}/[A-Z0-9]{2,10}")
@@ -212,59 +213,76 @@ def _sqlite(session: Session) -> bool:
 
 def sums(session: Session, flt: TradeFilter) -> Totals:
     """Count and sums of the filtered set added up from the trades themselves: exact, and
-    as slow as the set is large (``totals`` uses it only for the days it cannot take
-    whole from the daily rollup)."""
-    result = Totals()
+    as slow as the set is large (``totals`` uses it only for the partial hours at the
+    edges of its range, the rest it takes whole from the rollups)."""
+    return _added(Totals(), _status_sums(session, flt))
+
+
+def _status_sums(session: Session, flt: TradeFilter) -> dict[str, list]:
+    """Status -> [trades, realized, size, expected, profit] of the filtered trades, added
+    up from the trades (the shape of ``trade_days.by_status``)."""
     if _sqlite(session):  # money is text there: add it up exactly in Python
         stmt = flt.where(
             select(Trade.status, Trade.size_usd, Trade.expected_profit_usd, Trade.profit_usd)
         )
-        rows = ((s, 1, size, exp, p) for s, size, exp, p in session.execute(stmt))
+        rows = (
+            (status, 1, int(profit is not None), size, expected, profit)
+            for status, size, expected, profit in session.execute(stmt)
+        )
     else:
         stmt = flt.where(
             select(
                 Trade.status,
                 func.count(),
+                func.count(Trade.profit_usd),
                 func.sum(Trade.size_usd),
                 func.sum(Trade.expected_profit_usd),
                 func.sum(Trade.profit_usd),
             )
         ).group_by(Trade.status)
         rows = session.execute(stmt)
-    for status, count, size, expected, profit in rows:
-        result.count += count
-        result.by_status[status] = result.by_status.get(status, 0) + count
-        result.size_usd += size or 0
-        result.expected_profit_usd += expected or 0
-        result.profit_usd += profit or 0
+    found: dict[str, list] = {}
+    for status, *amounts in rows:
+        total = found.setdefault(status, [0, 0, Decimal(0), Decimal(0), Decimal(0)])
+        for n, amount in enumerate(amounts):
+            total[n] += amount or 0
+    return found
+
+
+def _added(result: Totals, found: dict[str, list]) -> Totals:
+    """``result`` with the status sums ``found`` added to it."""
+    for status, (count, _, size, expected, profit) in found.items():
+        if count:
+            result.by_status[status] = result.by_status.get(status, 0) + count
+            result.count += count
+            result.size_usd += size
+            result.expected_profit_usd += expected
+            result.profit_usd += profit
     return result
 
 
 def totals(session: Session, flt: TradeFilter) -> Totals:
     """Count and sums of the filtered set, per status and overall: the whole UTC days of
-    the range from the daily rollup (trade_days, as exact as the trades), the partial
-    days at its edges from the trades."""
+    the range from the daily rollup, the whole hours of the partial days at its edges
+    from the hourly one (both as exact as the trades), the rest from the trades."""
     days, edges = _split(flt)
     result = Totals()
     for edge in edges:
-        found = sums(session, edge)
-        for status, count in found.by_status.items():
-            result.by_status[status] = result.by_status.get(status, 0) + count
-        result.count += found.count
-        result.size_usd += found.size_usd
-        result.expected_profit_usd += found.expected_profit_usd
-        result.profit_usd += found.profit_usd
+        for found in _partial_day(session, edge):
+            _added(result, found)
     if days is not None:
-        for status, (count, _, size, expected, profit) in trade_days.by_status(
-            session, flt, *days
-        ).items():
-            if count:
-                result.by_status[status] = result.by_status.get(status, 0) + count
-                result.count += count
-                result.size_usd += size
-                result.expected_profit_usd += expected
-                result.profit_usd += profit
+        _added(result, trade_days.by_status(session, flt, *days))
     return result
+
+
+def _partial_day(session: Session, flt: TradeFilter) -> list[dict[str, list]]:
+    """Status sums of a bounded range under a day: its whole hours from trade_hours, the
+    partial hours at its edges (under an hour each) from the trades, in one statement."""
+    first, until = trade_hours.hour_of(flt.start), trade_hours.hour_of(flt.end)
+    first += trade_hours.start_of(first) < flt.start  # whole hours only
+    if first >= until:
+        return [_status_sums(session, flt)]
+    return [trade_hours.sums(session, flt, first, until)]
 
 
 def _midnight(day: date) -> datetime:
@@ -306,17 +324,10 @@ def cumulative_pnl(session: Session, flt: TradeFilter) -> list[tuple[datetime, D
     daily = trade_days.by_day(session, flt, *days)
     for edge in edges:  # a partial day each: it starts on that day
         total = daily.setdefault(edge.start.date(), [0, 0, Decimal(0)])
-        if _sqlite(session):
-            profits = session.scalars(
-                edge.where(select(Trade.profit_usd)).where(Trade.profit_usd.is_not(None))
-            )
-            found = [(1, p) for p in profits]
-        else:
-            stmt = edge.where(select(func.count(Trade.profit_usd), func.sum(Trade.profit_usd)))
-            found = [session.execute(stmt).one()]
-        for count, profit in found:
-            total[1] += count
-            total[2] += profit or 0
+        for found in _partial_day(session, edge):
+            for _, realized, _, _, profit in found.values():
+                total[1] += realized
+                total[2] += profit
     realized_days = sorted(d for d, (_, n, _) in daily.items() if n)
     if not realized_days:
         return []
@@ -537,44 +548,53 @@ def page_rows(session: Session, flt: TradeFilter, pg: Page, after: tuple | None 
     return list(session.execute(stmt))
 
 
-SKIP_FROM = 5000  # an offset this deep skips whole groups counted by the daily rollup
-GROUPS = {"created_at": "day", "requested_by": "requested_by", "strategy": "strategy",
-          "status": "status"}  # fmt: skip
+SKIP_FROM = 5000  # an offset this deep skips whole groups counted by the rollups
 
 
 def _skip(session: Session, flt: TradeFilter, pg: Page) -> tuple[object, int]:
     """A jump deep into the history: the whole groups before the wanted row (days in time
     order; users, strategies or statuses in theirs, then the whole days inside the
-    wanted one's) are counted from the daily rollup, exact like the trades, so the index
-    walks one day's trades at most instead of ``offset`` of them. (condition or None,
-    offset left)."""
+    wanted one's, then, unless fewer than SKIP_FROM rows are left, the whole hours of that
+    day) are counted from the daily and hourly rollups, exact like the trades, so the
+    index walks one hour's trades or SKIP_FROM at most instead of ``offset`` of them.
+    (condition or None, offset left)."""
     days, edges = _split(flt)
-    if pg.sort not in GROUPS or pg.offset < SKIP_FROM or days is None or edges:
+    grouped = pg.sort in GROUPED
+    if not (grouped or pg.sort == "created_at") or pg.offset < SKIP_FROM or days is None or edges:
         return None, pg.offset
-    skipped, column = 0, SORTABLE[pg.sort]
-    for value, trades in trade_days.counts(session, flt, *days, GROUPS[pg.sort], pg.descending):
-        if skipped + trades > pg.offset:
-            if pg.sort == "created_at" and pg.descending:
-                return column < _midnight(value + timedelta(days=1)), pg.offset - skipped
-            if pg.sort == "created_at":
-                return column >= _midnight(value), pg.offset - skipped
-            group = replace(flt, **{GROUPED[pg.sort]: value})
-            return _skip_days(session, group, days, pg, skipped)
-        skipped += trades
-    return None, pg.offset  # beyond the end: nothing there either way
+    by = pg.sort if grouped else None
+    found = trade_days.locate(session, flt, *days, by, pg.descending, pg.offset)
+    if found is None:
+        return None, pg.offset  # beyond the end: nothing there either way
+    *value, day, skipped = found
+    group = replace(flt, **{GROUPED[pg.sort]: value[0]}) if grouped else flt
+    if pg.offset - skipped < SKIP_FROM:  # walking the rest costs less than counting hours
+        edge = _midnight(day + timedelta(days=1) if pg.descending else day)
+        return _from(group, pg, edge), pg.offset - skipped
+    return _skip_hours(session, group, day, pg, skipped)
 
 
-def _skip_days(session: Session, group: TradeFilter, days: tuple, pg: Page, skipped: int):
-    """Inside the group the wanted row falls in (``group`` filters to it; ``skipped``
-    trades come before it), skip its whole days before the row as well."""
-    column, value = SORTABLE[pg.sort], getattr(group, GROUPED[pg.sort])
-    for day, trades in trade_days.counts(session, group, *days, "day", pg.descending):
+def _skip_hours(session: Session, flt: TradeFilter, day: date, pg: Page, skipped: int):
+    """Inside the (whole) day the wanted row falls in, skip its whole hours before the row
+    as well; sorted by a group's column, ``flt`` filters to that group."""
+    first = trade_hours.hour_of(_midnight(day))
+    for hour, trades in trade_hours.counts(session, flt, first, first + 24, pg.descending):
         if skipped + trades > pg.offset:
-            edge = _midnight(day + timedelta(days=1) if pg.descending else day)
-            key, bound = tuple_(column, Trade.created_at), tuple_(literal(value, column.type), edge)
-            return (key < bound if pg.descending else key >= bound), pg.offset - skipped
+            edge = trade_hours.start_of(hour + 1 if pg.descending else hour)
+            return _from(flt, pg, edge), pg.offset - skipped
         skipped += trades
-    return None, pg.offset  # the group ran out: the rollup disagrees, so count it all
+    return None, pg.offset  # the day ran out: the rollups disagree, so count it all
+
+
+def _from(flt: TradeFilter, pg: Page, edge: datetime):
+    """The rows of the page's order from the moment ``edge`` on (in a group's order, from
+    that moment of ``flt``'s group on)."""
+    key, bound = Trade.created_at, literal(edge, Trade.created_at.type)
+    if pg.sort in GROUPED:
+        column = SORTABLE[pg.sort]
+        key = tuple_(column, key)
+        bound = tuple_(literal(getattr(flt, GROUPED[pg.sort]), column.type), bound)
+    return key < bound if pg.descending else key >= bound
 
 
 SEEK_TTL = 600.0  # seconds the last key of a served block is kept for the next one

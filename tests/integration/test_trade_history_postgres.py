@@ -74,7 +74,7 @@ def test_the_grids_flat_rows_page_with_their_routes(pg_desk):
 
 
 def test_the_daily_rollup_was_filled_from_the_trades_already_there(make_pg_database):
-    """Migration 0008 adds up the history that existed before it, in SQL."""
+    """Migrations 0008, 0014 and 0015 add up the history that existed before them, in SQL."""
     config = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
     migrate.upgrade(config, "0006")
     desk = Desk(config)
@@ -85,12 +85,17 @@ def test_the_daily_rollup_was_filled_from_the_trades_already_there(make_pg_datab
         session.info.pop("trade_days.touched")  # (no rollup table to add them to yet)
     migrate.upgrade(config)
     with desk.sessions() as session:
-        for args in ({}, {"market": "p2p:USDT/BRL"}, {"from": "2026-11-26T12:00Z"}):
+        for args in (
+            {},
+            {"market": "p2p:USDT/BRL"},
+            {"from": "2026-11-26T12:00Z"},
+            {"from": "2026-11-25T09:20Z", "to": "2026-11-27T16:10Z"},  # hours, partial hours
+        ):
             flt = th.TradeFilter.parse(args)
             assert th.totals(session, flt) == th.sums(session, flt), args
             assert th.cumulative_pnl(session, flt) == th._pnl_from_trades(session, flt), args
         assert th.totals(session, th.TradeFilter()).count == 5
-        assert trade_days.drift(session) == []  # migration 0014's 5-minute buckets too
+        assert trade_days.drift(session) == []  # 0014's 5-minute buckets, 0015's hours too
 
 
 @settings(
@@ -150,12 +155,23 @@ def test_paging_by_a_group_forward_and_back_on_postgres(
     history.check_paging_forward_and_back(desk, monkeypatch, sort, descending)
 
 
+@pytest.mark.parametrize("sort", ["created_at", "requested_by"])
+def test_a_jump_skips_whole_hours_counting_trades_in_flight_on_postgres(
+    make_pg_database, monkeypatch, sort
+):
+    settings = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
+    migrate.upgrade(settings)
+    desk = Desk(settings)
+    history.in_flight_trades(desk)
+    history.check_paging_forward_and_back(desk, monkeypatch, sort, True)
+
+
 def test_in_flight_trades_are_counted_from_the_trades_on_postgres(make_pg_database):
     """The same checks as on SQLite: the request, its queued mark and its claim leave the
-    rollup alone, and the deep-page counts add in-flight trades in PostgreSQL's order."""
+    rollup alone, and the deep-page skip adds in-flight trades in PostgreSQL's order."""
     for check in (
         rollup.test_a_request_its_queued_mark_and_its_claim_leave_the_rollup_alone,
-        rollup.test_counts_add_the_trades_in_flight_to_the_settled_ones,
+        rollup.test_locate_adds_the_trades_in_flight_to_the_settled_ones,
     ):
         config = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
         migrate.upgrade(config)

@@ -1,7 +1,7 @@
-"""The daily rollup (trade_days) and the 5-minute one (trade_buckets) stay equal to the
-trades they add up, whatever happens to them: trades created, moved through statuses
-(Core UPDATE), changed through the ORM, given legs on new markets, and transactions
-rolled back (hypothesis, on SQLite;
+"""The daily rollup (trade_days), the hourly one (trade_hours) and the 5-minute one
+(trade_buckets) stay equal to the trades they add up, whatever happens to them: trades
+created, moved through statuses (Core UPDATE), changed through the ORM, given legs on new
+markets, and transactions rolled back (hypothesis, on SQLite;
 PostgreSQL: tests/integration/test_trade_history_postgres.py)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from backend.models import Trade, TradeBucket, TradeDay, TradeLeg
-from backend.trading import trade_buckets, trade_days, trade_history, trades
+from backend.models import Trade, TradeBucket, TradeDay, TradeHour, TradeLeg
+from backend.trading import trade_buckets, trade_days, trade_history, trade_hours, trades
 from tests.factories import recorded_trade
 
 D = Decimal
@@ -65,6 +65,8 @@ FILTERS = [
     {"from": "2026-11-26", "to": "2026-11-27"},
     {"from": "2026-11-25T13:30Z", "to": "2026-11-28T02:00Z"},  # partial days at both ends
     {"from": "2026-11-26T01:00Z", "to": "2026-11-26T20:00Z", "market": "p2p:USDT/BRL"},
+    {"from": "2026-11-25T07:20Z", "to": "2026-11-27T18:40:30Z"},  # partial hours as well
+    {"from": "2026-11-26T07:20Z", "to": "2026-11-26T07:50Z", "user": "ana"},  # within an hour
     {"from": "2026-11-27T05:00Z"},
 ]
 
@@ -116,6 +118,12 @@ def rollup_rows(session) -> set[tuple]:
     }
 
 
+def hour_rows(session) -> set[tuple]:
+    fields = ("market", "hour", "strategy", "status", "requested_by", *trade_days.FIELDS)
+    rows = session.execute(select(TradeHour)).scalars()
+    return {tuple(getattr(r, f) for f in fields) for r in rows if r.trades}
+
+
 def bucket_rows(session) -> set[tuple]:
     rows = session.execute(select(TradeBucket)).scalars()
     return {
@@ -158,13 +166,15 @@ def run(desk, batches) -> None:
             curve = trade_history._pnl_from_trades(session, flt)  # bucketed from the trades
             assert trade_history.cumulative_pnl(session, flt) == curve, args
         assert trade_days.drift(session) == []
-        kept, buckets = rollup_rows(session), bucket_rows(session)
+        kept, buckets, hours = rollup_rows(session), bucket_rows(session), hour_rows(session)
     with desk.sessions.begin() as session:  # added up again from scratch: the same rows
         trade_days.rebuild(session.connection())
         trade_buckets.rebuild(session.connection())
+        trade_hours.rebuild(session.connection())
     with desk.sessions() as session:
         assert rollup_rows(session) == kept
         assert bucket_rows(session) == buckets
+        assert hour_rows(session) == hours
 
 
 def test_the_statuses_split_exactly_into_settled_and_in_flight():
@@ -219,9 +229,9 @@ def test_a_request_its_queued_mark_and_its_claim_leave_the_rollup_alone(desk):
         assert done != trade_id
 
 
-def test_counts_add_the_trades_in_flight_to_the_settled_ones(desk):
-    """The deep-page skip counts groups from the rollup and, for trades in flight, from
-    the trades: the same counts as the trades' own, in the same order."""
+def test_locate_adds_the_trades_in_flight_to_the_settled_ones(desk):
+    """The deep-page skip finds the group and day of a row from the rollup and, for
+    trades in flight, from the trades: where the trades' own order puts it."""
     specs = [
         (0, "ana", "filled", "crossed_book"),
         (0, "ben", "executing", "triangle"),
@@ -237,19 +247,20 @@ def test_counts_add_the_trades_in_flight_to_the_settled_ones(desk):
             recorded_trade(session, at=at, user=user, status=status, strategy=strategy)
     flt = trade_history.TradeFilter()
     with desk.sessions() as session:
-        for by, index in (("day", 0), ("requested_by", 1), ("status", 2), ("strategy", 3)):
-            want: dict = {}
-            for spec in specs:
-                key = (START + timedelta(days=spec[0])).date() if by == "day" else spec[index]
-                want[key] = want.get(key, 0) + 1
+        for by, index in ((None, 0), ("requested_by", 1), ("status", 2), ("strategy", 3)):
+            keys = [
+                (*((spec[index],) if by else ()), (START + timedelta(days=spec[0])).date())
+                for spec in specs
+            ]
             for descending in (False, True):
-                got = trade_days.counts(session, flt, None, None, by, descending)
-                assert [tuple(row) for row in got] == sorted(want.items(), reverse=descending)
+                order = sorted(keys, reverse=descending)
+                for offset, key in enumerate(order):
+                    found = trade_days.locate(session, flt, None, None, by, descending, offset)
+                    assert found == (*key, order.index(key)), (by, descending, offset)
+                assert trade_days.locate(session, flt, None, None, by, descending, 7) is None
         ana_in_flight = trade_history.TradeFilter(user="ana", status="queued")
-        assert list(map(tuple, trade_days.counts(session, ana_in_flight, START.date(), None,
-                                                 "day", False))) == [
-            ((START + timedelta(days=2)).date(), 1)
-        ]  # fmt: skip
+        found = trade_days.locate(session, ana_in_flight, START.date(), None, None, False, 0)
+        assert found == ((START + timedelta(days=2)).date(), 0)
 
 
 def test_a_short_curve_adds_up_5_minute_buckets_through_every_status_change(desk):
@@ -330,10 +341,12 @@ def test_a_trade_in_flight_at_the_first_instant_of_the_next_day_is_not_in_this_o
             session, trade_history.TradeFilter(), START.date(), midnight.date()
         )
         assert {status: total[0] for status, total in day.items()} == {"executing": 1}
-        counts = trade_days.counts(
-            session, trade_history.TradeFilter(), START.date(), midnight.date(), "status", False
-        )
-        assert counts == [("executing", 1)]
+        everything = trade_history.TradeFilter()
+        first, until = START.date(), midnight.date()
+        assert trade_days.locate(session, everything, first, until, "status", False, 0) == (
+            "executing", START.date(), 0
+        )  # fmt: skip
+        assert trade_days.locate(session, everything, first, until, "status", False, 1) is None
         daily = trade_days.by_day(session, trade_history.TradeFilter(), START.date(), None)
         assert daily == {  # in flight: counted, not realized
             START.date(): [1, 0, Decimal(0)],

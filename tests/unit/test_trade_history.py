@@ -306,6 +306,23 @@ def test_paging_by_a_group_forward_and_back_never_skips_or_repeats_a_row(
     check_paging_forward_and_back(desk, monkeypatch, sort, descending)
 
 
+def in_flight_trades(desk) -> None:
+    """Trades of one day at several hours, a third of them settled: a jump counts the
+    others' hours from the trades."""
+    with desk.sessions.begin() as session:
+        for n in range(14):
+            recorded_trade(session, at=at(f"2026-11-12 {n * 7 % 24:02d}:{n:02d}"),
+                           user=("ana", "ben")[n % 2],
+                           status=("executing", "filled", "queued")[n % 3])  # fmt: skip
+
+
+@pytest.mark.parametrize("sort", ["created_at", "requested_by"])
+@pytest.mark.parametrize("descending", [True, False])
+def test_a_jump_skips_whole_hours_counting_trades_in_flight(desk, monkeypatch, sort, descending):
+    in_flight_trades(desk)
+    check_paging_forward_and_back(desk, monkeypatch, sort, descending)
+
+
 def test_the_status_filter_takes_every_status_of_the_one_list_and_no_other(desk, many):
     from backend.trading import trades
 
@@ -333,14 +350,14 @@ def test_a_jump_skips_whole_groups_counted_by_the_rollup(
     flt = th.TradeFilter.parse(args)
     with desk.sessions() as session:
         pages = {}
-        for skip in (10**9, 1):  # never skip days, then always
+        for skip in (10**9, 1, 4):  # never skip days, then always (hours too), then days
             monkeypatch.setattr(th, "SKIP_FROM", skip)
             pages[skip] = [
                 [r.id for r in th.page_rows(session, flt, th.Page(sort, descending, o, 3))]
                 for o in range(0, 28)
             ]
         bound, offset = th._skip(session, flt, th.Page(sort, descending, 20, 3))
-    assert pages[1] == pages[10**9]
+    assert pages[1] == pages[4] == pages[10**9]
     if not args:
         assert bound is not None and offset < 20  # whole groups were skipped
 
