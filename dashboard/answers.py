@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from flask import Flask, Response, request
 from flask_login import current_user
 
-from dashboard.i18n import locale
+from backend.web.locale import select_locale
 
 DISPATCH = "/_dash-update-component"  # Dash names its routes by their rule
 MAX_KEPT = 256  # a key carries values a client chose
@@ -39,14 +39,15 @@ def keep(server: Flask, output: str, reads: tuple[str, ...], state: Callable[[],
 
 
 def _key(output: str, kept: Kept, body: dict) -> tuple | None:
-    """The inputs it reads as given, with language and role; None if one is not text
-    (then Dash answers, and most likely refuses)."""
+    """The inputs it reads as given, with language (the code Flask-Babel's locale is
+    parsed from: not parsed here) and role; None if one is not text (then Dash answers,
+    and most likely refuses)."""
     values = tuple(
         item.get("value") for item in body.get("inputs", ()) if item.get("id") in kept.reads
     )
     if not all(isinstance(v, str) for v in values):
         return None
-    return output, values, locale(), current_user.role
+    return output, values, select_locale(), current_user.role
 
 
 def install(server: Flask) -> None:

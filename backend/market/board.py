@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, Dialect, select
+from sqlalchemy import Connection, Dialect, Engine, event, select
 from sqlalchemy.orm import Session
 
-from backend import db
+from backend import db, push
 from backend.config import Settings
 from backend.market import prices
 from backend.market.book import Book
@@ -31,6 +32,17 @@ SPARK_POINTS = 30
 # every call), on the driver's cursor: every Prices refresh and /api/v1/prices make this
 # read, and SQLAlchemy's execution path costs several times the query.
 _HEADS = "SELECT market, fetched_at, error FROM latest_books"
+# How long a read of the heads answers for this process (``Boards.heads``). A page a push
+# refreshes asks at least ``push.COALESCE_SECONDS`` after the commit the push announces,
+# so a read this young cannot have missed it; a page that polls sees a book this much later.
+HEADS_FOR_SECONDS = push.COALESCE_SECONDS / 2
+_commits = 0  # this process's commits, on any engine: a read made before one is not kept
+
+
+@event.listens_for(Engine, "commit")
+def _committed(_connection) -> None:
+    global _commits
+    _commits += 1
 
 
 def _quote(ref: Reference) -> dict:
@@ -116,9 +128,22 @@ class Boards:
 
     MAX_VIEWS = 64
 
-    def __init__(self) -> None:
+    def __init__(self, clock=time.monotonic) -> None:
         self.rows: dict[str, Stored] = {}
         self.views: dict = {}
+        self._clock = clock
+        self._heads: tuple[int, float, list] | None = None  # (commits, read at, heads)
+
+    def heads(self, engine: Engine) -> list[tuple[str, datetime, str | None]]:
+        """``read_heads``, read again once ``HEADS_FOR_SECONDS`` old or after a commit in
+        this process (without a pool checkout in between: every viewer's refresh asks)."""
+        kept, commits, at = self._heads, _commits, self._clock()  # before the read
+        if kept is not None and kept[0] == commits and at - kept[1] < HEADS_FOR_SECONDS:
+            return kept[2]
+        with engine.connect() as connection:
+            found = read_heads(connection)
+        self._heads = (commits, at, found)
+        return found
 
     def view(self, key: tuple, lines: tuple, make):
         """``make()``, remembered under ``key`` while ``lines`` stay the same; at most
@@ -132,8 +157,11 @@ class Boards:
         self.views[key] = (lines, made)
         return made
 
-    def current(self, connection: Connection | Session, heads: dict[str, datetime]):
+    def current(self, connection: Engine | Connection | Session, heads: dict[str, datetime]):
         new = [m for m, at in heads.items() if m not in self.rows or self.rows[m].fetched_at != at]
+        if new and isinstance(connection, Engine):
+            with connection.connect() as connected:
+                return self.current(connected, heads)
         if new:
             for market, at, text in connection.execute(
                 select(LatestBook.market, LatestBook.fetched_at, LatestBook.board).where(
@@ -195,12 +223,22 @@ def lines(
     """Every configured market in order. A book older than ``STALE_AFTER_SECONDS`` or a
     failed last poll (an open breaker included) is stale on this very read: the heads are
     read on every call, only the boards are remembered."""
+    return _lines(read_heads(connection), connection, settings, now, boards or Boards())
+
+
+def lines_now(engine: Engine, settings: Settings, now: datetime, boards: Boards) -> list[Line]:
+    """``lines`` for a request: the heads as ``boards`` keeps them (``Boards.heads``), a
+    connection only to read a new book's board."""
+    return _lines(boards.heads(engine), engine, settings, now, boards)
+
+
+def _lines(found: list, source, settings: Settings, now: datetime, boards: Boards) -> list[Line]:
     heads = {
         market: (fetched_at, error)
-        for market, fetched_at, error in read_heads(connection)  # one row per market
+        for market, fetched_at, error in found  # one row per market
         if market in settings.markets
     }
-    stored = (boards or Boards()).current(connection, {m: at for m, (at, _) in heads.items()})
+    stored = boards.current(source, {m: at for m, (at, _) in heads.items()})
     out = []
     for key in settings.markets:
         fetched_at, error = heads.get(key, (None, None))

@@ -134,8 +134,7 @@ def openapi_json():
 def list_prices():
     """The boards as ingest stored them, plus age and staleness (no ORM, no re-encoding)."""
     desk = current_desk()
-    with desk.engine.connect() as connection:
-        found = board.lines(connection, desk.settings, desk.now(), desk.boards)
+    found = board.lines_now(desk.engine, desk.settings, desk.now(), desk.boards)
     return Response(board.as_text(found), mimetype="application/json")
 
 

@@ -219,13 +219,12 @@ def rows(found: list[board.Line], size: str, method: str) -> tuple[list[dict], l
 
 
 def shown() -> tuple:
-    """What the answer shows of the markets now, read once per request (the kept answer
+    """What the answer shows of the markets now, once per request (the kept answer
     in front of Dash and the callback share it): the answer changes only with a book, a
     poll's error, a market's age in whole seconds (all it shows) or its staleness."""
     if "prices_shown" not in g:
         desk = current_desk()
-        with desk.engine.connect() as connection:
-            found = board.lines(connection, desk.settings, desk.now(), desk.boards)
+        found = board.lines_now(desk.engine, desk.settings, desk.now(), desk.boards)
         g.prices_lines = found
         g.prices_shown = tuple(
             (

@@ -3,6 +3,7 @@ payment method, with a sparkline; readers add only age and staleness."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -113,3 +114,31 @@ def test_each_payment_method_has_its_own_depth_on_both_sides():
     banesco = {m["method"]: m for m in row["methods"]}["Banesco"]
     # asks 10 at 36.50 and 1000 at 36.80 (within 1 % of 36.50); bids 500 at 36.00
     assert (banesco["ask_depth_1pct"], banesco["bid_depth_1pct"]) == ("1010", "500")
+
+
+def test_the_heads_are_read_again_after_a_commit_here_or_once_the_read_is_old(tmp_path):
+    """Every refresh of every viewer asks for the heads; a read answers for
+    ``HEADS_FOR_SECONDS`` (less than a push takes to reach a page) unless this process
+    committed since. Another process's write is seen once the read is that old."""
+    app = prepared_app(embedded_settings(tmp_path, markets="p2p:USDT/VES"))
+    desk = app.extensions["desk"]
+    clock = [100.0]
+    boards = board.Boards(clock=lambda: clock[0])
+    with desk.sessions.begin() as session:
+        ingest.store(session, desk.cache, desk.settings, VES, NOW)
+
+    def error():
+        return board.lines_now(desk.engine, desk.settings, NOW, boards)[0].error
+
+    assert error() is None
+    with desk.engine.begin() as connection:  # a commit in this process: seen at once
+        connection.exec_driver_sql("UPDATE latest_books SET error = 'here'")
+    assert error() == "here"
+    other = sqlite3.connect(desk.settings.database_url.split("///", 1)[1])  # another process
+    with other:
+        other.execute("UPDATE latest_books SET error = 'elsewhere'")
+    other.close()
+    clock[0] += board.HEADS_FOR_SECONDS / 2
+    assert error() == "here"
+    clock[0] += board.HEADS_FOR_SECONDS / 2
+    assert error() == "elsewhere"
