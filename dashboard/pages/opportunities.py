@@ -25,7 +25,7 @@ from backend.web.security import trade_wait_seconds
 from dashboard.access import BadInput, callback, expect, expect_id
 from dashboard.components import format as fmt
 from dashboard.components import grid, push, reasons
-from dashboard.i18n import _, _l, role_name
+from dashboard.i18n import _, _l, role_name, told
 
 PATH = "/opportunities"
 NAME = "Opportunities"
@@ -404,7 +404,7 @@ def register_callbacks(app: Dash) -> None:
         try:
             size = trades.parse_size(raw_size, desk.settings.min_ticket_usd)
         except trades.TradeRequestError as exc:  # what is wrong with it, in their language
-            problem = _(exc.template).format(**exc.values)
+            problem = told(exc)
             return [], None, dbc.Alert(problem, color="warning", id="execute-size-error"), True
         if size is None:
             problem = _(
@@ -483,7 +483,7 @@ def register_callbacks(app: Dash) -> None:
                 )
                 trade_id = trade.id
         except trades.TradeRequestError as exc:
-            said = _(exc.template).format(**exc.values)
+            said = told(exc)
             return no_update, True, dbc.Alert(said, color="danger", id="execute-error"), False
         if created:
             outbox.publish(current_app.extensions["celery"], desk, trade_id)

@@ -26,7 +26,7 @@ from dashboard.access import BadInput, callback, clientside_callback, expect, ex
 from dashboard.components import push, reasons, stranded_actions, tickets
 from dashboard.components.format import MISSING, amount, market_price, usd
 from dashboard.components.grid import PHONE_FIT, THEME, WIDE_ONLY, grid_words
-from dashboard.i18n import _, _l, date_axis, locale, when
+from dashboard.i18n import _, _l, date_axis, locale, told, when
 
 PATH = "/trades"
 NAME = "Trades"
@@ -552,7 +552,7 @@ def register_callbacks(app: Dash) -> None:
         try:
             trade_history.TradeFilter.parse(args)
         except trade_history.FilterError as exc:
-            said = _(exc.template).format(**exc.values)
+            said = told(exc)
             return {"invalid": True}, "", dbc.Alert(said, color="warning", id="trades-refused")
         link = "/api/v1/trades/export.csv" + (f"?{urlencode(args)}" if args else "")
         return args, link, None
