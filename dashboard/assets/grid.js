@@ -55,13 +55,13 @@
       h("div", { className: "why-not" }, d.execute_title));
   };
 
-  // A phone: columns whose headerClass says "wide-only" give way below 768 px, so the
+  // A phone: columns whose context says wideOnly give way below 768 px, so the
   // rest fits the screen without scrolling sideways; they come back on a wider window.
   const fns = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
   fns.fitPhone = function (params) {
     const api = params.api;
     const wideOnly = (api.getColumns() || []).filter(function (c) {
-      return /\bwide-only\b/.test(c.getColDef().headerClass || "");
+      return !!(c.getColDef().context || {}).wideOnly;
     });
     const wide = window.innerWidth >= 768;
     const shown = wideOnly.filter(function (c) { return c.isVisible(); }).length;

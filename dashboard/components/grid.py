@@ -35,7 +35,7 @@ THEME = (
 
 # Columns marked with ``WIDE_ONLY`` hide on a phone (assets/grid.js, fitPhone): the grid
 # checks whenever its rows arrive (none at all included) and whenever its width changes.
-WIDE_ONLY = {"headerClass": "wide-only"}
+WIDE_ONLY = {"context": {"wideOnly": True}}  # not headerClass: rightAligned sets it
 PHONE_FIT = {
     "modelUpdated": ["fitPhone(params)"],
     "gridSizeChanged": ["fitPhone(params)"],

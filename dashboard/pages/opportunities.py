@@ -60,20 +60,27 @@ def columns() -> list[dict]:
     """On a phone (grid.WIDE_ONLY) the route, the profit and Execute: the rest gives way."""
     wide = grid.WIDE_ONLY
     return [
-        grid.number("id", "#", minWidth=70, maxWidth=80, sort=None, **wide),
-        grid.text("strategy", _("Strategy"), minWidth=110, maxWidth=140, **wide),
-        grid.text("route", _("Route"), minWidth=140, flex=2, wrapText=True, autoHeight=True),
-        grid.number("size", _("Size"), minWidth=110, **wide),
-        grid.number("profit", _("Profit"), minWidth=95, sort="desc"),
-        grid.number("bps", _("Return"), minWidth=90, **wide),
+        grid.number("id", "#", width=70, minWidth=70, maxWidth=80, sort=None, **wide),
+        grid.text("strategy", _("Strategy"), width=120, minWidth=110, maxWidth=140, **wide),
+        # widths in proportion: the grid scales them to its own (the route gets the most)
+        grid.text("route", _("Route"), width=420, minWidth=140, wrapText=True, autoHeight=True),
+        grid.number("size", _("Size"), width=120, minWidth=110, **wide),
+        grid.number("profit", _("Profit"), width=110, minWidth=95, sort="desc"),
+        grid.number("bps", _("Return"), width=90, minWidth=90, **wide),
         grid.number(
-            "liquidity", _("Liquidity"), minWidth=130, headerTooltip=str(LIQUIDITY), **wide
+            "liquidity",
+            _("Liquidity"),
+            width=130,
+            minWidth=130,
+            headerTooltip=str(LIQUIDITY),
+            **wide,
         ),
-        grid.number("age", _("Seen for"), minWidth=90, **wide),
+        grid.number("age", _("Seen for"), width=90, minWidth=90, **wide),
         grid.text(
             "expires_at",
             _("Expires in"),
             cellRenderer="Countdown",
+            width=100,
             minWidth=100,
             filter=False,
             type="rightAligned",
@@ -83,6 +90,7 @@ def columns() -> list[dict]:
             "execute",
             "",
             cellRenderer="ExecuteButton",
+            width=110,
             minWidth=110,
             sortable=False,
             filter=False,
