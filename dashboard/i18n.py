@@ -28,6 +28,7 @@ __all__ = [
     "ngettext",
     "separators",
     "time_of_day",
+    "told",
     "when",
 ]
 
@@ -37,6 +38,12 @@ ROLE_NAMES = {"viewer": _l("viewer"), "trader": _l("trader"), "admin": _l("admin
 def role_name(role: str) -> str:
     """A role as the reader's language names it (the header's badge, the refusals)."""
     return str(ROLE_NAMES.get(role, role))
+
+
+def told(exc: Exception) -> str:
+    """A domain error (``template`` marked N_, ``values``) in the reader's language; the
+    API and the logs keep its English ``str``."""
+    return _(exc.template).format(**exc.values)
 
 
 def locale() -> str:

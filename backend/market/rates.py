@@ -20,9 +20,24 @@ from decimal import ROUND_DOWN, Decimal
 
 from backend.market.book import Book
 from backend.market.pricing import walk
+from backend.trading.refusals import N_, Reason
 
 ANCHOR = "USDT"
 RATE_PLACES = Decimal("1e-8")
+
+
+# Why a corridor has no rate, or a stale one: English here (the API), translated where a
+# page shows it (dashboard/pages/rates.py reads a reason back against these).
+STALE_BOOKS = Reason(N_("stale books: {markets}"))
+NO_BOOK = Reason(N_("no book for {markets}"))
+ASKS_SHORT = Reason(N_("{market} asks cannot fill {size} USDT"))
+BIDS_SHORT = Reason(N_("{market} bids cannot take {size} USDT"))
+REASONS = (STALE_BOOKS, NO_BOOK, ASKS_SHORT, BIDS_SHORT)
+
+
+def label(key: str) -> str:
+    """``COP->VES`` as people read it, ``COP → VES``; other text unchanged."""
+    return key.replace("->", " → ")
 
 
 @dataclass(frozen=True, order=True)
@@ -41,6 +56,11 @@ class Corridor:
     @property
     def name(self) -> str:
         return f"{self.source}->{self.target}"
+
+    @property
+    def label(self) -> str:
+        """What a reader sees (grids, the client message): ``name`` stays the API's key."""
+        return label(self.name)
 
     @property
     def buy_market(self) -> str:
@@ -90,7 +110,7 @@ def quote(
     def result(implied=None, buy_price=None, sell_price=None, reason=None) -> CorridorRate:
         ages = [b.age_seconds(now) for b in (buy, sell) if b is not None]
         stale = sorted({corridor.buy_market, corridor.sell_market} & stale_markets)
-        why = reason or (f"stale books: {', '.join(stale)}" if stale else None)
+        why = reason or (STALE_BOOKS(markets=", ".join(stale)) if stale else None)
         return CorridorRate(
             corridor=corridor,
             size_usd=size_usd,
@@ -105,14 +125,14 @@ def quote(
         )
 
     if missing:
-        return result(reason=f"no book for {', '.join(missing)}")
+        return result(reason=NO_BOOK(markets=", ".join(missing)))
     bought = walk(buy.asks, size_usd)  # USDT bought with the source fiat
     if not bought.complete:
-        return result(reason=f"{corridor.buy_market} asks cannot fill {size_usd} USDT")
+        return result(reason=ASKS_SHORT(market=corridor.buy_market, size=size_usd))
     usdt = bought.quantity * (1 - fee)
     sold = walk(sell.bids, usdt)
     if not sold.complete:
-        return result(reason=f"{corridor.sell_market} bids cannot take {_plain(usdt)} USDT")
+        return result(reason=BIDS_SHORT(market=corridor.sell_market, size=_plain(usdt)))
     received = sold.amount * (1 - fee)
     return result(received / bought.amount, bought.price, sold.price)
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Posting, Trade, TradeLeg
 from backend.trading import trade_buckets, trade_days, trade_hours
+from backend.trading.refusals import N_
 from backend.trading.trades import STATUSES
 
 MARKET = re.compile(r"(p2p|spot):[A-Z0-9]{2,10}/[A-Z0-9]{2,10}")
@@ -58,7 +59,12 @@ PRICE_PLACES = Decimal("1e-8")
 
 
 class FilterError(ValueError):
-    """A search parameter no form would send; the message says what is expected."""
+    """A search parameter no form would send; the message says what is expected, in
+    English (the API); a page shows the catalog's ``template`` filled with ``values``."""
+
+    def __init__(self, template: str, **values: object):
+        super().__init__(template.format(**values))
+        self.template, self.values = template, values
 
 
 @dataclass(frozen=True)
@@ -77,17 +83,19 @@ class TradeFilter:
         start, end = _when(args.get("from"), "from"), _when(args.get("to"), "to")
         market = _text(args.get("market"), "market")
         if market and not MARKET.fullmatch(market):
-            raise FilterError("market must look like p2p:USDT/VES or spot:BTC/USDT")
+            raise FilterError(N_("market must look like p2p:USDT/VES or spot:BTC/USDT"))
         strategy = _text(args.get("strategy"), "strategy")
         status = _text(args.get("status"), "status")
         for name, value in (("strategy", strategy), ("status", status)):
             if value and not WORD.fullmatch(value):
-                raise FilterError(f"{name} is a lowercase word, e.g. filled or triangle")
+                raise FilterError(
+                    N_("{name} is a lowercase word, e.g. filled or triangle"), name=name
+                )
         if status and status not in STATUSES:
-            raise FilterError(f"status must be one of: {', '.join(STATUSES)}")
+            raise FilterError(N_("status must be one of: {statuses}"), statuses=", ".join(STATUSES))
         user = _text(args.get("user"), "user")
         if user and not USER.fullmatch(user):
-            raise FilterError("user is a login name: 2 to 64 of A-Z a-z 0-9 . _ @ -")
+            raise FilterError(N_("user is a login name: 2 to 64 of A-Z a-z 0-9 . _ @ -"))
         return cls(start, end, market, strategy, status, user)
 
     def query_string(self) -> dict[str, str]:
@@ -126,7 +134,9 @@ def _text(value: object, name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not 0 < len(value) <= 100:
-        raise FilterError(f"{name} must be a short text; leave it out to not filter on it")
+        raise FilterError(
+            N_("{name} must be a short text; leave it out to not filter on it"), name=name
+        )
     return value
 
 
@@ -141,7 +151,9 @@ def _when(value: object, name: str) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except (ValueError, OverflowError):
-        raise FilterError(f"{name} must be a date like 2026-11-28 or 2026-11-28T14:30Z") from None
+        raise FilterError(
+            N_("{name} must be a date like 2026-11-28 or 2026-11-28T14:30Z"), name=name
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -155,10 +167,10 @@ class Page:
     def parse(cls, args: Mapping[str, object], default_limit: int = 100) -> Page:
         sort = _text(args.get("sort"), "sort") or "created_at"
         if sort not in SORTABLE:
-            raise FilterError(f"sort must be one of: {', '.join(SORTABLE)}")
+            raise FilterError(N_("sort must be one of: {columns}"), columns=", ".join(SORTABLE))
         order = _text(args.get("order"), "order") or "desc"
         if order not in ("asc", "desc"):
-            raise FilterError("order must be asc or desc")
+            raise FilterError(N_("order must be asc or desc"))
         offset = _integer(args.get("offset"), "offset", 0, MAX_OFFSET, 0)
         limit = _integer(args.get("limit"), "limit", 1, MAX_PAGE, default_limit)
         return cls(sort, order == "desc", offset, limit)
@@ -184,10 +196,14 @@ def _integer(value: object, name: str, low: int, high: int, default: int) -> int
     if value is None:
         return default
     if isinstance(value, bool):
-        raise FilterError(f"{name} must be a whole number from {low} to {high}")
+        raise FilterError(
+            N_("{name} must be a whole number from {low} to {high}"), name=name, low=low, high=high
+        )
     text = str(value)
     if not text.isdigit() or len(text) > 9 or not low <= int(text) <= high:
-        raise FilterError(f"{name} must be a whole number from {low} to {high}")
+        raise FilterError(
+            N_("{name} must be a whole number from {low} to {high}"), name=name, low=low, high=high
+        )
     return int(text)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased, lazyload
 from backend import db
 from backend.models import Opportunity, Trade, TradeEvent
 from backend.trading import trade_days
+from backend.trading.refusals import N_
 from backend.trading.unwind import CLOSED, STRANDED, UNWINDING, UNWOUND
 
 MAX_SIZE_USD = Decimal("1000000")
@@ -47,9 +48,20 @@ STATUSES = (
 
 
 class TradeRequestError(Exception):
-    def __init__(self, message: str, status: int = 422, retry_after: int | None = None):
+    """``message`` in English for the API and the logs; a page shows the catalog's
+    translation of ``template`` (marked ``N_``) filled with the same ``values``."""
+
+    def __init__(
+        self,
+        template: str,
+        status: int = 422,
+        retry_after: int | None = None,
+        **values: object,
+    ):
+        message = template.format(**values) if values else template
         super().__init__(message)
         self.message, self.status, self.retry_after = message, status, retry_after
+        self.template, self.values = template, values
 
 
 def parse_size(raw: object, min_size: Decimal = Decimal("0.01")) -> Decimal | None:
@@ -58,19 +70,19 @@ def parse_size(raw: object, min_size: Decimal = Decimal("0.01")) -> Decimal | No
     if raw is None or raw == "":
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | str | float):
-        raise TradeRequestError('size must be a number of USD, e.g. "500"')
+        raise TradeRequestError(N_('size must be a number of USD, e.g. "500"'))
     text = (repr(raw) if isinstance(raw, float) else str(raw)).strip()
     if isinstance(raw, float) and text.endswith(".0"):
         text = text[:-2]
     if len(text) > 12 or not SIZE.fullmatch(text):
         raise TradeRequestError(
-            f'size {text[:20]!r} is not an amount of USD like "500" or "1250.50"'
+            N_('size {size} is not an amount of USD like "500" or "1250.50"'), size=repr(text[:20])
         )
     size = Decimal(text)
     if size < min_size:
-        raise TradeRequestError(f"size must be at least {min_size} USD")
+        raise TradeRequestError(N_("size must be at least {min_size} USD"), min_size=min_size)
     if size > MAX_SIZE_USD:
-        raise TradeRequestError(f"size must be at most {MAX_SIZE_USD} USD")
+        raise TradeRequestError(N_("size must be at most {max_size} USD"), max_size=MAX_SIZE_USD)
     return size
 
 
@@ -98,7 +110,7 @@ def request_trade(
     if isinstance(opportunity_id, bool) or not isinstance(opportunity_id, int):
         raise TradeRequestError("opportunity_id must be an integer")
     if not 1 <= opportunity_id <= MAX_ID:
-        raise TradeRequestError(f"opportunity {opportunity_id} does not exist", 404)
+        raise TradeRequestError(N_("opportunity {id} does not exist"), 404, id=opportunity_id)
     wanted = parse_size(size, min_size)
     try:
         opp, expected = _priced(session, opportunity_id, wanted, now, reprice)
@@ -179,17 +191,18 @@ def _priced(session, opportunity_id, wanted, now, reprice) -> tuple[Opportunity,
     """The opportunity, if it can still be taken, and what ``wanted`` USD of it pays."""
     opp = session.get(Opportunity, opportunity_id)
     if opp is None:
-        raise TradeRequestError(f"opportunity {opportunity_id} does not exist", 404)
+        raise TradeRequestError(N_("opportunity {id} does not exist"), 404, id=opportunity_id)
     if opp.status != "active" or opp.expires_at <= now:
-        raise TradeRequestError(f"opportunity {opportunity_id} has expired", 409)
+        raise TradeRequestError(N_("opportunity {id} has expired"), 409, id=opportunity_id)
     expected = opp.profit_usd
     if wanted is not None and wanted != opp.size_usd and reprice is not None:
         expected = reprice(opp.legs, wanted)
         if expected is None:
             raise TradeRequestError(
-                f"the books cannot fill {wanted} USD of opportunity {opportunity_id} now "
-                "(too thin, or stale)",
+                N_("the books cannot fill {size} USD of opportunity {id} now (too thin, or stale)"),
                 409,
+                size=wanted,
+                id=opportunity_id,
             )
     return opp, expected
 

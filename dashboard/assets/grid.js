@@ -55,6 +55,19 @@
       h("div", { className: "why-not" }, d.execute_title));
   };
 
+  // A phone: columns whose context says wideOnly give way below 768 px, so the
+  // rest fits the screen without scrolling sideways; they come back on a wider window.
+  const fns = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
+  fns.fitPhone = function (params) {
+    const api = params.api;
+    const wideOnly = (api.getColumns() || []).filter(function (c) {
+      return !!(c.getColDef().context || {}).wideOnly;
+    });
+    const wide = window.innerWidth >= 768;
+    const shown = wideOnly.filter(function (c) { return c.isVisible(); }).length;
+    if (wideOnly.length && shown !== (wide ? wideOnly.length : 0)) api.setColumnsVisible(wideOnly, wide);
+  };
+
   // Seconds left until `field` (epoch milliseconds), counting down every second.
   cells.Countdown = function (props) {
     const left = function () { return Math.max(0, Math.round((props.value - Date.now()) / 1000)); };

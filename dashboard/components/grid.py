@@ -33,6 +33,14 @@ THEME = (
     ".withParams({spacing: 4, fontSize: 12, headerFontSize: 12})"
 )
 
+# Columns marked with ``WIDE_ONLY`` hide on a phone (assets/grid.js, fitPhone): the grid
+# checks whenever its rows arrive (none at all included) and whenever its width changes.
+WIDE_ONLY = {"context": {"wideOnly": True}}  # not headerClass: rightAligned sets it
+PHONE_FIT = {
+    "modelUpdated": ["fitPhone(params)"],
+    "gridSizeChanged": ["fitPhone(params)"],
+}
+
 
 def grid(grid_id: str, columns: list[dict], row_id: str = "id", **options) -> dag.AgGrid:
     return dag.AgGrid(
@@ -57,6 +65,7 @@ def grid(grid_id: str, columns: list[dict], row_id: str = "id", **options) -> da
         }
         | options.pop("grid_options", {}),
         className="desk-grid",
+        eventListeners=PHONE_FIT,
         **({"style": {"width": "100%"}} | options),
     )
 

@@ -25,7 +25,7 @@ from backend.web.security import trade_wait_seconds
 from dashboard.access import BadInput, callback, expect, expect_id
 from dashboard.components import format as fmt
 from dashboard.components import grid, push, reasons
-from dashboard.i18n import _, _l, role_name
+from dashboard.i18n import _, _l, role_name, told
 
 PATH = "/opportunities"
 NAME = "Opportunities"
@@ -57,27 +57,41 @@ def strategy_name(code: str) -> str:
 
 
 def columns() -> list[dict]:
+    """On a phone (grid.WIDE_ONLY) the route, the profit and Execute: the rest gives way."""
+    wide = grid.WIDE_ONLY
     return [
-        grid.number("id", "#", minWidth=70, maxWidth=80, sort=None),
-        grid.text("strategy", _("Strategy"), minWidth=110, maxWidth=140),
-        grid.text("route", _("Route"), minWidth=300, flex=2, wrapText=True, autoHeight=True),
-        grid.number("size", _("Size"), minWidth=110),
-        grid.number("profit", _("Profit"), minWidth=110, sort="desc"),
-        grid.number("bps", _("Return"), minWidth=90),
-        grid.number("liquidity", _("Liquidity"), minWidth=130, headerTooltip=str(LIQUIDITY)),
-        grid.number("age", _("Seen for"), minWidth=90),
+        grid.number("id", "#", width=70, minWidth=70, maxWidth=80, sort=None, **wide),
+        grid.text("strategy", _("Strategy"), width=120, minWidth=110, maxWidth=140, **wide),
+        # widths in proportion: the grid scales them to its own (the route gets the most)
+        grid.text("route", _("Route"), width=420, minWidth=140, wrapText=True, autoHeight=True),
+        grid.number("size", _("Size"), width=120, minWidth=110, **wide),
+        grid.number("profit", _("Profit"), width=110, minWidth=95, sort="desc"),
+        grid.number("bps", _("Return"), width=90, minWidth=90, **wide),
+        grid.number(
+            "liquidity",
+            _("Liquidity"),
+            width=130,
+            minWidth=130,
+            headerTooltip=str(LIQUIDITY),
+            **wide,
+        ),
+        grid.number("age", _("Seen for"), width=90, minWidth=90, **wide),
         grid.text(
             "expires_at",
             _("Expires in"),
             cellRenderer="Countdown",
+            width=100,
             minWidth=100,
             filter=False,
+            type="rightAligned",
+            **wide,
         ),
         grid.text(
             "execute",
             "",
             cellRenderer="ExecuteButton",
-            minWidth=150,
+            width=110,
+            minWidth=110,
             sortable=False,
             filter=False,
             pinned="right",
@@ -299,15 +313,6 @@ def _pending(value: object) -> dict:
     return value
 
 
-def _size(raw: object) -> Decimal | None:
-    """The typed size, None while it is not a valid amount yet (the dialog says so)."""
-    expect(raw, int, float, str, type(None), name="size")
-    try:
-        return trades.parse_size(raw, current_desk().settings.min_ticket_usd)
-    except trades.TradeRequestError:
-        return None
-
-
 def status_view(trade: Trade) -> html.Div:
     name = str(STATUS_NAMES.get(trade.status, trade.status))
     parts = [html.Span(name, className=f"badge {trade.status}", id="execute-trade-status")]
@@ -402,14 +407,19 @@ def register_callbacks(app: Dash) -> None:
         if not pending:
             return [], None, None, True
         pending = _pending(pending)
-        size = _size(raw_size)
+        expect(raw_size, int, float, str, type(None), name="size")
         desk = current_desk()
+        try:
+            size = trades.parse_size(raw_size, desk.settings.min_ticket_usd)
+        except trades.TradeRequestError as exc:  # what is wrong with it, in their language
+            problem = told(exc)
+            return [], None, dbc.Alert(problem, color="warning", id="execute-size-error"), True
         if size is None:
             problem = _(
                 "Type a size in USD from %(min)s, with at most cents.",
                 min=fmt.usd(desk.settings.min_ticket_usd),
             )
-            return [], None, dbc.Alert(problem, color="warning"), True
+            return [], None, dbc.Alert(problem, color="warning", id="execute-size-error"), True
         with desk.sessions() as session:
             opp = session.get(Opportunity, pending["opportunity_id"])
             if opp is None:
@@ -481,12 +491,8 @@ def register_callbacks(app: Dash) -> None:
                 )
                 trade_id = trade.id
         except trades.TradeRequestError as exc:
-            return (
-                no_update,
-                True,
-                dbc.Alert(exc.message, color="danger", id="execute-error"),
-                False,
-            )
+            said = told(exc)
+            return no_update, True, dbc.Alert(said, color="danger", id="execute-error"), False
         if created:
             outbox.publish(current_app.extensions["celery"], desk, trade_id)
         with desk.sessions() as session:

@@ -15,7 +15,7 @@ from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, expect
 from dashboard.components.client_message import client_message, rate_text
 from dashboard.components.format import MISSING, percent, price, seconds
-from dashboard.components.grid import THEME, grid_words
+from dashboard.components.grid import PHONE_FIT, THEME, WIDE_ONLY, grid_words
 from dashboard.i18n import _, locale
 
 PATH = "/rates"
@@ -23,15 +23,16 @@ NAME = "Rates"
 
 
 def _columns() -> list[dict]:
-    right = {"type": "rightAligned"}
+    """On a phone (grid.WIDE_ONLY) the corridor, its client rate and whether it is live."""
+    right, wide = {"type": "rightAligned"}, WIDE_ONLY
     return [
         {"field": "corridor", "headerName": _("Corridor"), "width": 120},
         {"field": "client_rate", "headerName": _("Client rate"), "width": 200, **right},
-        {"field": "implied_rate", "headerName": _("Implied rate"), "width": 200, **right},
-        {"field": "margin", "headerName": _("Margin"), "width": 100, **right},
-        {"field": "buy_price", "headerName": _("Buy USDT at"), "width": 170, **right},
-        {"field": "sell_price", "headerName": _("Sell USDT at"), "width": 170, **right},
-        {"field": "age", "headerName": _("Age"), "width": 90, **right},
+        {"field": "implied_rate", "headerName": _("Implied rate"), "width": 200, **right, **wide},
+        {"field": "margin", "headerName": _("Margin"), "width": 100, **right, **wide},
+        {"field": "buy_price", "headerName": _("Buy USDT at"), "width": 170, **right, **wide},
+        {"field": "sell_price", "headerName": _("Sell USDT at"), "width": 170, **right, **wide},
+        {"field": "age", "headerName": _("Age"), "width": 90, **right, **wide},
         {
             "field": "state",
             "headerName": _("Books"),
@@ -39,7 +40,7 @@ def _columns() -> list[dict]:
             "cellRenderer": "Badge",
             "tooltipField": "reason",
         },
-        {"field": "reason", "headerName": _("Why"), "flex": 1, "minWidth": 200},
+        {"field": "reason", "headerName": _("Why"), "flex": 1, "minWidth": 200, **wide},
     ]
 
 
@@ -80,6 +81,7 @@ def layout(**_kw):
                     rowData=[],
                     defaultColDef={"resizable": True, "sortable": True, "minWidth": 80},
                     columnSize="responsiveSizeToFit",  # every column in a 1366 px window
+                    eventListeners=PHONE_FIT,
                     dashGridOptions={
                         "domLayout": "autoHeight",
                         "localeText": grid_words(locale()),
@@ -108,7 +110,7 @@ def layout(**_kw):
 def row_of(rate: rates.CorridorRate) -> dict:
     c = rate.corridor
     return {
-        "corridor": c.name,
+        "corridor": c.label,
         "client_rate": _rate(rate.client_rate, c.target, c.source),
         "implied_rate": _rate(rate.implied_rate, c.target, c.source),
         "margin": percent(rate.margin * 100),
@@ -117,8 +119,17 @@ def row_of(rate: rates.CorridorRate) -> dict:
         "age": seconds(rate.age_seconds),
         "state": _("stale") if rate.stale else _("live"),
         "state_class": "stale" if rate.stale else "live",
-        "reason": rate.reason or "",
+        "reason": reason_text(rate.reason),
     }
+
+
+def reason_text(reason: str | None) -> str:
+    """The backend's reason in the reader's language (as written if no template made it)."""
+    for template in rates.REASONS:
+        values = template.read(reason or "")
+        if values is not None:
+            return _(template.template).format(**values)
+    return reason or ""
 
 
 def _rate(value: Decimal | None, target: str, source: str) -> str:

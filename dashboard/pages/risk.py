@@ -10,6 +10,7 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask_login import current_user
 
 from backend.desk import current_desk
+from backend.market import rates
 from backend.trading import balances, controls, executor, reasons
 from backend.trading.risk import Day
 from backend.web.access import ADMIN, VIEWER, allowed
@@ -107,6 +108,7 @@ def layout(**_kw):
                         "domLayout": "autoHeight",
                         "localeText": grid.grid_words(locale())
                         | {"noRowsToShow": _("No control has been changed yet.")},
+                        "theme": {"function": grid.THEME},  # the other pages' grids' look
                     },
                 ),
                 **{"data-ag-theme-mode": "dark"},
@@ -175,19 +177,27 @@ def balances_view(session, now: controls.Controls) -> html.Table | html.P:
     if not rows:
         return html.P(_("No balances recorded."), className="hint")
     head = [_("Account"), _("Balance"), _("Floor")]
+
+    def line(row: dict) -> html.Tr:
+        """Cells labelled with their column: a phone shows each account as a card."""
+        floor = now.floor(row["account"])
+        low = row["balance"] < floor
+        values = [
+            row["account"],
+            amount(row["balance"], row["currency"]),
+            [amount(floor, row["currency"])]
+            + ([" ", dbc.Badge(_("below floor"), className="crossed")] if low else []),
+        ]
+        return html.Tr(
+            [
+                html.Td(value, className="text-start" if i == 0 else None, **{"data-label": h})
+                for i, (value, h) in enumerate(zip(values, head, strict=True))
+            ],
+            className="low" if low else None,
+        )
+
     return html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in head]))]
-        + [
-            html.Tr(
-                [
-                    html.Td(row["account"], className="text-start"),
-                    html.Td(amount(row["balance"], row["currency"])),
-                    html.Td(amount(now.floor(row["account"]), row["currency"])),
-                ],
-                className="low" if row["balance"] < now.floor(row["account"]) else None,
-            )
-            for row in rows
-        ],
+        [html.Thead(html.Tr([html.Th(h) for h in head]))] + [line(row) for row in rows],
         className="grid",
         id="risk-balances-table",
     )
@@ -197,7 +207,7 @@ def history_rows(changes) -> list[dict]:
     return [
         {
             "at": when(c.at),
-            "key": c.key,
+            "key": rates.label(c.key),  # corridor_margin:COP → VES, as Rates writes it
             "old": c.old_value or "",
             "new": c.new_value,
             "actor": c.actor,

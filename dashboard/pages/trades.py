@@ -25,8 +25,8 @@ from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, clientside_callback, expect, expect_time
 from dashboard.components import push, reasons, stranded_actions, tickets
 from dashboard.components.format import MISSING, amount, market_price, usd
-from dashboard.components.grid import THEME, grid_words
-from dashboard.i18n import _, _l, date_axis, locale, when
+from dashboard.components.grid import PHONE_FIT, THEME, WIDE_ONLY, grid_words
+from dashboard.i18n import _, _l, date_axis, locale, told, when
 
 PATH = "/trades"
 NAME = "Trades"
@@ -62,18 +62,18 @@ def _columns() -> list[dict]:
             "sortable": field in trade_history.SORTABLE,
         } | extra
 
-    right = {"type": "rightAligned"}
+    right, wide = {"type": "rightAligned"}, WIDE_ONLY  # a phone: number, status, profit
     return [
         col("id", "#", width=70),
-        col("created_at", _("Requested (UTC)"), width=170),
-        col("requested_by", _("By"), width=100),
-        col("strategy", _("Strategy"), width=120),
+        col("created_at", _("Requested (UTC)"), width=170, **wide),
+        col("requested_by", _("By"), width=100, **wide),
+        col("strategy", _("Strategy"), width=120, **wide),
         col("status", _("Status"), width=110, cellRenderer="Badge"),
-        col("size_usd", _("Size"), width=120, **right),
-        col("expected_profit_usd", _("Expected profit"), width=140, **right),
+        col("size_usd", _("Size"), width=120, **right, **wide),
+        col("expected_profit_usd", _("Expected profit"), width=140, **right, **wide),
         col("profit_usd", _("Profit"), width=120, **right),
-        col("route", _("Route"), flex=2, minWidth=180),
-        col("error", _("Reason"), flex=1, minWidth=140),
+        col("route", _("Route"), flex=2, minWidth=180, **wide),
+        col("error", _("Reason"), flex=1, minWidth=140, **wide),
     ]
 
 
@@ -227,6 +227,7 @@ def layout(trade: str | None = None, **_kw):
                         "theme": {"function": THEME},  # the other pages' grids' look
                     },
                     style={"height": "440px"},
+                    eventListeners=PHONE_FIT,
                 ),
                 **{"data-ag-theme-mode": "dark"},
             ),
@@ -393,7 +394,7 @@ def pnl_figure(curve) -> go.Figure:
         figure.add_annotation(
             text=_("No settled trade in this selection yet"),
             showarrow=False,
-            font={"size": 14, "color": "#8a99a8"},
+            font={"size": 12, "color": "#8a99a8"},  # in one line of a 390 px phone
         )
     if len(curve) == 1:  # a span Plotly can label, not fractions of a second
         at = curve[0][0]
@@ -551,7 +552,8 @@ def register_callbacks(app: Dash) -> None:
         try:
             trade_history.TradeFilter.parse(args)
         except trade_history.FilterError as exc:
-            return {"invalid": True}, "", dbc.Alert(str(exc), color="warning")
+            said = told(exc)
+            return {"invalid": True}, "", dbc.Alert(said, color="warning", id="trades-refused")
         link = "/api/v1/trades/export.csv" + (f"?{urlencode(args)}" if args else "")
         return args, link, None
 

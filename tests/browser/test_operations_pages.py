@@ -32,7 +32,7 @@ def test_the_rates_board_quotes_every_corridor_and_copies_the_spanish_message(
         "the rates grid fits without scrolling sideways",
     )
     rows = {r["corridor"]: r for r in grid_rows(browser, "rates-grid").values()}
-    assert rows["COP->VES"]["client_rate"].endswith("VES/COP")
+    assert rows["COP → VES"]["client_rate"].endswith("VES/COP")
     shown = browser.find_element(By.ID, "rates-message").text
     assert shown.startswith("Tasas de cambio")
     browser.execute_cdp_cmd(

@@ -146,7 +146,10 @@ def test_the_rates_board_lists_every_corridor_and_refuses_an_unoffered_size(app,
     viewer = api_client(app, "viewer")
     r = viewer.post("/_dash-update-component", json=rates_body("500"))
     rows = r.json["response"]["rates-grid"]["rowData"]
-    assert [row["corridor"] for row in rows] == desk.settings.corridors
+    # written as the client message writes them (COP → VES); the API keeps COP->VES
+    assert [row["corridor"] for row in rows] == [
+        c.replace("->", " → ") for c in desk.settings.corridors
+    ]
     assert {row["state_class"] for row in rows} == {"stale"}  # no books ingested here
     message = r.json["response"]["rates-message"]["children"]
     assert message.startswith("Ahora no podemos cotizar")  # nothing live to quote

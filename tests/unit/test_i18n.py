@@ -173,3 +173,23 @@ def test_the_spanish_catalog_translates_every_message():
     with po.open("rb") as f:
         catalog = read_po(f)
     assert [m.id for m in catalog if m.id and not m.string] == []
+
+
+def test_a_bad_size_filter_and_corridor_reason_read_in_spanish(app):
+    """The API says them in English; a page shows the catalog's template, same values."""
+    from backend.market import rates
+    from backend.trading import trade_history, trades
+    from dashboard.i18n import told
+    from dashboard.pages.rates import reason_text
+
+    with pytest.raises(trades.TradeRequestError) as size:
+        trades.parse_size("2000000")
+    with pytest.raises(trade_history.FilterError) as user:
+        trade_history.TradeFilter.parse({"user": "x"})
+    assert str(size.value) == "size must be at most 1000000 USD"
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        assert told(size.value) == "el monto debe ser como máximo 1000000 USD"
+        assert told(user.value).startswith("el usuario es un nombre de acceso")
+        stale = rates.STALE_BOOKS(markets="p2p:USDT/COP")
+        assert reason_text(stale) == "libros desactualizados: p2p:USDT/COP"
+        assert reason_text("a venue's own words") == "a venue's own words"
