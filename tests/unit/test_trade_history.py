@@ -396,3 +396,9 @@ def test_a_long_pnl_curve_adds_up_days_from_the_rollup_and_the_partial_days(desk
         expected.append((datetime.combine(day, datetime.min.time(), UTC) + th.timedelta(1), total))
     with desk.sessions() as session:
         assert th.cumulative_pnl(session, flt) == expected
+
+
+@pytest.mark.parametrize("text", ["-2010 Account has insufficient balance", "+1", "@SUM(A1)", "=1"])
+def test_an_export_cell_a_spreadsheet_would_run_as_a_formula_is_quoted(text):
+    assert th._cell(text) == "'" + text
+    assert th._cell("binance error " + text) == "binance error " + text  # only a leading sign
