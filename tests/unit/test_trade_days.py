@@ -363,3 +363,22 @@ def test_drift_names_a_rollup_row_that_went_missing(desk):
         problems = trade_days.drift(session)
     assert len(problems) == 1, problems
     assert "market=*" in problems[0] and "holds None" in problems[0]
+
+
+def test_5_minute_buckets_are_half_open_kept_per_market_and_only_where_realized(desk):
+    at = START + timedelta(hours=1, minutes=2)
+    b = trade_buckets.bucket_of(at)
+    route = ("p2p:USDT/VES", "p2p:BTC/VES", "spot:BTC/USDT")
+    with desk.sessions.begin() as session:
+        recorded_trade(session, at=at, status="filled", profit="2.00", markets=route)
+        recorded_trade(session, at=trade_buckets.start_of(b + 1), status="filled", profit="5")
+        gone = recorded_trade(session, at=at, user="ben", status="filled", profit="7").id
+    with desk.sessions.begin() as session:  # its profit withdrawn: no longer realized
+        session.get(Trade, gone).profit_usd = None
+    everything = trade_history.TradeFilter()
+    spot = trade_history.TradeFilter.parse({"market": "spot:BTC/USDT"})
+    with desk.sessions() as session:
+        assert trade_buckets.by_bucket(session, everything, b, b + 1) == {b: [1, D("2.00")]}
+        assert trade_buckets.by_bucket(session, spot, b, b + 2) == {b: [1, D("2.00")]}
+        ben = trade_history.TradeFilter.parse({"user": "ben"})
+        assert trade_buckets.by_bucket(session, ben, b, b + 2) == {}
