@@ -22,32 +22,41 @@ GETS = [
 BOUND = 12.0  # a statement or connect timeout plus the page's own work, under load
 
 
-def probe(desk, path):
+def ask(desk, method: str, path: str, headers: dict, **kwargs):
+    """(path, status or None, seconds, text) of one request; never raises."""
     start = time.monotonic()
     try:
-        r = requests.get(
-            desk.url + path, headers=desk.auth | {"Accept": "text/html"}, timeout=BOUND + 10
-        )
+        r = requests.request(method, desk.url + path, headers=headers, timeout=BOUND + 10, **kwargs)
     except requests.RequestException as exc:
         return path, None, time.monotonic() - start, repr(exc)
     return path, r.status_code, time.monotonic() - start, r.text[:20000]
+
+
+def while_cut(proxies, component: str, mode: str, calls) -> list:
+    """Each call's answer while ``component`` refuses or hangs; passed again after."""
+    proxies[component].set(mode)
+    try:
+        time.sleep(0.5)
+        return [call() for call in calls]
+    finally:
+        proxies[component].set("pass")
+
+
+def late_or_broken(answers) -> list:
+    return [
+        (path, status, round(took, 1), text[:160])
+        for path, status, took, text in answers
+        if status is None or status == 500 or took > BOUND or "Traceback" in text
+    ]
 
 
 @pytest.mark.parametrize("mode", ["refuse", "hang"])
 @pytest.mark.parametrize("component", ["db", "redis", "rabbitmq"])
 def test_every_route_answers_in_time_without_a_500(proxied_desk, component, mode):
     desk, proxies, _ = proxied_desk
-    proxies[component].set(mode)
-    try:
-        time.sleep(0.5)
-        answers = [probe(desk, path) for path in GETS]
-    finally:
-        proxies[component].set("pass")
-    bad = [
-        (path, status, round(took, 1), text[:160])
-        for path, status, took, text in answers
-        if status is None or status == 500 or took > BOUND or "Traceback" in text
-    ]
+    page = desk.auth | {"Accept": "text/html"}
+    calls = [lambda path=path: ask(desk, "GET", path, page) for path in GETS]
+    bad = late_or_broken(while_cut(proxies, component, mode, calls))
     assert not bad, bad
 
 
@@ -75,16 +84,11 @@ def writes(desk, admin: dict[str, str]) -> list[tuple[str, dict, dict | str]]:
     ]  # fmt: skip
 
 
-def send(desk, path, headers, body):
-    start = time.monotonic()
-    kw = {"json": body} if isinstance(body, dict) else {"data": body}
-    if isinstance(body, str):
-        headers = headers | {"Content-Type": "application/x-www-form-urlencoded"}
-    try:
-        r = requests.post(desk.url + path, headers=headers, timeout=BOUND + 10, **kw)
-    except requests.RequestException as exc:
-        return path, None, time.monotonic() - start, repr(exc)
-    return path, r.status_code, time.monotonic() - start, r.text[:20000]
+def send(desk, path: str, headers: dict, body: dict | str):
+    if isinstance(body, dict):
+        return ask(desk, "POST", path, headers, json=body)
+    form = headers | {"Content-Type": "application/x-www-form-urlencoded"}
+    return ask(desk, "POST", path, form, data=body)
 
 
 @pytest.fixture(scope="module")
@@ -104,17 +108,9 @@ def test_every_write_and_callback_answers_in_time_without_a_500(
     proxied_desk, admin_auth, component, mode
 ):
     desk, proxies, _ = proxied_desk
-    proxies[component].set(mode)
-    try:
-        time.sleep(0.5)
-        answers = [send(desk, *write) for write in writes(desk, admin_auth)]
-    finally:
-        proxies[component].set("pass")
-    bad = [
-        (path, status, round(took, 1), text[:160])
-        for path, status, took, text in answers
-        if status is None or status == 500 or took > BOUND or "Traceback" in text
-    ]
+    calls = [lambda w=write: send(desk, *w) for write in writes(desk, admin_auth)]
+    answers = while_cut(proxies, component, mode, calls)
+    bad = late_or_broken(answers)
     assert not bad, bad
     if component == "db":  # nothing can have been stored: no write says it was
         stored = [(p, s, t[:160]) for p, s, _, t in answers if s in (200, 201, 202)]
