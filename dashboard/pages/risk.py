@@ -4,6 +4,8 @@ which control, when and why."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
@@ -11,7 +13,7 @@ from flask_login import current_user
 
 from backend.desk import current_desk
 from backend.market import rates
-from backend.trading import balances, controls, executor, reasons
+from backend.trading import accounts, balances, controls, executor, reasons
 from backend.trading.risk import Day
 from backend.web.access import ADMIN, VIEWER, allowed
 from backend.web.auth import current_actor
@@ -203,13 +205,43 @@ def balances_view(session, now: controls.Controls) -> html.Table | html.P:
     )
 
 
+def control_name(key: str) -> str:
+    """A control as the Limits card names it, not its settings key."""
+    names = {
+        "kill_switch": _("Kill switch"),
+        "min_profit_usd": _("Minimum profit per trade"),
+        "max_trade_usd": _("Maximum trade size"),
+        "max_daily_notional_usd": _("Daily notional limit"),
+        "max_daily_loss_usd": _("Daily loss limit"),
+        "max_open_tickets": _("Open operator tickets at most"),
+    }
+    if key.startswith(controls.FLOOR):
+        return _("Floor of %(account)s", account=key.removeprefix(controls.FLOOR))
+    if key.startswith(controls.MARGIN):
+        return _("Margin on %(corridor)s", corridor=rates.label(key.removeprefix(controls.MARGIN)))
+    return names.get(key, key)
+
+
+def control_value(key: str, value: str | None) -> str:
+    """A stored control value with its unit, in the reader's language."""
+    if value is None:
+        return ""
+    if key == "kill_switch":
+        return _("Trading paused") if value == "true" else _("Trading active")
+    if key.startswith(controls.MARGIN):
+        return percent(Decimal(value) * 100)
+    if key.startswith(controls.FLOOR):
+        return amount(value, accounts.currency_of(key.removeprefix(controls.FLOOR)))
+    return value if key == "max_open_tickets" else usd(value)
+
+
 def history_rows(changes) -> list[dict]:
     return [
         {
             "at": when(c.at),
-            "key": rates.label(c.key),  # corridor_margin:COP → VES, as Rates writes it
-            "old": c.old_value or "",
-            "new": c.new_value,
+            "key": control_name(c.key),
+            "old": control_value(c.key, c.old_value),
+            "new": control_value(c.key, c.new_value),
             "actor": c.actor,
             "reason": c.reason or "",
         }

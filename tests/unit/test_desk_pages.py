@@ -256,3 +256,32 @@ def test_a_refusal_names_the_role_in_the_readers_language(app):
     with app.test_request_context(headers={"Accept-Language": "es"}):
         assert why_not("viewer", False).endswith("usted es observador.")
         assert why_not_close("trader").endswith("usted es operador.")
+
+
+def test_the_control_history_names_each_control_and_shows_its_values_with_units(app, desk):
+    admin = api_client(app, "admin")
+    for body in (
+        {"max_trade_usd": "900", "reason": "smaller tickets"},
+        {"floor:bank:Banesco:VES": "250000", "reason": "keep for payroll"},
+        {"kill_switch": True, "reason": "bank outage"},
+    ):
+        assert admin.post("/api/v1/controls", json=body).status_code == 200
+    margin = {"corridor": "COP->VES", "margin": "0.03", "reason": "Monday"}
+    assert admin.post("/api/v1/rates/margins", json=margin).status_code == 200
+    body = callback_body(
+        "..risk-switch.children...risk-limits.children...risk-balances.children..."
+        "risk-history.rowData..",
+        [{"id": "risk-tick", "property": "n_intervals", "value": 1}],
+    )
+    rows = api_client(app, "viewer").post("/_dash-update-component", json=body).json
+    history = rows["response"]["risk-history"]["rowData"]
+    assert [(r["key"], r["old"], r["new"]) for r in history] == [
+        ("Margin on COP → VES", "", "3.00 %"),
+        ("Kill switch", "Trading active", "Trading paused"),
+        ("Floor of bank:Banesco:VES", "", "250,000.00 VES"),
+        ("Maximum trade size", "10,000.00 USD", "900.00 USD"),
+    ]
+    spanish = api_client(app, "viewer").post(
+        "/_dash-update-component", json=body, headers={"Accept-Language": "es"}
+    )
+    assert spanish.json["response"]["risk-history"]["rowData"][0]["key"] == "Margen en COP → VES"
