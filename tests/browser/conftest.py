@@ -55,16 +55,31 @@ def browser(tmp_path_factory):
     drv.quit()
 
 
+def forget_cookies(browser) -> None:
+    """Leave the page, then drop every cookie (desks on other ports of 127.0.0.1 share
+    them): a request the last page still had under way could otherwise set one again."""
+    browser.get("about:blank")
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+
+
 def login(browser, base_url: str, username: str, password: str = TEST_PASSWORD, path="/"):
     """Through the login page, as a person does; lands on ``path``."""
-    browser.delete_all_cookies()  # desks on other ports of 127.0.0.1 share cookies
+    forget_cookies(browser)
     browser.get(f"{base_url}/login?next={path}")
     browser.find_element(By.ID, "username").send_keys(username)
     browser.find_element(By.ID, "password").send_keys(password)
     browser.find_element(By.ID, "login-submit").click()
-    WebDriverWait(browser, 15).until(
-        lambda b: b.current_url == base_url + path and b.find_elements(By.ID, "whoami")
-    )
+    try:
+        WebDriverWait(browser, 15).until(
+            lambda b: b.current_url == base_url + path and b.find_elements(By.ID, "whoami")
+        )
+    except TimeoutException:
+        error = browser.find_elements(By.ID, "login-error")
+        pytest.fail(
+            f"{username} did not land on {path}: at {browser.current_url}"
+            + (f', told "{error[0].text}"' if error else ""),
+            pytrace=False,
+        )
 
 
 def csp_violations(browser) -> list[str]:

@@ -8,7 +8,7 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import assert_fits, login
+from tests.browser.conftest import assert_fits, forget_cookies, login
 from tests.browser.test_trader_flow import wait_until
 from tests.conftest import web_only
 
@@ -21,7 +21,7 @@ def fresh_desk(tmp_path_factory):
 
 def test_the_login_and_404_pages_name_an_icon_the_desk_serves(browser, fresh_desk):
     """Else Chromium asks for /favicon.ico, a 404 logged as a console error."""
-    browser.delete_all_cookies()
+    forget_cookies(browser)
     browser.get(f"{fresh_desk}/login")
     wait_until(browser, 15, lambda b: b.find_elements(By.ID, "username"), "login page")
     icons = [browser.execute_script("return document.querySelector('link[rel=icon]')?.href")]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import csp_violations, login
+from tests.browser.conftest import csp_violations, forget_cookies, login
 from tests.browser.test_trader_flow import wait_until
 
 PAGES = ["/", "/opportunities", "/trades", "/rates", "/risk", "/system", "/markets/p2p/USDT-VES"]
@@ -39,7 +39,7 @@ def test_logging_out_returns_to_the_login_and_closes_the_desk(browser, embedded_
 
 
 def test_a_wrong_password_says_so_on_the_login_page(browser, embedded_desk):
-    browser.delete_all_cookies()
+    forget_cookies(browser)
     browser.get(embedded_desk.url + "/login")
     browser.find_element(By.ID, "username").send_keys("trader")
     browser.find_element(By.ID, "password").send_keys("not the password")
@@ -50,7 +50,7 @@ def test_a_wrong_password_says_so_on_the_login_page(browser, embedded_desk):
 
 def test_no_page_breaks_the_content_security_policy(browser, embedded_desk):
     csp_violations(browser)  # forget what earlier tests logged
-    browser.delete_all_cookies()
+    forget_cookies(browser)
     browser.get(embedded_desk.url + "/login")
     assert csp_violations(browser) == []
     login(browser, embedded_desk.url, "trader")

@@ -126,6 +126,21 @@ def test_logout_needs_a_post_with_csrf_and_ends_the_session(trader):
     assert trader.get("/").status_code == 302
 
 
+def session_cookies(response) -> list[str]:
+    return [h for h in response.headers.getlist("Set-Cookie") if h.startswith("desk_session=")]
+
+
+def test_a_late_public_answer_cannot_undo_a_log_out(trader):
+    """The browser fetches the icon with the session cookie, the person logs out, then the
+    icon's answer arrives: it must not carry the old session back."""
+    log_in(trader, "tina")
+    assert session_cookies(trader.get("/_dash-layout"))  # a signed-in answer refreshes it
+    for path in ("/_favicon.ico", "/assets/style.css", "/api/v1/health", "/login"):
+        assert session_cookies(trader.get(path)) == [], path
+    r = trader.post("/logout", data={"csrf_token": csrf_cookie(trader)})
+    assert session_cookies(r)  # the log out itself does clear it
+
+
 def test_repeated_failed_logins_get_429_with_retry_after(app, desk, trader):
     limit = int(desk.settings.login_user_rate_limit.split("/")[0])
     codes = [log_in(trader, "tina", f"guess {i}").status_code for i in range(limit + 1)]
