@@ -164,6 +164,18 @@ def _register_toggle(app: Dash) -> None:
         return not access.expect(is_open, bool, type(None), name="is_open")
 
 
+def _in_the_reader_language(app: Dash) -> None:
+    """Each page names its language on <html lang>: screen readers read it so, Chromium
+    offers no translation of Spanish it already shows, and the date picker's month names
+    follow it (assets/date-fns/language.js)."""
+    render = app.interpolate_index
+
+    def interpolate_index(**kwargs) -> str:
+        return render(**kwargs).replace("<html ", f'<html lang="{i18n.locale()}" ', 1)
+
+    app.interpolate_index = interpolate_index
+
+
 def init_dashboard(server: Flask) -> Dash:
     app = Dash(
         __name__,
@@ -176,6 +188,7 @@ def init_dashboard(server: Flask) -> Dash:
         suppress_callback_exceptions=True,
     )
     app.index_string = app.index_string.replace("<html>", '<html data-bs-theme="dark">', 1)
+    _in_the_reader_language(app)
     server.extensions["dash"] = app
     for order, page in enumerate(PAGES):
         template = "<" in page.PATH

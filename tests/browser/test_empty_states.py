@@ -9,6 +9,21 @@ from tests.browser.conftest import assert_fits, login
 from tests.browser.test_trader_flow import wait_until
 from tests.conftest import web_only
 
+SPANISH_MONTHS = [
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+]
+
 
 def test_a_fresh_desk_says_what_is_empty_in_spanish(browser, tmp_path):
     with web_only(tmp_path) as (url, _tokens):
@@ -44,6 +59,19 @@ def test_a_fresh_desk_says_what_is_empty_in_spanish(browser, tmp_path):
             900,
             "the trades grid fits without scrolling sideways",
         )
+        # the calendar names its months in the desk's language, not the browser's (English)
+        assert browser.execute_script("return document.documentElement.lang") == "es"
+        browser.find_element(By.ID, "trades-dates").click()
+        month = wait_until(
+            browser,
+            15,
+            lambda b: (
+                (e := b.find_elements(By.CSS_SELECTOR, ".dash-datepicker-calendar-month-header"))
+                and e[0].text
+            ),
+            "the calendar",
+        )
+        assert month.split()[0] in SPANISH_MONTHS, month
         browser.get(url + "/system")
         redis = wait_until(
             browser, 15, lambda b: b.find_elements(By.ID, "system-redis"), "the Redis row"

@@ -57,9 +57,12 @@ def test_the_language_switch_sticks_to_the_user_over_the_browser(trader, desk):
     assert r.status_code == 302 and r.headers["Location"] == "/trades"
     page = trader.get("/no-such-page", headers={"Accept-Language": "en"})
     assert "Página no encontrada" in page.text
+    # the desk's pages name their language too (the date picker's months follow it)
+    assert '<html lang="es"' in trader.get("/trades", headers={"Accept-Language": "en"}).text
     trader.post("/locale", data={"locale": "en", "csrf_token": csrf_cookie(trader)})
     page = trader.get("/no-such-page", headers={"Accept-Language": "es"})
     assert "Page not found" in page.text
+    assert '<html lang="en"' in trader.get("/trades", headers={"Accept-Language": "es"}).text
 
 
 def test_an_unknown_language_is_refused_and_changes_nothing(trader):
