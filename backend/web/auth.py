@@ -3,8 +3,8 @@ guard that applies every route's access decision before any view runs.
 
 Unauthenticated JSON and callback requests get 401 JSON; pages redirect to the login
 with a ``next`` that can only point back into the desk; a role too low gets 403 with a
-message. A session is tied to the user's ``session_version``: a new password, a new role
-or disabling the user ends it on the next request.
+message. A session is tied to the user's ``session_version``: a new password, a new role,
+disabling the user or logging out ends it on the next request.
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def login():
 def logout():
     desk = current_desk()
     with desk.sessions.begin() as db:
-        users.record(db, "logout", current_user.username, desk.now(), ip=request.remote_addr)
+        users.log_out(db, current_user.id, desk.now(), ip=request.remote_addr)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -1,8 +1,8 @@
 """Desk logins: names, roles and argon2 password hashes; every change is audited.
 
 A password is never stored, logged or echoed: only its argon2id hash is kept. Disabling a
-user, or changing their role or password, bumps ``session_version`` and so ends every
-session they had open.
+user, changing their role or password, or their logging out bumps ``session_version`` and
+so ends every session they had open.
 """
 
 from __future__ import annotations
@@ -117,6 +117,16 @@ def set_password(
     user.session_version += 1
     record(session, "password_changed", username, now, actor=actor)
     return user
+
+
+def log_out(session: Session, user_id: int, now: datetime, *, ip: str | None) -> None:
+    """Ends every session of the user, on the server: the session cookie is signed, not
+    stored, so a copy taken before the log out (or an answer still under way) would
+    otherwise stay valid until it expires."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.session_version += 1
+        record(session, "logout", user.username, now, ip=ip)
 
 
 def set_disabled(

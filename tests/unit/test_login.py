@@ -126,6 +126,23 @@ def test_logout_needs_a_post_with_csrf_and_ends_the_session(trader):
     assert trader.get("/").status_code == 302
 
 
+def test_a_session_copied_before_the_log_out_is_refused_after_it(app, trader):
+    """The cookie is signed, not stored: logging out must end it on the server too, here
+    and in the user's other browsers."""
+    log_in(trader, "tina")
+    other = app.test_client()
+    log_in(other, "tina")
+    copied = trader.get_cookie("desk_session").value
+    trader.get("/_dash-layout")
+    assert trader.post("/logout", data={"csrf_token": csrf_cookie(trader)}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("desk_session", copied)
+    assert replay.get("/_dash-layout").status_code == 401
+    assert other.get("/_dash-layout").status_code == 401
+    assert log_in(trader, "tina").status_code == 302  # a new login works at once
+    assert trader.get("/_dash-layout").status_code == 200
+
+
 def session_cookies(response) -> list[str]:
     return [h for h in response.headers.getlist("Set-Cookie") if h.startswith("desk_session=")]
 
