@@ -14,7 +14,7 @@ from backend.trading import outbox, tickets
 from backend.trading.quotes import fees_from
 from backend.web.access import TRADER, VIEWER, allowed
 from backend.web.auth import current_actor
-from dashboard.access import BadInput, callback, expect
+from dashboard.access import BadInput, callback, expect, expect_id
 from dashboard.components.format import amount, market_price, seconds
 from dashboard.i18n import _
 
@@ -178,11 +178,11 @@ def register_callbacks(app: Dash) -> None:
     def act(confirms, cancels, _sold, _bought, _fee, _reference, _reason):
         """Confirm what was done on Binance (the trade goes on to its next leg), or cancel."""
         trigger = ctx.triggered_id
-        if not isinstance(trigger, dict) or not isinstance(trigger.get("ticket"), int):
+        if not isinstance(trigger, dict):
             raise BadInput("only a ticket's buttons confirm or cancel it")
+        ticket_id, states = expect_id(trigger.get("ticket"), "ticket"), ctx.states_list
         if not any(v for v in (confirms or []) + (cancels or []) if isinstance(v, int)):
             return no_update, no_update, no_update
-        ticket_id, states = trigger["ticket"], ctx.states_list
         desk = current_desk()
         try:
             with desk.sessions.begin() as session:

@@ -31,7 +31,6 @@ from dashboard.i18n import _, _l, date_axis, locale, told, when
 PATH = "/trades"
 NAME = "Trades"
 BLOCK = 100  # rows per request of the grid
-MAX_TRADE_ID = 2**31 - 1  # the id column is a 32-bit integer in PostgreSQL
 NOTICE_SECONDS = 10  # an action's notice stays at least this long
 STATUS_LABELS = {  # translations of backend.trading.trades.STATUSES (a test checks all)
     "requested": _l("requested"),
@@ -112,7 +111,7 @@ def linked_id(trade: object) -> int | None:
     """The trade id a link names, if it is a well-formed one."""
     if not isinstance(trade, str) or not (trade.isascii() and trade.isdigit()):
         return None
-    return int(trade) if len(trade) <= 10 and 0 < int(trade) <= MAX_TRADE_ID else None
+    return int(trade) if len(trade) <= 10 and 0 < int(trade) <= trades.MAX_ID else None
 
 
 def version_of(trade_id: int) -> str | None:
@@ -613,7 +612,7 @@ def register_callbacks(app: Dash) -> None:
         trade_id = row.get("id")
         if isinstance(trade_id, bool) or not isinstance(trade_id, int):
             raise BadInput("the selected row has no trade id")
-        known = 0 < trade_id <= MAX_TRADE_ID
+        known = 0 < trade_id <= trades.MAX_ID
         shown = {"id": trade_id, "version": version_of(trade_id)} if known else None
         return detail_of(trade_id), shown
 
@@ -643,7 +642,7 @@ def register_callbacks(app: Dash) -> None:
         trade_id = shown and shown.get("id")
         if isinstance(trade_id, bool) or not isinstance(trade_id, int) or trade_id < 1:
             return no_update, no_update, notice
-        if trade_id > MAX_TRADE_ID:  # no such trade, and an id too long to send back
+        if trade_id > trades.MAX_ID:  # no such trade, and an id too long to send back
             return detail_of(trade_id), None, notice
         version = version_of(trade_id)
         if version == shown.get("version"):
