@@ -77,7 +77,7 @@ def layout(venue: str | None = None, pair: str | None = None, **_kw):
                                         ],
                                         value="60",
                                         inline=True,
-                                        className="btn-group",
+                                        className="choice-buttons",
                                         inputClassName="btn-check",
                                         labelClassName="btn btn-outline-info btn-sm",
                                         labelCheckedClassName="active",

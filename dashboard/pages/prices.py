@@ -80,7 +80,7 @@ def layout(**_kw):
                                 ],
                                 value=str(settings.default_ticket_usd),
                                 inline=True,
-                                className="btn-group flex-wrap",
+                                className="choice-buttons",
                                 inputClassName="btn-check",
                                 labelClassName="btn btn-outline-info btn-sm",
                                 labelCheckedClassName="active",
