@@ -137,3 +137,53 @@ def test_the_board_says_stale_when_the_last_poll_failed_and_rounds_the_spread_to
     assert (fresh["stale"], fresh["spread_pct"]) == (False, "0.3328")  # 1 / 300.5
     failed = prices.as_json(b.market.key, ref, "HTTP 503 from Binance")
     assert (failed["stale"], failed["error"]) == (True, "HTTP 503 from Binance")
+
+
+def test_a_fiat_budget_pays_only_for_whole_quantity_steps_of_an_ad():
+    # 10.005 USDT at 100 VES: one order takes 10.00 USDT for 1000.00 VES, not 1000.50
+    fill = walk_amount((ad(100, "10.005"),), D(2000), precision=P2P)
+    assert (fill.quantity, fill.amount) == (D("10.00"), D("1000.00"))
+
+
+def test_a_slice_of_exactly_one_quantity_step_is_taken():
+    fill = walk((ad(320, 10),), D("0.01"), precision=P2P)
+    assert fill.complete and (fill.quantity, fill.amount) == (D("0.01"), D("3.20"))
+
+
+def test_an_order_exactly_at_the_ads_minimum_is_taken():
+    asks = (ad(100, 50, min_amount=300, ad_no="min"), ad(105, 50, ad_no="dear"))
+    assert walk(asks, D(3)).takes == (("min", D(100), D(3)),)  # 3 x 100 = the 300 minimum
+
+
+def test_a_size_with_one_whole_quantity_step_unfilled_is_not_complete():
+    assert not walk((ad(320, 10),), D("10.01"), precision=P2P).complete
+
+
+def test_a_size_filled_to_less_than_one_quantity_step_is_complete():
+    # 10.005 USDT cannot be ordered: 10.00 is the whole ticket in cent steps
+    fill = walk((ad(320, 100),), D("10.005"), precision=P2P)
+    assert fill.complete and (fill.quantity, fill.amount) == (D("10.00"), D("3200.00"))
+
+
+def test_a_fiat_budget_only_pays_ads_that_accept_the_payment_method():
+    asks = (ad(99, 5, methods=("Zelle",)), ad(100, 5, methods=("Banesco",)))
+    fill = walk_amount(asks, D(200), method="Banesco")
+    assert (fill.quantity, fill.amount) == (D(2), D(200))
+
+
+def test_a_fiat_budget_is_spent_in_whole_cents():
+    # 3200.005 VES: the order pays 3200.00 for 10.00 USDT, the half cent is below a step
+    fill = walk_amount((ad(320, 100),), D("3200.005"), precision=P2P)
+    assert fill.complete and (fill.quantity, fill.amount) == (D("10.00"), D("3200.00"))
+
+
+def test_a_fiat_budget_exactly_at_the_ads_minimum_is_spent():
+    fill = walk_amount((ad(100, 50, min_amount=300),), D(300))
+    assert fill.complete and (fill.quantity, fill.amount) == (D(3), D(300))
+
+
+def test_the_last_whole_cent_of_a_budget_is_spent_on_the_next_ad():
+    # USDT/USD at par: the first ad takes 10.00 USD, the next one the last 0.01 USD
+    asks = (ad(1, 10, ad_no="a"), ad(1, 10, ad_no="b"))
+    fill = walk_amount(asks, D("10.01"), precision=P2P)
+    assert fill.complete and (fill.quantity, fill.amount) == (D("10.01"), D("10.01"))
