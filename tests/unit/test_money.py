@@ -389,3 +389,17 @@ def test_a_requested_size_is_priced_rounded_down_to_the_cent(desk):
             session, desk.cache, desk.settings, [leg.to_dict() for leg in legs], D(1000), now
         )
     assert priced == D("1.25")
+
+
+def test_active_opportunities_are_listed_by_profit_as_money_not_as_text(desk):
+    [opp] = scan(ves_books(), [D(1000)], NO_FEES, D("0.5"))
+    other_legs = (replace(SELL_330, method="Banesco"), BUY_320)
+    found = [
+        arbitrage.Opportunity(opp.strategy, opp.legs, D(1000), D("9.50"), opp.fills),
+        arbitrage.Opportunity(opp.strategy, other_legs, D(1000), D("10.25"), opp.fills),
+    ]
+    with desk.sessions.begin() as session:
+        opportunities.record_scan(session, found, NOW, 20)
+    with desk.sessions() as session:
+        listed = opportunities.list_active(session, NOW)
+        assert [row.profit_usd for row in listed] == [D("10.25"), D("9.50")]
