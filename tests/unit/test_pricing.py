@@ -2,7 +2,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from backend.market import prices
-from backend.market.book import Market
+from backend.market.book import Book, Market
 from backend.market.precision import of
 from backend.market.pricing import depth_within, reference, walk, walk_amount
 from tests.factories import NOW, ad, book
@@ -187,3 +187,18 @@ def test_the_last_whole_cent_of_a_budget_is_spent_on_the_next_ad():
     asks = (ad(1, 10, ad_no="a"), ad(1, 10, ad_no="b"))
     fill = walk_amount(asks, D("10.01"), precision=P2P)
     assert fill.complete and (fill.quantity, fill.amount) == (D("10.01"), D("10.01"))
+
+
+def test_an_ad_that_names_no_payment_method_takes_any():
+    fill = walk((ad(100, 5, methods=()),), D(2), method="Banesco")
+    assert fill.complete and fill.amount == D(200)
+
+
+def test_a_book_keeps_every_ads_limits_through_its_stored_form():
+    b = book("p2p:USDT/VES", asks=[ad(320, 10, min_amount=500, max_amount=2000)])
+    assert Book.from_dict(b.to_dict()) == b
+
+
+def test_a_book_stamped_in_the_future_is_zero_seconds_old():
+    b = book("p2p:USDT/VES", fetched_at=NOW + timedelta(seconds=3))
+    assert b.age_seconds(NOW) == 0.0
