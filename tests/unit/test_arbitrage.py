@@ -159,3 +159,9 @@ def test_a_cycle_of_four_legs_is_not_tried():
         "p2p:USDT/BRL": book("p2p:USDT/BRL", asks=[ad("5.00", 5000)]),
     }
     assert scan(books, SIZES, NO_FEES, D(0)) == []
+
+
+def test_at_equal_profit_the_first_size_tried_is_kept():
+    # 100.004 USDT is sold as 100.00 (cent steps): the same fills, the same profit
+    [opp] = scan(crossed_ves(), [D(100), D("100.004")], NO_FEES, D("0.5"))
+    assert (opp.size_usd, opp.profit_usd) == (D(100), D("3.12"))

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from backend.market import prices
 from backend.market.book import Book, Market
-from backend.market.precision import of
+from backend.market.precision import EXACT, of
 from backend.market.pricing import depth_within, reference, walk, walk_amount
 from tests.factories import NOW, ad, book
 
@@ -202,3 +202,8 @@ def test_a_book_keeps_every_ads_limits_through_its_stored_form():
 def test_a_book_stamped_in_the_future_is_zero_seconds_old():
     b = book("p2p:USDT/VES", fetched_at=NOW + timedelta(seconds=3))
     assert b.age_seconds(NOW) == 0.0
+
+
+def test_exact_precision_keeps_amounts_to_the_display_step():
+    ves = Market.parse("p2p:USDT/VES")
+    assert (EXACT.step(ves, "USDT"), EXACT.step(ves, "VES")) == (D("1e-12"), D("1e-12"))
