@@ -165,3 +165,8 @@ def test_at_equal_profit_the_first_size_tried_is_kept():
     # 100.004 USDT is sold as 100.00 (cent steps): the same fills, the same profit
     [opp] = scan(crossed_ves(), [D(100), D("100.004")], NO_FEES, D("0.5"))
     assert (opp.size_usd, opp.profit_usd) == (D(100), D("3.12"))
+
+
+def test_profit_in_basis_points_is_of_the_size_put_in():
+    [opp] = scan(crossed_ves(), SIZES, NO_FEES, D("0.5"))
+    assert opp.profit_bps == D("312.4")  # 15.62 / 500 x 10,000
