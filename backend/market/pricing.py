@@ -74,7 +74,7 @@ def walk_amount(
     least = precision.amount or ZERO
     remaining, quantity, spent, takes = amount, ZERO, ZERO, []
     for ad in ads:
-        if remaining <= least:
+        if remaining <= 0 or remaining < least:  # a whole step left is still spent
             break
         if ad.price <= 0 or not ad.accepts(method):
             continue

@@ -389,3 +389,33 @@ def test_a_requested_size_is_priced_rounded_down_to_the_cent(desk):
             session, desk.cache, desk.settings, [leg.to_dict() for leg in legs], D(1000), now
         )
     assert priced == D("1.25")
+
+
+def test_active_opportunities_are_listed_by_profit_as_money_not_as_text(desk):
+    [opp] = scan(ves_books(), [D(1000)], NO_FEES, D("0.5"))
+    other_legs = (replace(SELL_330, method="Banesco"), BUY_320)
+    found = [
+        arbitrage.Opportunity(opp.strategy, opp.legs, D(1000), D("9.50"), opp.fills),
+        arbitrage.Opportunity(opp.strategy, other_legs, D(1000), D("10.25"), opp.fills),
+    ]
+    with desk.sessions.begin() as session:
+        opportunities.record_scan(session, found, NOW, 20)
+    with desk.sessions() as session:
+        listed = opportunities.list_active(session, NOW)
+        assert [row.profit_usd for row in listed] == [D("10.25"), D("9.50")]
+
+
+def test_a_requested_size_on_a_stale_book_has_no_price(desk):
+    from backend.trading import quotes
+
+    then = desk.now()
+    store(desk, [replace(b, fetched_at=then) for b in ves_books().values()], then)
+    legs = [SELL_330.to_dict(), BUY_320.to_dict()]
+    later = then + timedelta(seconds=desk.settings.stale_after_seconds + 1)
+    with desk.sessions() as session:
+        fresh = quotes.reprice(session, desk.cache, desk.settings, legs, D(1000), then)
+        stale = quotes.reprice(session, desk.cache, desk.settings, legs, D(1000), later)
+    # 1000 USDT -> 330000 VES, less 0.05 % slippage: 329835.00, less the 0.05 % transfer
+    # from Mercantil to Banesco (164.92): 329670.08 VES -> 1030.21 USDT at 320, less 0.05 %
+    # slippage: 1029.69 USDT, a profit of 29.69
+    assert (fresh, stale) == (D("29.69"), None)

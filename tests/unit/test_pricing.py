@@ -2,8 +2,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from backend.market import prices
-from backend.market.book import Market
-from backend.market.precision import of
+from backend.market.book import Book, Market
+from backend.market.precision import EXACT, of
 from backend.market.pricing import depth_within, reference, walk, walk_amount
 from tests.factories import NOW, ad, book
 
@@ -137,3 +137,73 @@ def test_the_board_says_stale_when_the_last_poll_failed_and_rounds_the_spread_to
     assert (fresh["stale"], fresh["spread_pct"]) == (False, "0.3328")  # 1 / 300.5
     failed = prices.as_json(b.market.key, ref, "HTTP 503 from Binance")
     assert (failed["stale"], failed["error"]) == (True, "HTTP 503 from Binance")
+
+
+def test_a_fiat_budget_pays_only_for_whole_quantity_steps_of_an_ad():
+    # 10.005 USDT at 100 VES: one order takes 10.00 USDT for 1000.00 VES, not 1000.50
+    fill = walk_amount((ad(100, "10.005"),), D(2000), precision=P2P)
+    assert (fill.quantity, fill.amount) == (D("10.00"), D("1000.00"))
+
+
+def test_a_slice_of_exactly_one_quantity_step_is_taken():
+    fill = walk((ad(320, 10),), D("0.01"), precision=P2P)
+    assert fill.complete and (fill.quantity, fill.amount) == (D("0.01"), D("3.20"))
+
+
+def test_an_order_exactly_at_the_ads_minimum_is_taken():
+    asks = (ad(100, 50, min_amount=300, ad_no="min"), ad(105, 50, ad_no="dear"))
+    assert walk(asks, D(3)).takes == (("min", D(100), D(3)),)  # 3 x 100 = the 300 minimum
+
+
+def test_a_size_with_one_whole_quantity_step_unfilled_is_not_complete():
+    assert not walk((ad(320, 10),), D("10.01"), precision=P2P).complete
+
+
+def test_a_size_filled_to_less_than_one_quantity_step_is_complete():
+    # 10.005 USDT cannot be ordered: 10.00 is the whole ticket in cent steps
+    fill = walk((ad(320, 100),), D("10.005"), precision=P2P)
+    assert fill.complete and (fill.quantity, fill.amount) == (D("10.00"), D("3200.00"))
+
+
+def test_a_fiat_budget_only_pays_ads_that_accept_the_payment_method():
+    asks = (ad(99, 5, methods=("Zelle",)), ad(100, 5, methods=("Banesco",)))
+    fill = walk_amount(asks, D(200), method="Banesco")
+    assert (fill.quantity, fill.amount) == (D(2), D(200))
+
+
+def test_a_fiat_budget_is_spent_in_whole_cents():
+    # 3200.005 VES: the order pays 3200.00 for 10.00 USDT, the half cent is below a step
+    fill = walk_amount((ad(320, 100),), D("3200.005"), precision=P2P)
+    assert fill.complete and (fill.quantity, fill.amount) == (D("10.00"), D("3200.00"))
+
+
+def test_a_fiat_budget_exactly_at_the_ads_minimum_is_spent():
+    fill = walk_amount((ad(100, 50, min_amount=300),), D(300))
+    assert fill.complete and (fill.quantity, fill.amount) == (D(3), D(300))
+
+
+def test_the_last_whole_cent_of_a_budget_is_spent_on_the_next_ad():
+    # USDT/USD at par: the first ad takes 10.00 USD, the next one the last 0.01 USD
+    asks = (ad(1, 10, ad_no="a"), ad(1, 10, ad_no="b"))
+    fill = walk_amount(asks, D("10.01"), precision=P2P)
+    assert fill.complete and (fill.quantity, fill.amount) == (D("10.01"), D("10.01"))
+
+
+def test_an_ad_that_names_no_payment_method_takes_any():
+    fill = walk((ad(100, 5, methods=()),), D(2), method="Banesco")
+    assert fill.complete and fill.amount == D(200)
+
+
+def test_a_book_keeps_every_ads_limits_through_its_stored_form():
+    b = book("p2p:USDT/VES", asks=[ad(320, 10, min_amount=500, max_amount=2000)])
+    assert Book.from_dict(b.to_dict()) == b
+
+
+def test_a_book_stamped_in_the_future_is_zero_seconds_old():
+    b = book("p2p:USDT/VES", fetched_at=NOW + timedelta(seconds=3))
+    assert b.age_seconds(NOW) == 0.0
+
+
+def test_exact_precision_keeps_amounts_to_the_display_step():
+    ves = Market.parse("p2p:USDT/VES")
+    assert (EXACT.step(ves, "USDT"), EXACT.step(ves, "VES")) == (D("1e-12"), D("1e-12"))
