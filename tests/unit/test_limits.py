@@ -185,3 +185,27 @@ def test_an_account_below_its_floor_may_still_receive_and_counterparties_have_no
     c = limits(floors={"binance:USDT": D(50)})
     assert risk.overdrafts(c, {"binance:USDT": D(10)}, [("binance:USDT", D(5))]) == []
     assert risk.overdrafts(c, {}, [("market:p2p:USDT/VES:USDT", D(-1000))]) == []
+
+
+def test_the_loss_of_a_trade_unwound_or_closed_today_counts_and_an_unsettled_ones_does_not(
+    desk, opportunity
+):
+    with desk.sessions.begin() as session:
+        for i, (status, size, profit) in enumerate(
+            [
+                ("filled", D(100), D(5)),
+                ("unwound", D(200), D(-30)),
+                ("closed", D(400), D(-50)),
+                ("stranded", D(800), D(-1000)),
+                ("rejected", D(1600), None),
+            ]
+        ):
+            trade, _ = trades.request_trade(
+                session, opportunity_id=opportunity.id, size=str(size), key=f"s{i}",
+                user="t", now=desk.now(),
+            )  # fmt: skip
+            trade.status, trade.profit_usd = status, profit
+    with desk.sessions() as session:
+        day = executor.today(session, desk.now())
+    # 100 + 200 + 400 = 700 USD traded; 5 - 30 - 50 = -75 USD realized
+    assert day == risk.Day(D(700), D(-75))
