@@ -449,3 +449,38 @@ def test_a_ticket_past_the_cycles_legs_is_its_unwinds_reverse_leg_k_of_n(
     ) == sorted([(back, True, 1, 1), (last, False, None, None), (first, False, None, None)])
     r = client.post(f"/api/v1/tickets/{back}/cancel", json={"reason": "no answer"})
     assert (r.json["unwind_leg"], r.json["unwind_legs"]) == (1, 1)
+
+
+def test_confirming_an_unwind_ticket_stores_the_reverse_leg_net_of_its_fee(desk, awaiting_trade):
+    # leg 1: 1000 USDT sold for 330000 VES at Mercantil, 165.00 of them (0.05 %) pay the
+    # move to Banesco, where leg 2 pays from: 329835.00 VES held there
+    confirm(desk, open_sell(desk, awaiting_trade, "1000").ticket_id, sold="1000", bought="330000")
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        for to in ("executing", tickets.AWAITING):
+            assert trades.transition(
+                session, awaiting_trade, ("requested", "executing"), to, now, actor="worker"
+            )
+        second = tickets.open_ticket(
+            session, LegOrder(awaiting_trade, 2, BUY_USDT, D("329835.00")), ves_book(), FEES, now
+        ).ticket_id
+    with desk.sessions.begin() as session:
+        tickets.cancel(session, second, reason="advertiser gone", actor="ana", now=now)
+        assert trades.transition(
+            session, awaiting_trade, ("unwinding",), tickets.AWAITING, now, actor="worker"
+        )
+        back = tickets.open_ticket(
+            session, LegOrder(awaiting_trade, 3, BUY_USDT, D("329835.00")), ves_book(), FEES, now
+        ).ticket_id
+    confirm(desk, back, sold="329835.00", bought="1029.70", fee="1.03")
+    with desk.sessions() as session:
+        leg = session.scalars(select(TradeLeg).where(TradeLeg.seq == 3)).one()
+        # 1029.70 landed, the 1.03 fee on top: 1030.73 gross for 329835.00 VES
+        assert (leg.sell_amount, leg.buy_amount, leg.fee) == (
+            D("329835.00"),
+            D("1029.70"),
+            D("1.03"),
+        )
+        assert leg.price == D("329835.00") / D("1030.73")
+        assert session.get(Trade, awaiting_trade).status == "unwinding"
+        assert ledger.check(session) + trade_days.drift(session) == []
