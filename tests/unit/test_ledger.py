@@ -260,3 +260,30 @@ def test_a_withdrawal_may_take_all_an_account_holds_and_no_move_is_zero(app, des
         assert r.status_code == 422 and said in r.json["error"], (kind, amount, r.json)
     with desk.sessions() as session:
         assert ledger.balances(session, {"binance:USDT"}) == {"binance:USDT": D("0")}
+
+
+def test_the_spot_taker_fee_is_posted_to_the_spot_fees_and_the_bank_transfer_to_transfer_fees():
+    """Sell 1000 USDT for 5550 BRL by PIX, move them to the spot wallet (2.78 transfer fee),
+    buy 1017.83 USDT on spot and pay 1.02 of it as the spot taker fee."""
+    sell = LegFill(
+        Leg("p2p:USDT/BRL", "SELL", "PIX", "USDT", "BRL"),
+        D("5.55"), D(1000), D("5547.22"), D("2.78"), True, transfer=D("2.78"),
+    )  # fmt: skip
+    buy = LegFill(
+        Leg("spot:USDT/BRL", "BUY", None, "BRL", "USDT"),
+        D("5.45"), D("5547.22"), D("1016.81"), D("1.02"), True,
+    )  # fmt: skip
+    assert [(line.account, line.amount) for line in ledger.fill_lines([sell, buy])] == [
+        ("binance:USDT", D(-1000)),
+        ("market:p2p:USDT/BRL:USDT", D(1000)),
+        ("market:p2p:USDT/BRL:BRL", D("-5550.00")),
+        ("bank:PIX:BRL", D("5550.00")),
+        ("bank:PIX:BRL", D("-5550.00")),
+        ("fees:transfer:BRL", D("2.78")),
+        ("binance:spot:BRL", D("5547.22")),
+        ("binance:spot:BRL", D("-5547.22")),
+        ("market:spot:USDT/BRL:BRL", D("5547.22")),
+        ("market:spot:USDT/BRL:USDT", D("-1017.83")),
+        ("fees:spot:USDT", D("1.02")),
+        ("binance:spot:USDT", D("1016.81")),
+    ]

@@ -155,3 +155,57 @@ def test_a_margin_is_a_fraction_below_one_and_a_value_already_in_force_records_n
         history = [(c.key, c.new_value) for c in controls.history(session)]
         assert history == [(key, "0.05"), (key, "0.999999")]
         assert controls.margins(session) == {"COP->VES": Decimal("0.05")}
+
+
+def test_a_zero_daily_loss_limit_lets_profitable_trades_go_until_the_day_loses():
+    c = limits(max_daily_loss_usd=D(0))
+    assert risk.refusals(c, D(100), D(1), [], risk.Day(D(0), D(0))) == []
+    # 0.01 lost today is past a 0 USD limit, however much the next trade would make
+    assert risk.refusals(c, D(100), D(10), [], risk.Day(D(0), D("-0.01"))) == [
+        "realized loss today 0.01 USD reaches the 0 USD daily loss limit"
+    ]
+
+
+def test_an_account_may_not_go_below_its_floor_at_any_step_of_the_trade():
+    c = limits(floors={"binance:USDT": D(50)})
+    held = {"binance:USDT": D(100)}
+    # 100 - 50 = 50: exactly the floor is allowed
+    assert risk.overdrafts(c, held, [("binance:USDT", D(-50))]) == []
+    # 100 - 30 - 40 = 30 < 50: both payments are named together
+    assert risk.overdrafts(c, held, [("binance:USDT", D(-30)), ("binance:USDT", D(-40))]) == [
+        "insufficient balance: binance:USDT holds 100 USDT, the trade pays 70 from it (floor 50)"
+    ]
+    # what comes in later does not pay for what goes out first: 100 - 60 = 40 < 50
+    assert risk.overdrafts(c, held, [("binance:USDT", D(-60)), ("binance:USDT", D(500))]) == [
+        "insufficient balance: binance:USDT holds 100 USDT, the trade pays 60 from it (floor 50)"
+    ]
+
+
+def test_an_account_below_its_floor_may_still_receive_and_counterparties_have_no_floor():
+    c = limits(floors={"binance:USDT": D(50)})
+    assert risk.overdrafts(c, {"binance:USDT": D(10)}, [("binance:USDT", D(5))]) == []
+    assert risk.overdrafts(c, {}, [("market:p2p:USDT/VES:USDT", D(-1000))]) == []
+
+
+def test_the_loss_of_a_trade_unwound_or_closed_today_counts_and_an_unsettled_ones_does_not(
+    desk, opportunity
+):
+    with desk.sessions.begin() as session:
+        for i, (status, size, profit) in enumerate(
+            [
+                ("filled", D(100), D(5)),
+                ("unwound", D(200), D(-30)),
+                ("closed", D(400), D(-50)),
+                ("stranded", D(800), D(-1000)),
+                ("rejected", D(1600), None),
+            ]
+        ):
+            trade, _ = trades.request_trade(
+                session, opportunity_id=opportunity.id, size=str(size), key=f"s{i}",
+                user="t", now=desk.now(),
+            )  # fmt: skip
+            trade.status, trade.profit_usd = status, profit
+    with desk.sessions() as session:
+        day = executor.today(session, desk.now())
+    # 100 + 200 + 400 = 700 USD traded; 5 - 30 - 50 = -75 USD realized
+    assert day == risk.Day(D(700), D(-75))

@@ -513,13 +513,14 @@ def test_a_well_formed_reply_reads_exactly():
     assert done.commissions == {"BTC": D("0.000001")}
 
 
-def test_a_commission_paid_in_bnb_is_not_taken_from_the_legs_proceeds():
+def test_a_commission_paid_in_bnb_is_not_taken_from_the_legs_proceeds(caplog):
     """0.001 BTC bought for 60 USDT, the commission in BNB: the leg got all 0.001 BTC;
-    BNB is not a flow of the cycle, so its fee is not charged to the BTC."""
+    BNB is not a flow of the cycle, so its fee is not charged to the BTC, only logged."""
     bnb = [{"qty": "0.001", "commission": "0.00005", "commissionAsset": "BNB"}]
     done = SpotOrder.from_reply(FILLED | {"fills": bnb})
     fill = to_leg_fill(LegOrder(1, 1, BUY_BTC, D("60")), Market.parse(BUY_BTC.market), done)
     assert (fill.sell_amount, fill.buy_amount, fill.fee) == (D("60"), D("0.001"), D(0))
+    assert "paid commission in {'BNB': Decimal('0.00005')}" in caplog.text
     own = to_leg_fill(
         LegOrder(1, 1, BUY_BTC, D("60")), Market.parse(BUY_BTC.market), SpotOrder.from_reply(FILLED)
     )

@@ -449,3 +449,84 @@ def test_a_ticket_past_the_cycles_legs_is_its_unwinds_reverse_leg_k_of_n(
     ) == sorted([(back, True, 1, 1), (last, False, None, None), (first, False, None, None)])
     r = client.post(f"/api/v1/tickets/{back}/cancel", json={"reason": "no answer"})
     assert (r.json["unwind_leg"], r.json["unwind_legs"]) == (1, 1)
+
+
+def test_confirming_an_unwind_ticket_stores_the_reverse_leg_net_of_its_fee(desk, awaiting_trade):
+    # leg 1: 1000 USDT sold for 330000 VES at Mercantil, 165.00 of them (0.05 %) pay the
+    # move to Banesco, where leg 2 pays from: 329835.00 VES held there
+    confirm(desk, open_sell(desk, awaiting_trade, "1000").ticket_id, sold="1000", bought="330000")
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        for to in ("executing", tickets.AWAITING):
+            assert trades.transition(
+                session, awaiting_trade, ("requested", "executing"), to, now, actor="worker"
+            )
+        second = tickets.open_ticket(
+            session, LegOrder(awaiting_trade, 2, BUY_USDT, D("329835.00")), ves_book(), FEES, now
+        ).ticket_id
+    with desk.sessions.begin() as session:
+        tickets.cancel(session, second, reason="advertiser gone", actor="ana", now=now)
+        assert trades.transition(
+            session, awaiting_trade, ("unwinding",), tickets.AWAITING, now, actor="worker"
+        )
+        back = tickets.open_ticket(
+            session, LegOrder(awaiting_trade, 3, BUY_USDT, D("329835.00")), ves_book(), FEES, now
+        ).ticket_id
+    confirm(desk, back, sold="329835.00", bought="1029.70", fee="1.03")
+    with desk.sessions() as session:
+        leg = session.scalars(select(TradeLeg).where(TradeLeg.seq == 3)).one()
+        # 1029.70 landed, the 1.03 fee on top: 1030.73 gross for 329835.00 VES
+        assert (leg.sell_amount, leg.buy_amount, leg.fee) == (
+            D("329835.00"),
+            D("1029.70"),
+            D("1.03"),
+        )
+        assert leg.price == D("329835.00") / D("1030.73")
+        assert session.get(Trade, awaiting_trade).status == "unwinding"
+        assert ledger.check(session) + trade_days.drift(session) == []
+
+
+def test_a_tickets_planned_proceeds_carry_the_p2p_taker_fee_not_the_spot_one(desk, awaiting_trade):
+    with desk.sessions.begin() as session:
+        waiting = tickets.open_ticket(
+            session,
+            LegOrder(awaiting_trade, 1, BUY_USDT, D("160000")),
+            ves_book(),
+            Fees(p2p_taker=D("0.002"), spot_taker=D("0.001")),
+            desk.now(),
+        )
+        # 160000 VES at 320 = 500 USDT, less 0.2 %: 1.00 USDT
+        assert session.get(OperatorTicket, waiting.ticket_id).planned_buy == D("499.00")
+
+
+def test_a_leg_whose_ticket_was_cancelled_gets_no_ticket_again(desk, awaiting_trade):
+    ticket_id = open_sell(desk, awaiting_trade).ticket_id
+    with desk.sessions.begin() as session:
+        tickets.cancel(session, ticket_id, reason="no answer", actor="ana", now=desk.now())
+    with pytest.raises(LegRefused, match=f"operator ticket {ticket_id} for leg 1 was cancelled"):
+        open_sell(desk, awaiting_trade)
+
+
+def test_an_unwind_ticket_cancelled_with_only_dust_left_ends_the_trade_with_its_legs_loss(
+    desk, awaiting_trade
+):
+    """Leg 1 sold 0.01 USDT for 0.004 VES (under the cent): the unwind's ticket is
+    cancelled, nothing is left to take back, the trade ends cancelled 0.01 USDT down."""
+    confirm(desk, open_sell(desk, awaiting_trade).ticket_id, sold="0.01", bought="0.004")
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        for to in ("executing", tickets.AWAITING):
+            assert trades.transition(
+                session, awaiting_trade, ("requested", "executing"), to, now, actor="worker"
+            )
+        back = OperatorTicket(
+            trade_id=awaiting_trade, seq=3, market=VES, side="BUY", method="Banesco",
+            sell_currency="VES", buy_currency="USDT", planned_sell=D("0.004"),
+            planned_buy=D("0"), instructions=[], status=tickets.OPEN, created_at=now,
+        )  # fmt: skip
+        session.add(back)
+    with desk.sessions.begin() as session:
+        tickets.cancel(session, back.id, reason="no ad that small", actor="ana", now=now)
+    with desk.sessions() as session:
+        trade = session.get(Trade, awaiting_trade)
+        assert (trade.status, trade.profit_usd) == ("cancelled", D("-0.01"))

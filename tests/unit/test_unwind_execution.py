@@ -192,3 +192,29 @@ def test_a_paper_unwind_leg_pays_the_taker_fee_and_the_paper_slippage(client, de
         want.sell_amount, want.buy_amount, want.fee
     )  # fmt: skip
     assert want.buy_amount < fill_leg(reverse, book, first.buy_amount, D(0)).buy_amount
+
+
+def test_a_move_between_banks_posts_its_transfer_fee(client, desk, opportunity):
+    from backend.models import JournalEntry, Posting
+    from backend.trading.execution import Fees
+    from backend.trading.unwind import Step
+
+    trade_id = stopped_after_leg_1(client, desk, opportunity, "fee")
+    buy = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
+    # 33000 VES held at Mercantil, moved to Banesco at 0.05 %: 16.50 fee, 32983.50 arrive
+    step = Step(4, buy, D("32983.50"), None, (buy,), D("33000"), "bank:Mercantil:VES", D("16.50"))
+    fill = LegFill(buy, D("330"), D("32983.50"), D("99.95"), D("0"), True)
+    with desk.sessions.begin() as session:
+        legs.store_reverse(session, trade_id, step, fill, Fees(), desk.now(), actor="w")
+    with desk.sessions() as session:
+        moved = session.execute(
+            select(Posting.account, Posting.amount)
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(JournalEntry.trade_id == trade_id, JournalEntry.kind == "transfer")
+            .order_by(Posting.amount)
+        ).all()
+        assert [tuple(m) for m in moved] == [
+            ("bank:Mercantil:VES", D("-33000")),
+            ("fees:transfer:VES", D("16.50")),
+            ("bank:Banesco:VES", D("32983.50")),
+        ]
