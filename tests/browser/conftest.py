@@ -12,6 +12,7 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import TEST_PASSWORD
@@ -77,8 +78,10 @@ def login(browser, base_url: str, username: str, password: str = TEST_PASSWORD, 
         name.clear()
         name.send_keys(username)
         browser.find_element(By.ID, "password").send_keys(password)
+        form = browser.find_element(By.ID, "login-form")
         browser.find_element(By.ID, "login-submit").click()
         try:
+            WebDriverWait(browser, 15).until(ec.staleness_of(form))  # never read this page
             WebDriverWait(browser, 15).until(
                 lambda b: (
                     (b.current_url == base_url + path and b.find_elements(By.ID, "whoami"))

@@ -117,7 +117,14 @@ def test_a_trader_retries_and_an_admin_closes_a_stranded_trade_holding(browser, 
         detail = browser.find_element(By.ID, "trade-detail")
         assert detail.find_element(By.CSS_SELECTOR, ".badge.closed").text == "closed"
         assert not browser.find_elements(By.ID, "trade-actions")  # no buttons once closed
-        assert "kept the VES for tomorrow's buy" in browser.find_element(By.ID, "trade-events").text
+        wait_until(  # the detail re-renders at the trade's new version: read it once it has
+            browser,
+            10,
+            lambda b: (
+                "kept the VES for tomorrow's buy" in b.find_element(By.ID, "trade-events").text
+            ),
+            "the reason in the audit trail",
+        )
         wait_until(
             browser,
             10,
