@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.config import Settings
 
 _engines: dict[str, Engine] = {}
+_autocommit: dict[Engine, Engine] = {}  # each engine's AUTOCOMMIT view (same pool)
 CLIENT_GRACE_SECONDS = 2.0  # the server's own statement_timeout should answer first
 # a connection checked back in this recently, its transaction ended cleanly, is not
 # pinged again: a PostgreSQL restart takes longer, and should one fall in between, the
@@ -40,6 +41,7 @@ def _forget_parent_engines() -> None:
     for engine in _engines.values():
         engine.dispose(close=False)
     _engines.clear()
+    _autocommit.clear()
 
 
 os.register_at_fork(after_in_child=_forget_parent_engines)
@@ -136,7 +138,7 @@ def _postgresql_engine(settings: Settings) -> Engine:
         saved, dbapi_conn.wait_timeout = dbapi_conn.wait_timeout, ping_timeout
         try:
             with breaker.calling():
-                dbapi_conn.execute("SELECT 1")
+                _select_1(dbapi_conn)
         except pybreaker.CircuitBreakerError:
             raise Unavailable("db", "database breaker open after repeated failures") from None
         except psycopg.Error as exc:
@@ -145,6 +147,16 @@ def _postgresql_engine(settings: Settings) -> Engine:
             dbapi_conn.wait_timeout = saved
 
     return engine
+
+
+def _select_1(conn: BoundedConnection) -> None:
+    """The ping, leaving no transaction open: whoever checked the connection out starts
+    their own, or reads outside any (``outside_transactions``)."""
+    autocommit, conn.autocommit = conn.autocommit, True
+    try:
+        conn.execute("SELECT 1")
+    finally:
+        conn.autocommit = autocommit
 
 
 def get_engine(settings: Settings) -> Engine:
@@ -219,6 +231,22 @@ def raw_rows(connection: Connection, sql: str) -> list[tuple]:
     except dbapi.Error as exc:
         raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
     return rows
+
+
+@contextmanager
+def outside_transactions(engine: Engine) -> Iterator[Connection]:
+    """A connection for single reads, each its own statement (autocommit): on PostgreSQL a
+    hot read costs one round trip, where a transaction adds its BEGIN and the pool's
+    ROLLBACK at check-in. Only for reads that need no snapshot shared with another.
+    SQLite's driver begins no transaction for a read anyway, and switching it costs a
+    PRAGMA each way."""
+    view = _autocommit.get(engine)
+    if view is None:
+        postgresql = engine.dialect.name == "postgresql"
+        view = engine.execution_options(isolation_level="AUTOCOMMIT") if postgresql else engine
+        _autocommit[engine] = view
+    with view.connect() as connection:
+        yield connection
 
 
 @contextmanager

@@ -6,8 +6,9 @@ the worker's ``executor.execute`` run in this process, so that every wait is see
 Per trade, for the request (the POST, from the guard to the 201) and for the fill (the
 claim's and the fill's transactions), the medians of: SQL statements (SQLAlchemy's cursor
 events), waits on PostgreSQL (each one round trip: statements, BEGIN, COMMIT and the
-pool's ping at checkout), the CPU time of the thread, and wall time. No queue is crossed:
-the counts are exact; CPU and wall time still depend on the machine's load.
+pool's ping at checkout; a driver call that needs no I/O is not counted), the CPU time of
+the thread, and wall time. No queue is crossed: the counts are exact; CPU and wall time
+still depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -37,9 +38,23 @@ def main() -> None:
 
     plain_wait = db.BoundedConnection.wait
 
-    def counted_wait(self, *a, **k):
+    def on_the_wire(gen):
+        """``gen`` as psycopg drives it, counted if it waits for the socket at least once
+        (setting ``autocommit`` on an idle connection goes through ``wait`` without I/O)."""
+        try:
+            state = next(gen)
+        except StopIteration as done:
+            return done.value
         counts["waits"] += 1
-        return plain_wait(self, *a, **k)
+        while True:
+            ready = yield state
+            try:
+                state = gen.send(ready)
+            except StopIteration as done:
+                return done.value
+
+    def counted_wait(self, gen, *a, **k):
+        return plain_wait(self, on_the_wire(gen), *a, **k)
 
     db.BoundedConnection.wait = counted_wait
     seen = {

@@ -140,7 +140,7 @@ class Boards:
         kept, commits, at = self._heads, _commits, self._clock()  # before the read
         if kept is not None and kept[0] == commits and at - kept[1] < HEADS_FOR_SECONDS:
             return kept[2]
-        with engine.connect() as connection:
+        with db.outside_transactions(engine) as connection:
             found = read_heads(connection)
         self._heads = (commits, at, found)
         return found

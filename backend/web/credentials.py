@@ -70,7 +70,7 @@ class Credentials:
     def _current(self, desk) -> int | None:
         """The generation now; whatever was remembered under another one is forgotten.
         None (no row: a schema made without the migrations) means remember nothing."""
-        with desk.engine.connect() as connection:  # the pool's checks and error handling
+        with db.outside_transactions(desk.engine) as connection:  # the pool's checks
             rows = db.raw_rows(connection, _GENERATION)
         generation = rows[0][0] if rows else None
         with self._lock:
