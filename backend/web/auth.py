@@ -4,7 +4,8 @@ guard that applies every route's access decision before any view runs.
 Unauthenticated JSON and callback requests get 401 JSON; pages redirect to the login
 with a ``next`` that can only point back into the desk; a role too low gets 403 with a
 message. A session is tied to the user's ``session_version``: a new password, a new role,
-disabling the user or logging out ends it on the next request.
+disabling the user or logging out ends it on the next request. It also ends
+``SESSION_HOURS`` after the login, however busy the trader has been since.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, template_folder="templates")
 login_manager = LoginManager()
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SIGNED_IN_AT = "signed_in_at"  # in the session: when the login was made (Unix seconds)
 
 
 def current_actor() -> str:
@@ -55,12 +57,26 @@ def via() -> str:
     return g.get("auth_via", "anonymous")
 
 
+def _session_ended(desk) -> bool:
+    """A login lasts ``SESSION_HOURS`` from the moment it was made, however busy the
+    trader: the signed cookie alone would slide with every answer."""
+    signed_in = session.get(SIGNED_IN_AT)
+    if not isinstance(signed_in, int | float):  # a session made before logins were dated
+        return True
+    return desk.now().timestamp() - signed_in >= desk.settings.session_hours * 3600
+
+
 @login_manager.user_loader
 def _load_session_user(user_id: str) -> DeskUser | None:
     ident, _, version = user_id.partition(":")
     if not ident.isdigit() or not version.isdigit() or len(ident) > 10:
         return None
-    user = current_app.extensions["credentials"].user(current_desk(), int(ident), int(version))
+    desk = current_desk()
+    if _session_ended(desk):
+        hours = f"{desk.settings.session_hours:g}"
+        g.auth_error = f"the session has ended (a login lasts {hours} h); log in again"
+        return None
+    user = current_app.extensions["credentials"].user(desk, int(ident), int(version))
     if user is not None:
         g.auth_via = "session"
     return user
@@ -188,6 +204,7 @@ def login():
             session.clear()
             login_user(user)
             session.permanent = True
+            session[SIGNED_IN_AT] = int(desk.now().timestamp())
             log.info("login %s (%s)", user.username, user.role)
             return redirect(safe_next(form.next.data))
         log.warning("failed login for %r from %s", name[:64], request.remote_addr)

@@ -4,8 +4,10 @@ CSRF: Flask-WTF checks the login form and every state-changing request that ride
 session cookie. Dash's renderer sends the ``_csrf_token`` cookie back as the
 ``X-CSRFToken`` header, so callbacks are protected without forking Dash; the cookie is
 refreshed on every signed-in response. Bearer-token calls carry no ambient credential and
-are exempt (the guard in ``auth`` decides which is which). The login cookie is refreshed
-only by answers that know who is asking (``SessionCookie``).
+are exempt (the guard in ``auth`` decides which is which). The login cookie is written
+only when the session changes, never to slide it: an answer that arrives late (an icon
+fetched just before a log out) cannot bring an ended session back, and a file that sets
+no cookie can be kept by a shared cache.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ import logging
 import math
 import time
 
-from flask import Flask, Response, current_app, g, request
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Response, current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -26,7 +27,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import Settings
 from backend.web import throttle_storage  # noqa: F401  (registers desk+redis://)
-from backend.web.access import PUBLIC, required
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +59,7 @@ def content_security_policy(script_hashes: list[str], frame_sources: list[str]) 
     }
 
 
-class SessionCookie(SecureCookieSessionInterface):
-    """The login cookie is refreshed by answers that know who is asking, never by a
-    public one (a stylesheet, the icon, a health check) that left the session as it was.
-    An icon fetched just before a log out or a log in as someone else would otherwise
-    come back with the old cookie and undo it; and a file that sets a cookie cannot be
-    kept by a shared cache."""
-
-    def should_set_cookie(self, app: Flask, session) -> bool:
-        if session.modified:
-            return True
-        public = request.endpoint is not None and required(app, request.endpoint)[0] == PUBLIC
-        return not public and super().should_set_cookie(app, session)
-
-
 def init_app(app: Flask, settings: Settings) -> None:
-    app.session_interface = SessionCookie()
     if settings.proxy_fix_hops:
         app.wsgi_app = ProxyFix(
             app.wsgi_app,
@@ -89,6 +74,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_NAME="desk_session",
         PERMANENT_SESSION_LIFETIME=int(settings.session_hours * 3600),
+        # the cookie expires when the login does (auth checks the login's time too)
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_CHECK_DEFAULT=False,  # the guard calls csrf.protect() where it applies
         WTF_CSRF_TIME_LIMIT=None,  # valid for the session's life, which is bounded
         WTF_CSRF_SSL_STRICT=settings.secure_cookies,

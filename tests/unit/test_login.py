@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -151,11 +152,34 @@ def test_a_late_public_answer_cannot_undo_a_log_out(trader):
     """The browser fetches the icon with the session cookie, the person logs out, then the
     icon's answer arrives: it must not carry the old session back."""
     log_in(trader, "tina")
-    assert session_cookies(trader.get("/_dash-layout"))  # a signed-in answer refreshes it
+    trader.get("/_dash-layout")  # the first signed-in answer stores the CSRF token
+    assert session_cookies(trader.get("/_dash-layout")) == []  # later ones leave it be
     for path in ("/_favicon.ico", "/assets/style.css", "/api/v1/health", "/login"):
         assert session_cookies(trader.get(path)) == [], path
     r = trader.post("/logout", data={"csrf_token": csrf_cookie(trader)})
     assert session_cookies(r)  # the log out itself does clear it
+
+
+def test_a_login_lasts_session_hours_however_busy_the_trader(desk, trader, monkeypatch):
+    log_in(trader, "tina")
+    start, hours = desk.now(), desk.settings.session_hours
+    for part in (0.5, 0.99):  # busy all the while: no answer extends the login
+        monkeypatch.setattr(desk, "now", lambda p=part: start + timedelta(hours=hours * p))
+        assert trader.get("/api/v1/prices").status_code == 200
+    monkeypatch.setattr(desk, "now", lambda: start + timedelta(hours=hours, seconds=1))
+    r = trader.get("/api/v1/prices")
+    assert r.status_code == 401
+    assert r.json["error"] == "the session has ended (a login lasts 12 h); log in again"
+    assert trader.get("/trades").headers["Location"] == "/login?next=/trades"
+    assert log_in(trader, "tina").status_code == 302  # a new login lasts another 12 h
+    assert trader.get("/api/v1/prices").status_code == 200
+
+
+def test_a_session_from_before_logins_were_dated_must_log_in_again(app, trader):
+    log_in(trader, "tina")
+    with trader.session_transaction() as session:
+        del session["signed_in_at"]
+    assert trader.get("/api/v1/prices").status_code == 401
 
 
 def test_repeated_failed_logins_get_429_with_retry_after(app, desk, trader):
