@@ -60,6 +60,23 @@ def pg_url(make_pg_database):
     return make_pg_database()
 
 
+@pytest.fixture
+def pg_engine(make_pg_database):
+    """The desk's engine (its pool, ping and timeouts) on a fresh, empty database."""
+    from backend import db
+
+    settings = Settings(
+        _env_file=None,
+        database_url=make_pg_database(),
+        secret_key=TEST_SECRET,
+        redis_url=None,
+        rabbitmq_url=None,
+    )
+    engine = db.get_engine(settings)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     url = SERVICES["redis"]

@@ -8,21 +8,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from backend import db
-from backend.config import Settings
-
-
-@pytest.fixture
-def engine(make_pg_database):
-    settings = Settings(
-        _env_file=None,
-        database_url=make_pg_database(),
-        secret_key="checkout-ping-tests-only",
-        redis_url=None,
-        rabbitmq_url=None,
-    )
-    engine = db.get_engine(settings)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -43,27 +28,27 @@ def pid(engine) -> int:
         return connection.scalar(text("SELECT pg_backend_pid()"))
 
 
-def test_a_connection_checked_in_a_moment_ago_is_not_pinged_again(engine, pings, monkeypatch):
+def test_a_connection_checked_in_a_moment_ago_is_not_pinged_again(pg_engine, pings, monkeypatch):
     monkeypatch.setattr(db, "FRESH_SECONDS", 60)  # "a moment", however loaded the machine
-    first = pid(engine)
+    first = pid(pg_engine)
     assert pings == ["SELECT 1"]  # the new connection's first checkout
-    assert pid(engine) == first
+    assert pid(pg_engine) == first
     assert pings == ["SELECT 1"]
 
 
-def test_a_connection_idle_longer_is_pinged(engine, pings, monkeypatch):
-    first = pid(engine)
+def test_a_connection_idle_longer_is_pinged(pg_engine, pings, monkeypatch):
+    first = pid(pg_engine)
     monkeypatch.setattr(db, "FRESH_SECONDS", 0)
-    assert pid(engine) == first
+    assert pid(pg_engine) == first
     assert pings == ["SELECT 1", "SELECT 1"]
 
 
-def test_a_fresh_connection_the_server_dropped_fails_once_then_is_replaced(engine, monkeypatch):
+def test_a_fresh_connection_the_server_dropped_fails_once_then_is_replaced(pg_engine, monkeypatch):
     monkeypatch.setattr(db, "FRESH_SECONDS", 60)
-    first = pid(engine)
-    admin = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    first = pid(pg_engine)
+    admin = pg_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("SELECT pg_terminate_backend(%s)", (first,))
-    with pytest.raises(OperationalError), engine.connect() as connection:
+    with pytest.raises(OperationalError), pg_engine.connect() as connection:
         connection.scalar(text("SELECT 1"))
-    assert pid(engine) != first
+    assert pid(pg_engine) != first

@@ -311,26 +311,32 @@ def test_cancelling_the_first_leg_ends_the_trade_cancelled_with_no_profit(desk, 
             tickets.cancel(session, ticket_id, reason="again", actor="ana", now=desk.now())
 
 
+def cancel_a_dust_ticket(desk, trade_id: int, seq: int) -> None:
+    """Leg 1 confirmed selling 0.01 USDT for 0.004 VES (under the cent), then a ticket at
+    ``seq`` to buy the USDT back with that 0.004 VES, cancelled: no ad takes so little."""
+    confirm(desk, open_sell(desk, trade_id).ticket_id, sold="0.01", bought="0.004")
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        for to in ("executing", tickets.AWAITING):
+            assert trades.transition(
+                session, trade_id, ("requested", "executing"), to, now, actor="worker"
+            )
+        ticket = OperatorTicket(
+            trade_id=trade_id, seq=seq, market=VES, side="BUY", method="Banesco",
+            sell_currency="VES", buy_currency="USDT", planned_sell=D("0.004"),
+            planned_buy=D("0"), instructions=[], status=tickets.OPEN, created_at=now,
+        )  # fmt: skip
+        session.add(ticket)
+    with desk.sessions.begin() as session:
+        tickets.cancel(session, ticket.id, reason="no ad that small", actor="ana", now=now)
+
+
 def test_cancelling_a_later_leg_when_the_first_brought_only_dust_unwinds_to_record_it(
     desk, awaiting_trade
 ):
     """Leg 1 sold 0.01 USDT for 0.004 VES, under the cent: nothing to take back, but the
     trade is not simply cancelled: the unwind records the dust it keeps."""
-    confirm(desk, open_sell(desk, awaiting_trade).ticket_id, sold="0.01", bought="0.004")
-    now = desk.now()
-    with desk.sessions.begin() as session:
-        for to in ("executing", tickets.AWAITING):
-            assert trades.transition(
-                session, awaiting_trade, ("requested", "executing"), to, now, actor="worker"
-            )
-        second = OperatorTicket(
-            trade_id=awaiting_trade, seq=2, market=VES, side="BUY", method="Banesco",
-            sell_currency="VES", buy_currency="USDT", planned_sell=D("0.004"),
-            planned_buy=D("0"), instructions=[], status=tickets.OPEN, created_at=now,
-        )  # fmt: skip
-        session.add(second)
-    with desk.sessions.begin() as session:
-        tickets.cancel(session, second.id, reason="no ad that small", actor="ana", now=now)
+    cancel_a_dust_ticket(desk, awaiting_trade, seq=2)
     with desk.sessions() as session:
         trade = session.get(Trade, awaiting_trade)
         assert (trade.status, trade.profit_usd) == ("unwinding", None)
@@ -512,21 +518,7 @@ def test_an_unwind_ticket_cancelled_with_only_dust_left_ends_the_trade_with_its_
 ):
     """Leg 1 sold 0.01 USDT for 0.004 VES (under the cent): the unwind's ticket is
     cancelled, nothing is left to take back, the trade ends cancelled 0.01 USDT down."""
-    confirm(desk, open_sell(desk, awaiting_trade).ticket_id, sold="0.01", bought="0.004")
-    now = desk.now()
-    with desk.sessions.begin() as session:
-        for to in ("executing", tickets.AWAITING):
-            assert trades.transition(
-                session, awaiting_trade, ("requested", "executing"), to, now, actor="worker"
-            )
-        back = OperatorTicket(
-            trade_id=awaiting_trade, seq=3, market=VES, side="BUY", method="Banesco",
-            sell_currency="VES", buy_currency="USDT", planned_sell=D("0.004"),
-            planned_buy=D("0"), instructions=[], status=tickets.OPEN, created_at=now,
-        )  # fmt: skip
-        session.add(back)
-    with desk.sessions.begin() as session:
-        tickets.cancel(session, back.id, reason="no ad that small", actor="ana", now=now)
+    cancel_a_dust_ticket(desk, awaiting_trade, seq=3)
     with desk.sessions() as session:
         trade = session.get(Trade, awaiting_trade)
         assert (trade.status, trade.profit_usd) == ("cancelled", D("-0.01"))

@@ -6,10 +6,11 @@ from decimal import Decimal as D
 from sqlalchemy import select
 
 from backend.market import latest
-from backend.models import LiquidityTake, Opportunity, Trade, TradeLeg
+from backend.models import JournalEntry, LiquidityTake, Opportunity, Posting, Trade, TradeLeg
 from backend.trading import executor, ledger, legs, trade_days, trades
-from backend.trading.execution import Leg, LegFill, fill_leg, with_transfer
+from backend.trading.execution import Fees, Leg, LegFill, fill_leg, with_transfer
 from backend.trading.quotes import fees_from
+from backend.trading.unwind import Step
 
 
 def stopped_after_leg_1(client, desk, opportunity, key="u1") -> int:
@@ -89,9 +90,6 @@ def test_the_sweeper_sends_unwinding_trades_at_any_age_and_stranded_ones_every_5
 def test_a_reverse_leg_moves_its_proceeds_to_where_the_next_one_pays_at_the_transfer_fee(
     client, desk, opportunity
 ):
-    from backend.trading.execution import Fees, LegFill
-    from backend.trading.unwind import Step
-
     trade_id = stopped_after_leg_1(client, desk, opportunity, "move")
     sell = Leg("p2p:USDT/VES", "SELL", "Mercantil", "USDT", "VES")
     buy = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
@@ -111,18 +109,10 @@ def test_a_reverse_leg_moves_its_proceeds_to_where_the_next_one_pays_at_the_tran
         assert (row.buy_amount, row.fee) == (D("32983.50"), D("16.50"))
 
 
-def test_a_move_between_banks_without_a_transfer_fee_posts_no_zero_fee_line(
-    client, desk, opportunity
-):
-    from backend.models import JournalEntry, Posting
-    from backend.trading.execution import Fees
-    from backend.trading.unwind import Step
-
-    trade_id = stopped_after_leg_1(client, desk, opportunity, "nofee")
-    buy = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
-    # held at Mercantil, paid from Banesco: it moves, and the fee of the move is zero
-    step = Step(4, buy, D("33000"), None, (buy,), D("33000"), "bank:Mercantil:VES")
-    fill = LegFill(buy, D("330"), D("33000"), D("100"), D("0"), True)
+def transfer_postings(client, desk, opportunity, step, fill) -> list[tuple]:
+    """The transfer entry's postings when ``fill`` of reverse ``step`` is stored on a
+    trade stopped after leg 1, smallest amount first."""
+    trade_id = stopped_after_leg_1(client, desk, opportunity, f"move-{step.amount}")
     with desk.sessions.begin() as session:
         legs.store_reverse(session, trade_id, step, fill, Fees(), desk.now(), actor="w")
     with desk.sessions() as session:
@@ -132,10 +122,20 @@ def test_a_move_between_banks_without_a_transfer_fee_posts_no_zero_fee_line(
             .where(JournalEntry.trade_id == trade_id, JournalEntry.kind == "transfer")
             .order_by(Posting.amount)
         ).all()
-        assert [tuple(m) for m in moved] == [
-            ("bank:Mercantil:VES", D("-33000")),
-            ("bank:Banesco:VES", D("33000")),
-        ]
+    return [tuple(m) for m in moved]
+
+
+def test_a_move_between_banks_without_a_transfer_fee_posts_no_zero_fee_line(
+    client, desk, opportunity
+):
+    buy = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
+    # held at Mercantil, paid from Banesco: it moves, and the fee of the move is zero
+    step = Step(4, buy, D("33000"), None, (buy,), D("33000"), "bank:Mercantil:VES")
+    fill = LegFill(buy, D("330"), D("33000"), D("100"), D("0"), True)
+    assert transfer_postings(client, desk, opportunity, step, fill) == [
+        ("bank:Mercantil:VES", D("-33000")),
+        ("bank:Banesco:VES", D("33000")),
+    ]
 
 
 def test_a_stopped_trade_holding_only_dust_ends_unwound_and_names_it_never_stranded(
@@ -195,26 +195,12 @@ def test_a_paper_unwind_leg_pays_the_taker_fee_and_the_paper_slippage(client, de
 
 
 def test_a_move_between_banks_posts_its_transfer_fee(client, desk, opportunity):
-    from backend.models import JournalEntry, Posting
-    from backend.trading.execution import Fees
-    from backend.trading.unwind import Step
-
-    trade_id = stopped_after_leg_1(client, desk, opportunity, "fee")
     buy = Leg("p2p:USDT/VES", "BUY", "Banesco", "VES", "USDT")
     # 33000 VES held at Mercantil, moved to Banesco at 0.05 %: 16.50 fee, 32983.50 arrive
     step = Step(4, buy, D("32983.50"), None, (buy,), D("33000"), "bank:Mercantil:VES", D("16.50"))
     fill = LegFill(buy, D("330"), D("32983.50"), D("99.95"), D("0"), True)
-    with desk.sessions.begin() as session:
-        legs.store_reverse(session, trade_id, step, fill, Fees(), desk.now(), actor="w")
-    with desk.sessions() as session:
-        moved = session.execute(
-            select(Posting.account, Posting.amount)
-            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-            .where(JournalEntry.trade_id == trade_id, JournalEntry.kind == "transfer")
-            .order_by(Posting.amount)
-        ).all()
-        assert [tuple(m) for m in moved] == [
-            ("bank:Mercantil:VES", D("-33000")),
-            ("fees:transfer:VES", D("16.50")),
-            ("bank:Banesco:VES", D("32983.50")),
-        ]
+    assert transfer_postings(client, desk, opportunity, step, fill) == [
+        ("bank:Mercantil:VES", D("-33000")),
+        ("fees:transfer:VES", D("16.50")),
+        ("bank:Banesco:VES", D("32983.50")),
+    ]
