@@ -153,10 +153,8 @@ def _select_1(conn: BoundedConnection) -> None:
     """The ping, leaving no transaction open: whoever checked the connection out starts
     their own, or reads outside any (``outside_transactions``)."""
     autocommit, conn.autocommit = conn.autocommit, True
-    try:
-        conn.execute("SELECT 1")
-    finally:
-        conn.autocommit = autocommit
+    conn.execute("SELECT 1")
+    conn.autocommit = autocommit  # after a failure the pool throws the connection away
 
 
 def get_engine(settings: Settings) -> Engine:
