@@ -16,6 +16,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "backend.web.lane.HealthLaneWorker"
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 30
+# gunicorn's control socket (for gunicornc) sits at one path per user, shared by every
+# desk on the machine, and its thread is stopped and restarted around each fork; unused
+control_socket_disable = True
 graceful_timeout = 20
 # The app logs one structured `request` line per answer (backend.ops.logs); gunicorn's own
 # lines (start, stop, worker deaths) use the same format.
