@@ -24,6 +24,7 @@ def test_ctrl_c_gives_the_worker_a_warm_shutdown(tmp_path):
     os.killpg(desk.process.pid, signal.SIGINT)
     desk.process.wait(timeout=30)
     log = desk.log.read_text()
-    assert "Warm shutdown" in log
+    tail = "\n".join(line[:300] for line in log.splitlines()[-60:])  # what stopped slowly
+    assert "Warm shutdown" in log, tail
     for bad in ("WorkerLostError", "exited prematurely", "SIGKILL"):
-        assert bad not in log, bad
+        assert bad not in log, f"{bad} in the desk's log; its end:\n{tail}"
