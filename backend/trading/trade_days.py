@@ -26,6 +26,7 @@ from functools import cache
 
 from sqlalchemy import (
     Connection,
+    Select,
     Table,
     bindparam,
     delete,
@@ -521,8 +522,17 @@ def locate(session: Session, flt, first: date | None, until: date | None, by: st
     order of ``by`` (the trades' indexes'), and how many trades come before it:
     (*values, day, before), or None beyond the end. One statement: settled trades from
     the rollup, those in flight from the trades, added up by a running sum."""
+    stmt = locating(session.get_bind().dialect.name, flt, first, until, by, descending, offset)
+    row = session.execute(stmt).first()
+    return None if row is None else (*row[:-1], int(row[-1]))
+
+
+def locating(dialect: str, flt, first: date | None, until: date | None, by: str | None,
+             descending: bool, offset) -> Select:  # fmt: skip
+    """``locate``'s statement (columns ``by``, ``day``, ``before``) on the database
+    ``dialect``, for another to build on; ``offset`` may be a bound parameter."""
     at = Trade.created_at
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         at = func.timezone("UTC", at)
     names = [by, "day"] if by else ["day"]
     kept = [TradeDay.__table__.c[name].label(name) for name in names]
@@ -542,5 +552,4 @@ def locate(session: Session, flt, first: date | None, until: date | None, by: st
     stmt = select(*(running.c[n] for n in names), running.c.before)
     stmt = stmt.where(running.c.before + running.c.n > offset)
     order = [running.c[n].desc() if descending else running.c[n] for n in names]
-    row = session.execute(stmt.order_by(*order).limit(1)).first()
-    return None if row is None else (*row[:-1], int(row[-1]))
+    return stmt.order_by(*order).limit(1)

@@ -579,27 +579,18 @@ def _skip(session: Session, flt: TradeFilter, pg: Page) -> tuple[object, int]:
     if not (grouped or pg.sort == "created_at") or pg.offset < SKIP_FROM or days is None or edges:
         return None, pg.offset
     by = pg.sort if grouped else None
-    found = trade_days.locate(session, flt, *days, by, pg.descending, pg.offset)
+    found = trade_hours.locate(session, flt, *days, by, pg.descending, pg.offset)
     if found is None:
         return None, pg.offset  # beyond the end: nothing there either way
-    *value, day, skipped = found
+    *value, day, skipped, hour, before_hour = found
     group = replace(flt, **{GROUPED[pg.sort]: value[0]}) if grouped else flt
-    if pg.offset - skipped < SKIP_FROM:  # walking the rest costs less than counting hours
+    if pg.offset - skipped < SKIP_FROM:  # walking the rest costs less than its hours' edge
         edge = _midnight(day + timedelta(days=1) if pg.descending else day)
         return _from(group, pg, edge), pg.offset - skipped
-    return _skip_hours(session, group, day, pg, skipped)
-
-
-def _skip_hours(session: Session, flt: TradeFilter, day: date, pg: Page, skipped: int):
-    """Inside the (whole) day the wanted row falls in, skip its whole hours before the row
-    as well; sorted by a group's column, ``flt`` filters to that group."""
-    first = trade_hours.hour_of(_midnight(day))
-    for hour, trades in trade_hours.counts(session, flt, first, first + 24, pg.descending):
-        if skipped + trades > pg.offset:
-            edge = trade_hours.start_of(hour + 1 if pg.descending else hour)
-            return _from(flt, pg, edge), pg.offset - skipped
-        skipped += trades
-    return None, pg.offset  # the day ran out: the rollups disagree, so count it all
+    if hour is None:  # the day's hours hold fewer trades than the day: count it all
+        return None, pg.offset
+    edge = trade_hours.start_of(hour + 1 if pg.descending else hour)
+    return _from(group, pg, edge), pg.offset - before_hour
 
 
 def _from(flt: TradeFilter, pg: Page, edge: datetime):

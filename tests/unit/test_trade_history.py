@@ -323,6 +323,31 @@ def test_a_jump_skips_whole_hours_counting_trades_in_flight(desk, monkeypatch, s
     check_paging_forward_and_back(desk, monkeypatch, sort, descending)
 
 
+@pytest.mark.parametrize("descending", [True, False])
+def test_a_jump_lands_on_the_hour_of_its_row(desk, monkeypatch, descending):
+    """One trade an hour, settled ones in the day's first and last hours: every jump
+    skips all the trades before its row, in flight or settled, and walks none."""
+    hours = {
+        0: "filled",
+        3: "executing",
+        9: "rejected",
+        14: "queued",
+        20: "executing",
+        23: "filled",
+    }
+    with desk.sessions.begin() as session:
+        for hour, status in hours.items():
+            recorded_trade(session, at=at(f"2026-11-12 {hour:02d}:30"), status=status)
+    monkeypatch.setattr(th, "SKIP_FROM", 1)
+    flt = th.TradeFilter()
+    with desk.sessions() as session:
+        for offset in range(1, len(hours)):
+            bound, left = th._skip(session, flt, th.Page("created_at", descending, offset, 1))
+            assert bound is not None and left == 0, offset
+        beyond = th.Page("created_at", descending, len(hours), 1)
+        assert th._skip(session, flt, beyond) == (None, len(hours))
+
+
 def test_the_status_filter_takes_every_status_of_the_one_list_and_no_other(desk, many):
     from backend.trading import trades
 
