@@ -75,7 +75,9 @@ def rebuild(connection: Connection) -> None:
     trade_days.insert_sums(connection, table, "hour", hour, trade_days.SETTLED)
 
 
-def _within(flt, first: int, until: int) -> list:
+def _within(flt, first, until) -> list:
+    """Conditions on the rollup rows of the filter's market over the hours [first, until):
+    numbers, or expressions when only the database knows them."""
     return [
         TradeHour.market == (flt.market or trade_days.ALL),
         TradeHour.hour >= first,
@@ -143,21 +145,17 @@ def _locating(dialect: str, flt, first: date | None, until: date | None, by: str
     else:  # SQLite keeps UTC times and days as text
         hour = cast(func.strftime("%s", Trade.created_at), Integer) // WIDTH
         first_hour = cast(func.strftime("%s", day.c.day), Integer) // WIDTH
-    kept = select(TradeHour.hour.label("h"), TradeHour.trades.label("n")).where(
-        TradeHour.market == (flt.market or trade_days.ALL),
-        TradeHour.hour >= first_hour,
-        TradeHour.hour < first_hour + 24,
-    )
-    parts = [trade_days.matching(kept, TradeHour.__table__, flt)]
+    kept = select(TradeHour.hour.label("h"), TradeHour.trades.label("n"))
+    kept = kept.where(*_within(flt, first_hour, first_hour + 24))
     live = select(hour.label("h"), literal(1).label("n"))
+    live = live.where(hour >= first_hour, hour < first_hour + 24)
+    if by is not None:  # within the group the day was found in
+        kept = kept.where(TradeHour.__table__.c[by] == day.c[by])
+        live = live.where(Trade.__table__.c[by] == day.c[by])
+    parts = [trade_days.matching(kept, TradeHour.__table__, flt)]
     live = trade_days.in_flight_where(live, flt, None, None)
     if live is not None:
-        parts.append(live.where(hour >= first_hour, hour < first_hour + 24))
-    if by is not None:  # the group the day was found in
-        parts = [
-            part.where((TradeHour if n == 0 else Trade).__table__.c[by] == day.c[by])
-            for n, part in enumerate(parts)
-        ]
+        parts.append(live)
     both = union_all(*parts).subquery()
     grouped = select(both.c.h, func.sum(both.c.n).label("n")).group_by(both.c.h).subquery()
     order = grouped.c.h.desc() if descending else grouped.c.h
