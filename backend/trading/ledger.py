@@ -211,7 +211,10 @@ def _account(name: str, now: datetime) -> dict:
 
 def lock(session: Session, names: set[str]) -> None:
     """Hold the accounts about to be debited until the transaction ends (PostgreSQL), so
-    two trades cannot both spend the same balance. SQLite serializes writers already."""
+    two trades cannot both spend the same balance. SQLite serializes writers already.
+    Read the balances in the next statement, never in this one: under READ COMMITTED a
+    statement that waited for the lock keeps the snapshot it started with, and would not
+    see the postings of the trade that held it."""
     if names and session.get_bind().dialect.name == "postgresql":
         session.execute(
             select(Account.name)
