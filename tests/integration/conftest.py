@@ -61,18 +61,23 @@ def pg_url(make_pg_database):
 
 
 @pytest.fixture
-def pg_engine(make_pg_database):
-    """The desk's engine (its pool, ping and timeouts) on a fresh, empty database."""
-    from backend import db
-
-    settings = Settings(
+def pg_settings(make_pg_database):
+    """Settings of a fresh, empty PostgreSQL database, with no Redis or RabbitMQ."""
+    return Settings(
         _env_file=None,
         database_url=make_pg_database(),
         secret_key=TEST_SECRET,
         redis_url=None,
         rabbitmq_url=None,
     )
-    engine = db.get_engine(settings)
+
+
+@pytest.fixture
+def pg_engine(pg_settings):
+    """The desk's engine (its pool, ping and timeouts) on a fresh, empty database."""
+    from backend import db
+
+    engine = db.get_engine(pg_settings)
     yield engine
     engine.dispose()
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select, text
 
 from backend import create_app, migrate
-from backend.config import Settings
 from backend.models import ApiToken, AuthState
 from backend.web import tokens, users
 from tests.conftest import add_token, add_user
-from tests.integration.conftest import TEST_SECRET
 
 PRICES = "/api/v1/prices"
 
@@ -26,16 +24,9 @@ def generation(desk) -> int:
         return session.get(AuthState, 1).generation
 
 
-def test_a_revoke_or_a_disable_is_refused_at_once_by_every_process(make_pg_database):
-    settings = Settings(
-        _env_file=None,
-        database_url=make_pg_database(),
-        redis_url=None,
-        rabbitmq_url=None,
-        secret_key=TEST_SECRET,
-    )
-    migrate.upgrade(settings)
-    one, two = create_app(settings), create_app(settings)
+def test_a_revoke_or_a_disable_is_refused_at_once_by_every_process(pg_settings):
+    migrate.upgrade(pg_settings)
+    one, two = create_app(pg_settings), create_app(pg_settings)
     desk = one.extensions["desk"]
     add_user(desk, "tina", "trader")
     raw, other = add_token(desk, "tina"), add_token(desk, "tina")
