@@ -515,22 +515,15 @@ def by_day(session: Session, flt, first: date | None, until: date | None) -> dic
     return daily
 
 
-def locate(session: Session, flt, first: date | None, until: date | None, by: str | None,
-           descending: bool, offset: int) -> tuple | None:  # fmt: skip
-    """The (value of ``by``, day) holding row ``offset`` of the history in the order (``by``,
-    day) over the days [first, until) (``by`` None: the day alone), in the database's own
-    order of ``by`` (the trades' indexes'), and how many trades come before it:
-    (*values, day, before), or None beyond the end. One statement: settled trades from
-    the rollup, those in flight from the trades, added up by a running sum."""
-    stmt = locating(session.get_bind().dialect.name, flt, first, until, by, descending, offset)
-    row = session.execute(stmt).first()
-    return None if row is None else (*row[:-1], int(row[-1]))
-
-
 def locating(dialect: str, flt, first: date | None, until: date | None, by: str | None,
              descending: bool, offset) -> Select:  # fmt: skip
-    """``locate``'s statement (columns ``by``, ``day``, ``before``) on the database
-    ``dialect``, for another to build on; ``offset`` may be a bound parameter."""
+    """The statement finding the (value of ``by``, day) that holds row ``offset`` of the
+    history in the order (``by``, day) over the days [first, until) (``by`` None: the day
+    alone), in the database's own order of ``by`` (the trades' indexes'), and how many
+    trades come before it: columns ``by``, ``day``, ``before``, no row beyond the end.
+    Settled trades from the rollup, those in flight from the trades, added up by a
+    running sum; ``offset`` may be a bound parameter (``trade_hours.locate`` builds on
+    it, on the database ``dialect``)."""
     at = Trade.created_at
     if dialect == "postgresql":
         at = func.timezone("UTC", at)

@@ -116,12 +116,13 @@ def sums(session: Session, flt, first: int, until: int) -> dict[str, list]:
 
 def locate(session: Session, flt, first: date | None, until: date | None, by: str | None,
            descending: bool, offset: int) -> tuple | None:  # fmt: skip
-    """``trade_days.locate`` and, inside the day it finds, the hour holding row ``offset``
-    (in the day's order, within the group of ``by`` it finds) and how many trades come
-    before that hour: (*values, day, before, hour, before the hour), hour and before the
-    hour None when the day's hours hold fewer trades than the day (the rollups disagree),
-    or None beyond the end. One statement, so a jump costs one round trip: the day's
-    settled trades from this rollup, those in flight from the trades."""
+    """Where row ``offset`` of the history falls: its day (and value of ``by``) and how
+    many trades come before that day (``trade_days.locating``), then its hour inside
+    that day (and group) and how many trades come before that hour: (*values, day,
+    before, hour, before the hour); hour and before the hour None when the day's hours
+    hold fewer trades than the day (the rollups disagree); None beyond the end. One
+    statement, so a jump costs one round trip: the day's settled trades from this
+    rollup, those in flight from the trades."""
     stmt = _locating(session.get_bind().dialect.name, flt, first, until, by, descending)
     row = session.execute(stmt, {"offset": offset}).first()
     if row is None:

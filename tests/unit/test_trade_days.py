@@ -229,6 +229,12 @@ def test_a_request_its_queued_mark_and_its_claim_leave_the_rollup_alone(desk):
         assert done != trade_id
 
 
+def day_of_row(session, flt, first, until, by, descending, offset):
+    """(value of ``by``, day, trades before it) of a jump's row, without its hour."""
+    found = trade_hours.locate(session, flt, first, until, by, descending, offset)
+    return None if found is None else found[:-2]
+
+
 def test_locate_adds_the_trades_in_flight_to_the_settled_ones(desk):
     """The deep-page skip finds the group and day of a row from the rollup and, for
     trades in flight, from the trades: where the trades' own order puts it."""
@@ -255,11 +261,11 @@ def test_locate_adds_the_trades_in_flight_to_the_settled_ones(desk):
             for descending in (False, True):
                 order = sorted(keys, reverse=descending)
                 for offset, key in enumerate(order):
-                    found = trade_days.locate(session, flt, None, None, by, descending, offset)
+                    found = day_of_row(session, flt, None, None, by, descending, offset)
                     assert found == (*key, order.index(key)), (by, descending, offset)
-                assert trade_days.locate(session, flt, None, None, by, descending, 7) is None
+                assert day_of_row(session, flt, None, None, by, descending, 7) is None
         ana_in_flight = trade_history.TradeFilter(user="ana", status="queued")
-        found = trade_days.locate(session, ana_in_flight, START.date(), None, None, False, 0)
+        found = day_of_row(session, ana_in_flight, START.date(), None, None, False, 0)
         assert found == ((START + timedelta(days=2)).date(), 0)
 
 
@@ -343,10 +349,10 @@ def test_a_trade_in_flight_at_the_first_instant_of_the_next_day_is_not_in_this_o
         assert {status: total[0] for status, total in day.items()} == {"executing": 1}
         everything = trade_history.TradeFilter()
         first, until = START.date(), midnight.date()
-        assert trade_days.locate(session, everything, first, until, "status", False, 0) == (
+        assert day_of_row(session, everything, first, until, "status", False, 0) == (
             "executing", START.date(), 0
         )  # fmt: skip
-        assert trade_days.locate(session, everything, first, until, "status", False, 1) is None
+        assert day_of_row(session, everything, first, until, "status", False, 1) is None
         daily = trade_days.by_day(session, trade_history.TradeFilter(), START.date(), None)
         assert daily == {  # in flight: counted, not realized
             START.date(): [1, 0, Decimal(0)],
