@@ -10,6 +10,7 @@ message, never a 500.
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Callable
 
@@ -29,6 +30,7 @@ DASH_OWN = {
     "_pages_dummy.children": VIEWER,
 }
 MAX_OUTPUT_KEY = 2000
+MAX_SAFE_INTEGER = 2**53 - 1  # the largest int Dash sends back to the browser
 
 
 class BadInput(ValueError):
@@ -109,39 +111,55 @@ def _is_dependency(item: object) -> bool:
     )
 
 
+def _pattern(declared_id: str) -> tuple[frozenset, bool] | None:
+    """A pattern id's keys and whether it names many components (``ALL``,
+    ``ALLSMALLER``: a list is sent) or one (``MATCH``, or no wildcard)."""
+    if not declared_id.startswith("{"):
+        return None
+    parts = json.loads(declared_id)
+    many = any(v in (["ALL"], ["ALLSMALLER"]) for v in parts.values())
+    return frozenset(parts), many
+
+
+def _one(want: dict, got: object) -> bool:
+    """``got`` is the dependency ``want`` declared: its id and property, or for a
+    pattern an id object with the pattern's keys."""
+    if not _is_dependency(got) or got["property"] != want["property"]:
+        return False
+    pattern = _pattern(want["id"])
+    if pattern is None:
+        return got["id"] == want["id"]
+    return isinstance(got["id"], dict) and frozenset(got["id"]) == pattern[0]
+
+
+def _sent_as_declared(want: dict, got: object) -> bool:
+    pattern = _pattern(want["id"])
+    if pattern is not None and pattern[1]:  # ALL: a list (maybe empty) of matches
+        return isinstance(got, list) and all(_one(want, g) for g in got)
+    return _one(want, got)
+
+
 def _matches(declared: list[dict], sent: object) -> bool:
     if not isinstance(sent, list) or len(sent) != len(declared):
         return False
-    for want, got in zip(declared, sent, strict=True):
-        if not want["id"].startswith("{"):  # a plain id: exactly that component and property
-            if not _is_dependency(got) or (got["id"], got["property"]) != (
-                want["id"],
-                want["property"],
-            ):
-                return False
-        elif not (_is_dependency(got) or (isinstance(got, list) and all(map(_is_dependency, got)))):
-            return False  # a pattern (ALL, MATCH): one or a list of dependencies
-    return True
+    return all(_sent_as_declared(w, g) for w, g in zip(declared, sent, strict=True))
 
 
 def _outputs_match(key: str, sent: object) -> bool:
     expected = split_callback_id(key)
     if isinstance(expected, dict):
         expected, sent = [expected], [sent]
-    if not isinstance(sent, list) or len(sent) != len(expected):
+    return _matches(expected, sent)
+
+
+def _trigger_readable(changed: str) -> bool:
+    """Dash parses a pattern trigger's id as JSON (``ctx.triggered_id``): a 500 if not."""
+    if not changed.startswith("{"):
+        return True
+    try:
+        return isinstance(json.loads(changed.rsplit(".", 1)[0]), dict)
+    except ValueError:
         return False
-    for want, got in zip(expected, sent, strict=True):
-        if want["id"].startswith("{"):  # a pattern id: one or a list of dependencies
-            if not (
-                _is_dependency(got) or (isinstance(got, list) and all(map(_is_dependency, got)))
-            ):
-                return False
-        elif not _is_dependency(got) or (got["id"], got["property"]) != (
-            want["id"],
-            want["property"],
-        ):
-            return False
-    return True
 
 
 def _check_location(inputs: list[dict]) -> None:
@@ -184,5 +202,7 @@ def check_callback_request() -> None:
     if key == PAGES_CONTENT:
         _check_location(body["inputs"])
     changed = body.get("changedPropIds", [])
-    if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
-        raise BadRequest("changedPropIds must be a list of strings")
+    if not isinstance(changed, list) or not all(
+        isinstance(c, str) and _trigger_readable(c) for c in changed
+    ):
+        raise BadRequest("changedPropIds must be a list of component.property strings")

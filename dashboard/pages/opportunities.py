@@ -308,7 +308,7 @@ def _pending(value: object) -> dict:
     expect(value, dict, name="pending trade")
     if set(value) != {"opportunity_id", "key"}:
         raise BadInput("pending trade has unexpected fields")
-    expect(value["opportunity_id"], int, name="opportunity")
+    expect_id(value["opportunity_id"], "opportunity")
     expect(value["key"], str, name="key")
     return value
 

@@ -17,7 +17,7 @@ from backend.trading import accounts, balances, controls, executor, reasons
 from backend.trading.risk import Day
 from backend.web.access import ADMIN, VIEWER, allowed
 from backend.web.auth import current_actor
-from dashboard.access import BadInput, callback, expect
+from dashboard.access import MAX_SAFE_INTEGER, BadInput, callback, expect
 from dashboard.components import grid
 from dashboard.components.format import amount, percent, usd
 from dashboard.i18n import _, locale, when
@@ -286,6 +286,9 @@ def register_callbacks(app: Dash) -> None:
     def switch(_pause, _resume, reason, ticks):
         """Pause or resume: the kill switch every worker reads before each trade."""
         expect(reason, str, type(None), name="reason")
+        ticks = expect(ticks, int, type(None), name="n_intervals") or 0
+        if not 0 <= ticks < MAX_SAFE_INTEGER:  # checked before the change: its +1 goes back
+            raise BadInput("n_intervals is out of range")
         if ctx.triggered_id not in ("risk-pause", "risk-resume"):
             raise BadInput("only the pause and resume buttons change the kill switch")
         try:
@@ -300,5 +303,4 @@ def register_callbacks(app: Dash) -> None:
         with desk.sessions.begin() as session:
             controls.pause(session, paused, actor=current_actor(), now=desk.now(), reason=reason)
         said = _("Trading paused.") if paused else _("Trading resumed.")
-        ticks = expect(ticks, int, type(None), name="n_intervals") or 0
         return dbc.Alert(said, color="info", id="risk-done"), ticks + 1

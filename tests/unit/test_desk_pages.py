@@ -18,7 +18,7 @@ from tests.unit.test_access import callback_body
 SWITCH = "..risk-result.children...risk-tick.n_intervals.."
 
 
-def pause(reason, button="risk-pause"):
+def pause(reason, button="risk-pause", ticks=3):
     return callback_body(
         SWITCH,
         [
@@ -27,7 +27,7 @@ def pause(reason, button="risk-pause"):
         ],
         [
             {"id": "risk-reason", "property": "value", "value": reason},
-            {"id": "risk-tick", "property": "n_intervals", "value": 3},
+            {"id": "risk-tick", "property": "n_intervals", "value": ticks},
         ],
     ) | {"changedPropIds": [f"{button}.n_clicks"]}
 
@@ -56,6 +56,44 @@ def test_an_admin_pauses_with_a_reason_and_is_refused_without_one(app, desk):
     with desk.sessions() as session:
         change = controls.history(session, limit=1)[0]
     assert (change.actor, change.reason, change.new_value) == ("test-admin", "bank outage", "true")
+
+
+@pytest.mark.parametrize("ticks", [2**53, 2**70, -1])
+def test_a_pause_whose_answer_could_not_be_sent_is_refused_before_it_changes_anything(
+    app, desk, ticks
+):
+    """The callback answers the tick count + 1: one Dash cannot send back (past 2**53)
+    is a 400 before the switch moves, not a 500 after it moved."""
+    r = api_client(app, "admin").post("/_dash-update-component", json=pause("drill", ticks=ticks))
+    assert r.status_code == 400 and "n_intervals" in r.text
+    assert kill_switch(desk) is False
+
+
+@pytest.mark.parametrize("trigger", ["{bad.n_clicks", '{"type": 1.n_clicks', "{"])
+def test_a_trigger_dash_cannot_read_is_a_400(app, desk, trigger):
+    body = pause("drill") | {"changedPropIds": [trigger]}
+    r = api_client(app, "admin").post("/_dash-update-component", json=body)
+    assert r.status_code == 400 and "changedPropIds" in r.text
+    assert kill_switch(desk) is False
+
+
+def reprice_body(app, pending):
+    key = next(k for k in app.extensions["dash"].callback_map if "legs-grid.rowData" in k)
+    return callback_body(
+        key,
+        [
+            {"id": "execute-size", "property": "value", "value": "100"},
+            {"id": "execute-pending", "property": "data", "value": pending},
+        ],
+        [{"id": "execute-trade", "property": "data", "value": None}],
+    )
+
+
+@pytest.mark.parametrize("opportunity_id", [2**70, 0, -5])
+def test_the_dialog_reprices_no_opportunity_a_page_could_not_show(app, desk, opportunity_id):
+    pending = {"opportunity_id": opportunity_id, "key": "k"}
+    r = api_client(app, "trader").post("/_dash-update-component", json=reprice_body(app, pending))
+    assert r.status_code == 400 and "opportunity" in r.text
 
 
 def grid_request(start, end, sort=None, args=None):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from backend.models import OperatorTicket, Trade
 from tests.conftest import api_client
 from tests.unit.test_tickets import awaiting_trade, open_sell  # noqa: F401 (fixture)
@@ -106,3 +108,27 @@ def test_a_viewer_cannot_confirm_through_a_hand_made_callback(app, desk, awaitin
     r = api_client(app, "trader").post("/_dash-update-component", json=body)
     assert "cancelled" in r.get_data(as_text=True)
     assert ticket_status(desk, ticket_id) == "cancelled"
+
+
+def _one_click_not_a_list(body):
+    body["inputs"][0] = body["inputs"][0][0]
+
+
+def _state_id_a_string(body):
+    body["state"][0][0]["id"] = "ticket-sold"
+
+
+def _state_id_other_keys(body):
+    body["state"][0][0]["id"] = {"type": "ticket-sold"}
+
+
+@pytest.mark.parametrize("spoil", [_one_click_not_a_list, _state_id_a_string, _state_id_other_keys])
+def test_a_ticket_callback_no_panel_would_send_is_a_400(app, desk, awaiting_trade, spoil):  # noqa: F811
+    """Every ticket's buttons and fields arrive as lists of pattern ids (``ALL``); anything
+    else is refused before the callback reads it."""
+    ticket_id = open_sell(desk, awaiting_trade).ticket_id
+    body = act_body(app, ticket_id, "cancel", reason="no answer")
+    spoil(body)
+    r = api_client(app, "trader").post("/_dash-update-component", json=body)
+    assert r.status_code == 400 and "declared" in r.get_data(as_text=True)
+    assert ticket_status(desk, ticket_id) == "open"
