@@ -48,12 +48,12 @@ def move(
     accounts.parse_house(account)
     amount = parse_amount(raw_amount, kind)
     why = reasons.clean(reason)
-    delta = -amount if kind == "withdraw" else amount
+    delta = amount.copy_negate() if kind == "withdraw" else amount  # exact: no rounding
     if delta < 0:
         ledger.lock(session, {account})
         held = ledger.balances(session, {account}).get(account, Decimal("0"))
-        if held + delta < 0:
-            raise Refused(f"{account} holds {held}; cannot take out {-delta}")
+        if held < delta.copy_negate():
+            raise Refused(f"{account} holds {held}; cannot take out {delta.copy_negate()}")
     return ledger.post(
         session, kind, ledger.deposit_lines(account, delta), actor=actor, now=now,
         reason=why,
@@ -76,7 +76,7 @@ def transfer(
     held = ledger.balances(session, {src}).get(src, Decimal("0"))
     if held < amount:
         raise Refused(f"{src} holds {held}; cannot take out {amount}")
-    lines = [ledger.Line(src, -amount), ledger.Line(dst, amount)]
+    lines = [ledger.Line(src, amount.copy_negate()), ledger.Line(dst, amount)]
     return ledger.post(session, "transfer", lines, actor=actor, now=now, reason=why)
 
 

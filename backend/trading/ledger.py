@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from sqlalchemy import Integer, String, bindparam, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,6 +24,9 @@ from backend.trading import accounts
 from backend.trading.execution import LegFill
 
 ZERO = Decimal("0")
+# Digits kept when Python adds postings up: NUMERIC(38, 18) amounts, summed over any
+# number of rows, fit with room; the default 28 would round a large amount's last places.
+SUM_DIGITS = 60
 
 
 @dataclass(frozen=True)
@@ -74,17 +77,19 @@ def fill_lines(fills: list[LegFill]) -> list[Line]:
 def imbalances(lines: list[Line]) -> dict[str, Decimal]:
     """Currency -> non-zero sum: empty when the lines balance."""
     sums: dict[str, Decimal] = defaultdict(Decimal)
-    for line in lines:
-        sums[line.currency] += line.amount
+    with localcontext(prec=SUM_DIGITS):
+        for line in lines:
+            sums[line.currency] += line.amount
     return {cur: total for cur, total in sums.items() if total != 0}
 
 
 def house_flows(lines: list[Line]) -> dict[str, Decimal]:
     """Net change of the house's own accounts per currency: a trade's profit in the anchor."""
     flows: dict[str, Decimal] = defaultdict(Decimal)
-    for line in lines:
-        if accounts.kind_of(line.account) == "house":
-            flows[line.currency] += line.amount
+    with localcontext(prec=SUM_DIGITS):
+        for line in lines:
+            if accounts.kind_of(line.account) == "house":
+                flows[line.currency] += line.amount
     return dict(flows)
 
 
@@ -244,8 +249,10 @@ def balances(session: Session, names: set[str] | None = None) -> dict[str, Decim
         totals = {name: total for name, total in rows}
     else:  # SQLite keeps money as text: sum it exactly here
         totals: dict[str, Decimal] = defaultdict(Decimal)
-        for name, amount in session.execute(select(Posting.account, Posting.amount).where(*where)):
-            totals[name] += amount
+        rows = session.execute(select(Posting.account, Posting.amount).where(*where))
+        with localcontext(prec=SUM_DIGITS):
+            for name, amount in rows:
+                totals[name] += amount
     known = (
         set(session.scalars(select(Account.name).where(Account.name.in_(names))))
         if names
@@ -261,7 +268,8 @@ def house_balances(session: Session) -> dict[str, Decimal]:
 
 def deposit_lines(account: str, amount: Decimal) -> list[Line]:
     """Money the owners bring in (negative: take out), against their equity account."""
-    return [Line(account, amount), Line(accounts.equity(accounts.currency_of(account)), -amount)]
+    equity = accounts.equity(accounts.currency_of(account))
+    return [Line(account, amount), Line(equity, amount.copy_negate())]  # exact, unrounded
 
 
 def check(session: Session) -> list[str]:
@@ -279,16 +287,18 @@ def check(session: Session) -> list[str]:
     per_entry: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
     per_trade: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
     house: dict[int, Decimal] = defaultdict(Decimal)
-    for entry_id, trade_id, account, currency, amount in session.execute(
+    rows = session.execute(
         select(
             Posting.entry_id, Posting.trade_id, Posting.account, Posting.currency, Posting.amount
         )
-    ):
-        per_entry[(entry_id, currency)] += amount
-        if trade_id is not None:
-            per_trade[(trade_id, currency)] += amount
-            if currency == ANCHOR and accounts.kind_of(account) == "house":
-                house[trade_id] += amount
+    )
+    with localcontext(prec=SUM_DIGITS):
+        for entry_id, trade_id, account, currency, amount in rows:
+            per_entry[(entry_id, currency)] += amount
+            if trade_id is not None:
+                per_trade[(trade_id, currency)] += amount
+                if currency == ANCHOR and accounts.kind_of(account) == "house":
+                    house[trade_id] += amount
     for sums, label in ((per_entry, "entry"), (per_trade, "trade")):
         for (number, currency), total in sorted(sums.items()):
             if total != 0:
@@ -296,7 +306,7 @@ def check(session: Session) -> list[str]:
                     f"{label} {number}: {currency} postings sum to {plain(total)}, not 0"
                 )
     flows: dict[int, Decimal] = defaultdict(Decimal)
-    for trade_id, sell_cur, sell, buy_cur, buy in session.execute(
+    legs = session.execute(
         select(
             TradeLeg.trade_id,
             TradeLeg.sell_currency,
@@ -304,8 +314,12 @@ def check(session: Session) -> list[str]:
             TradeLeg.buy_currency,
             TradeLeg.buy_amount,
         )
-    ):
-        flows[trade_id] += (buy if buy_cur == ANCHOR else 0) - (sell if sell_cur == ANCHOR else 0)
+    )
+    with localcontext(prec=SUM_DIGITS):
+        for trade_id, sell_cur, sell, buy_cur, buy in legs:
+            flows[trade_id] += (buy if buy_cur == ANCHOR else 0) - (
+                sell if sell_cur == ANCHOR else 0
+            )
     for trade_id, profit in session.execute(
         select(Trade.id, Trade.profit_usd)
         .where(Trade.status.in_(("filled", UNWOUND, CLOSED)))

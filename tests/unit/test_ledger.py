@@ -287,3 +287,23 @@ def test_the_spot_taker_fee_is_posted_to_the_spot_fees_and_the_bank_transfer_to_
         ("fees:spot:USDT", D("1.02")),
         ("binance:spot:USDT", D("1016.81")),
     ]
+
+
+def test_the_largest_amount_the_api_takes_is_posted_and_added_up_to_its_last_place(app, desk):
+    """30 digits (12 whole, 18 decimal places) are more than Decimal's default 28: the
+    equity side and the sums must not round them, or an entry stops balancing."""
+    admin = api_client(app, "admin")
+    huge = "999999999999.999999999999999999"
+    move = {"account": "binance:USDT", "amount": huge, "reason": "r"}
+    r = admin.post("/api/v1/balances/deposit", json=move)
+    assert r.status_code == 200, r.json
+    with desk.sessions() as session:
+        held = ledger.balances(session, {"binance:USDT"})
+        assert held == {"binance:USDT": D("1000000049999.999999999999999999")}  # 50000 + huge
+        amounts = session.scalars(select(Posting.amount).order_by(Posting.id.desc()).limit(2))
+        assert sorted(amounts) == [D("-" + huge), D(huge)]
+        assert ledger.check(session) == []
+    r = admin.post("/api/v1/balances/withdraw", json=move | {"amount": huge})
+    assert r.status_code == 200 and r.json["balances"][0]["balance"] == "50000"
+    with desk.sessions() as session:
+        assert ledger.check(session) == []
