@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         api,
         auth,
         bodies,
+        converters,
         errors,
         health,
         locale,
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
     logs.configure(settings)
     app = Flask(__name__)
+    converters.init_app(app)
     app.config.update(SECRET_KEY=settings.secret_key, JSON_SORT_KEYS=False)
     app.extensions["desk"] = Desk(settings)
     celery_init_app(app)

@@ -52,6 +52,8 @@ MONEY = {"size_usd", "profit_usd"}
 NULLABLE = {"profit_usd"}
 MAX_PAGE = 500
 MAX_OFFSET = 10_000_000
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 PNL_POINTS = 400  # at most this many buckets on the cumulative P&L curve
 BUCKETS = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)  # seconds
 EXPORT_BATCH = 2000
@@ -141,19 +143,23 @@ def _text(value: object, name: str) -> str | None:
 
 
 def _when(value: object, name: str) -> datetime | None:
+    """A bound as given, kept within 1970 to 9000: that selects the same trades, and the
+    day and hour arithmetic on it cannot step past year 9999."""
     text = _text(value, name)
     if text is None:
         return None
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime.combine(day + timedelta(days=name == "to"), time(), UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+            day = min(date.fromisoformat(text), LATEST.date())
+            moment = datetime.combine(day + timedelta(days=name == "to"), time(), UTC)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise FilterError(
             N_("{name} must be a date like 2026-11-28 or 2026-11-28T14:30Z"), name=name
         ) from None
+    return min(max(moment, EARLIEST), LATEST)
 
 
 @dataclass(frozen=True)
@@ -200,7 +206,7 @@ def _integer(value: object, name: str, low: int, high: int, default: int) -> int
             N_("{name} must be a whole number from {low} to {high}"), name=name, low=low, high=high
         )
     text = str(value)
-    if not text.isdigit() or len(text) > 9 or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or not low <= int(text) <= high:
         raise FilterError(
             N_("{name} must be a whole number from {low} to {high}"), name=name, low=low, high=high
         )

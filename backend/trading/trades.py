@@ -27,7 +27,7 @@ from backend.trading.unwind import CLOSED, STRANDED, UNWINDING, UNWOUND
 MAX_SIZE_USD = Decimal("1000000")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 RUNNING = ("executing", UNWINDING)  # a worker attempt holds them under a lease
-SIZE = re.compile(r"\d{1,7}(\.\d{1,2})?")  # USD with at most cents, no exponent or "_"
+SIZE = re.compile(r"\d{1,7}(\.\d{1,2})?", re.ASCII)  # USD with at most cents, no exponent or "_"
 # Every status a trade can be in, in life-cycle order. The one list: the history's status
 # filter and the Trades page's choices are derived from it, so a new status is searchable
 # the moment it exists.

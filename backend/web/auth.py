@@ -69,7 +69,7 @@ def _session_ended(desk) -> bool:
 @login_manager.user_loader
 def _load_session_user(user_id: str) -> DeskUser | None:
     ident, _, version = user_id.partition(":")
-    if not ident.isdigit() or not version.isdigit() or len(ident) > 10:
+    if not (user_id.isascii() and ident.isdigit() and version.isdigit()) or len(ident) > 10:
         return None
     desk = current_desk()
     if _session_ended(desk):

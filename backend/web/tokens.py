@@ -19,7 +19,7 @@ from backend.web import users
 
 PREFIX = "desk_"
 USE_RECORDED_EVERY = timedelta(minutes=1)  # last_used_at and the audit, not every call
-DURATION = re.compile(r"(\d{1,5})([dhm])")
+DURATION = re.compile(r"(\d{1,5})([dhm])", re.ASCII)
 UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
 

@@ -34,6 +34,8 @@ def post_trade(client, body, key="hostile"):
         ({"opportunity_id": 1, "size": "1e-30"}, 422, "not an amount of USD"),
         ({"opportunity_id": 1, "size": 1e-30}, 422, "not an amount of USD"),
         ({"opportunity_id": 1, "size": "500.001"}, 422, "not an amount of USD"),
+        ({"opportunity_id": 1, "size": "\u0665\u0660\u0660"}, 422, "not an amount of USD"),
+        ({"opportunity_id": 1, "size": "\uff15\uff10\uff10"}, 422, "not an amount of USD"),
         ({"opportunity_id": 1, "size": "5"}, 422, "at least 10"),
         ({"opportunity_id": 1, "size": "2000000"}, 422, "at most"),
         ({"opportunity_id": 1, "size": {"$gt": 0}}, 422, "number of USD"),
@@ -372,3 +374,11 @@ def test_a_reason_of_500_printable_characters_in_any_script_is_kept_whole(app, d
     with desk.sessions() as session:
         kept = session.scalars(select(JournalEntry.reason).order_by(JournalEntry.id.desc())).first()
     assert kept == reason.strip()
+
+
+@pytest.mark.parametrize("digits", ["%D9%A1", "%EF%BC%91", "%C2%B9"])  # ١, a full-width 1, ¹
+def test_an_id_in_another_scripts_digits_is_no_route(client, desk, opportunity, digits):
+    assert post_trade(client, {"opportunity_id": opportunity.id}).status_code == 201
+    assert client.get("/api/v1/trades/1").status_code == 200
+    r = client.get(f"/api/v1/trades/{digits}")
+    assert r.status_code == 404 and r.is_json

@@ -104,6 +104,8 @@ def test_the_csv_export_holds_the_filtered_rows_with_routes_in_leg_order(desk, h
         ("order=sideways", "order must be asc or desc"),
         ("limit=100000", "limit must be a whole number from 1 to 500"),
         ("offset=-1", "offset must be a whole number"),
+        ("offset=%C2%B2", "offset must be a whole number"),  # "²": isdigit() says yes
+        ("limit=%D9%A5", "limit must be a whole number"),  # an Arabic-Indic 5
         ("user=" + "u" * 65, "user is a login name"),
         ("user=", "leave it out"),
         ("status=%20filled", "status is a lowercase word"),
@@ -125,6 +127,29 @@ def test_the_api_pages_filters_and_summarises(client, history):
     summary = client.get("/api/v1/trades/summary?from=2026-11-26&to=2026-11-27").json
     assert (summary["count"], D(summary["profit_usd"])) == (3, D("1.70"))
     assert [D(p["profit_usd"]) for p in summary["pnl"]] == [D("2.10"), D("1.70")]
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        "from=9999-12-31T00:00:01Z",
+        "to=9999-12-31T23:59:59.999999Z",
+        "to=9999-12-31",
+        "from=0001-01-01T00:00Z&to=9999-12-31",
+        "from=0001-01-01",
+    ],
+)
+def test_bounds_at_the_ends_of_the_calendar_select_as_far_as_there_are_trades(
+    client, history, bounds
+):
+    """Day and hour arithmetic on year 1 or 9999 overflows: such a bound is kept to
+    1970..9000, which selects the same trades (every trade here, or none)."""
+    everything = client.get("/api/v1/trades/summary").json["count"]
+    summary = client.get(f"/api/v1/trades/summary?{bounds}")
+    assert summary.status_code == 200
+    assert summary.json["count"] == (0 if bounds.startswith("from=9999") else everything)
+    for path in ("/api/v1/trades", "/api/v1/trades/export.csv"):
+        assert client.get(f"{path}?{bounds}").status_code == 200, path
 
 
 def test_a_viewer_downloads_the_filtered_csv(app, history):
