@@ -21,6 +21,8 @@ from timeit import default_timer
 
 from flask import Flask, current_app, g, request
 from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_flask_exporter import PrometheusMetrics
 from werkzeug.exceptions import HTTPException
 
@@ -73,11 +75,28 @@ def _teardown(exc: BaseException | None) -> None:
         _record(500)
 
 
+class _Exporter(PrometheusMetrics):
+    """prometheus_flask_exporter restricts the registry to ``?name[]=`` before it adds the
+    multiprocess collector, and a restricted registry cannot take one (AttributeError: a
+    500 on Prometheus's own filter). Here the collector goes in first, to a registry
+    that lets a collector without declared names be filtered."""
+
+    def generate_metrics(self, accept_header=None, names=None):
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            return super().generate_metrics(accept_header, names)
+        registry = CollectorRegistry(support_collectors_without_names=True)
+        MultiProcessCollector(registry)
+        if names:
+            registry = registry.restricted_registry(names)
+        encode, content_type = choose_encoder(accept_header)
+        return encode(registry).decode("utf-8"), content_type
+
+
 def init_app(app: Flask) -> PrometheusMetrics:
     app.before_request_funcs.setdefault(None, []).insert(0, _start)  # before the guard
     app.after_request(_after)
     app.teardown_request(_teardown)
-    exporter = PrometheusMetrics(
+    exporter = _Exporter(
         app,
         path="/api/v1/metrics",
         export_defaults=False,

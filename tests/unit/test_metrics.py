@@ -72,3 +72,14 @@ def test_known_label_sets_start_at_zero(client):
         r'^price_updates_total\{asset="USDT",fiat="VES",source="simulator"\}', text, re.M
     )
     assert re.search(r'^circuit_breaker_opens_total\{upstream="db"\}', text, re.M)
+
+
+def test_prometheus_name_filter_returns_only_the_named_families(client):
+    """``?name[]=`` (Prometheus's federation filter) on the multiprocess registry."""
+    client.get("/api/v1/opportunities")
+    r = client.get("/api/v1/metrics?name[]=http_requests_total&name[]=db_queries_total")
+    assert r.status_code == 200
+    families = set(re.findall(r"^# TYPE (\w+) ", r.text, re.M))
+    assert families == {"http_requests_total", "db_queries_total"}
+    assert sample(r.text, "http_requests_total", endpoint="/api/v1/opportunities") >= 1
+    assert client.get("/api/v1/metrics?name[]=no_such_metric").text == ""
