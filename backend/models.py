@@ -129,9 +129,15 @@ class Opportunity(Base):
 
 class Trade(Base):
     __tablename__ = "trades"
+    # a key is its sender's: another user's request under the same key is its own
+    __table_args__ = (
+        UniqueConstraint(
+            "requested_by", "idempotency_key", name="uq_trades_requested_by_idempotency_key"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100))
     opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id"))
     requested_by: Mapped[str] = mapped_column(String(64))
     strategy: Mapped[str] = mapped_column(String(20))

@@ -116,7 +116,9 @@ def request_trade(
         opp, expected = _priced(session, opportunity_id, wanted, now, reprice)
     except TradeRequestError:
         # a key used before answers with its trade, however the opportunity stands now
-        existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
+        existing = session.scalar(
+            select(Trade).where(Trade.requested_by == user, Trade.idempotency_key == key)
+        )
         if existing is None:
             raise
         return _same_request(existing, opportunity_id, wanted), False
@@ -140,12 +142,14 @@ def request_trade(
         trade = session.scalar(
             sqlite_insert(Trade)
             .values(values)
-            .on_conflict_do_nothing(index_elements=[Trade.idempotency_key])
+            .on_conflict_do_nothing(index_elements=[Trade.requested_by, Trade.idempotency_key])
             .returning(Trade)
             .options(lazyload(Trade.legs))  # it has none yet: no query for them
         )
     if trade is None:  # the key was used before (or won a race a moment ago)
-        existing = session.scalar(select(Trade).where(Trade.idempotency_key == key))
+        existing = session.scalar(
+            select(Trade).where(Trade.requested_by == user, Trade.idempotency_key == key)
+        )
         return _same_request(existing, opportunity_id, wanted), False
     # requested: in flight, it adds nothing to the daily totals (not told, nothing to add)
     if not postgresql:
@@ -164,7 +168,7 @@ def _store_requested():
     stored = (
         pg_insert(Trade)
         .values({n: bindparam(n, type_=column[n].type) for n in names})
-        .on_conflict_do_nothing(index_elements=[Trade.idempotency_key])
+        .on_conflict_do_nothing(index_elements=[Trade.requested_by, Trade.idempotency_key])
         .returning(*Trade.__table__.c)
         .cte("stored")
     )

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from backend.models import Opportunity, Trade, TradeEvent
 from backend.trading import controls, executor
 from tasks.arbitrage import scan
+from tests.conftest import add_token, add_user
 
 D = Decimal
 
@@ -64,6 +65,27 @@ def test_reusing_a_key_for_another_request_is_refused(client, desk, opportunity)
     post(client, {"opportunity_id": opportunity.id, "size": "500"})
     r = post(client, {"opportunity_id": opportunity.id, "size": "700"})
     assert r.status_code == 409 and "different request" in r.json["error"]
+
+
+def test_a_key_is_its_senders_another_traders_same_key_is_their_own_request(
+    app, client, desk, opportunity
+):
+    """Two traders who happen to pick one key each get their own trade; neither is told
+    the other's trade is theirs, or that the key exists."""
+    add_user(desk, "second-trader", "trader")
+    second = app.test_client()
+    second.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {add_token(desk, 'second-trader')}"
+    first = post(client, {"opportunity_id": opportunity.id, "size": "100"}, key="shared")
+    theirs = post(second, {"opportunity_id": opportunity.id, "size": "200"}, key="shared")
+    assert (first.status_code, theirs.status_code) == (201, 201)
+    assert theirs.json["id"] != first.json["id"]
+    assert (first.json["requested_by"], theirs.json["requested_by"]) == (
+        "test-trader",
+        "second-trader",
+    )
+    again = post(second, {"opportunity_id": opportunity.id, "size": "200"}, key="shared")
+    assert (again.status_code, again.json["id"]) == (200, theirs.json["id"])
+    assert count(desk, Trade) == 2
 
 
 def test_a_body_that_is_not_json_is_refused(client, opportunity):
