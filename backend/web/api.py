@@ -37,6 +37,11 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi.yaml")
 
 
+def failure(message: str, status: int):
+    """An error as every route answers one: ``{"error": ..., "status": N}``."""
+    return jsonify(error=message, status=status), status
+
+
 @bp.errorhandler(trades.TradeRequestError)
 def _bad_request(exc: trades.TradeRequestError):
     response = jsonify(error=exc.message, status=exc.status)
@@ -47,7 +52,7 @@ def _bad_request(exc: trades.TradeRequestError):
 
 @bp.errorhandler(trade_history.FilterError)
 def _bad_filter(exc: trade_history.FilterError):
-    return jsonify(error=str(exc), status=422), 422
+    return failure(str(exc), 422)
 
 
 def opportunity_json(row: Opportunity) -> dict:
@@ -164,16 +169,14 @@ def set_margin():
     desk = current_desk()
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or set(body) != {"corridor", "margin", "reason"}:
-        return jsonify(
-            error='send {"corridor": "COP->VES", "margin": "0.03", "reason": "..."}'
-        ), 400
+        return failure('send {"corridor": "COP->VES", "margin": "0.03", "reason": "..."}', 400)
     corridor, margin, reason = body["corridor"], body["margin"], body["reason"]
     if not all(isinstance(v, str) and 0 < len(v.strip()) <= 500 for v in (corridor, margin)):
-        return jsonify(error="corridor and margin are non-empty strings"), 400
+        return failure("corridor and margin are non-empty strings", 400)
     try:
         reason = reasons.clean(reason)
     except ValueError as exc:
-        return jsonify(error=str(exc)), 400
+        return failure(str(exc), 400)
     try:
         name = rates.Corridor.parse(corridor).name
         if name not in desk.settings.corridors:
@@ -188,7 +191,7 @@ def set_margin():
                 reason=reason,
             )
     except ValueError as exc:
-        return jsonify(error=str(exc)[:300]), 422
+        return failure(str(exc)[:300], 422)
     return list_rates()
 
 
@@ -320,7 +323,7 @@ def get_trade(trade_id: int):
     with desk.sessions() as session:
         trade = session.get(Trade, trade_id)
         if trade is None:
-            return jsonify(error=f"trade {trade_id} does not exist"), 404
+            return failure(f"trade {trade_id} does not exist", 404)
         body = trade_json(trade, trades.events(session, trade_id))
         body["postings"] = [
             {
@@ -398,13 +401,13 @@ def set_controls():
     desk = current_desk()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return jsonify(error='send a JSON object: {"kill_switch": true, "reason": "..."}'), 400
+        return failure('send a JSON object: {"kill_switch": true, "reason": "..."}', 400)
     try:
         reason = reasons.clean(body.pop("reason", None))
     except ValueError as exc:
-        return jsonify(error=str(exc)), 400
+        return failure(str(exc), 400)
     if not body:
-        return jsonify(error=f"name a control to change: {', '.join(controls.VALIDATORS)}"), 400
+        return failure(f"name a control to change: {', '.join(controls.VALIDATORS)}", 400)
     try:
         with desk.sessions.begin() as session:
             for key, value in body.items():
@@ -424,7 +427,7 @@ def set_controls():
                     reason=reason,
                 )
     except ValueError as exc:
-        return jsonify(error=str(exc)[:300]), 422
+        return failure(str(exc)[:300], 422)
     return get_controls()
 
 
@@ -433,7 +436,7 @@ def _unknown(body: dict, allowed: set[str]):
     ``"currency"``) would move money on a guess."""
     unknown = set(body) - allowed
     if unknown:
-        return jsonify(error=f"unknown field(s): {', '.join(sorted(unknown))[:200]}"), 400
+        return failure(f"unknown field(s): {', '.join(sorted(unknown))[:200]}", 400)
     return None
 
 
@@ -459,13 +462,13 @@ def _switch(on: bool):
     desk = current_desk()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return jsonify(error='send a JSON object: {"reason": "..."}'), 400
+        return failure('send a JSON object: {"reason": "..."}', 400)
     if refused := _unknown(body, {"reason"}):
         return refused
     try:
         reason = _reason(body)
     except ValueError as exc:
-        return jsonify(error=str(exc)), 400
+        return failure(str(exc), 400)
     with desk.sessions.begin() as session:
         controls.pause(session, on, actor=current_actor(), now=desk.now(),
                        reason=reason)  # fmt: skip
@@ -513,19 +516,19 @@ def transfer():
     desk = current_desk()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return jsonify(error='send a JSON object: {"from", "to", "amount", "reason"}'), 400
+        return failure('send a JSON object: {"from", "to", "amount", "reason"}', 400)
     if refused := _unknown(body, {"from", "to", "amount", "reason"}):
         return refused
     fields = [body.get(k) for k in ("from", "to", "amount")]
     if not all(isinstance(v, str) for v in fields):
-        return jsonify(error="from, to and amount are strings"), 422
+        return failure("from, to and amount are strings", 422)
     try:
         reason = _reason(body)
         with desk.sessions.begin() as session:
             balances.transfer(session, *fields, actor=current_actor(), reason=reason,
                               now=desk.now())  # fmt: skip
     except ValueError as exc:
-        return jsonify(error=str(exc)[:300]), 409 if isinstance(exc, balances.Refused) else 422
+        return failure(str(exc)[:300], 409 if isinstance(exc, balances.Refused) else 422)
     with desk.sessions() as session:
         return jsonify(balances_json(session))
 
@@ -536,19 +539,19 @@ def _move(kind: str):
     desk = current_desk()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return jsonify(error='send a JSON object: {"account", "amount", "reason"}'), 400
+        return failure('send a JSON object: {"account", "amount", "reason"}', 400)
     if refused := _unknown(body, {"account", "amount", "reason"}):
         return refused
     account, amount = body.get("account"), body.get("amount")
     if not isinstance(account, str) or not isinstance(amount, str):
-        return jsonify(error='account and amount are strings, e.g. "1000.50"'), 422
+        return failure('account and amount are strings, e.g. "1000.50"', 422)
     try:
         reason = _reason(body)
         with desk.sessions.begin() as session:
             balances.move(session, kind, account, amount, actor=current_actor(),
                           reason=reason, now=desk.now())  # fmt: skip
     except ValueError as exc:
-        return jsonify(error=str(exc)[:300]), 409 if isinstance(exc, balances.Refused) else 422
+        return failure(str(exc)[:300], 409 if isinstance(exc, balances.Refused) else 422)
     with desk.sessions() as session:
         return jsonify(balances_json(session))
 

@@ -382,3 +382,21 @@ def test_an_id_in_another_scripts_digits_is_no_route(client, desk, opportunity, 
     assert client.get("/api/v1/trades/1").status_code == 200
     r = client.get(f"/api/v1/trades/{digits}")
     assert r.status_code == 404 and r.is_json
+
+
+@pytest.mark.parametrize(
+    "send,status",
+    [
+        (lambda a, c: a.post("/api/v1/controls", json=[]), 400),
+        (lambda a, c: a.post("/api/v1/controls", json={"max_trade_usd": "x", "reason": "r"}), 422),
+        (lambda a, c: a.post("/api/v1/controls/pause", json=[]), 400),
+        (lambda a, c: a.post("/api/v1/rates/margins", json={"corridor": 1}), 400),
+        (lambda a, c: a.post("/api/v1/balances/deposit", json={"account": 1}), 422),
+        (lambda a, c: a.post("/api/v1/balances/transfer", json=[]), 400),
+        (lambda a, c: c.get("/api/v1/trades/123456"), 404),
+        (lambda a, c: c.get("/api/v1/trades?status=nope"), 422),
+    ],
+)
+def test_every_refusal_is_the_documented_error_body(app, client, desk, send, status):
+    r = send(admin_of(app), client)
+    assert r.status_code == status and r.json == {"error": r.json["error"], "status": status}
