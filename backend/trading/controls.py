@@ -64,14 +64,18 @@ def of(settings: Settings, stored: Iterable[tuple[str, str]]) -> Controls:
     )
 
 
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, Decimal):
+        return format(value, "f")  # as it is typed back: never 1E-18
+    return str(value)
+
+
 def as_strings(current: Controls) -> dict[str, str]:
     """Every control as text, floors as ``floor:<account>``: what the API shows."""
-    out = {
-        k: str(v).lower() if isinstance(v, bool) else str(v)
-        for k, v in vars(current).items()
-        if k != "floors"
-    }
-    out.update({FLOOR + account: str(v) for account, v in sorted(current.floors.items())})
+    out = {k: _text(v) for k, v in vars(current).items() if k != "floors"}
+    out.update({FLOOR + account: _text(v) for account, v in sorted(current.floors.items())})
     return out
 
 
@@ -98,7 +102,7 @@ def _plain(value: str) -> Decimal:
 
 
 def _amount(value: str) -> str:
-    return str(_plain(value))
+    return format(_plain(value), "f")  # str() writes 0.000000000000000001 as 1E-18
 
 
 def _count(value: str) -> str:
@@ -111,7 +115,7 @@ def _fraction(value: str) -> str:
     fraction = _plain(value)
     if not 0 <= fraction < 1:
         raise ValueError("must be a fraction from 0 to below 1, e.g. 0.02 for 2 %")
-    return str(fraction)
+    return format(fraction, "f")
 
 
 FLAGS = {"kill_switch"}  # on/off controls; the others are amounts

@@ -64,13 +64,16 @@ class TradeRequestError(Exception):
         self.template, self.values = template, values
 
 
+SIZE_TYPE = N_('size must be a number of USD, e.g. "500"')
+
+
 def parse_size(raw: object, min_size: Decimal = Decimal("0.01")) -> Decimal | None:
     """A ticket in USD: ``"500"``, ``"1250.50"`` or a JSON number; None means the
     opportunity's own size. Refused: exponents, ``_``, more than cents, out of range."""
     if raw is None or raw == "":
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | str | float):
-        raise TradeRequestError(N_('size must be a number of USD, e.g. "500"'))
+        raise TradeRequestError(SIZE_TYPE)
     text = (repr(raw) if isinstance(raw, float) else str(raw)).strip()
     if isinstance(raw, float) and text.endswith(".0"):
         text = text[:-2]

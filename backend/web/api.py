@@ -149,11 +149,9 @@ def list_rates():
     """Corridor rates at ``?size=`` USD (the default ticket otherwise)."""
     desk = current_desk()
     raw = request.args.get("size")
-    size = (
-        trades.parse_size(raw or "not given", desk.settings.min_ticket_usd)
-        if raw is not None
-        else None
-    )
+    size = trades.parse_size(raw, desk.settings.min_ticket_usd) if raw else None
+    if raw == "":  # given, but empty: to the opportunity's size "" means its own; here none
+        raise trades.TradeRequestError(trades.SIZE_TYPE)
     with desk.sessions() as session:
         board = rates.board(
             session, desk.cache, desk.settings, desk.now(), size or desk.settings.default_ticket_usd
@@ -416,7 +414,8 @@ def set_controls():
                 kind = bool if key in controls.FLAGS else str
                 if type(value) is not kind or (kind is str and len(value) > 64):
                     raise ValueError(
-                        f"{key[:64]} must be " + ("true or false" if kind is bool else "a string")
+                        f"{key[:64]} must be "
+                        + ("true or false" if kind is bool else "a string of at most 64 characters")
                     )
                 controls.change(
                     session,

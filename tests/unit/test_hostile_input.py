@@ -400,3 +400,21 @@ def test_an_id_in_another_scripts_digits_is_no_route(client, desk, opportunity, 
 def test_every_refusal_is_the_documented_error_body(app, client, desk, send, status):
     r = send(admin_of(app), client)
     assert r.status_code == status and r.json == {"error": r.json["error"], "status": status}
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("floor:binance:USDT", "0.000000000000000001"),
+        ("min_profit_usd", "0.0000001"),
+        ("max_trade_usd", "100000000000000"),
+    ],
+)
+def test_a_control_reads_back_as_it_can_be_sent_again(app, desk, key, value):
+    """Shown with no exponent, so what the API shows is a value it accepts."""
+    admin = admin_of(app)
+    r = admin.post("/api/v1/controls", json={key: value, "reason": "r"})
+    assert r.status_code == 200 and r.json["controls"][key] == value
+    assert r.json["history"][0]["to"] == value
+    again = admin.post("/api/v1/controls", json={key: r.json["controls"][key], "reason": "r"})
+    assert again.status_code == 200

@@ -123,3 +123,8 @@ def test_the_rates_route_quotes_every_corridor_with_its_margin(app, client, desk
     }
     assert rates["ARS->VES"]["stale"] and rates["ARS->VES"]["implied_rate"] is None
     assert client.get("/api/v1/rates?size=1e9").status_code == 422
+    empty = client.get("/api/v1/rates?size=")
+    assert (
+        empty.status_code == 422
+        and empty.json["error"] == 'size must be a number of USD, e.g. "500"'
+    )
