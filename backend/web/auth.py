@@ -169,6 +169,15 @@ def _failed(response) -> bool:
     return response.status_code != 302
 
 
+def _only_too_long(form: LoginForm) -> bool:
+    """Both fields typed, the token good, and a field past its length: a wrong login."""
+    return (
+        bool(form.username.data and form.password.data)
+        and not form.csrf_token.errors
+        and set(form.errors) <= {"username", "password"}
+    )
+
+
 def _typed_name() -> str:
     return "login:" + (request.form.get("username") or "").strip().lower()[:64]
 
@@ -208,6 +217,9 @@ def login():
             log.info("login %s (%s)", user.username, user.role)
             return redirect(safe_next(form.next.data))
         log.warning("failed login for %r from %s", name[:64], request.remote_addr)
+        error, status = _("Wrong user name or password, or the user is disabled."), 401
+    elif request.method == "POST" and _only_too_long(form):  # no login is that long
+        log.warning("failed login (over-long name or password) from %s", request.remote_addr)
         error, status = _("Wrong user name or password, or the user is disabled."), 401
     elif request.method == "POST":
         error, status = _("The form expired or was incomplete; please try again."), 400

@@ -67,6 +67,15 @@ def test_a_wrong_password_is_refused_and_recorded(app, desk, trader):
     assert ("login_failed", "tina") in kinds
 
 
+@pytest.mark.parametrize("username,password", [("t" * 65, TEST_PASSWORD), ("tina", "p" * 257)])
+def test_an_over_long_name_or_password_is_a_wrong_login_not_an_expired_form(
+    trader, username, password
+):
+    r = log_in(trader, username, password)
+    assert r.status_code == 401 and "Wrong user name or password" in r.text
+    assert trader.get("/api/v1/prices").status_code == 401
+
+
 def test_the_login_form_needs_its_csrf_token(trader):
     r = trader.post("/login", data={"username": "tina", "password": TEST_PASSWORD})
     assert r.status_code == 400
