@@ -500,11 +500,34 @@ FILLED = {
         FILLED | {"fills": [{"qty": "0.0005", "commission": "0", "commissionAsset": "BTC"}]},
         FILLED | {"executedQty": None},
         {k: v for k, v in FILLED.items() if k != "orderId"},
+        FILLED | {"cummulativeQuoteQty": "0.00000000"},  # 0.001 BTC for nothing: price 0
+        FILLED | {"executedQty": "0", "fills": []},  # 60 USDT spent on nothing
     ],
 )
 def test_a_reply_of_an_unknown_shape_is_unreadable_never_a_wrong_fill(reply):
     with pytest.raises(UNREADABLE):
         SpotOrder.from_reply(reply)
+
+
+@pytest.mark.parametrize(
+    "leg, amount, booked",
+    [
+        (BUY_BTC, D("60"), (D("60000"), D("60"), D("0.000999"))),
+        (SELL_BTC, D("0.001"), (D("59900"), D("0.001"), D("59.8401"))),
+    ],
+)
+def test_a_reply_that_spent_or_got_nothing_for_its_fill_is_looked_up_not_booked(
+    stub, leg, amount, booked
+):
+    """executedQty > 0 beside cummulativeQuoteQty "0.00000000": booked as it came, a buy
+    cost nothing (price 0) and a sell's proceeds went negative once its commission was
+    taken. The order is looked up instead, and booked as Binance holds it: (price, sold,
+    bought)."""
+    zero = {"cummulativeQuoteQty": "0.00000000"}
+    stub.fail_next("reshape", "/api/v3/order", method="POST", edit=lambda b: b | zero)
+    fill = LiveSpotVenue(settings_for(stub)).fill(LegOrder(30, 1, leg, amount))
+    assert (fill.price, fill.sell_amount, fill.buy_amount) == booked
+    assert stub.placements == {"desk-30-1": 1}
 
 
 def test_a_well_formed_reply_reads_exactly():

@@ -29,7 +29,9 @@ document (a 408, a proxy's page); ``-2010`` "Duplicate order sent." means an ord
 this client id is open. All of them are looked up, never taken as a refusal. An order
 found still working (``NEW``, ``PARTIALLY_FILLED``: a slow match) is in doubt until it is
 done; a reply whose fills do not add up to ``executedQty`` (``fills`` empty, ``myTrades``
-not caught up) is unreadable, so no commission is guessed. A ``418``/``429`` whose
+not caught up) is unreadable, so no commission is guessed; so is one that filled a
+quantity for a ``cummulativeQuoteQty`` of zero (or spent quote on nothing), which would
+book a free buy or a sell with negative proceeds. A ``418``/``429`` whose
 ``Retry-After`` is too long to wait stops every call to that Binance until it has passed,
 so a worker does not prolong its own ban. Binance counts (and bans) per IP and API key, not
 per process: the window is also kept in Redis, so every worker of the house stays quiet.
@@ -152,6 +154,9 @@ class SpotOrder:
         executed = _amount(body["executedQty"], "executedQty")
         if filled != executed:  # fills missing or not all visible yet: the fee is unknown
             raise ValueError(f"fills add up to {filled}, executedQty is {executed}")
+        quote = _amount(body["cummulativeQuoteQty"], "cummulativeQuoteQty")
+        if (executed == 0) != (quote == 0):  # a fill for nothing would book a free trade
+            raise ValueError(f"executedQty is {executed}, cummulativeQuoteQty is {quote}")
         return cls(
             client_order_id=body["clientOrderId"],
             order_id=int(body["orderId"]),
@@ -159,7 +164,7 @@ class SpotOrder:
             side=body["side"],
             status=body["status"],
             executed_qty=executed,
-            quote_qty=_amount(body["cummulativeQuoteQty"], "cummulativeQuoteQty"),
+            quote_qty=quote,
             commissions=dict(commissions),
         )
 
