@@ -9,7 +9,9 @@ The side inversion lives here and nowhere else. ``tradeType`` is the *taker's* s
 returns advertisers who buy (``adv.tradeType == "BUY"``), our **bids**, dearest first. So
 ``fetch_side(market, "BUY")`` sends ``tradeType=BUY`` and returns asks, exactly what
 ``Book.side("BUY")`` would. An ad whose ``adv.tradeType`` contradicts the side we asked
-for is dropped as a bad ad: storing it would be the classic swapped-book bug.
+for is dropped as a bad ad: storing it would be the classic swapped-book bug. So is one
+whose ``adv.asset`` or ``adv.fiatUnit`` names another market than the one searched: its
+prices are in another currency.
 
 Pagination: ``rows`` is at most 20; pages follow until ``P2P_BOOK_DEPTH`` ads, ``total``,
 a short page, or a page with no ad number we have not seen (a server that ignores
@@ -26,8 +28,8 @@ with a ``code`` other than ``000000``;
 ``success:true`` with no ads (``data: []``) -> EmptyBook; HTML, malformed JSON, or
 ``data`` missing or null -> BadReply.
 A single malformed ad (missing or non-numeric field, price or quantity not positive, min
-above max, wrong side, a number a Money column cannot hold exactly, an ``advNo`` already
-on the page, no payment method named: it would read as taking any) is skipped with a
+above max, wrong side or market, a number a Money column cannot hold exactly, an ``advNo``
+already on the page, no payment method named: it would read as taking any) is skipped with a
 warning and a ``scope="ad"`` count while the rest of the page is kept: one advertiser's
 broken ad should not blank a whole market, and dropping liquidity can only make the walk
 more conservative, never wrong. A page whose ads are *all* malformed is a BadReply.
@@ -106,8 +108,9 @@ def _ad_number(item: object) -> str | None:
     return str(number) if isinstance(number, str | int) and str(number) else None
 
 
-def parse_ad(item: object, taker_side: str) -> Ad:
-    """One ``{"adv", "advertiser"}`` entry -> Ad, or BadAd with a reason."""
+def parse_ad(item: object, taker_side: str, market: Market | None = None) -> Ad:
+    """One ``{"adv", "advertiser"}`` entry -> Ad, or BadAd with a reason; with ``market``,
+    an ad naming another asset or fiat (``adv.asset``, ``adv.fiatUnit``) is one."""
     adv = item.get("adv") if isinstance(item, dict) else None
     who = item.get("advertiser") if isinstance(item, dict) else None
     if not isinstance(adv, dict) or not isinstance(who, dict):
@@ -122,6 +125,14 @@ def parse_ad(item: object, taker_side: str) -> Ad:
         raise BadAd(
             f"ad {number} is a {side} ad in a tradeType={taker_side} search", reason="wrong_side"
         )
+    if market is not None:
+        for field, wanted in (("asset", market.asset), ("fiatUnit", market.fiat)):
+            named = adv.get(field)
+            if named is not None and str(named).upper() != wanted:
+                raise BadAd(
+                    f"ad {number} has {field} {str(named)[:20]!r} in a {market.key} search",
+                    reason="wrong_market",
+                )
     price = decimal_of(adv.get("price"), "adv.price")
     quantity_field = (
         "tradableQuantity" if adv.get("tradableQuantity") is not None else "surplusAmount"
@@ -193,8 +204,9 @@ def _rejection(code: object, message: object) -> UpstreamRejected:
     )
 
 
-def parse_page(body: object, taker_side: str) -> Page:
-    """A search reply -> its good ads; rejections and malformed replies raise."""
+def parse_page(body: object, taker_side: str, market: Market | None = None) -> Page:
+    """A search reply -> its good ads (of ``market``, when given); rejections and
+    malformed replies raise."""
     if not isinstance(body, dict):
         raise BadReply(f"{UPSTREAM} reply is not a JSON object", reason="bad_shape")
     success = body.get("success")
@@ -211,7 +223,7 @@ def parse_page(body: object, taker_side: str) -> Page:
     numbers_kept: set[str] = set()
     for i, item in enumerate(data):
         try:
-            ad = parse_ad(item, taker_side)
+            ad = parse_ad(item, taker_side, market)
             if ad.ad_no in numbers_kept:
                 # Keeping both would count one advertiser's liquidity twice.
                 raise BadAd(f"ad {ad.ad_no} appears twice on the page", reason="duplicate")
@@ -296,7 +308,7 @@ class BinanceP2P:
         seen: set[str] = set()
         for number in range(1, math.ceil(depth / rows) + 1):
             body = search_body(market, taker_side, number, rows, rules)
-            page = self.upstream.call(functools.partial(self._page, body))
+            page = self.upstream.call(functools.partial(self._page, body, market))
             fresh = page.ad_numbers - seen
             ads.extend(ad for ad in page.ads if ad.ad_no not in seen)
             seen |= page.ad_numbers
@@ -309,10 +321,10 @@ class BinanceP2P:
                 break
         return filters.apply(tuple(ads[:depth]), rules)
 
-    def _page(self, body: dict) -> Page:
+    def _page(self, body: dict, market: Market) -> Page:
         """One request and its parse: runs inside the breaker, so bad replies count there."""
         response = self.upstream.send("POST", SEARCH_PATH, json=body)
-        page = parse_page(p2p_body(response), body["tradeType"])
+        page = parse_page(p2p_body(response), body["tradeType"], market)
         if body["page"] == 1 and page.size == 0:
             raise EmptyBook(
                 f"{UPSTREAM} has no tradeType={body['tradeType']} ads for "

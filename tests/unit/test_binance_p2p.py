@@ -200,6 +200,26 @@ def test_ads_of_the_wrong_side_are_never_stored_as_the_asked_side(httpserver, sl
     )
 
 
+@pytest.mark.parametrize("field, value", [("asset", "BTC"), ("fiatUnit", "VES")])
+def test_ads_of_another_market_are_never_stored_as_the_asked_one(httpserver, sleeps, field, value):
+    # A reply for another market (a proxy's cache, a server ignoring the body) would put
+    # BTC prices, or VES prices, into the USDT/RUB book: such ads are dropped as well.
+    reply = copy.deepcopy(ASKS)
+    reply["data"][0]["adv"][field] = value
+    httpserver.expect_request(SEARCH_PATH).respond_with_json(reply)
+    reason = "wrong_market"
+    before = metric("market_bad_replies_total", upstream=UPSTREAM, scope="ad", reason=reason)
+    ads = make_client(httpserver, sleeps).fetch_side(RUB, "BUY")
+    assert [a.ad_no for a in ads] == [x["adv"]["advNo"] for x in ASKS["data"][1:]]
+    after = metric("market_bad_replies_total", upstream=UPSTREAM, scope="ad", reason=reason)
+    assert after - before == 1
+    for item in reply["data"]:
+        item["adv"][field] = value
+    with pytest.raises(BadReply) as caught:
+        parse_page(reply, "BUY", RUB)
+    assert caught.value.reason == "no_valid_ad"
+
+
 def test_pagination_stops_at_configured_depth(httpserver, sleeps):
     for page in (1, 2):
         httpserver.expect_request(SEARCH_PATH, json=_body(page)).respond_with_json(
