@@ -5,17 +5,20 @@ Binance, a P2P leg waits for a person. So the executor goes on from the first le
 stored yet. Before the first leg the trade is checked exactly as on paper (profit
 re-priced on the books, limits, balances). A spot leg is sent outside any transaction,
 with the claim's lease stretched over the call; its client order id makes a later
-attempt find the order instead of placing it again. The fill is stored with its postings
-in a short transaction that first renews the claim. A P2P leg opens an operator ticket
-and the trade waits in ``awaiting_operator``; confirming the ticket stores that leg and
-requests the trade again, which comes back here for the next leg. A leg refused after
-others filled unwinds them (``unwind``): the reverse legs run here the same way, on paper
-in paper mode.
+attempt find the order instead of placing it again, and no order leaves once the lease
+would no longer cover its recvWindow (throttled or slow answers can outlast it): a later
+attempt could then have looked the order up before it landed, and placed it too. The
+fill is stored with its postings in a short transaction that first renews the claim. A
+P2P leg opens an operator ticket and the trade waits in ``awaiting_operator``; confirming
+the ticket stores that leg and requests the trade again, which comes back here for the
+next leg. A leg refused after others filled unwinds them (``unwind``): the reverse legs
+run here the same way, on paper in paper mode.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -66,6 +69,7 @@ def advance(
     )  # a lookup, the order, two lookups around its recvWindow, throttled retries
     while True:
         with sessions.begin() as session:
+            started = time.monotonic()  # no later than ``now``: what a lease from it ends at
             now = clock()
             _renew(session, trade_id, owner, now, settings.trade_lease_seconds)
             trade = session.get(Trade, trade_id)
@@ -112,7 +116,12 @@ def advance(
                 return ended
             if step is None:  # the book this leg is priced on; an unwind's are loaded
                 books = liquidity.remaining(session, latest.get_many(session, cache, [leg.market]))
-            order = replace(order, price=best_price(books.get(leg.market), leg.side))
+            # the order leaves while the lease still covers its recvWindow: once it could
+            # lapse, another attempt may take the trade, look the order up, and place it
+            send_by = started + call_lease - in_flight_seconds(settings)
+            order = replace(
+                order, price=best_price(books.get(leg.market), leg.side), send_by=send_by
+            )
             _renew(session, trade_id, owner, now, call_lease)
             trade.legs_sent = max(trade.legs_sent, seq)
         try:

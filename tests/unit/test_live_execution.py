@@ -217,6 +217,39 @@ def test_a_leg_in_doubt_is_not_looked_at_again_before_its_recv_window_has_passed
     assert run(live, trade_id, owner="w2") == "executing"  # another attempt keeps off
 
 
+def test_no_order_leaves_once_its_claim_could_have_passed_to_another_attempt(
+    live, stub, monkeypatch
+):
+    """Throttled lookups and orders wait what Retry-After says, which the call's lease did
+    not count: an order sent once the lease had (nearly) lapsed could meet a second worker,
+    handed the trade by the sweeper, whose lookup found nothing and placed it as well;
+    Binance takes a reused client order id once the first MARKET order is done."""
+    from backend.trading.venues.live_spot import in_flight_seconds
+
+    desk = live.extensions["desk"]
+    for name, value in [("binance_recv_window_ms", 1000), ("trade_lease_seconds", 2.5),
+                        ("live_order_timeout_seconds", 0.1)]:  # fmt: skip
+        monkeypatch.setattr(desk.settings, name, value)  # a lease of 2.5 + 0.6 + 2 s
+    trade_id = request(live)
+    left_when_sent = []
+    placing = stub._new_order
+
+    def watched(params):
+        with desk.sessions() as session:
+            left_when_sent.append(trades.lease_left(session, trade_id, desk.now()))
+        return placing(params)
+
+    monkeypatch.setattr(stub, "_new_order", watched)
+    for _ in range(2):  # the lookup before placing waits 2 + 2 s
+        stub.fail_next("429", "/api/v3/order", method="GET", seconds=2)
+    status = run(live, trade_id)
+    assert [left for left in left_when_sent if left < in_flight_seconds(desk.settings)] == []
+    assert status == "executing" and not stub.placements  # not sent: in doubt, looked up
+    assert run(live, trade_id) == tickets.AWAITING  # the next attempt places it, once
+    assert stub.placements == {f"desk-{trade_id}-1": 1}
+    assert left_when_sent and left_when_sent[-1] > 5  # a fresh 5.1 s lease
+
+
 def test_no_cycle_starts_without_room_for_its_ticket(live, stub):
     desk = live.extensions["desk"]
     with desk.sessions.begin() as session:

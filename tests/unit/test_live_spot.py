@@ -431,6 +431,23 @@ def test_a_lookup_error_after_a_timeout_leaves_the_leg_in_doubt_never_refused(
     assert stub.placements == {"desk-12-1": 1}
 
 
+def test_no_order_nor_throttled_retry_of_it_leaves_past_its_send_by(stub):
+    """Past ``send_by`` the worker's claim could lapse and another attempt place the
+    order: a throttled order is not tried again then, and the leg is in doubt."""
+    stub.fail_next("429", "/api/v3/order", method="POST", seconds=1)
+    venue = LiveSpotVenue(settings_for(stub))
+    late = LegOrder(31, 1, BUY_BTC, D("60"), send_by=time.monotonic() + 0.5)
+    with pytest.raises(OrderInDoubt, match="new_order not sent"):
+        venue.fill(late)
+    assert stub.requests.count(("POST", "/api/v3/order")) == 1 and not stub.placements
+    past = LegOrder(31, 1, BUY_BTC, D("60"), resent=True, send_by=time.monotonic())
+    with pytest.raises(OrderInDoubt, match="new_order not sent"):
+        venue.fill(past)  # looked up, not placed
+    assert stub.requests.count(("POST", "/api/v3/order")) == 1 and not stub.placements
+    assert venue.fill(LegOrder(31, 1, BUY_BTC, D("60"), resent=True)).complete
+    assert stub.placements == {"desk-31-1": 1}
+
+
 def test_order_does_not_exist_is_believed_only_past_the_recv_window(stub):
     """A request held on the way in lands after the client's timeout, within its window."""
     stub.fail_next("late", "/api/v3/order", method="POST", seconds=0.8)

@@ -27,6 +27,9 @@ class LegOrder:
     amount: Decimal
     resent: bool = False  # an earlier attempt sent it: an order may exist at the venue
     price: Decimal | None = None  # the book's best price for it: what a minimum is valued at
+    # time.monotonic() past which no order may leave for it: the claim's lease, less the
+    # time a request may still be accepted, so no later attempt can miss it and place it too
+    send_by: float | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ error but ``-2013`` ("order does not exist": a 429, a ban, ``-1021``, a 5xx, ano
 4xx) says nothing about the order, so once it may have been placed the leg stays in
 doubt, never refused; and "does not exist" is believed only once the placement's
 ``recvWindow`` has surely passed (Binance refuses it after that), so a request still in
-flight is never placed twice. Fills, the average price
+flight is never placed twice. An order (or a throttled retry of it) is not sent past the
+leg's ``send_by``, when the worker's claim on the trade could lapse before Binance had it:
+the leg is in doubt, and the next attempt looks it up. Fills, the average price
 and the commission come from Binance's reply (``fills``, ``executedQty``,
 ``cummulativeQuoteQty``), or from ``myTrades`` for an order found by lookup.
 
@@ -212,7 +214,8 @@ class BinanceSpotTrader:
             reraise=True,
         )
 
-    def _call(self, name: str, **params) -> object:
+    def _call(self, name: str, *, send_by: float | None = None, **params) -> object:
+        """One signed call, throttled attempts retried; none sent past ``send_by``."""
         method = getattr(self.client.rest_api, name)
         base = self.settings.binance_trade_url
         left = self._quiet_for(base)
@@ -223,6 +226,11 @@ class BinanceSpotTrader:
         try:
             for attempt in Retrying(**self._retrying):
                 with attempt:
+                    if send_by is not None and time.monotonic() > send_by:
+                        raise OrderInDoubt(
+                            f"{name} not sent: the call outlasted the time it had (slow or "
+                            "throttled answers); the next attempt looks it up"
+                        )
                     return method(recv_window=self.settings.binance_recv_window_ms, **params).data()
         except THROTTLED as exc:
             self._keep_quiet(
@@ -287,9 +295,11 @@ class BinanceSpotTrader:
         quantity: Decimal | None = None,
         quote_qty: Decimal | None = None,
         resent: bool = False,
+        send_by: float | None = None,
     ) -> SpotOrder:
         """Place a MARKET order unless one with ``cid`` exists; either way, what it did.
-        ``resent``: an earlier attempt may have placed it (its answer never came)."""
+        ``resent``: an earlier attempt may have placed it (its answer never came).
+        ``send_by``: ``time.monotonic()`` past which the order is not sent (OrderInDoubt)."""
         existing = self.find(cid, symbol, placed=resent)
         if existing is not None:
             log.info("spot order %s already at Binance (order %s)", cid, existing.order_id)
@@ -305,6 +315,7 @@ class BinanceSpotTrader:
                 quote_order_qty=quote_qty,
                 new_client_order_id=cid,
                 new_order_resp_type="FULL",
+                send_by=send_by,
             )
             done = SpotOrder.from_reply(_plain(reply))
             if done.done:
@@ -360,7 +371,9 @@ class LiveSpotVenue:
                 )
             )  # fmt: skip
         try:
-            done = self.trader.market_order(cid, market.symbol, leg.side, resent=order.resent, **kw)
+            done = self.trader.market_order(
+                cid, market.symbol, leg.side, resent=order.resent, send_by=order.send_by, **kw
+            )
         except errors.Error as exc:  # a 4xx to a leg never sent before: nothing was placed
             code = getattr(exc, "status_code", None)
             raise LegRefused(
