@@ -4,11 +4,13 @@ One attempt is: take a token from the upstream's token bucket (pyrate-limiter; s
 every worker through Redis when ``REDIS_URL`` is set, in-process without Redis or while
 it is down) -> pass the upstream's circuit breaker (pybreaker; its state in Redis too,
 so one worker's bad luck spares the others) -> one request on a pooled ``requests``
-session with connect/read timeouts -> the caller's parse. Tenacity repeats attempts a
-bounded number of times, with exponential backoff and jitter, on errors marked
-``retryable`` (429, 5xx, timeouts, connection errors), waiting exactly the
-``Retry-After`` the upstream asked for when it asked, and giving up at once when that is
-longer than we are willing to wait or the breaker has just opened.
+session with connect/read timeouts, the whole reply read within the two added up (the
+read timeout alone bounds each read, so a reply trickled just inside it never ended) ->
+the caller's parse. Tenacity repeats attempts a bounded number of times, with
+exponential backoff and jitter, on errors marked ``retryable`` (429, 5xx, timeouts,
+connection errors), waiting exactly the ``Retry-After`` the upstream asked for when it
+asked, and giving up at once when that is longer than we are willing to wait or the
+breaker has just opened.
 
 The parse runs inside the breaker, so a reply that arrives but is HTML or malformed JSON
 counts as a failure just like a 503; which errors count is decided by the error types
@@ -36,6 +38,7 @@ import pybreaker
 import redis
 import requests
 import tenacity
+import urllib3
 from pyrate_limiter import (
     InMemoryStateStore,
     Limiter,
@@ -67,6 +70,13 @@ STATE_VALUE = {pybreaker.STATE_CLOSED: 0, pybreaker.STATE_HALF_OPEN: 1, pybreake
 USER_AGENT = "p2p-exchange-desk/0.1"
 REDIS_TIMEOUT = 0.5  # a slow Redis must not cost more than the call it guards
 REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, use the local bucket this long
+READ_CHUNK = 64 * 1024
+_READ_ERRORS = (  # urllib3's, while a body is read -> the one requests raises for it
+    (urllib3.exceptions.ReadTimeoutError, requests.ReadTimeout),
+    (urllib3.exceptions.DecodeError, requests.exceptions.ContentDecodingError),
+    (urllib3.exceptions.ProtocolError, requests.exceptions.ChunkedEncodingError),
+    (urllib3.exceptions.HTTPError, requests.ConnectionError),
+)
 
 
 def make_session(pool_size: int = 10) -> requests.Session:
@@ -94,6 +104,30 @@ def json_of(response: requests.Response, upstream: str) -> object:
         raise BadReply(
             f"{upstream} sent malformed JSON (HTTP {status}): {snippet!r}", reason="bad_json"
         ) from None
+
+
+def read_within(response: requests.Response, deadline: float, seconds: float) -> None:
+    """Read a streamed reply's body, giving up at ``deadline`` (``time.perf_counter()``).
+
+    requests' read timeout bounds each read from the socket, not the reply: a server
+    sending a piece just inside it holds the call for as long as it likes, and what it
+    finally gives is as old as its first byte. ``read1`` reads the socket once, so each
+    piece is still bounded by the read timeout, and the deadline is checked between them.
+    """
+    body = bytearray()
+    try:
+        while chunk := response.raw.read1(READ_CHUNK, decode_content=True):
+            body += chunk
+            if time.perf_counter() > deadline:
+                raise requests.ReadTimeout(f"the reply did not end within {seconds:g} s")
+    except urllib3.exceptions.HTTPError as exc:  # named as requests names them
+        response.close()
+        raise next(ours for theirs, ours in _READ_ERRORS if isinstance(exc, theirs))(exc) from exc
+    except BaseException:
+        response.close()  # half read: the connection is not reused
+        raise
+    response._content = bytes(body)
+    response._content_consumed = True
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -274,6 +308,7 @@ class Upstream:
         self.base_url = base_url.rstrip("/")
         self.session = session or make_session()
         self.timeout = (settings.http_connect_timeout, settings.http_read_timeout)
+        self.reply_seconds = settings.http_connect_timeout + settings.http_read_timeout
         self.attempts = settings.http_retry_attempts
         self.backoff = settings.http_retry_backoff_seconds
         self.max_wait = settings.http_retry_max_wait_seconds
@@ -289,8 +324,9 @@ class Upstream:
         start = time.perf_counter()
         try:
             response = self.session.request(
-                method, self.base_url + path, timeout=self.timeout, **kwargs
+                method, self.base_url + path, timeout=self.timeout, stream=True, **kwargs
             )
+            read_within(response, start + self.reply_seconds, self.reply_seconds)
         except requests.Timeout as exc:
             raise TransportError(f"{self.name} timed out: {exc}", reason="timeout") from exc
         except requests.RequestException as exc:

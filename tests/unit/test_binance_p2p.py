@@ -12,6 +12,7 @@ from pathlib import Path
 import pybreaker
 import pytest
 from prometheus_client import REGISTRY
+from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from backend import resilience
@@ -504,6 +505,39 @@ def test_read_timeout_is_retried_and_reported(httpserver, sleeps):
         client.fetch_side(RUB, "BUY")
     assert caught.value.reason == "timeout"
     assert len(sleeps) == 1
+
+
+def test_a_reply_trickled_inside_the_read_timeout_still_times_out(httpserver, sleeps):
+    """The read timeout bounds each read, not the reply: a server (or proxy) sending a
+    piece just inside it held the ingest for as long as it liked, and the book that came
+    out was stamped fresh when it was as old as its first byte. The whole reply gets the
+    connect and read timeouts added up."""
+    text = json.dumps(ASKS).encode()
+    pieces = [text[i : i + 1000] for i in range(0, len(text), 1000)]
+
+    def trickle(request):
+        def body():
+            for piece in pieces:
+                time.sleep(0.2)  # each inside the 0.5 s read timeout; 8 s for the reply
+                yield piece
+
+        return Response(body(), content_type="application/json")
+
+    server = HTTPServer(threaded=True)  # its own: the shared one may still be busy
+    server.expect_request(SEARCH_PATH).respond_with_handler(trickle)
+    server.start()
+    try:
+        client = make_client(
+            server, sleeps, http_connect_timeout=0.5, http_read_timeout=0.5, http_retry_attempts=1
+        )
+        started = time.monotonic()
+        with pytest.raises(TransportError) as caught:
+            client.fetch_side(RUB, "BUY")
+        assert caught.value.reason == "timeout" and "within 1 s" in str(caught.value)
+        assert time.monotonic() - started < 2
+    finally:
+        server.clear()
+        server.stop()
 
 
 def test_connection_refused_is_retried_then_reported(sleeps):
