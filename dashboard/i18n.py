@@ -8,6 +8,7 @@ extracted into ``dashboard/translations`` with ``make i18n`` (see the Makefile).
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -26,9 +27,11 @@ __all__ = [
     "decimal",
     "locale",
     "ngettext",
+    "read_amount",
     "separators",
     "time_of_day",
     "told",
+    "typed_amount",
     "when",
 ]
 
@@ -67,6 +70,44 @@ def decimal(value: Decimal | int | str, least: int, most: int | None = None) -> 
         fraction = fraction[:least] + fraction[least:].rstrip("0")
         text = f"{whole}.{fraction}" if fraction else whole
     return text.translate(_marks(locale()))
+
+
+def typed_amount(value: Decimal) -> str:
+    """An amount as a person types it in this language: the decimal mark, no groups,
+    cents only when there are some ("5000", "1250,50")."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+        whole, _, cents = text.partition(".")
+        text = f"{whole}.{cents.ljust(2, '0')}" if cents else whole
+    return text.translate({ord("."): numbers.get_decimal_symbol(locale())})
+
+
+@functools.lru_cache(maxsize=8)
+def _typed_patterns(code: str) -> tuple[re.Pattern, re.Pattern]:
+    point, group = (re.escape(numbers.get_decimal_symbol(code)),
+                    re.escape(numbers.get_group_symbol(code)))  # fmt: skip
+    return (
+        re.compile(rf"([0-9]+)(?:{point}([0-9]{{1,2}}))?", re.ASCII),
+        re.compile(rf"([0-9]{{1,3}}(?:{group}[0-9]{{3}})+)(?:{point}([0-9]{{1,2}}))?", re.ASCII),
+    )
+
+
+def read_amount(text: str) -> str | None:
+    """A typed amount in this language's marks -> ``"1250.50"``; None when it is neither
+    that nor a plain ``1250.50``. In Spanish "50,5" is 50.50 and "12.500" twelve thousand
+    five hundred: read as English, or by a number field, they became 505 and 12.50."""
+    text = text.strip().replace("\u00a0", "").replace("\u202f", "")
+    plain, grouped = _typed_patterns(locale())
+    if found := grouped.fullmatch(text):  # groups first: "12.500" in Spanish
+        whole = re.sub("[^0-9]", "", found[1])
+    elif found := plain.fullmatch(text):
+        whole = found[1]
+    elif re.fullmatch(r"[0-9]+(\.[0-9]{1,2})?", text, re.ASCII):
+        return text
+    else:
+        return None
+    return f"{whole}.{found[2]}" if found[2] else whole
 
 
 def separators() -> str:

@@ -25,7 +25,7 @@ from backend.web.security import trade_wait_seconds
 from dashboard.access import BadInput, callback, expect, expect_id
 from dashboard.components import format as fmt
 from dashboard.components import grid, push, reasons
-from dashboard.i18n import _, _l, role_name, told
+from dashboard.i18n import _, _l, decimal, read_amount, role_name, told, typed_amount
 
 PATH = "/opportunities"
 NAME = "Opportunities"
@@ -141,12 +141,11 @@ def execute_modal() -> dbc.Modal:
                             dbc.Col(
                                 [
                                     dbc.Label(_("Size (USD)"), html_for="execute-size"),
-                                    dbc.Input(
+                                    dbc.Input(  # text: a number field reads "50,5" as 505
                                         id="execute-size",
-                                        type="number",
-                                        min=0,
-                                        step=0.01,
+                                        type="text",
                                         inputMode="decimal",
+                                        autoComplete="off",
                                     ),
                                 ],
                                 xs=12,
@@ -389,7 +388,7 @@ def register_callbacks(app: Dash) -> None:
         # The key is minted when the dialog opens, so a double Confirm stays one trade.
         pending = {"opportunity_id": opp.id, "key": str(uuid.uuid4())}
         title = _("Execute #%(id)s · %(strategy)s", id=opp.id, strategy=strategy_name(opp.strategy))
-        return True, pending, str(opp.size_usd), title, None, None
+        return True, pending, typed_amount(opp.size_usd), title, None, None
 
     @callback(
         app,
@@ -409,8 +408,16 @@ def register_callbacks(app: Dash) -> None:
         pending = _pending(pending)
         expect(raw_size, int, float, str, type(None), name="size")
         desk = current_desk()
+        typed = _typed(raw_size)
+        if typed is None:
+            return (
+                [],
+                None,
+                dbc.Alert(_how_to_type(), color="warning", id="execute-size-error"),
+                True,
+            )
         try:
-            size = trades.parse_size(raw_size, desk.settings.min_ticket_usd)
+            size = trades.parse_size(typed, desk.settings.min_ticket_usd)
         except trades.TradeRequestError as exc:  # what is wrong with it, in their language
             problem = told(exc)
             return [], None, dbc.Alert(problem, color="warning", id="execute-size-error"), True
@@ -428,7 +435,10 @@ def register_callbacks(app: Dash) -> None:
         profit = (
             html.Div(
                 [
-                    html.Span(_("Expected profit") + ": ", className="text-muted"),
+                    html.Span(
+                        _("Expected profit on %(size)s", size=fmt.usd(size)) + ": ",
+                        className="text-muted",
+                    ),
                     html.Strong(fmt.usd(result.profit_usd), id="execute-expected"),
                     html.Span(" (" + fmt.bps(result.profit_usd / size * 10000) + ")"),
                 ]
@@ -469,6 +479,14 @@ def register_callbacks(app: Dash) -> None:
             return no_update, no_update, no_update, no_update
         pending = _pending(pending)
         expect(raw_size, int, float, str, type(None), name="size")
+        typed = _typed(raw_size)
+        if typed is None:
+            return (
+                no_update,
+                True,
+                dbc.Alert(_how_to_type(), color="danger", id="execute-error"),
+                False,
+            )
         desk = current_desk()
         wait = trade_wait_seconds(current_actor(), desk.settings.trade_rate_limit)
         if wait:
@@ -480,7 +498,7 @@ def register_callbacks(app: Dash) -> None:
                 trade, created = trades.request_trade(
                     session,
                     opportunity_id=pending["opportunity_id"],
-                    size=raw_size if isinstance(raw_size, str) else _plain(raw_size),
+                    size=typed,
                     key=pending["key"],
                     user=current_actor(),
                     now=now,
@@ -520,8 +538,16 @@ def register_callbacks(app: Dash) -> None:
             return status_view(trade), trade.status in FINAL
 
 
-def _plain(value: int | float | None) -> str | None:
-    """A number from the size field as the text the trader typed (cents at most)."""
-    if value is None:
-        return None
-    return format(Decimal(str(value)).normalize(), "f")
+def _typed(raw: int | float | str | None) -> str | None:
+    """The size field as ``parse_size`` reads it: text in the reader's marks made plain
+    (None: unreadable), "" or None for the opportunity's own size; a number (a hand-made
+    request, the field is text) as its digits."""
+    if isinstance(raw, str):
+        return read_amount(raw) if raw.strip() else ""
+    if raw is None:
+        return ""
+    return format(Decimal(str(raw)).normalize(), "f")
+
+
+def _how_to_type() -> str:
+    return _("Type the size like %(example)s.", example=decimal(Decimal("1250.50"), 2))

@@ -140,4 +140,12 @@ def test_a_bad_user_filter_and_a_bad_size_are_explained_in_spanish(browser, span
         "the size's refusal",
     )
     assert said.startswith("el monto debe ser como máximo"), said
+    size.send_keys(Keys.CONTROL, "a")
+    size.send_keys("1.250,5")  # Spanish marks: a number field had read 1.2505 or 12505
+    wait_until(
+        browser,
+        15,
+        lambda b: "1.250,50 USD" in b.find_element(By.ID, "execute-profit").text,
+        "the size read as 1.250,50 USD",
+    )
     browser.find_element(By.ID, "execute-cancel").click()

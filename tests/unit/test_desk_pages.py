@@ -77,12 +77,12 @@ def test_a_trigger_dash_cannot_read_is_a_400(app, desk, trigger):
     assert kill_switch(desk) is False
 
 
-def reprice_body(app, pending):
+def reprice_body(app, pending, size="100"):
     key = next(k for k in app.extensions["dash"].callback_map if "legs-grid.rowData" in k)
     return callback_body(
         key,
         [
-            {"id": "execute-size", "property": "value", "value": "100"},
+            {"id": "execute-size", "property": "value", "value": size},
             {"id": "execute-pending", "property": "data", "value": pending},
         ],
         [{"id": "execute-trade", "property": "data", "value": None}],
@@ -94,6 +94,28 @@ def test_the_dialog_reprices_no_opportunity_a_page_could_not_show(app, desk, opp
     pending = {"opportunity_id": opportunity_id, "key": "k"}
     r = api_client(app, "trader").post("/_dash-update-component", json=reprice_body(app, pending))
     assert r.status_code == 400 and "opportunity" in r.text
+
+
+@pytest.mark.parametrize(
+    "lang,typed,says",
+    [
+        ("es", "50,5", "50,50 USD"),
+        ("es", "1.250,50", "1.250,50 USD"),
+        ("en", "1,250.50", "1,250.50 USD"),
+        ("en", "50,5", "Type the size like 1,250.50."),
+        ("es", "50,555", "Escriba el monto así: 1.250,50."),
+    ],
+)
+def test_the_dialog_reads_the_size_in_the_readers_marks_and_shows_what_it_read(
+    app, desk, opportunity, lang, typed, says
+):
+    pending = {"opportunity_id": opportunity.id, "key": "k"}
+    r = api_client(app, "trader").post(
+        "/_dash-update-component",
+        json=reprice_body(app, pending, typed),
+        headers={"Accept-Language": lang},
+    )
+    assert r.status_code == 200 and says in r.text
 
 
 def grid_request(start, end, sort=None, args=None):

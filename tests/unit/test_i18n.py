@@ -3,8 +3,11 @@ follows them; numbers in each currency's precision and the locale's separators."
 
 from __future__ import annotations
 
+from decimal import Decimal as D
+
 import pytest
 
+from dashboard import i18n
 from dashboard.components import format
 from tests.conftest import add_user
 from tests.unit.test_login import csrf_cookie, csrf_from, log_in
@@ -99,6 +102,41 @@ def test_spanish_groups_and_decimals_the_spanish_way(app):
         assert format.amount("1250.5", "VES") == "1.250,50 VES"
         assert format.amount("61250.5", "VES") == "61.250,50 VES"
         assert format.market_price("36.5", "p2p:USDT/VES") == "36,50 VES/USDT"
+
+
+@pytest.mark.parametrize(
+    "lang,typed,read",
+    [
+        ("es", "50,5", "50.5"),  # a number field had sent 505
+        ("es", "12.500", "12500"),  # and this as 12.50
+        ("es", "1.250,50", "1250.50"),
+        ("es", "1000,50", "1000.50"),
+        ("es", " 500 ", "500"),
+        ("es", "50.5", "50.5"),  # a plain number reads in every language
+        ("es", "1,250.50", None),
+        ("es", "12,500", None),
+        ("es", "1.25.0", None),
+        ("en", "1,250.50", "1250.50"),
+        ("en", "12,500", "12500"),
+        ("en", "50,5", None),
+        ("en", "12.500", None),  # no amount of USD has three decimals
+        ("en", "\u0665\u0660", None),
+        ("en", "1e3", None),
+    ],
+)
+def test_a_typed_amount_is_read_in_the_readers_marks(app, lang, typed, read):
+    with app.test_request_context(headers={"Accept-Language": lang}):
+        assert i18n.read_amount(typed) == read
+
+
+@pytest.mark.parametrize(
+    "lang,amount,typed", [("es", "1250.5", "1250,50"), ("en", "1250.5", "1250.50"),
+                          ("es", "5000.000000", "5000"), ("es", "0.01", "0,01")],
+)  # fmt: skip
+def test_an_amount_is_offered_as_it_is_typed_back(app, lang, amount, typed):
+    with app.test_request_context(headers={"Accept-Language": lang}):
+        assert i18n.typed_amount(D(amount)) == typed
+        assert D(i18n.read_amount(typed)) == D(amount)
 
 
 def test_small_prices_get_four_decimals_and_btc_quotes_eight(app):
