@@ -398,13 +398,19 @@ def register_callbacks(app: Dash) -> None:
         Output("execute-confirm", "disabled", allow_duplicate=True),
         Input("execute-size", "value"),
         Input("execute-pending", "data"),
+        Input("opps-tick", "n_intervals"),
+        Input("opps-push", "data"),
         State("execute-trade", "data"),
         prevent_initial_call=True,
         role=TRADER,
     )
-    def reprice(raw_size, pending, trade_id):
+    def reprice(raw_size, pending, _tick, _pushed, trade_id):
+        """As the size is typed, and again as the books move while the dialog is open
+        (until Confirm): a row that has gone, or the kill switch, disables Confirm."""
         if not pending:
             return [], None, None, True
+        if trade_id is not None and ctx.triggered_id in ("opps-tick", "opps-push"):
+            return no_update, no_update, no_update, no_update  # confirmed: the status speaks
         pending = _pending(pending)
         expect(raw_size, int, float, str, type(None), name="size")
         desk = current_desk()
@@ -431,6 +437,17 @@ def register_callbacks(app: Dash) -> None:
             opp = session.get(Opportunity, pending["opportunity_id"])
             if opp is None:
                 raise BadInput("unknown opportunity")
+            if opp.status != "active" or opp.expires_at <= desk.now():
+                gone = _(
+                    "This opportunity is gone: the books moved since it was listed. "
+                    "Cancel and choose another."
+                )
+                return (
+                    no_update,
+                    no_update,
+                    dbc.Alert(gone, color="warning", id="execute-gone"),
+                    True,
+                )
             result = preview(session, desk.cache, desk.settings, opp.legs, size, desk.now())
         profit = (
             html.Div(

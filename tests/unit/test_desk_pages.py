@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from backend.models import Opportunity
 from backend.trading import controls
 from dashboard.pages.trades import pnl_figure
 from tests.conftest import api_client
@@ -84,6 +85,8 @@ def reprice_body(app, pending, size="100"):
         [
             {"id": "execute-size", "property": "value", "value": size},
             {"id": "execute-pending", "property": "data", "value": pending},
+            {"id": "opps-tick", "property": "n_intervals", "value": 1},
+            {"id": "opps-push", "property": "data", "value": None},
         ],
         [{"id": "execute-trade", "property": "data", "value": None}],
     )
@@ -116,6 +119,27 @@ def test_the_dialog_reads_the_size_in_the_readers_marks_and_shows_what_it_read(
         headers={"Accept-Language": lang},
     )
     assert r.status_code == 200 and says in r.text
+
+
+def test_an_open_dialog_sees_its_opportunity_go_and_the_kill_switch_and_disables_confirm(
+    app, desk, opportunity
+):
+    """The dialog re-prices on the page's tick: a row the scan has since expired, or a
+    switch an admin has since pulled, no longer looks confirmable."""
+    trader = api_client(app, "trader")
+    body = reprice_body(app, {"opportunity_id": opportunity.id, "key": "k"})
+    r = trader.post("/_dash-update-component", json=body)
+    confirm = r.json["response"]["execute-confirm"]["disabled"]
+    assert "execute-gone" not in r.text and confirm is False
+    with desk.sessions.begin() as session:
+        controls.pause(session, True, actor="test-admin", now=desk.now(), reason="drill")
+    r = trader.post("/_dash-update-component", json=body)
+    assert "execute-refusals" in r.text and r.json["response"]["execute-confirm"]["disabled"]
+    with desk.sessions.begin() as session:
+        session.get(Opportunity, opportunity.id).status = "expired"
+    r = trader.post("/_dash-update-component", json=body)
+    assert "execute-gone" in r.text and "the books moved" in r.text
+    assert r.json["response"]["execute-confirm"]["disabled"] is True
 
 
 def grid_request(start, end, sort=None, args=None):
