@@ -32,6 +32,17 @@ NAV = (
     ("/system", "system", _l("System")),
 )
 
+
+def _title(name: str):
+    """The browser tab's title in the reader's language: Dash calls it per page view
+    (with the path's variables), where a plain string is fixed at registration."""
+
+    def title(**_path_variables) -> str:
+        return _(name)
+
+    return title
+
+
 # Dash's own routes, by rule: its scripts and assets are public, everything else needs a
 # login; the callback route also checks the callback itself.
 ROUTES = {
@@ -197,7 +208,7 @@ def init_dashboard(server: Flask) -> Dash:
             path=None if template else page.PATH,
             path_template=page.PATH if template else None,
             name=page.NAME,
-            title=page.NAME,
+            title=_title(page.NAME),
             layout=page.layout,
             order=order,
         )

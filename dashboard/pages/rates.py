@@ -13,6 +13,7 @@ from backend.desk import current_desk
 from backend.market import rates
 from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, expect
+from dashboard.components import format as fmt
 from dashboard.components.client_message import client_message, rate_text
 from dashboard.components.format import MISSING, percent, price, seconds
 from dashboard.components.grid import PHONE_FIT, THEME, WIDE_ONLY, grid_words
@@ -46,7 +47,10 @@ def _columns() -> list[dict]:
 
 def layout(**_kw):
     settings = current_desk().settings
-    sizes = [{"label": f"{size:,} USD", "value": str(size)} for size in settings.ticket_sizes_usd]
+    sizes = [
+        {"label": fmt.number(size, 0, "USD"), "value": str(size)}
+        for size in settings.ticket_sizes_usd
+    ]
     return html.Div(
         [
             html.H1(_("Rates")),

@@ -18,6 +18,7 @@ def test_the_language_switch_turns_labels_and_numbers_spanish_and_sticks(browser
         )
         title = wait_until(browser, 15, lambda b: b.find_elements(By.CSS_SELECTOR, "main h1"), "h1")
         assert title[0].text == "Precios"
+        wait_until(browser, 15, lambda b: b.title == "Precios", "the tab's title in Spanish")
         assert browser.find_element(By.ID, "nav-trades").text == "Operaciones"
         assert browser.find_element(By.ID, "logout").text == "Cerrar sesión"
         headers = browser.find_elements(By.CSS_SELECTOR, "#prices-grid .ag-header-cell-text")
