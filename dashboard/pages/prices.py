@@ -74,6 +74,8 @@ def layout(**_kw):
                             dbc.Label(_("Ticket size"), html_for="ticket-size"),
                             dbc.RadioItems(
                                 id="ticket-size",
+                                persistence=True,  # kept when the trader comes back
+                                persistence_type="local",
                                 options=[
                                     {"label": fmt.number(size, 0, "USD"), "value": str(size)}
                                     for size in settings.ticket_sizes_usd
@@ -94,6 +96,8 @@ def layout(**_kw):
                             dbc.Label(_("Payment method"), html_for="price-method"),
                             dcc.Dropdown(
                                 id="price-method",
+                                persistence=True,  # kept when the trader comes back
+                                persistence_type="local",
                                 options=[{"label": _("Any method"), "value": ANY}],
                                 value=ANY,
                                 clearable=False,

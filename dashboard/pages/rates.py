@@ -67,6 +67,8 @@ def layout(**_kw):
                     dbc.Col(
                         dcc.Dropdown(
                             id="rates-size",
+                            persistence=True,  # kept when the trader comes back
+                            persistence_type="local",
                             options=sizes,
                             value=str(settings.default_ticket_usd),
                             clearable=False,

@@ -70,9 +70,11 @@ def login(browser, base_url: str, username: str, password: str = TEST_PASSWORD, 
     An answer the last page still had under way can set its session cookie again after
     ``forget_cookies`` (Chromium applies a response's cookies even once the page that asked
     is gone). The form then says it expired and, as a person would, is sent once more: the
-    form shown again carries a token for that cookie."""
+    form shown again carries a token for that cookie. The pages' kept picks (ticket size,
+    method) are forgotten, as in a browser that never opened the desk."""
     forget_cookies(browser)
     browser.get(f"{base_url}/login?next={path}")
+    browser.execute_script("window.localStorage.clear()")  # each test a fresh browser's picks
     for _try in (1, 2):
         name = browser.find_element(By.ID, "username")
         name.clear()

@@ -72,6 +72,15 @@ def test_a_bigger_ticket_size_reprices_the_board(browser, embedded_desk):
         if (big[k]["eff_ask"], big[k]["eff_bid"]) != (small[k]["eff_ask"], small[k]["eff_bid"])
     ]
     assert len(changed) >= 6, (small, big)
+    browser.find_element(By.ID, "nav-rates").click()  # away and back: the pick is kept
+    wait_until(browser, 10, lambda b: b.find_elements(By.ID, "rates-size"), "the rates page")
+    browser.find_element(By.ID, "nav-prices").click()
+    wait_until(
+        browser,
+        10,
+        lambda b: "5,000 USD ticket" in b.find_element(By.ID, "prices-hint").text,
+        "the board still at 5,000 USD",
+    )
 
 
 def test_a_market_opens_with_its_depth_candles_and_ads(browser, embedded_desk):
