@@ -79,9 +79,14 @@ def as_strings(current: Controls) -> dict[str, str]:
     return out
 
 
-def pause(session: Session, on: bool, *, actor: str, now: datetime, reason: str) -> None:
-    """The kill switch with its reason: pause (on) or resume (off) every new trade."""
-    change(session, "kill_switch", "true" if on else "false", actor=actor, now=now, reason=reason)
+def pause(
+    session: Session, on: bool, *, actor: str, now: datetime, reason: str
+) -> ControlChange | None:
+    """The kill switch with its reason: pause (on) or resume (off) every new trade; None
+    when it was so already (nothing recorded)."""
+    return change(
+        session, "kill_switch", "true" if on else "false", actor=actor, now=now, reason=reason
+    )
 
 
 def _flag(value: str) -> str:

@@ -276,6 +276,7 @@ def register_callbacks(app: Dash) -> None:
         app,
         Output("risk-result", "children"),
         Output("risk-tick", "n_intervals"),
+        Output("risk-reason", "value"),
         Input("risk-pause", "n_clicks"),
         Input("risk-resume", "n_clicks"),
         State("risk-reason", "value"),
@@ -297,10 +298,19 @@ def register_callbacks(app: Dash) -> None:
             said = _(
                 "Give a reason of 1 to %(limit)s characters, on one line.", limit=reasons.LIMIT
             )
-            return dbc.Alert(said, color="warning"), no_update
+            return dbc.Alert(said, color="warning"), no_update, no_update
         paused = ctx.triggered_id == "risk-pause"
         desk = current_desk()
         with desk.sessions.begin() as session:
-            controls.pause(session, paused, actor=current_actor(), now=desk.now(), reason=reason)
+            changed = controls.pause(
+                session, paused, actor=current_actor(), now=desk.now(), reason=reason
+            )
+        if changed is None:  # the reason stays: it explains nothing that happened
+            said = (
+                _("Trading was already paused; nothing changed.")
+                if paused
+                else _("Trading was already active; nothing changed.")
+            )
+            return dbc.Alert(said, color="secondary", id="risk-done"), ticks + 1, no_update
         said = _("Trading paused.") if paused else _("Trading resumed.")
-        return dbc.Alert(said, color="info", id="risk-done"), ticks + 1
+        return dbc.Alert(said, color="info", id="risk-done"), ticks + 1, ""

@@ -63,6 +63,8 @@ def test_an_admin_pauses_and_resumes_trading_and_the_history_says_who_and_why(
     browser.find_element(By.ID, "risk-pause").click()
     wait_until(browser, 10, lambda b: state(b) == "Trading paused", "trading paused")
     assert embedded_desk.get("/api/v1/controls").json()["controls"]["kill_switch"] == "true"
+    reason = browser.find_element(By.ID, "risk-reason")
+    wait_until(browser, 10, lambda b: reason.get_attribute("value") == "", "the reason cleared")
     wait_until(
         browser,
         10,
@@ -82,6 +84,7 @@ def test_an_admin_pauses_and_resumes_trading_and_the_history_says_who_and_why(
         )  # fmt: skip
         screenshot(browser, "risk")
     finally:  # the embedded desk is shared: never leave it paused for the next tests
+        browser.find_element(By.ID, "risk-reason").send_keys("drill over")  # its own reason
         browser.find_element(By.ID, "risk-resume").click()
         wait_until(browser, 10, lambda b: state(b) == "Trading active", "trading resumed")
     assert embedded_desk.get("/api/v1/controls").json()["controls"]["kill_switch"] == "false"

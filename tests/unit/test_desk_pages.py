@@ -16,7 +16,7 @@ from tests.conftest import api_client
 from tests.factories import FIVE_TRADES, recorded_trade
 from tests.unit.test_access import callback_body
 
-SWITCH = "..risk-result.children...risk-tick.n_intervals.."
+SWITCH = "..risk-result.children...risk-tick.n_intervals...risk-reason.value.."
 
 
 def pause(reason, button="risk-pause", ticks=3):
@@ -53,10 +53,15 @@ def test_an_admin_pauses_with_a_reason_and_is_refused_without_one(app, desk):
         assert kill_switch(desk) is False
     r = admin.post("/_dash-update-component", json=pause("bank outage"))
     assert r.status_code == 200 and "Trading paused." in r.text
+    assert r.json["response"]["risk-reason"]["value"] == ""  # not the next change's reason
     assert kill_switch(desk) is True
     with desk.sessions() as session:
         change = controls.history(session, limit=1)[0]
     assert (change.actor, change.reason, change.new_value) == ("test-admin", "bank outage", "true")
+    r = admin.post("/_dash-update-component", json=pause("again"))
+    assert "already paused; nothing changed" in r.text and "risk-reason" not in r.json["response"]
+    with desk.sessions() as session:
+        assert len(controls.history(session, limit=10)) == 1
 
 
 @pytest.mark.parametrize("ticks", [2**53, 2**70, -1])
