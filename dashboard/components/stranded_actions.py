@@ -29,14 +29,17 @@ from dashboard.i18n import _, role_name
 def why_not_retry(role: str) -> str | None:
     if not allowed(role, TRADER):
         return _(
-            "Retrying the unwind needs the trader role; you are %(role)s.", role=role_name(role)
+            "Retrying the unwind needs the trader role; your role is %(role)s.",
+            role=role_name(role),
         )
     return None
 
 
 def why_not_close(role: str) -> str | None:
     if not allowed(role, ADMIN):
-        return _("Closing holding needs the admin role; you are %(role)s.", role=role_name(role))
+        return _(
+            "Closing holding needs the admin role; your role is %(role)s.", role=role_name(role)
+        )
     return None
 
 

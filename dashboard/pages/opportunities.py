@@ -222,7 +222,7 @@ def _usd_per(asset: str, rows: dict[str, dict]) -> Decimal | None:
 def why_not(role: str, kill_switch: bool) -> str | None:
     """Why Execute is disabled for every row, if it is."""
     if not allowed(role, TRADER):
-        return _("Executing needs the trader role; you are %(role)s.", role=role_name(role))
+        return _("Executing needs the trader role; your role is %(role)s.", role=role_name(role))
     if kill_switch:
         return _("The kill switch is on: no trade executes until an admin resumes.")
     return None

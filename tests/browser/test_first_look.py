@@ -86,12 +86,12 @@ def test_a_spanish_viewer_is_told_the_role_in_spanish(browser, fresh_desk):
             20,
             lambda b: (
                 (e := b.find_elements(By.ID, "execute-why-not-text"))
-                and "usted es" in e[0].text
+                and "su rol es" in e[0].text
                 and e[0].text
             ),
             "the Spanish reason",
         )
-        assert reason.endswith("usted es observador."), reason
+        assert reason.endswith("su rol es observador."), reason
     finally:
         browser.find_element(By.ID, "locale-en").click()
         wait_until(

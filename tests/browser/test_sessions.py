@@ -26,7 +26,7 @@ def test_a_viewer_sees_execute_disabled_with_the_reason(browser, embedded_desk):
     assert not button.is_enabled()
     assert "trader role" in button.get_attribute("title")
     reason = browser.find_element(By.ID, "execute-why-not").text
-    assert "Executing needs the trader role; you are viewer." in reason
+    assert "Executing needs the trader role; your role is viewer." in reason
 
 
 def test_logging_out_returns_to_the_login_and_closes_the_desk(browser, embedded_desk):

@@ -72,7 +72,7 @@ def test_a_trader_retries_and_an_admin_closes_a_stranded_trade_holding(browser, 
         actions = open_detail(browser, url, "tina", trade_id)
         close_off = actions.find_element(By.ID, "trade-close-off")
         assert not close_off.is_enabled()
-        assert "Closing holding needs the admin role; you are trader." in actions.text
+        assert "Closing holding needs the admin role; your role is trader." in actions.text
         press(browser, pattern_button(browser, "trade-retry"))
         result = wait_until(
             browser, 15, lambda b: b.find_elements(By.ID, "trade-action-result"), "the retry"

@@ -343,8 +343,8 @@ def test_a_refusal_names_the_role_in_the_readers_language(app):
     from dashboard.pages.opportunities import why_not
 
     with app.test_request_context(headers={"Accept-Language": "es"}):
-        assert why_not("viewer", False).endswith("usted es observador.")
-        assert why_not_close("trader").endswith("usted es operador.")
+        assert why_not("viewer", False).endswith("su rol es observador.")
+        assert why_not_close("trader").endswith("su rol es operador.")
 
 
 def test_the_control_history_names_each_control_and_shows_its_values_with_units(app, desk):

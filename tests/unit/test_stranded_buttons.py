@@ -89,13 +89,13 @@ def test_each_role_sees_the_buttons_it_may_press_and_why_not_the_others(app, str
 
     viewer = shown("viewer")
     assert '"trade-retry-off"' in viewer and '"trade-close-off"' in viewer
-    assert "Retrying the unwind needs the trader role; you are viewer." in viewer
-    assert "Closing holding needs the admin role; you are viewer." in viewer
+    assert "Retrying the unwind needs the trader role; your role is viewer." in viewer
+    assert "Closing holding needs the admin role; your role is viewer." in viewer
     assert '"type": "trade-retry"' not in viewer  # no button a callback listens to
 
     trader = shown("trader")
     assert '"type": "trade-retry"' in trader and '"trade-close-off"' in trader
-    assert "Closing holding needs the admin role; you are trader." in trader
+    assert "Closing holding needs the admin role; your role is trader." in trader
     assert "Retrying the unwind needs" not in trader
 
     admin = shown("admin")
