@@ -46,7 +46,16 @@ def role_name(role: str) -> str:
 def told(exc: Exception) -> str:
     """A domain error (``template`` marked N_, ``values``) in the reader's language; the
     API and the logs keep its English ``str``."""
-    return _(exc.template).format(**exc.values)
+    return _(exc.template).format(**{k: _shown(v) for k, v in exc.values.items()})
+
+
+def _shown(value: object) -> object:
+    """An amount in a message in the reader's marks, its places kept (at least 2 when it
+    has any): "1.000.000", "0,50"; ids and counts (ints) stay as they are."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return value
+    places = max(0, -value.as_tuple().exponent)
+    return decimal(value, min(2, places), max(2, places))
 
 
 def locale() -> str:

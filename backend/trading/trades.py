@@ -27,7 +27,7 @@ from backend.trading.unwind import CLOSED, STRANDED, UNWINDING, UNWOUND
 MAX_SIZE_USD = Decimal("1000000")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 RUNNING = ("executing", UNWINDING)  # a worker attempt holds them under a lease
-SIZE = re.compile(r"\d{1,7}(\.\d{1,2})?", re.ASCII)  # USD with at most cents, no exponent or "_"
+SIZE = re.compile(r"\d{1,12}(\.\d{1,2})?", re.ASCII)  # USD with at most cents, no exponent or "_"
 # Every status a trade can be in, in life-cycle order. The one list: the history's status
 # filter and the Trades page's choices are derived from it, so a new status is searchable
 # the moment it exists.
@@ -77,7 +77,7 @@ def parse_size(raw: object, min_size: Decimal = Decimal("0.01")) -> Decimal | No
     text = (repr(raw) if isinstance(raw, float) else str(raw)).strip()
     if isinstance(raw, float) and text.endswith(".0"):
         text = text[:-2]
-    if len(text) > 12 or not SIZE.fullmatch(text):
+    if len(text) > 15 or not SIZE.fullmatch(text):
         raise TradeRequestError(
             N_('size {size} is not an amount of USD like "500" or "1250.50"'), size=repr(text[:20])
         )

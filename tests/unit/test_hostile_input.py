@@ -38,6 +38,8 @@ def post_trade(client, body, key="hostile"):
         ({"opportunity_id": 1, "size": "\uff15\uff10\uff10"}, 422, "not an amount of USD"),
         ({"opportunity_id": 1, "size": "5"}, 422, "at least 10"),
         ({"opportunity_id": 1, "size": "2000000"}, 422, "at most"),
+        ({"opportunity_id": 1, "size": "99999999"}, 422, "at most"),  # an amount, too big
+        ({"opportunity_id": 1, "size": "999999999999.99"}, 422, "at most"),
         ({"opportunity_id": 1, "size": {"$gt": 0}}, 422, "number of USD"),
         ({"opportunity_id": 1, "surprise": 1}, 400, "unknown field"),
     ],

@@ -229,7 +229,7 @@ def test_a_bad_size_filter_and_corridor_reason_read_in_spanish(app):
         trade_history.TradeFilter.parse({"user": "x"})
     assert str(size.value) == "size must be at most 1000000 USD"
     with app.test_request_context(headers={"Accept-Language": "es"}):
-        assert told(size.value) == "el monto debe ser como máximo 1000000 USD"
+        assert told(size.value) == "el monto debe ser como máximo 1.000.000 USD"  # its marks
         assert told(user.value).startswith("el usuario es un nombre de acceso")
         stale = rates.STALE_BOOKS(markets="p2p:USDT/COP")
         assert reason_text(stale) == "libros desactualizados: p2p:USDT/COP"
