@@ -192,6 +192,7 @@ def layout(trade: str | None = None, **_kw):
             filters,
             dcc.Store(id="trades-filter", data={}),
             dcc.Store(id="trades-reloaded"),
+            dcc.Store(id="trades-revealed"),  # the trade whose detail was last scrolled to
             dcc.Store(id="trades-acted"),  # a stranded trade was acted on: re-read the rows
             html.Div(id="trades-error", role="alert"),
             html.Div(id="trades-totals", className="mb-2"),
@@ -661,6 +662,14 @@ def register_callbacks(app: Dash) -> None:
         Input("trades-push", "data"),
         Input("trades-tick", "n_intervals"),
         Input("trades-acted", "data"),
+        role=VIEWER,
+    )
+    clientside_callback(
+        app,
+        ClientsideFunction("trades", "reveal"),
+        Output("trades-revealed", "data"),
+        Input("trades-shown", "data"),
+        State("trades-revealed", "data"),
         role=VIEWER,
     )
     push.register(app, "trades")

@@ -103,6 +103,16 @@ def test_a_viewer_finds_trades_by_user_reads_one_and_downloads_the_csv(browser, 
     )[0]
     assert f"#{carla[0]}" in detail.text and "Banesco" in detail.text
     assert "carla" in browser.find_element(By.ID, "trade-events").text
+    wait_until(  # below the grid, out of a laptop's window: scrolled into view
+        browser,
+        10,
+        lambda b: b.execute_script(
+            "const r = document.getElementById('trades-detail').getBoundingClientRect();"
+            "return r.top > -2 && r.top < window.innerHeight / 2;"  # at the top, to a sub-pixel
+        ),
+        "the detail scrolled into view",
+    )
+    browser.execute_script("window.scrollTo(0, 0)")
     if os.environ.get("DESK_SCREENSHOTS"):  # no worker here: stand in for its heartbeat,
         with sessions.begin() as session:  # so the picture shows the page, not the banner
             heartbeat.record(session, datetime.now(UTC))
