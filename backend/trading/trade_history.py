@@ -227,6 +227,15 @@ class Totals:
     expected_profit_usd: Decimal = Decimal(0)
     profit_usd: Decimal = Decimal(0)  # realized, over the trades that have one
     by_status: dict[str, int] = field(default_factory=dict)
+    # the trades with a realized profit (filled, unwound, closed): what they were sized
+    # and expected to make, to set beside what they made; a rejection expected something
+    realized: int = 0
+    realized_size_usd: Decimal = Decimal(0)
+    realized_expected_usd: Decimal = Decimal(0)
+
+
+MONEY_TOTALS = ("size_usd", "expected_profit_usd", "profit_usd", "realized_size_usd",
+                "realized_expected_usd")  # fmt: skip
 
 
 def _sqlite(session: Session) -> bool:
@@ -273,13 +282,17 @@ def _status_sums(session: Session, flt: TradeFilter) -> dict[str, list]:
 
 def _added(result: Totals, found: dict[str, list]) -> Totals:
     """``result`` with the status sums ``found`` added to it."""
-    for status, (count, _, size, expected, profit) in found.items():
+    for status, (count, realized, size, expected, profit) in found.items():
         if count:
             result.by_status[status] = result.by_status.get(status, 0) + count
             result.count += count
             result.size_usd += size
             result.expected_profit_usd += expected
             result.profit_usd += profit
+        if realized:  # a status's trades all have a realized profit, or none has
+            result.realized += realized
+            result.realized_size_usd += size
+            result.realized_expected_usd += expected
     return result
 
 
@@ -485,11 +498,8 @@ def summary(session: Session, cache, flt: TradeFilter, ttl: float = SUMMARY_TTL)
     if kept is not None:
         data = json.loads(kept)
         sums = Totals(
-            data["count"],
-            Decimal(data["size_usd"]),
-            Decimal(data["expected_profit_usd"]),
-            Decimal(data["profit_usd"]),
-            data["by_status"],
+            **{k: data[k] for k in ("count", "by_status", "realized")},
+            **{k: Decimal(data[k]) for k in MONEY_TOTALS},
         )
         curve = [(datetime.fromisoformat(at), Decimal(v)) for at, v in data["pnl"]]
         return Summary(sums, curve)
@@ -497,10 +507,9 @@ def summary(session: Session, cache, flt: TradeFilter, ttl: float = SUMMARY_TTL)
     sums = found.totals
     data = {
         "count": sums.count,
-        "size_usd": str(sums.size_usd),
-        "expected_profit_usd": str(sums.expected_profit_usd),
-        "profit_usd": str(sums.profit_usd),
         "by_status": sums.by_status,
+        "realized": sums.realized,
+        **{k: str(getattr(sums, k)) for k in MONEY_TOTALS},
         "pnl": [(at.isoformat(), str(v)) for at, v in found.pnl],
     }
     cache.set(key, json.dumps(data), ttl)

@@ -272,6 +272,9 @@ def trades_summary():
         size_usd=str(sums.size_usd),
         expected_profit_usd=str(sums.expected_profit_usd),
         profit_usd=str(sums.profit_usd),
+        realized=sums.realized,
+        realized_size_usd=str(sums.realized_size_usd),
+        realized_expected_usd=str(sums.realized_expected_usd),
         pnl=[{"at": at.isoformat(), "profit_usd": str(total)} for at, total in curve],
     )
 

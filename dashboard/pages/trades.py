@@ -356,9 +356,13 @@ def totals_view(sums: trade_history.Totals) -> list:
             [
                 html.Strong(_("%(count)s trades", count=sums.count)),
                 " · ",
-                _("size %(size)s", size=usd(sums.size_usd)),
+                # sized, expected and made over the same trades: a rejection's expectation
+                # beside no realized profit would compare nothing with something
+                _("%(count)s realized", count=sums.realized),
+                ": ",
+                _("size %(size)s", size=usd(sums.realized_size_usd)),
                 " · ",
-                _("expected %(profit)s", profit=usd(sums.expected_profit_usd)),
+                _("expected %(profit)s", profit=usd(sums.realized_expected_usd)),
                 " · ",
                 html.Strong(_("realized %(profit)s", profit=usd(sums.profit_usd))),
                 " ",

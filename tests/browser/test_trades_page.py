@@ -158,7 +158,8 @@ def test_in_spanish_the_grid_totals_and_csv_speak_spanish(browser, history_desk)
             lambda b: b.find_element(By.ID, "trades-sums").text.startswith("260 operaciones"),
             "the totals in Spanish",
         )
-        assert "130.000,00 USD" in browser.find_element(By.ID, "trades-sums").text  # 260 × 500
+        sums = browser.find_element(By.ID, "trades-sums").text
+        assert "234 realizadas: tamaño 117.000,00 USD" in sums, sums  # 234 filled × 500
         text = browser.execute_async_script(
             "const done = arguments[arguments.length - 1];"
             "fetch(arguments[0]).then(r => r.text()).then(done);",

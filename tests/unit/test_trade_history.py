@@ -65,6 +65,19 @@ def test_totals_are_exact_sums_of_the_filtered_set(desk, history):
     assert filled.expected_profit_usd == D("3.30")
     assert everything.by_status == {"filled": 3, "rejected": 1, "failed": 1}
     assert everything.size_usd == D("2100")
+    # what the trades that made something were sized and expected to make: the filled
+    # three, not the rejection's or the failure's expectation
+    realized = (everything.realized, everything.realized_size_usd)
+    assert realized == (3, D("1800")) and everything.realized_expected_usd == D("3.30")
+    assert everything.expected_profit_usd != everything.realized_expected_usd
+
+
+def test_the_summary_api_and_its_cached_copy_carry_the_realized_trades_sums(client, history):
+    for _ in range(2):  # computed, then read back from the cache
+        summary = client.get("/api/v1/trades/summary").json
+        assert (summary["realized"], summary["realized_size_usd"]) == (3, "1800")
+        assert D(summary["realized_expected_usd"]) == D("3.30")
+        assert D(summary["size_usd"]) == D("2100")
 
 
 def test_the_pnl_curve_accumulates_realized_profit_in_time_order(desk, history):
