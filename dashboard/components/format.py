@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from backend.market.book import Market
-from dashboard.i18n import decimal
+from dashboard.i18n import _, decimal
 
 COINS = frozenset({"BTC", "ETH", "BNB"})
 STABLES = frozenset({"USDT", "USDC", "FDUSD", "DAI"})
@@ -78,3 +78,14 @@ def market_price(value: str | Decimal | None, market: str) -> str:
     """A price on market ``p2p:USDT/VES``: VES per USDT."""
     m = Market.parse(market)
     return price(value, m.fiat, m.asset)
+
+
+def side(value: str, market: str) -> str:
+    """A leg's side as a trader says it: "buy USDT", "sell BTC" (in their language)."""
+    asset = Market.parse(market).asset
+    return _("buy %(asset)s", asset=asset) if value == "BUY" else _("sell %(asset)s", asset=asset)
+
+
+def market_name(key: str) -> str:
+    """A market as the pages name it: "USDT/VES", "BTC/USDT spot"."""
+    return Market.parse(key).label

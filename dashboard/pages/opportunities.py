@@ -285,9 +285,7 @@ def leg_rows(result: Preview) -> list[dict]:
                 "seq": seq,
                 "seq_text": str(seq),
                 "market": m.label,
-                "side": _("buy %(asset)s", asset=m.asset)
-                if f.leg.side == "BUY"
-                else _("sell %(asset)s", asset=m.asset),
+                "side": fmt.side(f.leg.side, f.leg.market),
                 "method": f.leg.method or "—",
                 "price": f.price and float(f.price),
                 "price_text": fmt.market_price(f.price, f.leg.market),

@@ -24,7 +24,7 @@ from backend.trading import trade_history, trades
 from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, clientside_callback, expect, expect_time
 from dashboard.components import push, reasons, stranded_actions, tickets
-from dashboard.components.format import MISSING, amount, market_price, usd
+from dashboard.components.format import MISSING, amount, market_name, market_price, side, usd
 from dashboard.components.grid import PHONE_FIT, THEME, WIDE_ONLY, grid_words
 from dashboard.i18n import _, _l, date_axis, locale, told, when
 
@@ -459,8 +459,8 @@ def detail_view(trade: Trade, events: list, postings: list) -> html.Div:
             cells(
                 [
                     leg.seq,
-                    leg.market,
-                    leg.side,
+                    market_name(leg.market),
+                    side(leg.side, leg.market),
                     leg.method or MISSING,
                     market_price(leg.price, leg.market),
                     market_price(trade_history.price_after_slippage(leg), leg.market),
@@ -476,7 +476,9 @@ def detail_view(trade: Trade, events: list, postings: list) -> html.Div:
         html.Li(
             [
                 html.Strong(when(e.at)),
-                f" · {e.actor or MISSING} · {e.from_status or '∅'} → {e.to_status}",
+                f" · {e.actor or MISSING} · "
+                f"{status_label(e.from_status) if e.from_status else '∅'} → "
+                f"{status_label(e.to_status)}",
                 html.Span(f" — {e.detail}" if e.detail else "", className="text-muted"),
             ]
         )

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from backend.models import Opportunity
+from backend.models import Opportunity, TradeEvent
 from backend.trading import controls
 from dashboard.pages.trades import pnl_figure
 from tests.conftest import api_client
@@ -275,7 +275,7 @@ def test_the_grid_sorts_by_user_strategy_and_status_on_the_server(app, desk):
         ] == expected
 
 
-def trades_page(app, search: str) -> str:
+def trades_page(app, search: str, lang: str = "en") -> str:
     body = callback_body(
         ".._pages_content.children..._pages_store.data..",
         [
@@ -283,7 +283,9 @@ def trades_page(app, search: str) -> str:
             {"id": "_pages_location", "property": "search", "value": search},
         ],
     )
-    r = api_client(app, "viewer").post("/_dash-update-component", json=body)
+    r = api_client(app, "viewer").post(
+        "/_dash-update-component", json=body, headers={"Accept-Language": lang}
+    )
     assert r.status_code == 200
     return r.get_data(as_text=True)
 
@@ -294,8 +296,37 @@ def test_a_link_to_one_trade_opens_the_trades_page_on_its_detail(app, desk):
             recorded_trade(session, **spec)
     page = trades_page(app, "?trade=4")
     assert "trade-detail" in page and "Trade #4" in page
-    assert "p2p:BTC\\u002fVES" in page and "spot:BTC\\u002fUSDT" in page  # its legs
+    assert "BTC\\u002fVES" in page and "BTC\\u002fUSDT spot" in page  # its legs, named
     assert "trade-detail" not in trades_page(app, "")  # no link: no detail yet
+
+
+def test_a_trades_legs_and_trail_read_in_the_readers_words(app, desk):
+    """As the rest of the desk names them: no wire codes (p2p:USDT/VES, SELL, filled)."""
+    with desk.sessions.begin() as session:
+        trade = recorded_trade(session, **FIVE_TRADES[0])
+        session.add(
+            TradeEvent(trade_id=trade.id, at=trade.created_at, from_status="queued",
+                       to_status="filled", detail=None, actor="worker")
+        )  # fmt: skip
+    import json
+
+    def find(node, wanted):
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == wanted:
+                return node
+            node = list(node.values())
+        for child in node if isinstance(node, list) else ():
+            if (found := find(child, wanted)) is not None:
+                return found
+        return None
+
+    page = json.loads(trades_page(app, f"?trade={trade.id}", lang="es"))
+    detail = json.dumps(find(page, "trade-detail"), separators=(",", ":"))
+    assert "Operaci" in detail  # the detail itself
+    for code in ('n":"p2p:', 'n":"spot:', 'n":"SELL"', 'n":"BUY"'):  # a cell's text
+        assert code not in detail, code  # ledger accounts keep their names (market:p2p:…)
+    assert "vender USDT" in detail or "comprar USDT" in detail
+    assert "en cola \\u2192 completada" in detail
 
 
 @pytest.mark.parametrize(
