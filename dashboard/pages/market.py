@@ -14,7 +14,7 @@ from dash import Dash, Input, Output, State, dcc, html
 
 from backend.desk import current_desk
 from backend.market import board, candles, latest
-from backend.market.book import Ad, Book, Market
+from backend.market.book import Ad, Book, Market, Venue
 from backend.web.access import VIEWER
 from dashboard.access import BadInput, callback, expect
 from dashboard.components import format as fmt
@@ -98,7 +98,7 @@ def layout(venue: str | None = None, pair: str | None = None, **_kw):
             html.H2(_("The ads behind the price")),
             grid.grid(
                 "ads-grid",
-                ad_columns(),
+                ad_columns(p2p=m.venue is not Venue.SPOT),
                 row_id="id",
                 empty=_("No ads"),
                 grid_options={"domLayout": "normal", "pagination": True, "paginationPageSize": 20},
@@ -119,14 +119,21 @@ def method_columns() -> list[dict]:
     ]
 
 
-def ad_columns() -> list[dict]:
+def ad_columns(p2p: bool = True) -> list[dict]:
+    """A P2P ad's columns; a spot book's levels have only a side, a price and a quantity
+    (no advertiser, methods, limits or completion to show as dashes and 100 %)."""
+    side = grid.badge("side", _("Side"), minWidth=110, maxWidth=130)
+    price = grid.number("price", _("Price"), minWidth=150)
+    quantity = grid.number("quantity", _("Available"), minWidth=140)
+    if not p2p:
+        return [side, price, quantity]
     return [
-        grid.badge("side", _("Side"), minWidth=110, maxWidth=130),
+        side,
         grid.text("advertiser", _("Advertiser"), minWidth=140),
-        grid.number("price", _("Price"), minWidth=150),
+        price,
         grid.text("methods", _("Payment methods"), minWidth=160),
         grid.number("min_amount", _("Limits per order"), minWidth=250),
-        grid.number("quantity", _("Available"), minWidth=140),
+        quantity,
         grid.number("finish_rate", _("Completion"), minWidth=100),
         grid.number("month_orders", _("Orders (30 d)"), minWidth=100),
     ]
