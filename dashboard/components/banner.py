@@ -1,9 +1,12 @@
-"""A banner over every page when a component the desk needs is down: degrade visibly."""
+"""A banner over every page when a component the desk needs is down, or trading is
+paused: degrade visibly, wherever the trader is looking."""
 
 from __future__ import annotations
 
 from dash import Dash, Input, Output, dcc, html
 
+from backend.desk import current_desk
+from backend.trading import controls
 from backend.web import health
 from backend.web.access import VIEWER
 from dashboard.access import callback
@@ -34,19 +37,24 @@ def register_callbacks(app: Dash) -> None:
             for name, c in result["components"].items()
             if c["status"] == "down"
         ]
-        if not down:
-            return None
-        return html.Div(
-            [
-                html.Div(
-                    _(
-                        "%(component)s is down (%(error)s): %(consequence)s.",
-                        component=name,
-                        error=error,
-                        consequence=CONSEQUENCES[name],
-                    )
+        lines = [
+            html.Div(
+                _(
+                    "%(component)s is down (%(error)s): %(consequence)s.",
+                    component=name,
+                    error=error,
+                    consequence=CONSEQUENCES[name],
                 )
-                for name, error in down
-            ],
-            className="banner",
-        )
+            )
+            for name, error in down
+        ]
+        if "db" not in dict(down) and _paused():  # the database away: its line says enough
+            paused = _("The kill switch is on: no trade executes until an admin resumes.")
+            lines.insert(0, html.Div(paused, id="banner-paused"))
+        return html.Div(lines, className="banner") if lines else None
+
+
+def _paused() -> bool:
+    desk = current_desk()
+    with desk.sessions() as session:
+        return controls.load(session, desk.settings).kill_switch

@@ -16,3 +16,13 @@ def test_a_missing_worker_is_announced_in_spanish_to_a_spanish_reader(client):
     assert "celery no responde (" in r.text  # no worker runs in the unit tests
     assert "los precios dejan de actualizarse y las operaciones no se ejecutarán." in r.text
     assert "is down" not in r.text
+
+
+def test_a_paused_desk_says_so_over_every_page(client, desk):
+    from backend.trading import controls
+
+    assert "banner-paused" not in client.post("/_dash-update-component", json=BANNER).text
+    with desk.sessions.begin() as session:
+        controls.pause(session, True, actor="test-admin", now=desk.now(), reason="drill")
+    r = client.post("/_dash-update-component", json=BANNER, headers={"Accept-Language": "es"})
+    assert "banner-paused" in r.text and "interruptor de emergencia está activo" in r.text
