@@ -25,6 +25,7 @@ __all__ = [
     "_l",
     "date_axis",
     "decimal",
+    "dropdown_labels",
     "locale",
     "ngettext",
     "read_amount",
@@ -36,6 +37,16 @@ __all__ = [
 ]
 
 ROLE_NAMES = {"viewer": _l("viewer"), "trader": _l("trader"), "admin": _l("admin")}
+
+
+def dropdown_labels() -> dict[str, str]:
+    """A dropdown's own words (its search box, its empty list), which Dash writes in English."""
+    return {
+        "search": _("Search"),
+        "clear_search": _("Clear search"),
+        "clear_selection": _("Clear selection"),
+        "no_options_found": _("No options found"),
+    }
 
 
 def role_name(role: str) -> str:

@@ -18,7 +18,7 @@ from dashboard import answers
 from dashboard.access import BadInput, callback, expect
 from dashboard.components import format as fmt
 from dashboard.components import grid, push
-from dashboard.i18n import _, _l, locale
+from dashboard.i18n import _, _l, dropdown_labels, locale
 
 PATH = "/"
 NAME = "Prices"
@@ -95,6 +95,7 @@ def layout(**_kw):
                         [
                             dbc.Label(_("Payment method"), html_for="price-method"),
                             dcc.Dropdown(
+                                labels=dropdown_labels(),
                                 id="price-method",
                                 persistence=True,  # kept when the trader comes back
                                 persistence_type="local",

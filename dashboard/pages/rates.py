@@ -17,7 +17,7 @@ from dashboard.components import format as fmt
 from dashboard.components.client_message import client_message, rate_text
 from dashboard.components.format import MISSING, percent, price, seconds
 from dashboard.components.grid import PHONE_FIT, THEME, WIDE_ONLY, grid_words
-from dashboard.i18n import _, locale
+from dashboard.i18n import _, dropdown_labels, locale
 
 PATH = "/rates"
 NAME = "Rates"
@@ -66,6 +66,7 @@ def layout(**_kw):
                     dbc.Col(html.Label(_("Ticket size"), htmlFor="rates-size"), width="auto"),
                     dbc.Col(
                         dcc.Dropdown(
+                            labels=dropdown_labels(),
                             id="rates-size",
                             persistence=True,  # kept when the trader comes back
                             persistence_type="local",

@@ -26,7 +26,7 @@ from dashboard.access import BadInput, callback, clientside_callback, expect, ex
 from dashboard.components import push, reasons, stranded_actions, tickets
 from dashboard.components.format import MISSING, amount, market_name, market_price, side, usd
 from dashboard.components.grid import PHONE_FIT, THEME, WIDE_ONLY, grid_words
-from dashboard.i18n import _, _l, date_axis, locale, told, when
+from dashboard.i18n import _, _l, date_axis, dropdown_labels, locale, told, when
 
 PATH = "/trades"
 NAME = "Trades"
@@ -131,7 +131,7 @@ def shown_of(trade: object) -> dict | None:
 
 def layout(trade: str | None = None, **_kw):
     desk = current_desk()
-    markets = [{"label": m, "value": m} for m in desk.settings.markets]
+    markets = [{"label": market_name(m), "value": m} for m in desk.settings.markets]
     filters = dbc.Row(
         [
             dbc.Col(
@@ -146,19 +146,32 @@ def layout(trade: str | None = None, **_kw):
                 md="auto",
             ),
             dbc.Col(
-                dcc.Dropdown(id="trades-market", options=markets, placeholder=_("Market")),
-                xs=6,
-                md=2,
-            ),
-            dbc.Col(
                 dcc.Dropdown(
-                    id="trades-strategy", options=_options(STRATEGIES), placeholder=_("Strategy")
+                    labels=dropdown_labels(),
+                    id="trades-market",
+                    options=markets,
+                    placeholder=_("Market"),
                 ),
                 xs=6,
                 md=2,
             ),
             dbc.Col(
-                dcc.Dropdown(id="trades-status", options=status_options(), placeholder=_("Status")),
+                dcc.Dropdown(
+                    labels=dropdown_labels(),
+                    id="trades-strategy",
+                    options=_options(STRATEGIES),
+                    placeholder=_("Strategy"),
+                ),
+                xs=6,
+                md=2,
+            ),
+            dbc.Col(
+                dcc.Dropdown(
+                    labels=dropdown_labels(),
+                    id="trades-status",
+                    options=status_options(),
+                    placeholder=_("Status"),
+                ),
                 xs=6,
                 md=2,
             ),
