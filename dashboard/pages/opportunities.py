@@ -136,6 +136,8 @@ def execute_modal() -> dbc.Modal:
                     dcc.Store(id="execute-pending"),
                     dcc.Store(id="execute-trade"),
                     dcc.Interval(id="execute-follow", interval=500, disabled=True),
+                    # while the dialog is open: price it again as the books move
+                    dcc.Interval(id="execute-recheck", interval=2000, disabled=True),
                     dbc.Row(
                         [
                             dbc.Col(
@@ -369,6 +371,7 @@ def register_callbacks(app: Dash) -> None:
         Output("execute-title", "children"),
         Output("execute-trade", "data", allow_duplicate=True),
         Output("execute-status", "children", allow_duplicate=True),
+        Output("execute-recheck", "disabled"),
         Input("opps-grid", "cellRendererData"),
         Input("execute-cancel", "n_clicks"),
         prevent_initial_call=True,
@@ -376,7 +379,7 @@ def register_callbacks(app: Dash) -> None:
     )
     def open_dialog(clicked, _cancel):
         if ctx.triggered_id == "execute-cancel":
-            return False, None, no_update, no_update, None, None
+            return False, None, no_update, no_update, None, None, True
         expect(clicked, dict, name="clicked cell")
         opp_id = expect_id(clicked.get("value"), name="opportunity")
         with current_desk().sessions() as session:
@@ -386,7 +389,7 @@ def register_callbacks(app: Dash) -> None:
         # The key is minted when the dialog opens, so a double Confirm stays one trade.
         pending = {"opportunity_id": opp.id, "key": str(uuid.uuid4())}
         title = _("Execute #%(id)s · %(strategy)s", id=opp.id, strategy=strategy_name(opp.strategy))
-        return True, pending, typed_amount(opp.size_usd), title, None, None
+        return True, pending, typed_amount(opp.size_usd), title, None, None, False
 
     @callback(
         app,
@@ -396,19 +399,20 @@ def register_callbacks(app: Dash) -> None:
         Output("execute-confirm", "disabled", allow_duplicate=True),
         Input("execute-size", "value"),
         Input("execute-pending", "data"),
-        Input("opps-tick", "n_intervals"),
-        Input("opps-push", "data"),
+        Input("execute-recheck", "n_intervals"),
         State("execute-trade", "data"),
+        State("execute-modal", "is_open"),
         prevent_initial_call=True,
         role=TRADER,
     )
-    def reprice(raw_size, pending, _tick, _pushed, trade_id):
-        """As the size is typed, and again as the books move while the dialog is open
-        (until Confirm): a row that has gone, or the kill switch, disables Confirm."""
+    def reprice(raw_size, pending, _tick, trade_id, is_open):
+        """As the size is typed, and again every 2 s while the dialog is open (until
+        Confirm): a row that has gone, or the kill switch, disables Confirm."""
         if not pending:
             return [], None, None, True
-        if trade_id is not None and ctx.triggered_id in ("opps-tick", "opps-push"):
-            return no_update, no_update, no_update, no_update  # confirmed: the status speaks
+        rechecked = ctx.triggered_id == "execute-recheck"
+        if rechecked and (trade_id is not None or not is_open):  # confirmed, or closed
+            return no_update, no_update, no_update, no_update
         pending = _pending(pending)
         expect(raw_size, int, float, str, type(None), name="size")
         desk = current_desk()

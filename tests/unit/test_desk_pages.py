@@ -90,10 +90,12 @@ def reprice_body(app, pending, size="100"):
         [
             {"id": "execute-size", "property": "value", "value": size},
             {"id": "execute-pending", "property": "data", "value": pending},
-            {"id": "opps-tick", "property": "n_intervals", "value": 1},
-            {"id": "opps-push", "property": "data", "value": None},
+            {"id": "execute-recheck", "property": "n_intervals", "value": 1},
         ],
-        [{"id": "execute-trade", "property": "data", "value": None}],
+        [
+            {"id": "execute-trade", "property": "data", "value": None},
+            {"id": "execute-modal", "property": "is_open", "value": True},
+        ],
     )
 
 
@@ -129,7 +131,7 @@ def test_the_dialog_reads_the_size_in_the_readers_marks_and_shows_what_it_read(
 def test_an_open_dialog_sees_its_opportunity_go_and_the_kill_switch_and_disables_confirm(
     app, desk, opportunity
 ):
-    """The dialog re-prices on the page's tick: a row the scan has since expired, or a
+    """The dialog re-prices every 2 s while open: a row the scan has since expired, or a
     switch an admin has since pulled, no longer looks confirmable."""
     trader = api_client(app, "trader")
     body = reprice_body(app, {"opportunity_id": opportunity.id, "key": "k"})
