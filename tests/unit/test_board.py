@@ -67,6 +67,21 @@ def test_readers_get_the_stored_board_with_its_age_and_staleness(tmp_path):
     assert cop["best_bid"] is None and cop["stale"] is True and cop["methods"] == []
 
 
+def test_a_board_exactly_as_old_as_the_limit_is_still_fresh(tmp_path):
+    """As the executor trusts a book: ``STALE_AFTER_SECONDS`` old is fresh, a microsecond
+    more is stale."""
+    app = prepared_app(embedded_settings(tmp_path, markets="p2p:USDT/VES"))
+    desk = app.extensions["desk"]
+    with desk.sessions.begin() as session:
+        ingest.store(session, desk.cache, desk.settings, VES, NOW)
+    at_limit = NOW + timedelta(seconds=desk.settings.stale_after_seconds)
+    with desk.sessions() as session:
+        [fresh] = board.read(session, desk.settings, at_limit)
+        [stale] = board.read(session, desk.settings, at_limit + timedelta(microseconds=1))
+    assert (fresh["age_seconds"], fresh["stale"]) == (desk.settings.stale_after_seconds, False)
+    assert stale["stale"] is True
+
+
 def test_a_reader_parses_each_board_once_per_ingest(tmp_path):
     app = prepared_app(embedded_settings(tmp_path, markets="p2p:USDT/VES"))
     desk = app.extensions["desk"]

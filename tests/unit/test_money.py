@@ -419,3 +419,42 @@ def test_a_requested_size_on_a_stale_book_has_no_price(desk):
     # from Mercantil to Banesco (164.92): 329670.08 VES -> 1030.21 USDT at 320, less 0.05 %
     # slippage: 1029.69 USDT, a profit of 29.69
     assert (fresh, stale) == (D("29.69"), None)
+
+
+def test_a_book_exactly_as_old_as_the_limit_is_still_trusted_for_a_trade(desk):
+    """The executor and the trade request trust a book up to ``STALE_AFTER_SECONDS`` old,
+    that second included (as the Prices page does); one microsecond more and it is stale."""
+    from backend.trading import quotes
+
+    then, limit = desk.now(), desk.settings.stale_after_seconds
+    store(desk, [replace(b, fetched_at=then) for b in ves_books().values()], then)
+    legs = [SELL_330.to_dict(), BUY_320.to_dict()]
+    at_limit = then + timedelta(seconds=limit)
+    past = at_limit + timedelta(microseconds=1)
+    with desk.sessions() as session:
+        books = latest.get_many(session, desk.cache, ["p2p:USDT/VES"])
+        assert latest.stale(session, books, ["p2p:USDT/VES"], at_limit, limit) == set()
+        assert latest.stale(session, books, ["p2p:USDT/VES"], past, limit) == {"p2p:USDT/VES"}
+        fresh = quotes.reprice(session, desk.cache, desk.settings, legs, D(1000), at_limit)
+        stale = quotes.reprice(session, desk.cache, desk.settings, legs, D(1000), past)
+    assert (fresh, stale) == (D("29.69"), None)  # priced as in the test above
+
+
+def test_a_take_counts_against_its_book_read_beside_a_newer_one(desk, opportunity):
+    """A cycle over two markets reads both books: a take against the older fetch still
+    comes off it, whatever the other book's age."""
+    with desk.sessions.begin() as session:
+        trade_id = request(session, opportunity.id, "1000", "k", desk.now())
+    assert run(desk, trade_id) == "filled"
+    later = desk.now() + timedelta(seconds=1)
+    brl = book("p2p:USDT/BRL", asks=[ad("5.45", 9000)], bids=[ad("5.55", 9000)], fetched_at=later)
+    store(desk, [brl], later)
+    with desk.sessions() as session:
+        books = latest.get_many(session, desk.cache, ["p2p:USDT/VES", "p2p:USDT/BRL"])
+        left = liquidity.remaining(session, books)
+    # 1000 USDT sold to the 330 bid: 330000 VES, less slippage and the Mercantil to Banesco
+    # transfer, 329670.08 VES spent at 320: 1030.21 USDT taken of the 5000 asks
+    ves = left["p2p:USDT/VES"]
+    assert [(a.price, a.quantity) for a in ves.asks] == [(D(320), D("3969.79"))]
+    assert [(b.price, b.quantity) for b in ves.bids] == [(D(330), D(4000)), (D(318), D(9000))]
+    assert left["p2p:USDT/BRL"] == books["p2p:USDT/BRL"]
