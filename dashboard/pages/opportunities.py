@@ -177,15 +177,18 @@ def execute_modal() -> dbc.Modal:
 
 
 def leg_columns() -> list[dict]:
+    """On a phone (grid.WIDE_ONLY) each leg's side, what we pay and what we receive (each
+    amount with its currency): the rest gives way rather than scroll sideways."""
+    wide = grid.WIDE_ONLY
     return [
-        grid.number("seq", "#", minWidth=50, maxWidth=60),
-        grid.text("market", _("Market"), minWidth=110),
-        grid.text("side", _("Side"), minWidth=120),
-        grid.text("method", _("Payment method"), minWidth=120),
-        grid.number("price", _("Price"), minWidth=150),
-        grid.number("paid", _("We pay"), minWidth=150),
-        grid.number("received", _("We receive"), minWidth=150),
-        grid.number("fee", _("Fee"), minWidth=120),
+        grid.number("seq", "#", minWidth=50, maxWidth=60, **wide),
+        grid.text("market", _("Market"), minWidth=110, **wide),
+        grid.text("side", _("Side"), minWidth=90),
+        grid.text("method", _("Payment method"), minWidth=120, **wide),
+        grid.number("price", _("Price"), minWidth=150, **wide),
+        grid.number("paid", _("We pay"), minWidth=110),
+        grid.number("received", _("We receive"), minWidth=110),
+        grid.number("fee", _("Fee"), minWidth=120, **wide),
     ]
 
 

@@ -93,6 +93,10 @@ def test_opportunities_rates_and_balances_fit_a_phone(browser, spanish_trader):
         )
     finally:
         browser.set_window_size(1440, 900)
+    open_execute_dialog(browser)  # each leg's side, pay and receive, without sideways scroll
+    wait_until(browser, 15, lambda b: grid_rows(b, "legs-grid"), "the legs")
+    assert_fits(browser, "#legs-grid .ag-center-cols-viewport", *PHONE, "the Execute legs")
+    browser.find_element(By.ID, "execute-cancel").click()
     browser.get(spanish_trader + "/rates")
     wait_until(browser, 30, lambda b: grid_rows(b, "rates-grid"), "the rates")
     assert_fits(browser, "#rates-grid .ag-center-cols-viewport", *PHONE, "the rates")
