@@ -277,19 +277,36 @@ def test_the_grid_sorts_by_user_strategy_and_status_on_the_server(app, desk):
         ] == expected
 
 
-def trades_page(app, search: str, lang: str = "en") -> str:
+def page_json(app, pathname: str, search: str = "", lang: str = "en") -> str:
+    """A page's layout as Dash's router answers it to a viewer."""
     body = callback_body(
         ".._pages_content.children..._pages_store.data..",
         [
-            {"id": "_pages_location", "property": "pathname", "value": "/trades"},
+            {"id": "_pages_location", "property": "pathname", "value": pathname},
             {"id": "_pages_location", "property": "search", "value": search},
         ],
     )
     r = api_client(app, "viewer").post(
         "/_dash-update-component", json=body, headers={"Accept-Language": lang}
     )
-    assert r.status_code == 200
+    assert r.status_code == 200, r.text[:300]
     return r.get_data(as_text=True)
+
+
+def trades_page(app, search: str, lang: str = "en") -> str:
+    return page_json(app, "/trades", search, lang)
+
+
+def component(node: object, wanted: str) -> dict | None:
+    """The component with id ``wanted`` in a layout's JSON (depth first), or None."""
+    if isinstance(node, dict):
+        if node.get("props", {}).get("id") == wanted:
+            return node
+        node = list(node.values())
+    for child in node if isinstance(node, list) else ():
+        if (found := component(child, wanted)) is not None:
+            return found
+    return None
 
 
 def test_a_link_to_one_trade_opens_the_trades_page_on_its_detail(app, desk):
@@ -312,18 +329,8 @@ def test_a_trades_legs_and_trail_read_in_the_readers_words(app, desk):
         )  # fmt: skip
     import json
 
-    def find(node, wanted):
-        if isinstance(node, dict):
-            if node.get("props", {}).get("id") == wanted:
-                return node
-            node = list(node.values())
-        for child in node if isinstance(node, list) else ():
-            if (found := find(child, wanted)) is not None:
-                return found
-        return None
-
     page = json.loads(trades_page(app, f"?trade={trade.id}", lang="es"))
-    detail = json.dumps(find(page, "trade-detail"), separators=(",", ":"))
+    detail = json.dumps(component(page, "trade-detail"), separators=(",", ":"))
     assert "Operaci" in detail  # the detail itself
     for code in ('n":"p2p:', 'n":"spot:', 'n":"SELL"', 'n":"BUY"'):  # a cell's text
         assert code not in detail, code  # ledger accounts keep their names (market:p2p:…)

@@ -4,6 +4,7 @@ window that moved on) is on the very next refresh."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from backend.market import ingest, latest
@@ -90,29 +91,11 @@ def test_the_prices_board_answers_the_same_second_alike_and_a_new_book_at_once(a
 def test_a_spot_books_levels_show_no_p2p_columns(app, desk):
     """A spot level has no advertiser, methods, limits or completion: shown, they read as
     dashes, "any", 0 – ∞ and 100 %, things the book never said."""
-    from tests.unit.test_desk_pages import callback_body
-
-    def grid(node):
-        if isinstance(node, dict):
-            if node.get("props", {}).get("id") == "ads-grid":
-                return node["props"]
-            node = list(node.values())
-        for child in node if isinstance(node, list) else ():
-            if (found := grid(child)) is not None:
-                return found
-        return None
+    from tests.unit.test_desk_pages import component, page_json
 
     def columns(path):
-        body = callback_body(
-            ".._pages_content.children..._pages_store.data..",
-            [
-                {"id": "_pages_location", "property": "pathname", "value": path},
-                {"id": "_pages_location", "property": "search", "value": ""},
-            ],
-        )
-        r = api_client(app, "viewer").post("/_dash-update-component", json=body)
-        assert r.status_code == 200, r.text[:300]
-        return {c["field"] for c in grid(r.json)["columnDefs"]}
+        grid = component(json.loads(page_json(app, path)), "ads-grid")
+        return {c["field"] for c in grid["props"]["columnDefs"]}
 
     assert columns("/markets/spot/BTC-USDT") == {"side", "price", "quantity"}
     assert {"advertiser", "methods", "finish_rate"} <= columns("/markets/p2p/USDT-VES")
