@@ -10,7 +10,8 @@ checks on a signed (``TRADE``/``USER_DATA``) call and answers what Binance answe
 - ``timestamp`` within ``recvWindow`` (default 5000 ms, at most 60000) of the server's
   clock and not more than 1 s ahead: else 400 ``-1021``;
 - ``POST /api/v3/order`` MARKET by ``quantity`` or ``quoteOrderQty``: walks the stub's
-  levels, charges the taker commission in the asset received, answers ``FULL``
+  levels, charges the taker commission in the asset received (or a flat fee in
+  ``commission_asset``, e.g. BNB, Binance's fee discount), answers ``FULL``
   (``fills`` with ``commission``/``commissionAsset``, ``executedQty``,
   ``cummulativeQuoteQty``); ``-2010`` on insufficient balance, ``-1013`` off the lot step;
   ``newClientOrderId`` is unique among *open* orders only, as on Binance, so a filled
@@ -97,6 +98,7 @@ class SpotStub:
     api_key: str = "stub-key"
     secret: str = "stub-secret"
     commission: Decimal = Decimal("0.001")
+    commission_asset: str | None = None  # None: the asset received; "BNB": Binance's discount
     balances: dict[str, Decimal] = field(default_factory=dict)
     symbols: dict[str, Symbol] = field(default_factory=dict)
     clock_skew_ms: int = 0  # the server's clock minus the real one
@@ -332,19 +334,23 @@ class SpotStub:
             for price, q in fills:
                 got = q if side == "BUY" else (price * q).quantize(EIGHT, ROUND_DOWN)
                 fee = (got * self.commission).quantize(EIGHT)
+                if self.commission_asset:  # a flat fee in another asset, for the test to see
+                    fee = self.commission
                 trade_fills.append(
                     {
                         "price": _fmt(price),
                         "qty": _fmt(q),
                         "commission": _fmt(fee),
-                        "commissionAsset": get_asset,
+                        "commissionAsset": self.commission_asset or get_asset,
                         "tradeId": next(self._ids),
                     }
                 )
             received = qty if side == "BUY" else quote
             commission = sum((D(f["commission"]) for f in trade_fills), D(0))
             self.balances[pay] = self.balances.get(pay, D(0)) - pay_amount
-            self.balances[get_asset] = self.balances.get(get_asset, D(0)) + received - commission
+            fee_asset = self.commission_asset or get_asset
+            self.balances[get_asset] = self.balances.get(get_asset, D(0)) + received
+            self.balances[fee_asset] = self.balances.get(fee_asset, D(0)) - commission
             order_id = next(self._ids)
             now = self.now_ms()
             order = {

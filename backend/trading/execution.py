@@ -74,6 +74,8 @@ class LegFill:
     complete: bool
     transfer: Decimal = Decimal("0")  # in leg.dst: moving it to the next leg's account
     takes: tuple[tuple[str, Decimal, Decimal], ...] = ()  # (ad_no, price, quantity) taken
+    # commission the venue took in another asset (Binance's BNB discount): (currency, amount)
+    fees_elsewhere: tuple[tuple[str, Decimal], ...] = ()
 
     @property
     def src_account(self) -> str:

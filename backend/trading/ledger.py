@@ -46,8 +46,9 @@ def plain(amount: Decimal) -> str:
 
 def leg_lines(f: LegFill, next_src: str | None = None) -> list[Line]:
     """Postings for one filled leg: the house pays the counterparty, receives the gross,
-    pays the taker fee, then moves the proceeds (less the transfer fee) to ``next_src``,
-    the account the next leg pays from, when that is another account."""
+    pays the taker fee (and any commission taken in another asset, e.g. BNB), then moves
+    the proceeds (less the transfer fee) to ``next_src``, the account the next leg pays
+    from, when that is another account."""
     leg = f.leg
     venue = Market.parse(leg.market).venue.value
     taker = f.fee - f.transfer
@@ -59,6 +60,11 @@ def leg_lines(f: LegFill, next_src: str | None = None) -> list[Line]:
         Line(accounts.fees(venue, leg.dst), taker),
         Line(f.dst_account, landed),
     ]
+    for currency, amount in f.fees_elsewhere:  # paid from the house's own holding of it
+        lines += [
+            Line(accounts.house(leg.market, leg.method, currency), amount.copy_negate()),
+            Line(accounts.fees(venue, currency), amount),
+        ]
     if next_src is not None and next_src != f.dst_account:
         lines += [
             Line(f.dst_account, -landed),

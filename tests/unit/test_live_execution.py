@@ -144,6 +144,37 @@ def test_the_confirmed_ticket_finishes_the_cycle_and_the_ledger_agrees(live, stu
         assert session.scalar(select(func.count()).select_from(TradeLeg)) == 2
 
 
+def test_a_commission_paid_in_bnb_is_posted_from_the_houses_bnb(live, stub):
+    """Binance's fee discount: the commission comes out of the account's BNB, not the BRL
+    received. The leg keeps all 5500 BRL; the ledger moves 0.0123 BNB from
+    binance:spot:BNB to fees:spot:BNB (the house's BNB balance falls as Binance's does),
+    and the whole cycle still checks."""
+    stub.commission_asset, stub.commission = "BNB", D("0.0123")
+    stub.balances["BNB"] = D("1")
+    trade_id = request(live)
+    assert run(live, trade_id) == tickets.AWAITING
+    desk = live.extensions["desk"]
+    with desk.sessions.begin() as session:
+        leg = session.scalars(select(TradeLeg)).one()
+        # 5500 BRL, no commission taken from it; the move to bank:Pix:BRL costs 0.05 %
+        assert (leg.sell_amount, leg.buy_amount, leg.fee) == (D("1000"), D("5497.25"), D("2.75"))
+        held = {"binance:spot:BNB", "fees:spot:BNB", "fees:spot:BRL"}
+        assert ledger.balances(session, held) == {  # and no BRL fee posted
+            "binance:spot:BNB": D("-0.0123"),  # no BNB deposited in the ledger yet
+            "fees:spot:BNB": D("0.0123"),
+        }
+        ticket_id = session.scalar(select(OperatorTicket.id))
+        tickets.confirm(
+            session, ticket_id, sold="5497.25", bought="1037.21", reference="P2P-78",
+            actor="ana", now=desk.now(), fees=fees_from(desk.settings),
+        )  # fmt: skip
+    assert run(live, trade_id) == "filled"
+    assert stub.balances["BNB"] == D("0.9877")
+    with desk.sessions() as session:
+        assert session.get(Trade, trade_id).profit_usd == D("37.21")
+        assert ledger.check(session) + trade_days.drift(session) == []
+
+
 def test_a_refused_first_leg_rejects_the_trade_with_binances_code(live, stub):
     stub.balances["USDT"] = D("10")
     trade_id = request(live)

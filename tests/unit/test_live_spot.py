@@ -553,18 +553,28 @@ def test_a_well_formed_reply_reads_exactly():
     assert done.commissions == {"BTC": D("0.000001")}
 
 
-def test_a_commission_paid_in_bnb_is_not_taken_from_the_legs_proceeds(caplog):
-    """0.001 BTC bought for 60 USDT, the commission in BNB: the leg got all 0.001 BTC;
-    BNB is not a flow of the cycle, so its fee is not charged to the BTC, only logged."""
+def test_a_commission_paid_in_bnb_is_not_taken_from_the_legs_proceeds():
+    """0.001 BTC bought for 60 USDT, the commission in BNB: the leg got all 0.001 BTC and
+    the BNB is a fee of its own, paid from the house's BNB."""
     bnb = [{"qty": "0.001", "commission": "0.00005", "commissionAsset": "BNB"}]
     done = SpotOrder.from_reply(FILLED | {"fills": bnb})
     fill = to_leg_fill(LegOrder(1, 1, BUY_BTC, D("60")), Market.parse(BUY_BTC.market), done)
     assert (fill.sell_amount, fill.buy_amount, fill.fee) == (D("60"), D("0.001"), D(0))
-    assert "paid commission in {'BNB': Decimal('0.00005')}" in caplog.text
+    assert fill.fees_elsewhere == (("BNB", D("0.00005")),)
     own = to_leg_fill(
         LegOrder(1, 1, BUY_BTC, D("60")), Market.parse(BUY_BTC.market), SpotOrder.from_reply(FILLED)
     )
-    assert (own.buy_amount, own.fee) == (D("0.000999"), D("0.000001"))
+    assert (own.buy_amount, own.fee, own.fees_elsewhere) == (D("0.000999"), D("0.000001"), ())
+
+
+def test_a_commission_charged_on_what_the_leg_paid_is_part_of_what_it_paid():
+    """A commission in the asset spent (USDT for a BTC buy) left the house's USDT too: the
+    leg paid 60.06, so its cash flows, and the profit made of them, count it."""
+    paid = [{"qty": "0.001", "commission": "0.06", "commissionAsset": "USDT"}]
+    done = SpotOrder.from_reply(FILLED | {"fills": paid})
+    fill = to_leg_fill(LegOrder(1, 1, BUY_BTC, D("60")), Market.parse(BUY_BTC.market), done)
+    assert (fill.sell_amount, fill.buy_amount, fill.fee) == (D("60.06"), D("0.001"), D(0))
+    assert fill.fees_elsewhere == ()
 
 
 MIN_NOTIONAL_CASES = [

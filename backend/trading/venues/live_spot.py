@@ -393,10 +393,16 @@ def to_leg_fill(order: LegOrder, market: Market, done: SpotOrder) -> LegFill:
         else (done.executed_qty, done.quote_qty)
     )
     fee = done.commissions.get(leg.dst, Decimal("0"))
-    others = {a: v for a, v in done.commissions.items() if a != leg.dst and v}
-    if others:  # e.g. paid in BNB: not a flow of this cycle's currencies
-        log.warning("spot order %s paid commission in %s", done.client_order_id, others)
-    return LegFill(leg, done.price, spent, got - fee, fee, done.status == "FILLED")
+    spent += done.commissions.get(leg.src, Decimal("0"))  # charged on what it paid: paid more
+    # paid in BNB (Binance's fee discount): not taken from the proceeds but from the
+    # house's BNB, which the ledger then shows as spent
+    elsewhere = tuple(
+        sorted((a, v) for a, v in done.commissions.items() if a not in (leg.src, leg.dst) and v)
+    )
+    return LegFill(
+        leg, done.price, spent, got - fee, fee, done.status == "FILLED",
+        fees_elsewhere=elsewhere,
+    )  # fmt: skip
 
 
 def rest_config(settings: Settings) -> ConfigurationRestAPI:
