@@ -82,7 +82,7 @@ def advance(
                     select(TradeLeg).where(TradeLeg.trade_id == trade_id).order_by(TradeLeg.seq)
                 )
             )
-            step = None
+            step, refused = None, None
             if trade.status == unwind.UNWINDING:
                 step = unwind.next_step(cycle, done, fees)
                 if step is None:
@@ -103,7 +103,11 @@ def advance(
                     return _stop(session, run, done, 1, "; ".join(reasons), now)
                 leg = cycle[seq - 1]
                 amount = done[-1].buy_amount if done else trade.size_usd
-            order = LegOrder(trade_id, seq, leg, amount, resent=trade.legs_sent >= seq)
+                if not done and not first:  # it may have left: placed only if still allowed
+                    refused = "; ".join(_refusals(session, settings, trade, cycle, now, assess))
+            order = LegOrder(
+                trade_id, seq, leg, amount, resent=trade.legs_sent >= seq, refused=refused or None
+            )
             if step is not None and settings.trading_mode == "paper":
                 fill = PaperVenue(books, fees, settings.paper_slippage).fill(order)
                 liquidity.record(session, trade_id, [fill], books, now)

@@ -281,6 +281,28 @@ def test_no_order_leaves_once_its_claim_could_have_passed_to_another_attempt(
     assert left_when_sent and left_when_sent[-1] > 5  # a fresh 5.1 s lease
 
 
+def test_a_leg_that_never_left_is_not_placed_once_the_kill_switch_is_on(live, stub, monkeypatch):
+    """The first attempt was throttled before its order left; the desk was paused before
+    the next. The next attempt looks the order up (an earlier attempt might have placed
+    it), finds none, and rejects the trade for the pause instead of placing it."""
+    desk = live.extensions["desk"]
+    for name, value in [("binance_recv_window_ms", 1000), ("trade_lease_seconds", 2.5),
+                        ("live_order_timeout_seconds", 0.1)]:  # fmt: skip
+        monkeypatch.setattr(desk.settings, name, value)
+    trade_id = request(live)
+    for _ in range(2):
+        stub.fail_next("429", "/api/v3/order", method="GET", seconds=2)
+    assert run(live, trade_id) == "executing" and not stub.placements
+    with desk.sessions.begin() as session:
+        controls.pause(session, True, actor="admin", now=desk.now(), reason="incident")
+    stub.requests.clear()
+    assert run(live, trade_id) == "rejected"
+    assert not stub.placements
+    assert stub.requests == [("GET", "/api/v3/order")]  # looked up, nothing placed
+    with desk.sessions() as session:
+        assert session.get(Trade, trade_id).error == "kill switch is on"
+
+
 def test_no_cycle_starts_without_room_for_its_ticket(live, stub):
     desk = live.extensions["desk"]
     with desk.sessions.begin() as session:

@@ -30,6 +30,9 @@ class LegOrder:
     # time.monotonic() past which no order may leave for it: the claim's lease, less the
     # time a request may still be accepted, so no later attempt can miss it and place it too
     send_by: float | None = None
+    # why it may not be placed now (the kill switch, a limit...), when an earlier attempt
+    # may have placed it: it is looked up and booked if it exists, else refused for this
+    refused: str | None = None
 
 
 @dataclass(frozen=True)

@@ -371,9 +371,14 @@ class LiveSpotVenue:
                 )
             )  # fmt: skip
         try:
-            done = self.trader.market_order(
-                cid, market.symbol, leg.side, resent=order.resent, send_by=order.send_by, **kw
-            )
+            if order.refused is not None:  # no new order: only one an earlier attempt placed
+                done = self.trader.find(cid, market.symbol)
+                if done is None:
+                    raise LegRefused(order.refused)
+            else:
+                done = self.trader.market_order(
+                    cid, market.symbol, leg.side, resent=order.resent, send_by=order.send_by, **kw
+                )
         except errors.Error as exc:  # a 4xx to a leg never sent before: nothing was placed
             code = getattr(exc, "status_code", None)
             raise LegRefused(
