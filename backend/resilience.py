@@ -130,6 +130,20 @@ def read_within(response: requests.Response, deadline: float, seconds: float) ->
     response._content_consumed = True
 
 
+class WholeReplyAdapter(HTTPAdapter):
+    """Replies read whole within the connect and read timeouts added up (``read_within``),
+    for a session another library drives and reads itself (Binance's SDK): there the read
+    timeout alone bounded each read, so a trickled reply held a worker as long as it went on."""
+
+    def send(self, request, stream=False, timeout=None, **kwargs):
+        started = time.perf_counter()
+        response = super().send(request, stream=True, timeout=timeout, **kwargs)
+        if not stream and timeout is not None:
+            seconds = sum(timeout) if isinstance(timeout, tuple) else 2 * timeout
+            read_within(response, started + seconds, seconds)
+        return response
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """``Retry-After`` as seconds: either delta-seconds or an HTTP date; None if absent/bad."""
     if not value:

@@ -28,7 +28,7 @@ checks on a signed (``TRADE``/``USER_DATA``) call and answers what Binance answe
   "execution status unknown"); ``reshape`` answers the reply as ``edit`` rewrites it
   (extra fields, long decimals, no ``fills``, another status); ``slow``: the order is
   accepted but shows ``NEW``, unfilled, until ``seconds`` pass, and its reply is held
-  that long.
+  that long; ``trickle``: done, then the reply is sent a byte every ``seconds``.
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ class SpotStub:
     def fail_next(self, kind: str, path: str | None = None, **kw) -> None:
         """Queue a fault for the next call to ``path`` (and ``method=``, if given):
         ``429``, ``418``, ``stall`` (answer after ``seconds``), ``late`` (arrive after
-        ``seconds``), ``garble`` (done, then an
-        HTML page instead of JSON) or ``error`` (``status``,
+        ``seconds``), ``trickle`` (done, then answered a byte every ``seconds``),
+        ``garble`` (done, then an HTML page instead of JSON) or ``error`` (``status``,
         ``body``); ``skip=N`` lets the first N matching calls through."""
         with self.lock:
             self.faults.append(Fault(kind, path, **kw))
@@ -181,6 +181,11 @@ class SpotStub:
                 return Response("<html>502 Bad Gateway</html>", 200, content_type="text/html")(
                     environ, start_response
                 )
+            if kind == "trickle":  # done, answered a byte every ``seconds``
+                text = json.dumps(body).encode()
+                pieces = (time.sleep(fault.seconds) or text[i : i + 1] for i in range(len(text)))
+                response = Response(pieces, 200, content_type="application/json")
+                return response(environ, start_response)
             response = Response(json.dumps(body), 200, content_type="application/json")
         except BinanceError as exc:
             response = Response(

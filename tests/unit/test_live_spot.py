@@ -103,6 +103,23 @@ def test_an_order_accepted_then_stalled_is_found_by_its_client_id(stub):
     )
 
 
+def test_an_order_reply_trickled_inside_the_read_timeout_is_cut_and_looked_up(stub):
+    """A byte every 0.2 s stays inside the 0.5 s read timeout, which bounds each read,
+    not the reply: the SDK's own session held the worker for the whole ~2 minute reply.
+    The reply gets the connect and read timeouts added up (1 s), then the order is found
+    by its client id."""
+    stub.fail_next("trickle", "/api/v3/order", method="POST", seconds=0.2)
+    trader = BinanceSpotTrader(settings_for(stub))
+    started = time.monotonic()
+    done = trader.market_order("desk-6-1", "BTCUSDT", "BUY", quote_qty=D("60"))
+    assert time.monotonic() - started < 3  # 1 s for the reply, then a lookup
+    assert (done.status, done.executed_qty, stub.placements) == (
+        "FILLED",
+        D("0.001"),
+        {"desk-6-1": 1},
+    )
+
+
 def test_a_lookup_that_fails_is_in_doubt_and_nothing_is_placed(stub):
     stub.fail_next("error", "/api/v3/order", status=503, body={"code": -1001, "msg": "down"})
     trader = BinanceSpotTrader(settings_for(stub))

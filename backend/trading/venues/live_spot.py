@@ -8,6 +8,8 @@ layer hides the client order id and error codes this executor relies on.
 
 The SDK's own retries are off; throttling (429, 418) is retried here with tenacity,
 waiting what ``Retry-After`` says and giving up past ``HTTP_RETRY_MAX_WAIT_SECONDS``.
+Its session reads each reply whole within twice ``LIVE_ORDER_TIMEOUT_SECONDS`` (connect
+and read), not just each piece of it within the read timeout.
 
 Every order's ``newClientOrderId`` is derived from the trade and the leg, and the order
 is looked up by it before it is placed, so a timeout, a worker killed mid-call or a
@@ -56,6 +58,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 from backend.cache import Cache
 from backend.config import Settings
 from backend.market.book import Market
+from backend.resilience import WholeReplyAdapter
 from backend.trading import refusals
 from backend.trading.execution import LegFill
 from backend.trading.ledger import plain
@@ -204,7 +207,12 @@ class BinanceSpotTrader:
         self, settings: Settings, client: Spot | None = None, cache: Cache | None = None
     ) -> None:
         self.settings = settings
-        self.client = client or Spot(config_rest_api=rest_config(settings))
+        if client is None:
+            client = Spot(config_rest_api=rest_config(settings))
+            whole = WholeReplyAdapter(max_retries=0)  # the SDK's session: no total bound
+            for scheme in ("http://", "https://"):
+                client.rest_api._session.mount(scheme, whole)
+        self.client = client
         self.cache = cache if cache is not None and cache.shared else None
         wait, too_long = _retry_after(settings)
         self._retrying = dict(
