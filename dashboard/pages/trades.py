@@ -565,6 +565,7 @@ def register_callbacks(app: Dash) -> None:
         Input("trades-status", "value"),
         Input("trades-user", "value"),
         role=VIEWER,
+        prevent_initial_call=True,  # the layout holds the empty filter and its CSV link
     )
     def choose(dates_from, dates_to, market, strategy, status, user):
         args = filter_args(dates_from, dates_to, market, strategy, status, user)
@@ -682,6 +683,7 @@ def register_callbacks(app: Dash) -> None:
         Input("trades-tick", "n_intervals"),
         Input("trades-acted", "data"),
         role=VIEWER,
+        prevent_initial_call=True,  # the grid asks for its first rows itself
     )
     clientside_callback(
         app,
