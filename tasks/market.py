@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend import push
 from backend.desk import current_desk
@@ -12,6 +13,7 @@ from backend.market import ingest as ingest_book
 from backend.market import latest
 from backend.market.book import Market
 from backend.ops import metrics
+from backend.resilience import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,7 @@ def ingest(market_key: str) -> None:
         reason = getattr(exc, "reason", type(exc).__name__)
         metrics.INGEST_ERRORS.labels(market=market_key, source=source_name, reason=reason).inc()
         metrics.MARKET_STALE.labels(market=market_key).set(1)
-        with desk.sessions.begin() as session:
-            latest.record_error(session, market_key, f"{type(exc).__name__}: {exc}")
+        _record_error(desk, market_key, exc)
         return
     push.announce(desk.cache, "prices", market=market_key)
     # Debounce: one scan per half interval however many markets just landed.
@@ -39,3 +40,14 @@ def ingest(market_key: str) -> None:
         from tasks.arbitrage import scan
 
         scan.delay()
+
+
+def _record_error(desk, market_key: str, exc: Exception) -> None:
+    """The error on the market's row, for the Prices page, if the database takes it. When
+    the database is what failed, recording it failed too, and the task raised a traceback
+    per market per tick; the line logged above already names the outage."""
+    try:
+        with desk.sessions.begin() as session:
+            latest.record_error(session, market_key, f"{type(exc).__name__}: {exc}")
+    except (SQLAlchemyError, Unavailable) as db_exc:
+        log.warning("ingest %s: error not recorded, the database is away: %s", market_key, db_exc)
