@@ -211,6 +211,12 @@ class Unavailable(Exception):
         super().__init__(f"{component}: {detail}")
         self.component, self.detail = component, detail
 
+    def __reduce__(self):
+        """Rebuilt from its own two arguments, so a task failing on an outage (retries
+        spent, a prefork pool) is logged as Unavailable naming the component, not as
+        Celery's UnpickleableExceptionWrapper."""
+        return type(self), (self.component, self.detail)
+
 
 def make_breaker(
     name: str,

@@ -289,3 +289,16 @@ def test_upstreams_are_shared_per_configuration_and_reset_forgets_them():
     resilience.reset()
     assert resilience.upstream("binance_p2p", "http://x", settings(), 2.0) is not a
     resilience.reset()
+
+
+def test_an_outage_survives_pickling_so_celery_reports_it_by_name():
+    """Celery pickles a task's exception (prefork pool, a failure's report); one it cannot
+    rebuild is replaced by an UnpickleableExceptionWrapper in the worker's log."""
+    import pickle
+
+    from celery.utils.serialization import get_pickleable_exception
+
+    outage = resilience.Unavailable("db", "database breaker open after repeated failures")
+    copy = pickle.loads(pickle.dumps(outage))
+    assert (copy.component, copy.detail, str(copy)) == ("db", outage.detail, str(outage))
+    assert get_pickleable_exception(outage) is outage
