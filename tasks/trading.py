@@ -13,6 +13,9 @@ from backend.trading import executor, outbox, trades
 from tasks.celery_app import DB_RETRY
 
 REPUBLISH_AFTER = timedelta(seconds=10)
+# A queued trade no worker has claimed by then lost its message (the broker lost it, or
+# its task spent its retries on a database outage): nothing else would ever run it.
+REQUEUE_AFTER = timedelta(minutes=1)
 EXECUTING_TIMEOUT = timedelta(minutes=5)
 LEASE_GRACE = timedelta(seconds=5)  # a redelivery usually takes a lapsed trade over first
 
@@ -41,19 +44,23 @@ def execute(self, trade_id: int) -> str:
 
 @shared_task(name="tasks.trading.sweep", **DB_RETRY)
 def sweep() -> int:
-    """Publish requests the web could not queue; send again the trades whose worker's
-    lease lapsed with no redelivery taking them over (a message lost with the broker);
+    """Publish requests the web could not queue, and queued trades no worker took within a
+    minute; send again the trades whose worker's lease lapsed with no redelivery taking
+    them over (a message lost with the broker);
     fail, as the last resort, trades left executing for 5 minutes that sent no order to a
     venue (one that did is sent again, to be looked up, however old)."""
     desk = current_desk()
     now = desk.now()
     with desk.sessions() as session:
         waiting = trades.stuck(session, "requested", now - REPUBLISH_AFTER)
+        unclaimed = trades.stuck(session, "queued", now - REQUEUE_AFTER)
         abandoned = trades.abandoned(session, now - LEASE_GRACE, now - EXECUTING_TIMEOUT)
         lost = trades.lost(session, now - EXECUTING_TIMEOUT)
     celery = current_app.extensions["celery"]
     for trade_id in waiting:
         outbox.publish(celery, desk, trade_id)
+    for trade_id in unclaimed:
+        outbox.publish(celery, desk, trade_id, again=True)
     for trade_id in abandoned:
         outbox.send(celery, trade_id)
     with desk.sessions.begin() as session:
@@ -68,4 +75,4 @@ def sweep() -> int:
                 actor="sweeper",
                 error="worker lost",
             )
-    return len(waiting) + len(abandoned) + len(lost)
+    return len(waiting) + len(unclaimed) + len(abandoned) + len(lost)

@@ -27,9 +27,10 @@ def send(celery: Celery, trade_id: int) -> bool:
     return True
 
 
-def publish(celery: Celery, desk: Desk, trade_id: int) -> datetime | None:
+def publish(celery: Celery, desk: Desk, trade_id: int, *, again: bool = False) -> datetime | None:
     """Send the trade and mark it queued: when it was marked, None if the broker would not
-    take it (it stays requested) or the worker had already moved it on."""
+    take it (it stays requested) or the worker had already moved it on. ``again``: a trade
+    queued long ago that no worker took (its message lost), sent once more and stamped."""
     if not send(celery, trade_id):
         return None
     sent = desk.now()
@@ -40,10 +41,12 @@ def publish(celery: Celery, desk: Desk, trade_id: int) -> datetime | None:
         marked = trades.transition(
             session,
             trade_id,
-            ("requested",),
+            ("queued",) if again else ("requested",),
             "queued",
             sent,
-            "sent to the trading queue",
+            "sent to the trading queue again: no worker took it"
+            if again
+            else "sent to the trading queue",
             actor="outbox",
             durable=False,
         )

@@ -190,3 +190,31 @@ def test_the_sweeper_never_fails_blind_a_trade_with_an_order_sent(
         assert session.get(Trade, quiet).status == "failed"
         assert session.get(Trade, sent_leg).status == "executing"
     assert sent == [sent_leg]
+
+
+def test_the_sweeper_sends_again_a_queued_trade_no_worker_took(
+    app, client, desk, opportunity, monkeypatch
+):
+    """Its message is gone (the broker lost it, or the task spent its retries on a long
+    database outage): nothing else would ever run it, and it sat queued for good."""
+    from backend.trading import outbox
+    from tasks.trading import sweep
+
+    forgotten, fresh = (
+        request(client, opportunity, "forgotten"),
+        request(client, opportunity, "new"),
+    )
+    with desk.sessions.begin() as session:
+        assert {session.get(Trade, t).status for t in (forgotten, fresh)} == {"queued"}
+        session.get(Trade, forgotten).updated_at = desk.now() - timedelta(minutes=2)
+    sent = []
+    monkeypatch.setattr(outbox, "send", lambda celery, trade_id: sent.append(trade_id) or True)
+    with app.app_context():
+        sweep.run()
+        sweep.run()  # stamped when sent: not sent again at every pass
+    assert sent == [forgotten]
+    with desk.sessions() as session:
+        assert "no worker took it" in trades.events(session, forgotten)[-1].detail
+    assert (
+        executor.execute(desk.sessions, desk.cache, desk.settings, forgotten, desk.now) == "filled"
+    )
