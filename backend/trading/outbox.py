@@ -7,8 +7,10 @@ import logging
 from datetime import datetime
 
 from celery import Celery
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend.desk import Desk
+from backend.resilience import Unavailable
 from backend.trading import trades
 
 log = logging.getLogger(__name__)
@@ -34,11 +36,22 @@ def publish(celery: Celery, desk: Desk, trade_id: int, *, again: bool = False) -
     if not send(celery, trade_id):
         return None
     sent = desk.now()
+    try:
+        marked = _mark_queued(desk, trade_id, sent, again)
+    except (SQLAlchemyError, Unavailable) as exc:
+        # the message is out, the mark is not: the worker's claim takes a requested trade
+        # too, and the sweeper's publish of it again is run once
+        log.warning("trade %s queued but not marked so, the database is away: %s", trade_id, exc)
+        return None
+    return sent if marked else None
+
+
+def _mark_queued(desk: Desk, trade_id: int, sent: datetime, again: bool) -> bool:
     with desk.sessions.begin() as session:
         # lost with a crashed database, the trade is still "requested": the sweeper
         # publishes it again and the worker's claim runs it once; meanwhile the claim
         # that may be waiting on this row does not also wait for the disk
-        marked = trades.transition(
+        return trades.transition(
             session,
             trade_id,
             ("queued",) if again else ("requested",),
@@ -50,4 +63,3 @@ def publish(celery: Celery, desk: Desk, trade_id: int, *, again: bool = False) -
             actor="outbox",
             durable=False,
         )
-    return sent if marked else None

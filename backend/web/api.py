@@ -11,11 +11,13 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 from flask_babel import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.desk import current_desk
 from backend.market import board, rates
 from backend.models import Opportunity, Trade
+from backend.resilience import Unavailable
 from backend.trading import (
     balances,
     controls,
@@ -241,8 +243,16 @@ def create_trade():
         for key, value in (("status", "queued"), ("updated_at", queued_at), ("legs", [])):
             set_committed_value(trade, key, value)
         return jsonify(trade_json(trade)), 201
-    with desk.sessions() as session:
-        return jsonify(trade_json(session.get(Trade, trade_id))), 201 if created else 200
+    try:
+        with desk.sessions() as session:
+            return jsonify(trade_json(session.get(Trade, trade_id))), 201 if created else 200
+    except (SQLAlchemyError, Unavailable):
+        if not created:
+            raise
+    # Stored (committed above), but the database went before it could be read back: a 503
+    # told the trader to try again for a trade that was in fact stored and then filled.
+    set_committed_value(trade, "legs", [])
+    return jsonify(trade_json(trade)), 201
 
 
 @bp.get("/trades")

@@ -12,11 +12,13 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask import current_app
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend.desk import current_desk
 from backend.market import board
 from backend.market.book import Market
 from backend.models import Opportunity, Trade
+from backend.resilience import Unavailable
 from backend.trading import opportunities, outbox, quotes, trades
 from backend.trading.preview import Preview, evaluate, gather, preview
 from backend.web.access import TRADER, VIEWER, allowed
@@ -535,8 +537,13 @@ def register_callbacks(app: Dash) -> None:
             return no_update, True, dbc.Alert(said, color="danger", id="execute-error"), False
         if created:
             outbox.publish(current_app.extensions["celery"], desk, trade_id)
-        with desk.sessions() as session:
-            view = status_view(session.get(Trade, trade_id))
+        try:
+            with desk.sessions() as session:
+                view = status_view(session.get(Trade, trade_id))
+        except (SQLAlchemyError, Unavailable):
+            if not created:
+                raise
+            view = status_view(trade)  # stored, as the database had it before it went
         return trade_id, False, view, True
 
     @callback(
