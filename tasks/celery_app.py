@@ -107,6 +107,11 @@ def celery_init_app(app: Flask) -> Celery:
         task_default_queue="default",
         task_routes=ROUTES,
         worker_prefetch_multiplier=1,
+        # After a broker outage Celery lowers the prefetch and raises it again from the
+        # task that finishes, on the consumer's connection: in the thread pool (the
+        # Procfile's) that is a task thread reading the socket the main loop reads too,
+        # and both waited forever on a torn frame: the worker alive, consuming nothing.
+        worker_enable_prefetch_count_reduction=False,
         beat_schedule=beat_schedule(settings.markets, settings.ingest_interval_seconds),
         timezone="UTC",
         desk_worker_metrics_port=settings.worker_metrics_port,
