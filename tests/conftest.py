@@ -67,12 +67,14 @@ def embedded_settings(tmp_path, **overrides) -> Settings:
     return Settings(_env_file=None, **values)
 
 
-def prepared_app(settings: Settings):
+def prepared_app(settings: Settings, paper: bool | None = None):
+    """A migrated, seeded desk; ``paper``: with the demo's paper balances (default: on
+    the embedded demo only, as ``seed`` does)."""
     migrate.upgrade(settings)
     app = create_app(settings)
     desk = app.extensions["desk"]
     with desk.sessions.begin() as session:
-        seed.seed(session, settings, desk.now())
+        seed.seed(session, settings, desk.now(), paper=paper)
     return app
 
 
