@@ -53,7 +53,9 @@ def move(
         ledger.lock(session, {account})
         held = ledger.balances(session, {account}).get(account, Decimal("0"))
         if held < delta.copy_negate():
-            raise Refused(f"{account} holds {held}; cannot take out {delta.copy_negate()}")
+            raise Refused(
+                f"{account} holds {ledger.plain(held)}; cannot take out {delta.copy_negate()}"
+            )
     return ledger.post(
         session, kind, ledger.deposit_lines(account, delta), actor=actor, now=now,
         reason=why,
@@ -75,7 +77,7 @@ def transfer(
     ledger.lock(session, {src})
     held = ledger.balances(session, {src}).get(src, Decimal("0"))
     if held < amount:
-        raise Refused(f"{src} holds {held}; cannot take out {amount}")
+        raise Refused(f"{src} holds {ledger.plain(held)}; cannot take out {amount}")
     lines = [ledger.Line(src, amount.copy_negate()), ledger.Line(dst, amount)]
     return ledger.post(session, "transfer", lines, actor=actor, now=now, reason=why)
 

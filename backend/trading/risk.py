@@ -35,11 +35,13 @@ def refusals(
     if controls.kill_switch:
         reasons.append(reason.KILL_SWITCH())
     if size_usd > controls.max_trade_usd:
-        reasons.append(reason.MAX_TRADE(size=size_usd, limit=controls.max_trade_usd))
+        reasons.append(reason.MAX_TRADE(size=_plain(size_usd), limit=controls.max_trade_usd))
     if day.notional_usd + size_usd > controls.max_daily_notional_usd:
         reasons.append(
             reason.DAILY_NOTIONAL(
-                today=day.notional_usd, size=size_usd, limit=controls.max_daily_notional_usd
+                today=_plain(day.notional_usd),
+                size=_plain(size_usd),
+                limit=controls.max_daily_notional_usd,
             )
         )
     if day.loss_usd >= controls.max_daily_loss_usd > 0 or (

@@ -17,15 +17,18 @@ from tests.unit.test_ledger import (  # noqa: F401 (run here on PostgreSQL)
     test_a_fill_posts_every_leg_fee_and_transfer_and_moves_balances_by_the_profit,
     test_a_floor_keeps_part_of_the_balance_out_of_reach,
     test_a_trade_larger_than_the_balance_is_refused_for_balance,
+    test_admin_moves_are_entries_with_who_and_why,
 )
 from tests.unit.test_limits import (  # noqa: F401 (run here on PostgreSQL)
     test_only_trades_filled_since_midnight_utc_count,
     test_the_loss_of_a_trade_unwound_or_closed_today_counts_and_an_unsettled_ones_does_not,
+    test_the_notional_limit_crossed_mid_day_refuses_until_the_next_day,
 )
 from tests.unit.test_money import (  # noqa: F401 (run here on PostgreSQL)
     test_a_book_exactly_as_old_as_the_limit_is_still_trusted_for_a_trade,
     test_a_requested_size_on_a_stale_book_has_no_price,
     test_a_take_counts_against_its_book_read_beside_a_newer_one,
+    test_each_limit_refuses_with_its_numbers,
     test_the_same_trade_fills_exactly_at_the_limits,
 )
 from tests.unit.test_trading_day import (  # noqa: F401 (run here on PostgreSQL)
