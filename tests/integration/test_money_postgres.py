@@ -11,6 +11,7 @@ from tests.conftest import prepared_app
 from tests.integration.conftest import TEST_SECRET
 from tests.unit.conftest import _fresh_upstreams, opportunity  # noqa: F401 (fixtures)
 from tests.unit.test_lease import (  # noqa: F401 (run here on PostgreSQL)
+    test_an_attempt_that_lost_its_claim_cannot_move_the_trade,
     test_the_attempt_that_lost_its_claim_commits_nothing,
 )
 from tests.unit.test_ledger import (  # noqa: F401 (run here on PostgreSQL)
@@ -20,12 +21,15 @@ from tests.unit.test_ledger import (  # noqa: F401 (run here on PostgreSQL)
     test_admin_moves_are_entries_with_who_and_why,
 )
 from tests.unit.test_limits import (  # noqa: F401 (run here on PostgreSQL)
+    test_a_trade_requested_before_midnight_and_filled_after_counts_in_the_new_day,
     test_only_trades_filled_since_midnight_utc_count,
+    test_the_days_realized_loss_refuses_the_next_trade_at_its_limit,
     test_the_loss_of_a_trade_unwound_or_closed_today_counts_and_an_unsettled_ones_does_not,
     test_the_notional_limit_crossed_mid_day_refuses_until_the_next_day,
 )
 from tests.unit.test_money import (  # noqa: F401 (run here on PostgreSQL)
     test_a_book_exactly_as_old_as_the_limit_is_still_trusted_for_a_trade,
+    test_a_requested_size_is_priced_on_what_fills_left_and_never_on_a_failing_book,
     test_a_requested_size_on_a_stale_book_has_no_price,
     test_a_take_counts_against_its_book_read_beside_a_newer_one,
     test_each_limit_refuses_with_its_numbers,

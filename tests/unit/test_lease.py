@@ -218,3 +218,23 @@ def test_the_sweeper_sends_again_a_queued_trade_no_worker_took(
     assert (
         executor.execute(desk.sessions, desk.cache, desk.settings, forgotten, desk.now) == "filled"
     )
+
+
+def test_an_attempt_that_lost_its_claim_cannot_move_the_trade(client, desk, opportunity):
+    """The slow attempt gives up after the takeover: failing the trade is the fresh
+    claimant's to do now, so the trade stays executing, the audit untouched."""
+    trade_id = request(client, opportunity)
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        assert trades.claim(session, trade_id, "slow", now, 1)
+    later = now + timedelta(seconds=2)
+    with desk.sessions.begin() as session:
+        assert trades.claim(session, trade_id, "fresh", later, 60)
+    with desk.sessions.begin() as session:
+        assert not trades.transition(
+            session, trade_id, ("executing",), "failed", later, "executor error: slow",
+            actor="worker", owner="slow", error="slow",
+        )  # fmt: skip
+    with desk.sessions() as session:
+        assert session.get(Trade, trade_id).status == "executing"
+        assert trades.events(session, trade_id)[-1].to_status == "executing"

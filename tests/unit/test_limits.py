@@ -209,3 +209,50 @@ def test_the_loss_of_a_trade_unwound_or_closed_today_counts_and_an_unsettled_one
         day = executor.today(session, desk.now())
     # 100 + 200 + 400 = 700 USD traded; 5 - 30 - 50 = -75 USD realized
     assert day == risk.Day(D(700), D(-75))
+
+
+def test_the_days_realized_loss_refuses_the_next_trade_at_its_limit(desk, opportunity):
+    """A fill, an unwind and a close today: 129.69 - 400 - 229.69 = -500.00 USD, exactly
+    the 500 USD daily loss limit, so the next trade is refused with that number."""
+    with desk.sessions.begin() as session:
+        controls.change(session, "max_daily_loss_usd", "500", actor="t", now=desk.now())
+        for i, (status, profit) in enumerate(
+            [("filled", D("129.69")), ("unwound", D(-400)), ("closed", D("-229.69"))]
+        ):
+            trade, _ = trades.request_trade(
+                session, opportunity_id=opportunity.id, size="1000", key=f"l{i}", user="t",
+                now=desk.now(),
+            )  # fmt: skip
+            trade.status, trade.profit_usd = status, profit
+        trade_id = trades.request_trade(
+            session, opportunity_id=opportunity.id, size="1000", key="next", user="t",
+            now=desk.now(),
+        )[0].id  # fmt: skip
+    assert executor.execute(desk.sessions, desk.cache, desk.settings, trade_id, desk.now) == (
+        "rejected"
+    )
+    with desk.sessions() as session:
+        assert session.get(Trade, trade_id).error == (
+            "realized loss today 500.00 USD reaches the 500 USD daily loss limit"
+        )
+
+
+def test_a_trade_requested_before_midnight_and_filled_after_counts_in_the_new_day(
+    desk, opportunity
+):
+    """The day's sums go by when a trade was filled (its last change), not requested."""
+    with desk.sessions.begin() as session:
+        trade_id = trades.request_trade(
+            session, opportunity_id=opportunity.id, size="1000", key="late", user="t",
+            now=desk.now(),
+        )[0].id  # fmt: skip
+    tomorrow = datetime.combine(desk.now().date() + timedelta(days=1), time(), tzinfo=UTC)
+    with desk.sessions.begin() as session:  # fresh books just after midnight
+        for b in crossed_books(tomorrow):
+            ingest.store(session, desk.cache, desk.settings, b, tomorrow)
+    filled_at = tomorrow + timedelta(seconds=1)
+    assert executor.execute(desk.sessions, desk.cache, desk.settings, trade_id,
+                            lambda: filled_at) == "filled"  # fmt: skip
+    with desk.sessions() as session:
+        assert session.get(Trade, trade_id).updated_at == filled_at
+        assert executor.today(session, filled_at) == risk.Day(D(1000), D("29.69"))

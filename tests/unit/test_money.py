@@ -458,3 +458,29 @@ def test_a_take_counts_against_its_book_read_beside_a_newer_one(desk, opportunit
     assert [(a.price, a.quantity) for a in ves.asks] == [(D(320), D("3969.79"))]
     assert [(b.price, b.quantity) for b in ves.bids] == [(D(330), D(4000)), (D(318), D(9000))]
     assert left["p2p:USDT/BRL"] == books["p2p:USDT/BRL"]
+
+
+def test_a_requested_size_is_priced_on_what_fills_left_and_never_on_a_failing_book(
+    desk, opportunity
+):
+    """4000 USD fit the book as fetched: 4000 USDT at 330, 1319340.00 VES after slippage,
+    less the 659.67 transfer, 1318680.33 VES buy 4120.87 of the 5000 USDT asked at 320,
+    4118.80 after slippage. Once a 1000 USD fill took 1030.21 of those asks, the 3969.79
+    left cannot fill it; 100 USD still can (2.96, as priced above) until the market's
+    last poll fails."""
+    from backend.trading import quotes
+
+    def price(size):
+        with desk.sessions() as session:
+            return quotes.reprice(
+                session, desk.cache, desk.settings, opportunity.legs, D(size), desk.now()
+            )
+
+    assert price(4000) == D("118.80")
+    with desk.sessions.begin() as session:
+        trade_id = request(session, opportunity.id, "1000", "k", desk.now())
+    assert run(desk, trade_id) == "filled"
+    assert (price(4000), price(100)) == (None, D("2.96"))
+    with desk.sessions.begin() as session:
+        latest.record_error(session, "p2p:USDT/VES", "HTTP 503")
+    assert price(100) is None
