@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from backend import create_app, migrate, seed
@@ -165,3 +166,31 @@ def test_a_claim_waiting_on_the_queued_mark_leaves_queued_once(make_pg_database)
     with desk.sessions() as session:
         moves = [(e.from_status, e.to_status) for e in trades.events(session, trade_id)]
     assert moves == [(None, "requested"), ("requested", "queued"), ("queued", "executing")]
+
+
+def test_two_withdrawals_at_once_never_take_more_than_the_account_holds(make_pg_database):
+    """60 of the 100 USDT held, twice at once: the second waits on the account's lock
+    while the first is uncommitted, then reads the 40 left and is refused."""
+    desk, _ = desk_with(make_pg_database, "100", 100000)
+
+    def withdraw(hold: threading.Event | None = None):
+        with desk.sessions.begin() as session:
+            entry = balances.move(session, "withdraw", "binance:USDT", "60", actor="t",
+                                  reason="r", now=desk.now())  # fmt: skip
+            if hold is not None:
+                hold.wait(10)
+            return entry.id
+
+    posted = threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(withdraw, posted)
+        time.sleep(0.5)  # the first holds the account, its withdrawal uncommitted
+        second = pool.submit(withdraw)
+        time.sleep(0.5)
+        assert not second.done()  # waiting on the account's lock
+        posted.set()
+        first.result()
+        with pytest.raises(balances.Refused, match=r"^binance:USDT holds 40; cannot take out 60$"):
+            second.result()
+    with desk.sessions() as session:
+        assert ledger.balances(session, {"binance:USDT"}) == {"binance:USDT": D(40)}
