@@ -19,6 +19,7 @@ from tests.unit.test_ledger import (  # noqa: F401 (run here on PostgreSQL)
     test_a_floor_keeps_part_of_the_balance_out_of_reach,
     test_a_trade_larger_than_the_balance_is_refused_for_balance,
     test_admin_moves_are_entries_with_who_and_why,
+    test_every_accounts_balance_reads_as_when_asked_for_by_name,
 )
 from tests.unit.test_limits import (  # noqa: F401 (run here on PostgreSQL)
     test_a_trade_requested_before_midnight_and_filled_after_counts_in_the_new_day,

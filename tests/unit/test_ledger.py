@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from sqlalchemy import select, update
 
-from backend.models import JournalEntry, Posting, Trade
+from backend.models import Account, JournalEntry, Posting, Trade
 from backend.trading import executor, ledger, trade_days
 from backend.trading.execution import Leg, LegFill
 from tests.conftest import api_client
@@ -307,3 +307,16 @@ def test_the_largest_amount_the_api_takes_is_posted_and_added_up_to_its_last_pla
     assert r.status_code == 200 and r.json["balances"][0]["balance"] == "50000"
     with desk.sessions() as session:
         assert ledger.check(session) == []
+
+
+def test_every_accounts_balance_reads_as_when_asked_for_by_name(client, desk, opportunity):
+    """``balances`` of every account and of the accounts named take two queries of their
+    own on PostgreSQL; both are the postings' sums. The counterparty took 1000 USDT and
+    gave 1029.69 back, 329835.00 VES and took 329670.08 (as the fill above)."""
+    fill(client, desk, opportunity)
+    with desk.sessions() as session:
+        every = ledger.balances(session)
+        assert every == ledger.balances(session, set(session.scalars(select(Account.name))))
+    assert every["market:p2p:USDT/VES:USDT"] == D("-29.69")
+    assert every["market:p2p:USDT/VES:VES"] == D("-164.92")
+    assert every["binance:USDT"] == SEEDED + D("29.69")
