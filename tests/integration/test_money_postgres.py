@@ -36,6 +36,9 @@ from tests.unit.test_money import (  # noqa: F401 (run here on PostgreSQL)
     test_each_limit_refuses_with_its_numbers,
     test_the_same_trade_fills_exactly_at_the_limits,
 )
+from tests.unit.test_trades import (  # noqa: F401 (run here on PostgreSQL)
+    test_a_request_is_stored_with_its_audit_row_naming_who_asked_and_how,
+)
 from tests.unit.test_trading_day import (  # noqa: F401 (run here on PostgreSQL)
     test_a_simulated_session_keeps_the_ledger_sound,
 )

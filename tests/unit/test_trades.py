@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.models import Opportunity, Trade, TradeEvent
-from backend.trading import controls, executor
+from backend.trading import controls, executor, trades
 from tasks.arbitrage import scan
 from tests.conftest import add_token, add_user
 
@@ -31,6 +31,26 @@ def test_a_request_is_stored_queued_and_answered_with_its_id(client, desk, oppor
     assert D(r.json["size_usd"]) == opportunity.size_usd  # the opportunity's own size
     events = client.get(f"/api/v1/trades/{r.json['id']}").json["events"]
     assert [(e["from"], e["to"]) for e in events] == [(None, "requested"), ("requested", "queued")]
+
+
+def test_a_request_is_stored_with_its_audit_row_naming_who_asked_and_how(desk, opportunity):
+    """The row and its audit row are one statement on PostgreSQL: both as asked."""
+    now = desk.now()
+    with desk.sessions.begin() as session:
+        trade, created = trades.request_trade(
+            session, opportunity_id=opportunity.id, size=None, key="audit", user="ana",
+            now=now, via="api",
+        )  # fmt: skip
+    assert created
+    with desk.sessions() as session:
+        stored = session.get(Trade, trade.id)
+        [event] = trades.events(session, trade.id)
+    assert (stored.status, stored.requested_by, stored.size_usd, stored.expected_profit_usd) == (
+        "requested", "ana", opportunity.size_usd, opportunity.profit_usd,
+    )  # fmt: skip
+    assert (event.at, event.from_status, event.to_status, event.actor, event.detail) == (
+        now, None, "requested", "ana", "requested by ana (api)",
+    )  # fmt: skip
 
 
 def test_the_same_idempotency_key_returns_the_same_trade(client, desk, opportunity):
