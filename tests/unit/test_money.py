@@ -361,6 +361,24 @@ def test_takes_come_off_their_own_side_and_an_ad_taken_whole_is_gone():
     assert [(b.ad_no, b.quantity) for b in left.bids] == [("b1", Decimal("80"))]
 
 
+def test_a_read_of_one_row_and_the_takes_counts_every_take_and_none_without():
+    """PostgreSQL reads the controls, the day's sums or the failing markets with the takes
+    in one statement: the head's values on every row, then one take per row, or NULLs."""
+    books = {"p2p:USDT/VES": book("p2p:USDT/VES", asks=[ad("330", "100", ad_no="a1")],
+                                  bids=[ad("320", "80", ad_no="b1")])}  # fmt: skip
+    at = books["p2p:USDT/VES"].fetched_at
+    rows = [
+        ("head", "p2p:USDT/VES", "BUY", "a1", at, D("30")),
+        ("head", "p2p:USDT/VES", "SELL", "b1", at, D("80")),
+        ("head", "p2p:USDT/VES", "BUY", "a1", at, D("0.5")),
+    ]
+    head, left = liquidity.split(rows, books)
+    assert head == ("head",)
+    assert [(a.ad_no, a.quantity) for a in left["p2p:USDT/VES"].asks] == [("a1", D("69.5"))]
+    assert left["p2p:USDT/VES"].bids == ()
+    assert liquidity.split([("head", None, None, None, None, None)], books) == (("head",), books)
+
+
 def test_a_requested_size_is_priced_rounded_down_to_the_cent(desk):
     """A cycle ending on spot (USDT to 8 places) pays fractions of a cent: the expected
     profit stored with a request is rounded down, never half-even up."""
