@@ -176,3 +176,20 @@ def test_in_flight_trades_are_counted_from_the_trades_on_postgres(make_pg_databa
         config = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
         migrate.upgrade(config)
         check(Desk(config))
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        rollup.test_5_minute_buckets_are_half_open_kept_per_market_and_only_where_realized,
+        rollup.test_a_short_curve_adds_up_5_minute_buckets_through_every_status_change,
+        rollup.test_a_trade_settled_at_exactly_zero_profit_counts_as_realized,
+    ],
+    ids=["buckets", "curve", "zero profit"],
+)
+def test_the_rollups_edge_cases_hold_on_postgres(make_pg_database, check):
+    """The same cases as on SQLite, summed in SQL: a bucket whose trade's profit was
+    withdrawn (its row left at zero) is no realized bucket; a break-even trade is one."""
+    config = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
+    migrate.upgrade(config)
+    check(Desk(config))
