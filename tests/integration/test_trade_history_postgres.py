@@ -22,6 +22,15 @@ from tests.unit import test_trade_history as history
 D = Decimal
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _a_server_time_zone_other_than_utc():
+    """Connections here speak America/Caracas (UTC-4), not the test server's UTC: a day or
+    an hour taken in the session's zone instead of UTC's would misfile trades."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PGTZ", "America/Caracas")  # read by libpq as each connection opens
+        yield
+
+
 @pytest.fixture(scope="module")
 def pg_desk(make_pg_database):
     settings = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
