@@ -9,10 +9,17 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
+from backend import migrate
+from backend.config import Settings
 from tests.faults.proxy import Proxy
 
 # The integration tests' service fixtures (fresh database, Redis, RabbitMQ checks).
-from tests.integration.conftest import make_pg_database, rabbitmq_url, redis_url  # noqa: F401
+from tests.integration.conftest import (  # noqa: F401
+    TEST_SECRET,
+    make_pg_database,
+    rabbitmq_url,
+    redis_url,
+)
 from tests.livedesk import drop_vhost, fresh_vhost, start_live_desk
 
 
@@ -33,6 +40,22 @@ def behind(proxy: Proxy, url: str) -> str:
 def proxy_for(url: str) -> Proxy:
     parts = urlsplit(url)
     return Proxy(parts.hostname, parts.port)
+
+
+def migrated_behind_proxy(database: str, markets: list[str]) -> tuple[Settings, Proxy]:
+    """Settings of a desk (no Redis, no RabbitMQ) on ``database`` reached through a
+    proxy the test can cut or hang, its schema migrated; close the proxy after."""
+    proxy = proxy_for(database)
+    settings = Settings(
+        _env_file=None,
+        database_url=behind(proxy, database),
+        secret_key=TEST_SECRET,
+        redis_url=None,
+        rabbitmq_url=None,
+        markets=markets,
+    )
+    migrate.upgrade(settings)
+    return settings, proxy
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ import logging
 
 import pytest
 
-from backend import create_app, migrate
-from backend.config import Settings
-from tests.faults.conftest import behind, proxy_for
-from tests.integration.conftest import TEST_SECRET, make_pg_database  # noqa: F401
+from backend import create_app
+from tests.faults.conftest import migrated_behind_proxy
+from tests.integration.conftest import make_pg_database  # noqa: F401
 from tests.unit.test_metrics import sample
 
 MARKET = "p2p:USDT/VES"
@@ -18,17 +17,7 @@ MARKET = "p2p:USDT/VES"
 
 @pytest.fixture
 def app_and_proxy(make_pg_database):  # noqa: F811
-    database = make_pg_database()
-    proxy = proxy_for(database)
-    settings = Settings(
-        _env_file=None,
-        database_url=behind(proxy, database),
-        secret_key=TEST_SECRET,
-        redis_url=None,
-        rabbitmq_url=None,
-        markets=[MARKET],
-    )
-    migrate.upgrade(settings)
+    settings, proxy = migrated_behind_proxy(make_pg_database(), [MARKET])
     yield create_app(settings), proxy
     proxy.close()
 

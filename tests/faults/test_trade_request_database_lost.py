@@ -6,32 +6,21 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from backend import create_app, migrate, seed
-from backend.config import Settings
+from backend import create_app, seed
 from backend.market import ingest
 from backend.models import Trade
 from backend.trading import executor, outbox
 from tasks.arbitrage import scan
 from tests.conftest import api_client
-from tests.faults.conftest import behind, proxy_for
-from tests.integration.conftest import TEST_SECRET, make_pg_database  # noqa: F401
+from tests.faults.conftest import migrated_behind_proxy
+from tests.integration.conftest import make_pg_database  # noqa: F401
 from tests.unit.conftest import crossed_books
 from tests.unit.test_access import callback_body
 
 
 @pytest.fixture
 def desk_and_proxy(make_pg_database):  # noqa: F811
-    database = make_pg_database()
-    proxy = proxy_for(database)
-    settings = Settings(
-        _env_file=None,
-        database_url=behind(proxy, database),
-        secret_key=TEST_SECRET,
-        redis_url=None,
-        rabbitmq_url=None,
-        markets=["p2p:USDT/VES", "p2p:USDT/COP"],
-    )
-    migrate.upgrade(settings)
+    settings, proxy = migrated_behind_proxy(make_pg_database(), ["p2p:USDT/VES", "p2p:USDT/COP"])
     app = create_app(settings)
     desk = app.extensions["desk"]
     now = desk.now()

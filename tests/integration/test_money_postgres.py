@@ -8,7 +8,6 @@ import pytest
 
 from backend.config import Settings
 from tests.conftest import prepared_app
-from tests.integration.conftest import TEST_SECRET
 from tests.unit.conftest import _fresh_upstreams, opportunity  # noqa: F401 (fixtures)
 from tests.unit.test_lease import (  # noqa: F401 (run here on PostgreSQL)
     test_an_attempt_that_lost_its_claim_cannot_move_the_trade,
@@ -45,15 +44,9 @@ from tests.unit.test_trading_day import (  # noqa: F401 (run here on PostgreSQL)
 
 
 @pytest.fixture
-def settings(make_pg_database) -> Settings:
+def settings(pg_settings) -> Settings:
     """The unit tests' desk (tests/conftest.py), on a fresh PostgreSQL database."""
-    return Settings(
-        _env_file=None,
-        database_url=make_pg_database(),
-        secret_key=TEST_SECRET,
-        redis_url=None,
-        rabbitmq_url=None,
-    )
+    return pg_settings
 
 
 @pytest.fixture
