@@ -85,17 +85,25 @@ def recorded_trade(
     size: str = "500",
     profit: str | None = "1.00",
     markets: tuple[str, ...] = ("p2p:USDT/VES", "p2p:USDT/VES"),
+    with_legs: bool = True,
 ):
-    """A trade as the history holds it: an opportunity, and one leg per market of a cycle
-    from USDT back to USDT (``cycle_legs``) whose cash flows make its ``profit``."""
+    """A trade as the history holds it: an opportunity planning a cycle from USDT back to
+    USDT through ``markets``, and (``with_legs``; a trade refused before any leg has
+    none) one leg per market whose cash flows make its ``profit`` (``cycle_legs``)."""
     from datetime import timedelta
 
     from backend.models import Opportunity, Trade, TradeLeg
 
+    legs = cycle_legs(markets, Decimal(size), None if profit is None else Decimal(profit))
     opp = Opportunity(
         fingerprint=f"fp-{at.isoformat()}-{user}",
         strategy=strategy,
-        legs=[],
+        legs=[
+            Leg(
+                leg["market"], leg["side"], None, leg["sell_currency"], leg["buy_currency"]
+            ).to_dict()
+            for leg in legs
+        ],
         size_usd=Decimal(size),
         profit_usd=Decimal("1"),
         profit_bps=Decimal("20"),
@@ -121,9 +129,9 @@ def recorded_trade(
     )
     session.add(trade)
     session.flush()
-    legs = cycle_legs(markets, Decimal(size), None if profit is None else Decimal(profit))
     fills = []
-    for leg in legs:  # P2P legs pay by bank transfer: out through one bank, in through another
+    # P2P legs pay by bank transfer: out through one bank, in through another
+    for leg in legs if with_legs else ():
         method = None if leg["market"].startswith("spot:") else (
             "Mercantil" if leg["side"] == "SELL" else "Banesco"
         )  # fmt: skip

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, Integer, cast, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
-from backend.models import Trade, TradeBucket, TradeLeg
+from backend.models import Trade, TradeBucket
 from backend.trading import trade_days
 
 WIDTH = 300  # seconds in a bucket
@@ -67,7 +67,7 @@ def rebuild(connection: Connection) -> None:
         Trade.status.in_(sorted(trade_days.SETTLED)),
         Trade.profit_usd.is_not(None),
     )
-    legs = select(TradeLeg.trade_id, TradeLeg.market).distinct().subquery()
+    legs = trade_days.market_pairs()
     every = select(literal(trade_days.ALL), *keys, *amounts).where(*realized)
     per_market = (
         select(legs.c.market, *keys, *amounts)

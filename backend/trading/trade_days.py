@@ -36,15 +36,18 @@ from sqlalchemy import (
     insert,
     inspect,
     literal,
+    or_,
     select,
     text,
+    union,
     union_all,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from backend.models import Trade, TradeDay, TradeLeg
+from backend.models import Opportunity, Trade, TradeDay, TradeLeg
+from backend.trading.arbitrage import MAX_LEGS
 
 # Final statuses: a trade never leaves them. The two lists split ``trades.STATUSES``
 # exactly (a test checks it); in flight, a trade adds nothing to the rollup.
@@ -72,7 +75,7 @@ class Standing:
     size_usd: Decimal
     expected_profit_usd: Decimal
     profit_usd: Decimal | None
-    markets: frozenset[str]
+    markets: frozenset[str]  # its legs' and its planned cycle's (see ``planned_markets``)
 
     @property
     def day(self) -> date:
@@ -114,6 +117,28 @@ _COLUMNS = (Trade.id, Trade.created_at, Trade.strategy, Trade.status, Trade.requ
             Trade.size_usd, Trade.expected_profit_usd, Trade.profit_usd)  # fmt: skip
 
 
+def planned_markets() -> list:
+    """The markets of the cycle a trade was requested for, one expression per leg (NULL
+    past its last), to read with the trade's opportunity. A trade refused before any leg
+    filled still counts in the markets it meant to trade: a trader looking at one market
+    sees its refusals too, and its totals count them."""
+    return [Opportunity.legs[n]["market"].as_string() for n in range(MAX_LEGS)]
+
+
+def on_market(market: str):
+    """The condition that a trade counts in ``market``: a leg there, or its planned cycle."""
+    return or_(
+        exists().where(TradeLeg.trade_id == Trade.id, TradeLeg.market == market),
+        exists().where(
+            Opportunity.id == Trade.opportunity_id,
+            or_(*(planned == market for planned in planned_markets())),
+        ),
+    )
+
+
+_PLANNED = select(Opportunity.legs).where(Opportunity.id == Trade.opportunity_id).scalar_subquery()
+
+
 def standings(session: Session, ids: Iterable[int], lock: bool = False) -> dict[int, Standing]:
     """The standing of each trade that exists; ``lock`` holds the rows (PostgreSQL) so
     nobody changes them between this read and the caller's commit.
@@ -128,17 +153,20 @@ def standings(session: Session, ids: Iterable[int], lock: bool = False) -> dict[
     with session.no_autoflush:
         if not lock and session.get_bind().dialect.name == "postgresql":
             found = []
-            for *row, legs in session.execute(_STANDINGS, {"ids": ids}):
+            for *row, planned, legs in session.execute(_STANDINGS, {"ids": ids}):
                 found.append(row)
-                markets[row[0]] = set(legs or ())
+                markets[row[0]] = _planned(planned) | set(legs or ())
         else:
-            stmt = select(*_COLUMNS).where(Trade.id.in_(ids))
+            stmt = select(*_COLUMNS, _PLANNED).where(Trade.id.in_(ids))
             if lock:
-                stmt = stmt.order_by(Trade.id).with_for_update()
+                stmt = stmt.order_by(Trade.id).with_for_update(of=Trade)
             legs = select(TradeLeg.trade_id, TradeLeg.market).where(TradeLeg.trade_id.in_(ids))
-            found = list(session.execute(stmt))
+            found = []
+            for *row, planned in session.execute(stmt):
+                found.append(row)
+                markets[row[0]] = _planned(planned)
             for trade_id, market in session.execute(legs.distinct()):
-                markets.setdefault(trade_id, set()).add(market)
+                markets[trade_id].add(market)
     return {
         i: Standing(
             at.replace(tzinfo=at.tzinfo or UTC),
@@ -148,20 +176,27 @@ def standings(session: Session, ids: Iterable[int], lock: bool = False) -> dict[
             size,
             expected,
             profit,
-            frozenset(markets.get(i, ())),
+            frozenset(markets[i]),
         )
         for i, at, strategy, status, user, size, expected, profit in found
     }
 
 
+def _planned(legs: list | None) -> set[str]:
+    return {leg["market"] for leg in legs or ()}
+
+
 def _standings_with_markets():
-    """Trades by id with their legs' markets as one array (PostgreSQL), compiled once."""
+    """Trades by id with their planned cycle and their legs' markets as one array
+    (PostgreSQL), compiled once."""
     markets = (
         select(func.array_agg(TradeLeg.market.distinct()))
         .where(TradeLeg.trade_id == Trade.id)
         .scalar_subquery()
     )
-    return select(*_COLUMNS, markets).where(Trade.id.in_(bindparam("ids", expanding=True)))
+    return select(*_COLUMNS, _PLANNED, markets).where(
+        Trade.id.in_(bindparam("ids", expanding=True))
+    )
 
 
 _STANDINGS = _standings_with_markets()
@@ -325,7 +360,7 @@ def insert_sums(connection: Connection, table: Table, name: str, when, statuses)
         func.sum(Trade.expected_profit_usd),
         func.coalesce(func.sum(Trade.profit_usd), 0),
     )
-    legs = select(TradeLeg.trade_id, TradeLeg.market).distinct().subquery()
+    legs = market_pairs()
     columns = ["market", name, "strategy", "status", "requested_by", *FIELDS]
     settled = Trade.status.in_(sorted(statuses))
     every = select(literal(ALL), *keys, *amounts).where(settled).group_by(*keys)
@@ -337,6 +372,18 @@ def insert_sums(connection: Connection, table: Table, name: str, when, statuses)
     )
     for query in (every.order_by(*keys), per_market.order_by(legs.c.market, *keys)):
         connection.execute(insert(table).from_select(columns, query))
+
+
+def market_pairs():
+    """(trade_id, market) once for every market a trade counts in: its legs' and its
+    planned cycle's (the rollups' rebuild in SQL)."""
+    planned = [
+        select(Trade.id.label("trade_id"), market.label("market"))
+        .join_from(Trade, Opportunity, Opportunity.id == Trade.opportunity_id)
+        .where(market.is_not(None))
+        for market in planned_markets()
+    ]
+    return union(select(TradeLeg.trade_id, TradeLeg.market), *planned).subquery()
 
 
 def expected(connection: Connection, rollups: list[Rollup]) -> list[dict[tuple, list]]:
@@ -457,9 +504,7 @@ def in_flight_where(stmt, flt, first: date | None, until: date | None):
         stmt = stmt.where(Trade.created_at < _moment(until))
     stmt = matching(stmt, Trade.__table__, flt)
     if flt.market is not None:
-        stmt = stmt.where(
-            exists().where(TradeLeg.trade_id == Trade.id, TradeLeg.market == flt.market)
-        )
+        stmt = stmt.where(on_market(flt.market))
     return stmt
 
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Float, Select, and_, cast, exists, func, literal, select, tuple_
+from sqlalchemy import Float, Select, and_, cast, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from backend.models import Posting, Trade, TradeLeg
+from backend.models import Opportunity, Posting, Trade, TradeLeg
 from backend.trading import trade_buckets, trade_days, trade_hours
 from backend.trading.refusals import N_
 from backend.trading.trades import STATUSES
@@ -73,7 +73,7 @@ class FilterError(ValueError):
 class TradeFilter:
     start: datetime | None = None  # inclusive
     end: datetime | None = None  # exclusive; a range ending before it starts holds nothing
-    market: str | None = None  # any leg on this market
+    market: str | None = None  # any leg, or the planned cycle, on this market
     strategy: str | None = None
     status: str | None = None
     user: str | None = None
@@ -125,9 +125,7 @@ class TradeFilter:
         if self.user:
             conditions.append(Trade.requested_by == self.user)
         if self.market:
-            conditions.append(
-                exists().where(TradeLeg.trade_id == Trade.id, TradeLeg.market == self.market)
-            )
+            conditions.append(trade_days.on_market(self.market))
         return stmt.where(and_(*conditions)) if conditions else stmt
 
 
@@ -521,7 +519,8 @@ def _utc(value: datetime) -> datetime:
 
 
 def _route(session: Session):
-    """The trade's markets in leg order, ``p2p:USDT/VES > spot:BTC/USDT``, as one column."""
+    """The trade's markets in leg order, ``p2p:USDT/VES > spot:BTC/USDT``, as one column;
+    a trade with no leg shows the cycle it was requested for."""
     if _sqlite(session):
         ordered = (
             select(TradeLeg.market)
@@ -530,12 +529,20 @@ def _route(session: Session):
             .correlate(Trade)
             .subquery()
         )
-        return select(func.group_concat(ordered.c.market, " > ")).scalar_subquery()
-    return (
-        select(func.string_agg(TradeLeg.market, aggregate_order_by(literal(" > "), TradeLeg.seq)))
-        .where(TradeLeg.trade_id == Trade.id)
-        .scalar_subquery()
-    )
+        legs = select(func.group_concat(ordered.c.market, " > ")).scalar_subquery()
+    else:
+        legs = (
+            select(
+                func.string_agg(TradeLeg.market, aggregate_order_by(literal(" > "), TradeLeg.seq))
+            )
+            .where(TradeLeg.trade_id == Trade.id)
+            .scalar_subquery()
+        )
+    first, *rest = trade_days.planned_markets()
+    for market in rest:  # NULL past the cycle's last leg: || gives NULL, coalesce drops it
+        first = first + func.coalesce(" > " + market, "")
+    planned = select(first).where(Opportunity.id == Trade.opportunity_id).scalar_subquery()
+    return func.coalesce(legs, planned)
 
 
 def _flat(session: Session) -> tuple:

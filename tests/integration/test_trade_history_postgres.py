@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from backend import migrate
 from backend.config import Settings
 from backend.desk import Desk
-from backend.trading import trade_days, trades
+from backend.trading import trade_buckets, trade_days, trade_hours, trades
 from backend.trading import trade_history as th
 from tests.factories import FIVE_TRADES, recorded_trade
 from tests.unit import test_trade_days as rollup
@@ -105,6 +105,23 @@ def test_the_daily_rollup_was_filled_from_the_trades_already_there(make_pg_datab
             assert th.cumulative_pnl(session, flt) == th._pnl_from_trades(session, flt), args
         assert th.totals(session, th.TradeFilter()).count == 5
         assert trade_days.drift(session) == []  # 0014's 5-minute buckets, 0015's hours too
+
+
+def test_a_trade_refused_before_any_leg_counts_in_its_markets_on_postgres(make_pg_database):
+    """The unit test's trades on PostgreSQL (arrays of leg markets, JSON paths into the
+    planned cycle), then every rollup rebuilt in SQL (migration 0017) to the same sums."""
+    config = Settings(_env_file=None, database_url=make_pg_database(), secret_key="x" * 16)
+    migrate.upgrade(config)
+    desk = Desk(config)
+    history.test_a_trade_refused_before_any_leg_counts_in_the_markets_it_was_requested_for(desk)
+    with desk.sessions.begin() as session:  # what migration 0017 does
+        connection = session.connection()
+        for rebuild in (trade_days.rebuild, trade_buckets.rebuild, trade_hours.rebuild):
+            rebuild(connection)
+    with desk.sessions() as session:
+        assert trade_days.drift(session) == []
+        on_btc = th.totals(session, th.TradeFilter(market="spot:BTC/USDT"))
+        assert on_btc.by_status == {"rejected": 1, "queued": 1}
 
 
 @settings(

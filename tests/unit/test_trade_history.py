@@ -72,6 +72,38 @@ def test_totals_are_exact_sums_of_the_filtered_set(desk, history):
     assert everything.expected_profit_usd != everything.realized_expected_usd
 
 
+def test_a_trade_refused_before_any_leg_counts_in_the_markets_it_was_requested_for(desk):
+    """Refused by a limit or the kill switch, a request has no leg: it still shows its
+    route, a market filter finds it, that market's totals count it, nothing drifts."""
+    from backend.trading import trade_days
+
+    triangle = ("p2p:USDT/VES", "p2p:BTC/VES", "spot:BTC/USDT")
+    with desk.sessions.begin() as session:
+        refused = recorded_trade(
+            session, at=at("2026-11-27 10:00"), status="rejected", profit=None,
+            markets=triangle, with_legs=False,
+        ).id  # fmt: skip
+        filled = recorded_trade(session, at=at("2026-11-27 11:00")).id
+        waiting = recorded_trade(
+            session, at=at("2026-11-27 12:00"), status="queued", profit=None,
+            markets=triangle, with_legs=False,
+        ).id  # fmt: skip
+    assert ids(desk, {"market": "p2p:BTC/VES"}) == [waiting, refused]
+    assert ids(desk, {"market": "p2p:USDT/VES"}) == [waiting, filled, refused]
+    assert ids(desk, {"market": "spot:USDT/BRL"}) == []
+    with desk.sessions() as session:
+        rows = th.page_rows(session, th.TradeFilter(), th.Page(sort="id", descending=False))
+        assert [r.route for r in rows] == [
+            "p2p:USDT/VES > p2p:BTC/VES > spot:BTC/USDT",
+            "p2p:USDT/VES > p2p:USDT/VES",
+            "p2p:USDT/VES > p2p:BTC/VES > spot:BTC/USDT",
+        ]
+        on_btc = th.totals(session, th.TradeFilter(market="spot:BTC/USDT"))
+        assert on_btc.by_status == {"rejected": 1, "queued": 1}
+        assert on_btc.size_usd == D("1000")
+        assert trade_days.drift(session) == []
+
+
 def test_the_summary_api_and_its_cached_copy_carry_the_realized_trades_sums(client, history):
     for _ in range(2):  # computed, then read back from the cache
         summary = client.get("/api/v1/trades/summary").json
