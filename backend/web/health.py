@@ -35,6 +35,7 @@ bp = Blueprint("health", __name__)
 
 PROBE_TIMEOUT = 2.0
 HEARTBEAT_MAX_AGE = 20.0  # beat sends one every 5 s
+HEARTBEAT_KEY = "worker_heartbeat"  # tasks.heartbeat stamps it in Redis and the database
 NOT_CONFIGURED = "not configured"
 
 
@@ -63,15 +64,32 @@ def probe_rabbitmq(desk: Desk) -> dict:
 
 
 def probe_celery(desk: Desk) -> str:
-    """A worker is alive if beat's heartbeat task ran recently (broker, beat and worker)."""
-    with desk.sessions() as session:
-        value = session.scalar(select(Setting.value).where(Setting.key == "worker_heartbeat"))
-    if value is None:
+    """A worker is alive if beat's heartbeat task ran recently (broker, beat and worker).
+    Its stamp in Redis is read first: a database outage does not make live workers read
+    as dead. Without Redis, or with no recent stamp there, the database's decides."""
+    stamps = []
+    if desk.cache.shared and (cached := desk.cache.get(HEARTBEAT_KEY)):
+        stamps.append(datetime.fromisoformat(cached.decode()))
+    if not stamps or _age(desk, max(stamps)) > HEARTBEAT_MAX_AGE:
+        try:
+            with desk.sessions() as session:
+                value = session.scalar(select(Setting.value).where(Setting.key == HEARTBEAT_KEY))
+        except Exception:
+            if not stamps:
+                raise  # the database is down and Redis knows nothing: cannot tell
+            value = None
+        if value is not None:
+            stamps.append(datetime.fromisoformat(value))
+    if not stamps:
         raise Down("no worker heartbeat yet")
-    age = (desk.now() - datetime.fromisoformat(value)).total_seconds()
+    age = _age(desk, max(stamps))
     if age > HEARTBEAT_MAX_AGE:
         raise Down(f"last worker heartbeat {age:.0f} s ago")
     return "ok"
+
+
+def _age(desk: Desk, stamp: datetime) -> float:
+    return (desk.now() - stamp).total_seconds()
 
 
 PROBES = {"db": probe_db, "redis": probe_redis, "rabbitmq": probe_rabbitmq, "celery": probe_celery}

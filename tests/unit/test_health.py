@@ -1,6 +1,12 @@
 import socket
 import time
+from datetime import datetime, timedelta
 
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from backend.desk import Desk
+from backend.web.health import HEARTBEAT_KEY, HEARTBEAT_MAX_AGE, Down, probe_celery
 from tasks import heartbeat
 from tests.conftest import embedded_settings, prepared_app
 
@@ -110,3 +116,62 @@ def test_the_monitor_answers_down_for_a_hung_probe_within_the_bound(tmp_path):
         assert client.get("/api/v1/health/redis").status_code == 503
     assert time.monotonic() - start < 1  # answered from the monitor's results
     listener.close()
+
+
+class Stamped:
+    """Redis as the health probe reads it: shared, holding one heartbeat stamp."""
+
+    shared = True
+
+    def __init__(self, stamp=None):
+        self.stamp = stamp
+
+    def get(self, key):
+        return self.stamp.isoformat().encode() if key == HEARTBEAT_KEY and self.stamp else None
+
+    def set(self, key, value, ttl):
+        assert key == HEARTBEAT_KEY and ttl > HEARTBEAT_MAX_AGE
+        self.stamp = datetime.fromisoformat(value)
+
+
+class DatabaseDown:
+    """``sessions()`` and ``sessions.begin()`` as a stopped PostgreSQL answers them."""
+
+    def __call__(self):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    begin = __call__
+
+
+def database_down(monkeypatch):
+    monkeypatch.setattr(Desk, "sessions", property(lambda _desk: DatabaseDown()))
+
+
+def test_workers_stamped_in_redis_stay_alive_while_the_database_is_down(desk, monkeypatch):
+    """The database down is the database's failure, not the workers': health names it alone."""
+    database_down(monkeypatch)
+    monkeypatch.setattr(desk, "cache", Stamped(desk.now() - timedelta(seconds=4)))
+    assert probe_celery(desk) == "ok"
+    desk.cache.stamp = desk.now() - timedelta(seconds=31)  # and no newer one readable
+    with pytest.raises(Down, match="last worker heartbeat 31 s ago"):
+        probe_celery(desk)
+    desk.cache.stamp = None  # Redis knows nothing: the database's failure is the answer
+    with pytest.raises(OperationalError):
+        probe_celery(desk)
+
+
+def test_the_newest_stamp_of_redis_and_the_database_decides(desk, monkeypatch):
+    beat_heartbeat(desk)  # the database's: now
+    monkeypatch.setattr(desk, "cache", Stamped(desk.now() - timedelta(seconds=50)))
+    assert probe_celery(desk) == "ok"  # a Redis write was lost: the database's is newer
+
+
+def test_the_heartbeat_task_stamps_redis_before_the_database(app, desk, monkeypatch):
+    from tasks.heartbeat import beat
+
+    monkeypatch.setattr(desk, "cache", Stamped())
+    database_down(monkeypatch)
+    before = desk.now()
+    with app.app_context(), pytest.raises(OperationalError):
+        beat.run()  # the database refuses: Celery retries the task
+    assert before <= desk.cache.stamp <= desk.now()
