@@ -60,12 +60,17 @@
   const fns = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
   fns.fitPhone = function (params) {
     const api = params.api;
-    const wideOnly = (api.getColumns() || []).filter(function (c) {
-      return !!(c.getColDef().context || {}).wideOnly;
-    });
     const wide = window.innerWidth >= 768;
-    const shown = wideOnly.filter(function (c) { return c.isVisible(); }).length;
-    if (wideOnly.length && shown !== (wide ? wideOnly.length : 0)) api.setColumnsVisible(wideOnly, wide);
+    const show = [], hide = [];
+    (api.getColumns() || []).forEach(function (c) {
+      const context = c.getColDef().context || {};
+      if (!context.wideOnly && !context.phoneOnly) return;
+      const wanted = context.wideOnly ? wide : !wide;
+      if (wanted !== c.isVisible()) (wanted ? show : hide).push(c);
+    });
+    if (show.length) api.setColumnsVisible(show, true);
+    if (hide.length) api.setColumnsVisible(hide, false);
+    if (show.length || hide.length) api.resetRowHeights();  // an autoHeight column came or went
   };
 
   // Seconds left until `field` (epoch milliseconds), counting down every second.

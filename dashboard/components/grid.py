@@ -33,9 +33,11 @@ THEME = (
     ".withParams({spacing: 4, fontSize: 12, headerFontSize: 12})"
 )
 
-# Columns marked with ``WIDE_ONLY`` hide on a phone (assets/grid.js, fitPhone): the grid
-# checks whenever its rows arrive (none at all included) and whenever its width changes.
+# Columns marked with ``WIDE_ONLY`` hide on a phone, ``PHONE_ONLY`` ones show only there
+# (assets/grid.js, fitPhone): the grid checks whenever its rows arrive (none at all
+# included) and whenever its width changes.
 WIDE_ONLY = {"context": {"wideOnly": True}}  # not headerClass: rightAligned sets it
+PHONE_ONLY = {"context": {"phoneOnly": True}, "hide": True}
 PHONE_FIT = {
     "modelUpdated": ["fitPhone(params)"],
     "gridSizeChanged": ["fitPhone(params)"],

@@ -179,17 +179,25 @@ def execute_modal() -> dbc.Modal:
 
 
 def leg_columns() -> list[dict]:
-    """On a phone (grid.WIDE_ONLY) each leg's side, what we pay and what we receive (each
-    amount with its currency): the rest gives way rather than scroll sideways."""
+    """On a phone each leg is one card of a cell (side, market, payment method, price,
+    what we pay and receive, the fee): nine columns would scroll sideways."""
     wide = grid.WIDE_ONLY
     return [
+        grid.text(
+            "leg",
+            _("Legs"),
+            wrapText=True,
+            autoHeight=True,
+            cellClass="leg-card",
+            **grid.PHONE_ONLY,
+        ),
         grid.number("seq", "#", minWidth=50, maxWidth=60, **wide),
         grid.text("market", _("Market"), minWidth=110, **wide),
-        grid.text("side", _("Side"), minWidth=90),
+        grid.text("side", _("Side"), minWidth=90, **wide),
         grid.text("method", _("Payment method"), minWidth=120, **wide),
         grid.number("price", _("Price"), minWidth=150, **wide),
-        grid.number("paid", _("We pay"), minWidth=110),
-        grid.number("received", _("We receive"), minWidth=110),
+        grid.number("paid", _("We pay"), minWidth=110, **wide),
+        grid.number("received", _("We receive"), minWidth=110, **wide),
         grid.number("fee", _("Fee"), minWidth=120, **wide),
     ]
 
@@ -286,23 +294,37 @@ def leg_rows(result: Preview) -> list[dict]:
     out = []
     for seq, f in enumerate(result.fills, start=1):
         m = Market.parse(f.leg.market)
+        side = fmt.side(f.leg.side, f.leg.market)
+        price = fmt.market_price(f.price, f.leg.market)
+        paid = fmt.amount(f.sell_amount, f.leg.src)
+        received = fmt.amount(f.buy_amount, f.leg.dst)
+        received += "" if f.complete else " · " + _("partial")
+        fee = fmt.amount(f.fee, f.leg.dst)
+        heading = [f"{seq}. {side}", m.label, *([f.leg.method] if f.leg.method else [])]
         out.append(
             {
                 "key": str(seq),
+                "leg": "\n".join(
+                    [
+                        " · ".join(heading),
+                        price,
+                        f"{_('We pay')} {paid}",
+                        f"{_('We receive')} {received} · {_('Fee')} {fee}",
+                    ]
+                ),
                 "seq": seq,
                 "seq_text": str(seq),
                 "market": m.label,
-                "side": fmt.side(f.leg.side, f.leg.market),
+                "side": side,
                 "method": f.leg.method or "—",
                 "price": f.price and float(f.price),
-                "price_text": fmt.market_price(f.price, f.leg.market),
+                "price_text": price,
                 "paid": float(f.sell_amount),
-                "paid_text": fmt.amount(f.sell_amount, f.leg.src),
+                "paid_text": paid,
                 "received": float(f.buy_amount),
-                "received_text": fmt.amount(f.buy_amount, f.leg.dst)
-                + ("" if f.complete else " · " + _("partial")),
+                "received_text": received,
                 "fee": float(f.fee),
-                "fee_text": fmt.amount(f.fee, f.leg.dst),
+                "fee_text": fee,
             }
         )
     return out

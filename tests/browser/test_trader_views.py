@@ -105,6 +105,19 @@ def test_opportunities_rates_and_balances_fit_a_phone(browser, spanish_trader):
             break
         browser.find_element(By.ID, "execute-cancel").click()
     assert_fits(browser, "#legs-grid .ag-center-cols-viewport", *PHONE, "the Execute legs")
+    browser.set_window_size(*PHONE)
+    try:  # a leg in one wrapped cell: side, market, bank, price and fee stay in view
+
+        def phone_leg(b):
+            first = next(iter(grid_rows(b, "legs-grid").values()), {})
+            return "side" not in first and first.get("leg")
+
+        leg = wait_until(browser, 10, phone_leg, "each leg in one cell")
+        lines = leg.splitlines()
+        assert lines[0].startswith("1. ") and len(lines) == 4, leg  # side · market · bank
+        assert lines[2].startswith("Pagamos ") and "Comisión" in lines[3], leg
+    finally:
+        browser.set_window_size(1440, 900)
     browser.find_element(By.ID, "execute-cancel").click()
     browser.get(spanish_trader + "/rates")
     wait_until(browser, 30, lambda b: grid_rows(b, "rates-grid"), "the rates")
