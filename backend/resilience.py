@@ -179,10 +179,16 @@ class BreakerMetrics(pybreaker.CircuitBreakerListener):
     With the Redis storage each process notices (and counts) a transition the first time it
     calls after it, so ``circuit_breaker_opens_total`` summed over processes may exceed the
     number of real trips; alert on ``increase(...) > 0``, not on the exact count.
+
+    pybreaker leaves "open" only on the first call after the reset timeout, so a process
+    that stopped calling would show open for good (and keep ``CircuitBreakerOpen`` firing
+    over every process that recovered): once the timeout has passed, the gauge says
+    half-open (1), which is what the breaker is then: the next call tries.
     """
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
+        self._opened = 0  # opens seen: a timer set by an earlier one does nothing
 
     def failure(self, cb: pybreaker.CircuitBreaker, exc: BaseException) -> None:
         metrics.CIRCUIT_BREAKER_FAILURES.labels(upstream=self.upstream).inc()
@@ -192,11 +198,26 @@ class BreakerMetrics(pybreaker.CircuitBreakerListener):
             STATE_VALUE.get(new_state.name, 0)
         )
         old = old_state.name if old_state is not None else None
+        if new_state.name == pybreaker.STATE_OPEN:
+            self._opened += 1
+            timer = threading.Timer(cb.reset_timeout, self._may_try, (cb, self._opened))
+            timer.daemon = True
+            timer.start()
         if new_state.name == pybreaker.STATE_OPEN and old != pybreaker.STATE_OPEN:
             metrics.CIRCUIT_BREAKER_OPENS.labels(upstream=self.upstream).inc()
             log.warning("circuit breaker %s opened (was %s)", self.upstream, old)
         else:
             log.info("circuit breaker %s: %s -> %s", self.upstream, old, new_state.name)
+
+    def _may_try(self, cb: pybreaker.CircuitBreaker, opened: int) -> None:
+        try:
+            still_open = opened == self._opened and cb.current_state == pybreaker.STATE_OPEN
+        except Exception:  # the shared state unreadable (Redis): leave the gauge as it is
+            return
+        if still_open:
+            metrics.CIRCUIT_BREAKER_STATE.labels(upstream=self.upstream).set(
+                STATE_VALUE[pybreaker.STATE_HALF_OPEN]
+            )
 
 
 def _business_answer(exc: BaseException) -> bool:

@@ -183,6 +183,24 @@ def test_breaker_closes_after_recovery(name, sleeps):
     assert metric("circuit_breaker_state", upstream=name) == 0
 
 
+def test_an_open_breaker_reads_half_open_once_its_timeout_passed_without_a_call(name, sleeps):
+    """A process that stopped calling must not hold the open-breaker alert on: once the
+    reset timeout has passed its next call would try, and the gauge says so without one."""
+    up = upstream(
+        name, sleeps, http_retry_attempts=1, breaker_fail_max=1, breaker_reset_timeout_seconds=0.2
+    )
+    with pytest.raises(TransportError):
+        up.call(Script(down()))
+    assert metric("circuit_breaker_state", upstream=name) == 2
+    deadline = time.monotonic() + 5
+    while metric("circuit_breaker_state", upstream=name) == 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert metric("circuit_breaker_state", upstream=name) == 1
+    assert up.breaker.current_state == pybreaker.STATE_OPEN  # pybreaker moves on a call
+    assert up.call(Script()) == "ok"
+    assert metric("circuit_breaker_state", upstream=name) == 0
+
+
 def test_a_failed_trial_call_opens_the_breaker_again(name, sleeps):
     up = upstream(
         name, sleeps, http_retry_attempts=1, breaker_fail_max=1, breaker_reset_timeout_seconds=0.05
