@@ -22,7 +22,16 @@ from contextlib import contextmanager
 
 import psycopg
 import pybreaker
-from sqlalchemy import Connection, Engine, create_engine, event, insert, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    insert,
+    literal,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -207,6 +216,13 @@ def commit_without_waiting(session: Session) -> None:
     of a claim. Never for money: fills and ledger entries wait for the disk."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
+def among(column: ColumnElement, values: tuple) -> ColumnElement[bool]:
+    """``column IN (values)`` for a statement built once: the values are bound one by one
+    in the compiled statement, where SQLAlchemy's ``in_`` sends a list that it renders into
+    the SQL again at every execution."""
+    return column.in_([literal(v, column.type) for v in values])
 
 
 def insert_rows(session: Session, model: type, rows: list[dict]) -> None:

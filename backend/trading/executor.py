@@ -143,11 +143,11 @@ def _midnight(now: datetime) -> datetime:
 def today(session: Session, now: datetime) -> risk.Day:
     """Notional and realized profit of the trades filled (or unwound, or closed holding:
     their loss is the day's too) since midnight UTC."""
-    filled_today = (Trade.status.in_(DAY_STATUSES), Trade.updated_at >= _midnight(now))
+    filled_today = (_trade.status.in_(DAY_STATUSES), _trade.updated_at >= _midnight(now))
     if session.get_bind().dialect.name == "postgresql":  # summed there: one row back
         size, profit = session.execute(select(*_DAY_SUMS).where(*filled_today)).one()
         return risk.Day(size, profit)
-    rows = session.execute(select(Trade.size_usd, Trade.profit_usd).where(*filled_today)).all()
+    rows = session.execute(select(_trade.size_usd, _trade.profit_usd).where(*filled_today)).all()
     return risk.Day(
         sum((size for size, _ in rows), Decimal("0")),
         sum((profit or Decimal("0") for _, profit in rows), Decimal("0")),
@@ -155,21 +155,25 @@ def today(session: Session, now: datetime) -> risk.Day:
 
 
 DAY_STATUSES = ("filled", unwind.UNWOUND, unwind.CLOSED)
+# on the table, not the ORM entity: a statement of columns needs no ORM set-up per call
+_trade = Trade.__table__.c
 _DAY_SUMS = (
-    func.coalesce(func.sum(Trade.size_usd), Decimal("0")),
-    func.coalesce(func.sum(Trade.profit_usd), Decimal("0")),
+    func.coalesce(func.sum(_trade.size_usd), Decimal("0")),
+    func.coalesce(func.sum(_trade.profit_usd), Decimal("0")),
 )
 
 
 def _after_lock_statement():
     """PostgreSQL: what a fill reads once its books are locked, in one round trip: the
     controls (as two arrays), today's sums, and the takes recorded against the books'
-    markets. Built once per process."""
+    markets. Built once per process, on the tables."""
+    setting = Setting.__table__.c
     stored = select(
-        func.array_agg(Setting.key).label("keys"), func.array_agg(Setting.value).label("values")
+        func.array_agg(setting.key).label("keys"), func.array_agg(setting.value).label("values")
     ).subquery()
     day = select(*(s.label(n) for s, n in zip(_DAY_SUMS, ("size", "profit"), strict=True)))
-    day = day.where(Trade.status.in_(DAY_STATUSES), Trade.updated_at >= bindparam("midnight"))
+    midnight = bindparam("midnight")
+    day = day.where(db.among(_trade.status, DAY_STATUSES), _trade.updated_at >= midnight)
     day = day.subquery()
     head = select(*stored.c, *day.c).select_from(stored.join(day, true())).subquery()
     return liquidity.with_takes(head)

@@ -286,22 +286,22 @@ def _move(allowed: tuple[str, ...], to: str, keys: tuple[str, ...], owned: bool,
     status, nothing if the trade was in none of ``allowed`` (or not ``owner``'s). Not
     ``durable``: the row held also turns ``synchronous_commit`` off for the transaction
     (``set_config``, as ``SET LOCAL``), one round trip less than a statement of its own."""
-    column = Trade.__table__.c
-    claim = (Trade.claimed_by == bindparam("owner"),) if owned else ()
+    column = Trade.__table__.c  # the tables, not the ORM entities: no ORM set-up per move
+    claim = (column.claimed_by == bindparam("owner"),) if owned else ()
     relaxed = () if durable else (func.set_config("synchronous_commit", "off", true()),)
     held = (
-        select(Trade.id, Trade.status, *relaxed)
-        .where(Trade.id == bindparam("trade_id"), Trade.status.in_(allowed), *claim)
+        select(column.id, column.status, *relaxed)
+        .where(column.id == bindparam("trade_id"), db.among(column.status, allowed), *claim)
         .with_for_update()
         .cte("held")
     )
     now = bindparam("now", type_=column.updated_at.type)
     values = {k: bindparam(f"v_{k}", type_=column[k].type) for k in keys}
     moved = (
-        update(Trade)
-        .where(Trade.id == held.c.id)
+        update(Trade.__table__)
+        .where(column.id == held.c.id)
         .values(status=to, updated_at=now, **values)
-        .returning(Trade.id, held.c.status.label("left"))
+        .returning(column.id, held.c.status.label("left"))
         .cte("moved")
     )
     event = TradeEvent.__table__.c
@@ -314,9 +314,9 @@ def _move(allowed: tuple[str, ...], to: str, keys: tuple[str, ...], owned: bool,
         bindparam("actor", type_=event.actor.type),
     )
     audit = (
-        insert(TradeEvent)
+        insert(TradeEvent.__table__)
         .from_select(["trade_id", "at", "from_status", "to_status", "detail", "actor"], row)
-        .returning(TradeEvent.id)
+        .returning(event.id)
         .cte("audit")
     )
     return select(moved.c.left).add_cte(audit)
@@ -414,21 +414,36 @@ def renew_planned(session: Session, trade_id: int, owner: str, now: datetime, le
     trade's size, its opportunity's planned legs (``planned``), and what the daily totals
     key it by (its creation, strategy, user and expected profit). None when it is no
     longer ``owner``'s."""
-    planned = select(Opportunity.legs).where(Opportunity.id == Trade.opportunity_id)
-    return session.execute(
-        update(Trade)
-        .where(Trade.id == trade_id, Trade.status.in_(RUNNING), Trade.claimed_by == owner)
-        .values(lease_until=now + timedelta(seconds=lease_seconds))
-        .returning(
-            Trade.size_usd,
-            planned.scalar_subquery().label("planned"),
-            Trade.created_at,
-            Trade.strategy,
-            Trade.requested_by,
-            Trade.expected_profit_usd,
+    until = now + timedelta(seconds=lease_seconds)
+    params = {"trade_id": trade_id, "owner": owner, "until": until}
+    return session.execute(_RENEW_PLANNED, params).first()
+
+
+def _renew_planned_statement():
+    """``renew_planned``'s statement, built once per process on the tables: no statement
+    to build and no ORM entity to set up at each fill."""
+    trade, opportunity = Trade.__table__.c, Opportunity.__table__.c
+    planned = select(opportunity.legs).where(opportunity.id == trade.opportunity_id)
+    return (
+        update(Trade.__table__)
+        .where(
+            trade.id == bindparam("trade_id"),
+            db.among(trade.status, RUNNING),
+            trade.claimed_by == bindparam("owner"),
         )
-        .execution_options(synchronize_session=False)
-    ).first()
+        .values(lease_until=bindparam("until", type_=trade.lease_until.type))
+        .returning(
+            trade.size_usd,
+            planned.scalar_subquery().label("planned"),
+            trade.created_at,
+            trade.strategy,
+            trade.requested_by,
+            trade.expected_profit_usd,
+        )
+    )
+
+
+_RENEW_PLANNED = _renew_planned_statement()
 
 
 def abandoned(session: Session, now: datetime, since: datetime) -> list[int]:
