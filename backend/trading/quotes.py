@@ -57,9 +57,9 @@ def reprice(
     return profit_usd(fills).quantize(CENT, rounding=ROUND_FLOOR)
 
 
-# PostgreSQL: the markets whose last poll failed (an array) with the takes of the books
+# PostgreSQL: the markets whose last poll failed (an array) with the takes of the books;
+# on the table, not the ORM entity: no ORM set-up per request
+_book = LatestBook.__table__.c
 _FAILING_AND_TAKES = liquidity.with_takes(
-    select(func.array_agg(LatestBook.market).label("failing"))
-    .where(LatestBook.error.is_not(None))
-    .subquery()
+    select(func.array_agg(_book.market).label("failing")).where(_book.error.is_not(None)).subquery()
 )

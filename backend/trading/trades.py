@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, insert, literal, null, select, true, update
+from sqlalchemy import Row, bindparam, func, insert, literal, null, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, lazyload
@@ -194,9 +194,9 @@ def _store_requested():
     )
 
 
-def _priced(session, opportunity_id, wanted, now, reprice) -> tuple[Opportunity, Decimal]:
+def _priced(session, opportunity_id, wanted, now, reprice) -> tuple[Row, Decimal]:
     """The opportunity, if it can still be taken, and what ``wanted`` USD of it pays."""
-    opp = session.get(Opportunity, opportunity_id)
+    opp = session.execute(_OPPORTUNITY, {"id": opportunity_id}).first()
     if opp is None:
         raise TradeRequestError(N_("opportunity {id} does not exist"), 404, id=opportunity_id)
     if opp.status != "active" or opp.expires_at <= now:
@@ -212,6 +212,19 @@ def _priced(session, opportunity_id, wanted, now, reprice) -> tuple[Opportunity,
                 id=opportunity_id,
             )
     return opp, expected
+
+
+_opportunity = Opportunity.__table__.c
+# what a request reads of its opportunity, built once per process: a row, no ORM object
+_OPPORTUNITY = select(
+    _opportunity.id,
+    _opportunity.strategy,
+    _opportunity.legs,
+    _opportunity.size_usd,
+    _opportunity.profit_usd,
+    _opportunity.status,
+    _opportunity.expires_at,
+).where(_opportunity.id == bindparam("id"))
 
 
 def _same_request(trade: Trade, opportunity_id: int, size: Decimal | None) -> Trade:
