@@ -51,8 +51,14 @@ def test_execute_through_the_dialog_with_an_edited_size_until_filled(browser, em
             browser, 10, lambda b, size=size: size.get_attribute("value"), "the size"
         )
         before = wait_until(
-            browser, 10, lambda b: grid_rows(b, "legs-grid"), "the legs at the listed size"
+            browser,
+            10,
+            lambda b: grid_rows(b, "legs-grid") or bool(b.find_elements(By.ID, "execute-gone")),
+            "the legs at the listed size, or the opportunity gone",
         )
+        if before is True:  # the books moved on before the dialog priced it: try another
+            browser.find_element(By.ID, "execute-cancel").click()
+            continue
         edited = str(int(float(listed) * 0.95))
         size.send_keys(Keys.CONTROL, "a")
         size.send_keys(edited)
@@ -62,11 +68,12 @@ def test_execute_through_the_dialog_with_an_edited_size_until_filled(browser, em
             10,
             lambda b, before=before, cannot_fill=cannot_fill: (
                 cannot_fill in b.find_element(By.ID, "execute-profit").text
+                or bool(b.find_elements(By.ID, "execute-gone"))
                 or ((rows := grid_rows(b, "legs-grid")) and rows != before and rows)
             ),
-            "the legs re-priced at the edited size",
+            "the legs re-priced at the edited size, or the opportunity gone",
         )
-        if legs is True:  # the books thinned since the listing: the dialog says so, try another
+        if legs is True:  # the books thinned or moved on: the dialog says so, try another
             assert not browser.find_element(By.ID, "execute-confirm").is_enabled()
             browser.find_element(By.ID, "execute-cancel").click()
             continue
