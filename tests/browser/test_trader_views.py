@@ -155,23 +155,30 @@ def test_a_bad_user_filter_and_a_bad_size_are_explained_in_spanish(browser, span
     assert said.text.startswith("el usuario es un nombre de acceso"), said.text
     browser.get(spanish_trader + "/opportunities")
     wait_until(browser, 40, lambda b: grid_rows(b, "opps-grid"), "an opportunity")
-    open_execute_dialog(browser)
-    size = browser.find_element(By.ID, "execute-size")
-    size.send_keys(Keys.CONTROL, "a")
-    size.send_keys("2000000")  # over the 1,000,000 USD a trade may be
-    said = wait_until(
-        browser,
-        15,
-        lambda b: (e := b.find_elements(By.ID, "execute-size-error")) and e[0].text,
-        "the size's refusal",
-    )
-    assert said.startswith("el monto debe ser como máximo"), said
-    size.send_keys(Keys.CONTROL, "a")
-    size.send_keys("1.250,5")  # Spanish marks: a number field had read 1.2505 or 12505
-    wait_until(
-        browser,
-        15,
-        lambda b: "1.250,50 USD" in b.find_element(By.ID, "execute-profit").text,
-        "the size read as 1.250,50 USD",
-    )
-    browser.find_element(By.ID, "execute-cancel").click()
+    for _ in range(5):  # an opportunity may be gone by the time its dialog prices it
+        open_execute_dialog(browser)
+        size = browser.find_element(By.ID, "execute-size")
+        size.send_keys(Keys.CONTROL, "a")
+        size.send_keys("2000000")  # over the 1,000,000 USD a trade may be
+        said = wait_until(
+            browser,
+            15,
+            lambda b: (e := b.find_elements(By.ID, "execute-size-error")) and e[0].text,
+            "the size's refusal",
+        )
+        assert said.startswith("el monto debe ser como máximo"), said
+        size.send_keys(Keys.CONTROL, "a")
+        size.send_keys("1.250,5")  # Spanish marks: a number field had read 1.2505 or 12505
+        read = wait_until(
+            browser,
+            15,
+            lambda b: (
+                "1.250,50 USD" in b.find_element(By.ID, "execute-profit").text
+                or ("gone" if b.find_elements(By.ID, "execute-gone") else False)
+            ),
+            "the size read as 1.250,50 USD, or the opportunity gone",
+        )
+        browser.find_element(By.ID, "execute-cancel").click()
+        if read is True:
+            return
+    raise AssertionError("every opportunity was gone before its dialog read the size")
